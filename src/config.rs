@@ -1,0 +1,306 @@
+//! Command-line flags, validated into a [`Config`] in one step.
+//!
+//! Owns every user-facing knob and its default. After `Config::parse_from`
+//! returns, the root is canonical, the address resolved, durations are
+//! durations and error pages are loaded: nothing downstream re-validates.
+//! Never panics on user input; every failure is one line of text.
+
+use std::ffi::OsString;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::http::response::{Status, Version, write_builtin_error_page};
+
+/// skiff: a small, fast HTTP/1.1 static file server.
+#[derive(Debug, Parser)]
+#[command(name = "skiff", version, about, long_about = None)]
+pub struct Args {
+    /// Document root: the folder to serve.
+    #[arg(long, value_name = "DIR", default_value = "www")]
+    pub root: PathBuf,
+
+    /// TCP port to listen on; 0 lets the OS choose.
+    #[arg(long, value_name = "PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Address to bind (IPv4 or IPv6, e.g. 127.0.0.1 or ::1).
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0")]
+    pub bind: String,
+
+    /// Seconds an idle keep-alive connection is kept open; 0 turns keep-alive off.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub keep_alive_timeout: u64,
+
+    /// Seconds a request head may take from its first byte to its last.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
+
+    /// Seconds a pending response may wait for the client to accept any byte.
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub send_timeout: u64,
+
+    /// HTTP version to speak; with 1.0 every connection closes after one response.
+    #[arg(long, value_name = "1.0|1.1", default_value = "1.1")]
+    pub protocol: Protocol,
+
+    /// Write a Common Log Format line per response to PATH, or to stdout with '-'.
+    #[arg(long, value_name = "PATH|-")]
+    pub access_log: Option<String>,
+
+    /// Log each connection opened and closed to stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Folder of custom error pages: DIR/404.html is the body of a 404, and so on.
+    #[arg(long, value_name = "DIR")]
+    pub error_pages: Option<PathBuf>,
+}
+
+/// The `--protocol` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    #[value(name = "1.0")]
+    Http10,
+    #[value(name = "1.1")]
+    Http11,
+}
+
+/// The validated configuration every driver runs from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Canonical, existing directory.
+    pub root: PathBuf,
+    pub addr: SocketAddr,
+    /// Zero: keep-alive is off.
+    pub keep_alive: Duration,
+    pub header_timeout: Duration,
+    pub send_timeout: Duration,
+    /// The version on every status line.
+    pub version: Version,
+    pub access_log: Option<String>,
+    pub verbose: bool,
+    /// The body of every error response, indexed by `Status::index`.
+    pub error_pages: Vec<Box<[u8]>>,
+}
+
+/// A configuration problem, printed as `skiff: <message>`.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// `--help` or `--version`: print this and exit 0.
+    Info(String),
+    /// Anything else: one line, exit 2.
+    Invalid(String),
+}
+
+impl Config {
+    /// Parses and validates command-line arguments (the first is the
+    /// program name).
+    pub fn parse_from<I, T>(args: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString>,
+    {
+        let args = legacy_spellings(args.into_iter().map(Into::into));
+        let args = Args::try_parse_from(args).map_err(|e| match e.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                ConfigError::Info(e.to_string())
+            }
+            _ => {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or("invalid arguments");
+                ConfigError::Invalid(first.trim_start_matches("error: ").to_string())
+            }
+        })?;
+        Config::from_args(args)
+    }
+
+    /// Validates parsed flags.
+    pub fn from_args(args: Args) -> Result<Config, ConfigError> {
+        let invalid = |m: String| ConfigError::Invalid(m);
+        let shown = args.root.display();
+        let meta = std::fs::metadata(&args.root).map_err(|e| {
+            invalid(match e.kind() {
+                std::io::ErrorKind::NotFound => format!("document root '{shown}' does not exist"),
+                _ => format!("document root '{shown}': {e}"),
+            })
+        })?;
+        if !meta.is_dir() {
+            return Err(invalid(format!(
+                "document root '{shown}' is not a directory"
+            )));
+        }
+        let root = std::fs::canonicalize(&args.root)
+            .map_err(|e| invalid(format!("document root '{shown}': {e}")))?;
+
+        let addr = resolve_addr(&args.bind, args.port)?;
+
+        let mut error_pages = Vec::with_capacity(Status::ALL.len());
+        for status in Status::ALL {
+            let custom = match &args.error_pages {
+                Some(dir) => {
+                    let path = dir.join(format!("{}.html", status.code()));
+                    match std::fs::read(&path) {
+                        Ok(bytes) => Some(bytes),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                        Err(e) => {
+                            return Err(invalid(format!("error page '{}': {e}", path.display())));
+                        }
+                    }
+                }
+                None => None,
+            };
+            let page = custom.unwrap_or_else(|| {
+                let mut v = Vec::new();
+                write_builtin_error_page(&mut v, status);
+                v
+            });
+            error_pages.push(page.into_boxed_slice());
+        }
+        if let Some(dir) = &args.error_pages {
+            if !dir.is_dir() {
+                return Err(invalid(format!(
+                    "error pages folder '{}' is not a directory",
+                    dir.display()
+                )));
+            }
+        }
+
+        Ok(Config {
+            root,
+            addr,
+            keep_alive: Duration::from_secs(args.keep_alive_timeout),
+            header_timeout: Duration::from_secs(args.header_timeout),
+            send_timeout: Duration::from_secs(args.send_timeout),
+            version: match args.protocol {
+                Protocol::Http10 => Version::Http10,
+                Protocol::Http11 => Version::Http11,
+            },
+            access_log: args.access_log,
+            verbose: args.verbose,
+            error_pages,
+        })
+    }
+
+    /// The page sent as the body of an error response.
+    pub fn error_page(&self, status: Status) -> &[u8] {
+        &self.error_pages[status.index()]
+    }
+
+    /// Whether connections may persist at all.
+    pub fn keep_alive_enabled(&self) -> bool {
+        self.version == Version::Http11 && !self.keep_alive.is_zero()
+    }
+}
+
+/// `-document_root DIR` and `-port N`, the original assignment's spellings,
+/// become `--root DIR` and `--port N` (also with `=VALUE`).
+fn legacy_spellings(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    args.map(|a| {
+        let Some(s) = a.to_str() else { return a };
+        for (old, new) in [("-document_root", "--root"), ("-port", "--port")] {
+            if s == old {
+                return OsString::from(new);
+            }
+            if let Some(v) = s.strip_prefix(old).and_then(|r| r.strip_prefix('=')) {
+                return OsString::from(format!("{new}={v}"));
+            }
+        }
+        a
+    })
+    .collect()
+}
+
+fn resolve_addr(bind: &str, port: u16) -> Result<SocketAddr, ConfigError> {
+    let trimmed = bind.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = trimmed.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (bind, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut it| it.next())
+        .ok_or_else(|| ConfigError::Invalid(format!("cannot use bind address '{bind}'")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut v = vec!["skiff"];
+        v.extend_from_slice(args);
+        Config::parse_from(v)
+    }
+
+    fn tmp_root() -> PathBuf {
+        std::env::temp_dir()
+    }
+
+    #[test]
+    fn defaults() {
+        let root = tmp_root();
+        let c = parse(&["--root", root.to_str().unwrap()]).unwrap();
+        assert_eq!(c.addr, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(c.keep_alive, Duration::from_secs(10));
+        assert_eq!(c.version, Version::Http11);
+        assert!(c.keep_alive_enabled());
+        assert!(
+            c.error_page(Status::NotFound)
+                .starts_with(b"<!DOCTYPE html>")
+        );
+    }
+
+    #[test]
+    fn legacy_flags() {
+        let root = tmp_root();
+        let c = parse(&["-document_root", root.to_str().unwrap(), "-port", "9999"]).unwrap();
+        assert_eq!(c.addr.port(), 9999);
+        assert_eq!(c.root, std::fs::canonicalize(&root).unwrap());
+    }
+
+    #[test]
+    fn ipv6_and_protocol() {
+        let root = tmp_root();
+        let c = parse(&[
+            "--root",
+            root.to_str().unwrap(),
+            "--bind",
+            "::1",
+            "--port",
+            "0",
+            "--protocol",
+            "1.0",
+        ])
+        .unwrap();
+        assert_eq!(c.addr, "[::1]:0".parse().unwrap());
+        assert_eq!(c.version, Version::Http10);
+        assert!(!c.keep_alive_enabled());
+    }
+
+    #[test]
+    fn errors_are_one_line() {
+        let root = tmp_root();
+        let r = root.to_str().unwrap();
+        for args in [
+            vec!["--root", "/definitely/not/here"],
+            vec!["--root", r, "--port", "http"],
+            vec!["--root", r, "--port", "70000"],
+            vec!["--root", r, "--protocol", "2"],
+            vec!["--root", r, "--bind", "not an address"],
+            vec!["--root", r, "--header-timeout", "0"],
+            vec!["--bogus"],
+        ] {
+            match parse(&args) {
+                Err(ConfigError::Invalid(m)) => {
+                    assert!(!m.contains('\n') && !m.is_empty(), "{args:?}: {m}")
+                }
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! The file side: finding a file under the root and sending its bytes.
+
+pub mod body;
+pub mod resolve;

@@ -1,0 +1,391 @@
+//! From a request target to an open file under the document root.
+//!
+//! The pipeline, top to bottom:
+//! 1. Take the path of the target (origin-form, or absolute-form with its
+//!    scheme and authority dropped); the query plays no part in finding the
+//!    file.
+//! 2. Percent-decode it exactly once. A malformed escape or a NUL byte is
+//!    400. A decoded `/` (`%2F`) separates segments like a literal one.
+//! 3. Normalise: drop empty and `.` segments, let `..` remove the segment
+//!    before it; a `..` that would climb above the root is 400. A backslash
+//!    is an ordinary byte.
+//! 4. Join the segments under the canonical root and canonicalise the
+//!    result; a path that leaves the root through a symlink is 403.
+//! 5. A directory requested without a trailing slash is a 301 to the same
+//!    path plus `/` (query kept); with the slash, its `index.html` is served
+//!    (checked the same way), or 404 when it has none.
+//! 6. Open the file (non-blocking, so a FIFO can never stall the loop, and
+//!    without following a last-moment symlink) and check it is a regular
+//!    file. Permission denied is 403.
+//!
+//! This module must never return a file outside the root, and it never
+//! reads file contents.
+
+use std::ffi::OsStr;
+use std::fs::{File, Metadata, OpenOptions};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use percent_encoding::{AsciiSet, CONTROLS, percent_encode};
+
+use crate::http::response::Status;
+
+/// The name served for a directory requested with a trailing slash.
+pub const INDEX: &str = "index.html";
+
+/// Bytes encoded again when a normalised path goes back on the wire (in a
+/// `Location`): controls, space, non-ASCII (always), and the characters
+/// that would change the meaning of a path.
+const PATH_ENCODE: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'\\')
+    .add(b'^')
+    .add(b'|')
+    .add(b'[')
+    .add(b']');
+
+/// A target's path after decoding and normalisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Normalized<'t> {
+    /// Decoded, normalised, absolute: `/` or `/a/b` (never a trailing
+    /// slash, never `.`/`..`/empty segments, never a NUL).
+    pub path: Vec<u8>,
+    /// The request named a directory: it ended with `/` (or `/.`, `/..`).
+    pub trailing_slash: bool,
+    /// The raw query string after `?`, if any.
+    pub query: Option<&'t [u8]>,
+}
+
+impl Normalized<'_> {
+    /// The path relative to the root (no leading slash).
+    pub fn relative(&self) -> &OsStr {
+        OsStr::from_bytes(&self.path[1..])
+    }
+
+    /// The last segment ("" for the root).
+    pub fn file_name(&self) -> &[u8] {
+        match self.path.iter().rposition(|&c| c == b'/') {
+            Some(i) => &self.path[i + 1..],
+            None => &self.path,
+        }
+    }
+}
+
+/// Steps 1 to 3: pure, no file system.
+pub fn normalize(target: &[u8]) -> Result<Normalized<'_>, Status> {
+    let target = strip_absolute_form(target)?;
+    let (raw_path, query) = match target.iter().position(|&c| c == b'?') {
+        Some(i) => (&target[..i], Some(&target[i + 1..])),
+        None => (target, None),
+    };
+    if raw_path.first() != Some(&b'/') {
+        return Err(Status::BadRequest);
+    }
+    let decoded = percent_decode_strict(raw_path)?;
+    if decoded.contains(&0) {
+        return Err(Status::BadRequest);
+    }
+    let mut path = Vec::with_capacity(decoded.len());
+    let mut trailing_slash = false;
+    for seg in decoded.split(|&c| c == b'/') {
+        trailing_slash = false;
+        match seg {
+            b"" | b"." => trailing_slash = true,
+            b".." => {
+                if path.is_empty() {
+                    return Err(Status::BadRequest);
+                }
+                let cut = path.iter().rposition(|&c| c == b'/').unwrap_or(0);
+                path.truncate(cut);
+                trailing_slash = true;
+            }
+            _ => {
+                path.push(b'/');
+                path.extend_from_slice(seg);
+            }
+        }
+    }
+    if path.is_empty() {
+        path.push(b'/');
+        trailing_slash = true;
+    }
+    Ok(Normalized {
+        path,
+        trailing_slash,
+        query,
+    })
+}
+
+/// `http://host/p?q` becomes `/p?q`; `http://host` becomes `/`.
+fn strip_absolute_form(target: &[u8]) -> Result<&[u8], Status> {
+    if target.first() == Some(&b'/') {
+        return Ok(target);
+    }
+    let lower_starts =
+        |p: &[u8]| target.len() >= p.len() && target[..p.len()].eq_ignore_ascii_case(p);
+    let rest = if lower_starts(b"http://") {
+        &target[7..]
+    } else if lower_starts(b"https://") {
+        &target[8..]
+    } else {
+        return Err(Status::BadRequest);
+    };
+    match rest.iter().position(|&c| c == b'/' || c == b'?') {
+        Some(i) if rest[i] == b'/' => Ok(&rest[i..]),
+        Some(_) | None => Ok(b"/"),
+    }
+}
+
+/// Decodes `%XX` escapes once; a `%` not followed by two hex digits is 400.
+fn percent_decode_strict(raw: &[u8]) -> Result<Vec<u8>, Status> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        if raw[i] == b'%' {
+            let hex = |c: u8| (c as char).to_digit(16);
+            match (
+                raw.get(i + 1).copied().and_then(hex),
+                raw.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
+                _ => return Err(Status::BadRequest),
+            }
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// What a target resolves to.
+#[derive(Debug)]
+pub enum Resolution {
+    /// An open regular file under the root.
+    File(Found),
+    /// A directory asked for without its slash: the `Location` to send.
+    Redirect(Vec<u8>),
+}
+
+/// An open file and what the response needs to know about it.
+#[derive(Debug)]
+pub struct Found {
+    pub file: File,
+    pub meta: Metadata,
+    /// Its content type, from the name the client asked for.
+    pub mime: &'static str,
+    /// The canonical path (under the root).
+    pub path: PathBuf,
+}
+
+/// Steps 1 to 6. `root` must be canonical.
+pub fn resolve(root: &Path, target: &[u8]) -> Result<Resolution, Status> {
+    let norm = normalize(target)?;
+    let canonical = contained(root, &root.join(norm.relative()))?;
+    let meta = std::fs::metadata(&canonical).map_err(|e| io_status(&e))?;
+    if meta.is_dir() {
+        if !norm.trailing_slash {
+            return Ok(Resolution::Redirect(location_with_slash(&norm)));
+        }
+        let index = contained(root, &canonical.join(INDEX))?;
+        return open_regular(index, mime_for(INDEX.as_bytes())).map(Resolution::File);
+    }
+    if norm.trailing_slash {
+        // `/file.txt/` names a directory that is not one.
+        return Err(Status::NotFound);
+    }
+    open_regular(canonical, mime_for(norm.file_name())).map(Resolution::File)
+}
+
+/// Canonicalises `path` and checks it is still under `root`.
+fn contained(root: &Path, path: &Path) -> Result<PathBuf, Status> {
+    let canonical = std::fs::canonicalize(path).map_err(|e| io_status(&e))?;
+    if canonical.starts_with(root) {
+        Ok(canonical)
+    } else {
+        Err(Status::Forbidden)
+    }
+}
+
+fn open_regular(path: PathBuf, mime: &'static str) -> Result<Found, Status> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(|e| io_status(&e))?;
+    let meta = file.metadata().map_err(|e| io_status(&e))?;
+    if !meta.is_file() {
+        return Err(if meta.is_dir() {
+            Status::NotFound
+        } else {
+            Status::Forbidden
+        });
+    }
+    Ok(Found {
+        file,
+        meta,
+        mime,
+        path,
+    })
+}
+
+/// The status for a file-system error met while resolving.
+pub fn io_status(e: &io::Error) -> Status {
+    match e.kind() {
+        io::ErrorKind::NotFound => Status::NotFound,
+        io::ErrorKind::PermissionDenied => Status::Forbidden,
+        _ => match e.raw_os_error() {
+            Some(libc::ENOTDIR) | Some(libc::ENAMETOOLONG) => Status::NotFound,
+            // A symlink where O_NOFOLLOW met one, or a loop of them.
+            Some(libc::ELOOP) => Status::Forbidden,
+            _ => Status::InternalServerError,
+        },
+    }
+}
+
+/// `Location` for a directory: the normalised path, encoded, plus `/`,
+/// plus the query as sent. Starts with exactly one `/`.
+fn location_with_slash(norm: &Normalized<'_>) -> Vec<u8> {
+    let mut loc: Vec<u8> = Vec::with_capacity(norm.path.len() + 8);
+    for chunk in percent_encode(&norm.path, PATH_ENCODE) {
+        loc.extend_from_slice(chunk.as_bytes());
+    }
+    loc.push(b'/');
+    if let Some(q) = norm.query {
+        loc.push(b'?');
+        loc.extend_from_slice(q);
+    }
+    loc
+}
+
+/// The content type for a file name, by its extension.
+pub fn mime_for(name: &[u8]) -> &'static str {
+    const OCTET: &str = "application/octet-stream";
+    let Some(dot) = name.iter().rposition(|&c| c == b'.') else {
+        return OCTET;
+    };
+    let Ok(ext) = std::str::from_utf8(&name[dot + 1..]) else {
+        return OCTET;
+    };
+    match ext.to_ascii_lowercase().as_str() {
+        // mime_guess says text/javascript for .js in some versions and
+        // application/javascript in others; pin the RFC 9239 one.
+        "js" | "mjs" => "text/javascript",
+        _ => mime_guess::from_ext(ext).first_raw().unwrap_or(OCTET),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(t: &str) -> Result<(String, bool), Status> {
+        normalize(t.as_bytes()).map(|n| {
+            (
+                String::from_utf8_lossy(&n.path).into_owned(),
+                n.trailing_slash,
+            )
+        })
+    }
+
+    #[test]
+    fn plain_paths() {
+        assert_eq!(norm("/"), Ok(("/".into(), true)));
+        assert_eq!(norm("/a.txt"), Ok(("/a.txt".into(), false)));
+        assert_eq!(norm("/dir/"), Ok(("/dir".into(), true)));
+        assert_eq!(norm("//a//b"), Ok(("/a/b".into(), false)));
+        assert_eq!(norm("/a/./b/."), Ok(("/a/b".into(), true)));
+        assert_eq!(norm("/a/b/../c"), Ok(("/a/c".into(), false)));
+        assert_eq!(norm("/a/.."), Ok(("/".into(), true)));
+    }
+
+    #[test]
+    fn query_is_split_off() {
+        let n = normalize(b"/a.txt?x=1&y=/../..").unwrap();
+        assert_eq!(n.path, b"/a.txt");
+        assert_eq!(n.query, Some(&b"x=1&y=/../.."[..]));
+    }
+
+    #[test]
+    fn escapes_above_root_are_refused_in_every_encoding() {
+        for t in [
+            "/..",
+            "/../etc/passwd",
+            "/a/../../x",
+            "/%2e%2e/x",
+            "/%2E%2E%2Fx",
+            "/..%2f..%2fx",
+            "/.%2e/x",
+            "/a/%2e%2e/%2e%2e/x",
+        ] {
+            assert_eq!(norm(t), Err(Status::BadRequest), "{t}");
+        }
+        // Decoded once only: %252e is the literal name "%2e".
+        assert_eq!(norm("/%252e%252e/x"), Ok(("/%2e%2e/x".into(), false)));
+        // A backslash is an ordinary byte.
+        assert_eq!(norm("/..\\x"), Ok(("/..\\x".into(), false)));
+    }
+
+    #[test]
+    fn bad_escapes_and_nul() {
+        for t in ["/a%", "/a%2", "/a%zz", "/a%00b", "a.txt", "*"] {
+            assert_eq!(norm(t), Err(Status::BadRequest), "{t}");
+        }
+        assert_eq!(norm("/caf%C3%A9"), Ok(("/café".into(), false)));
+    }
+
+    #[test]
+    fn absolute_form() {
+        assert_eq!(
+            norm("http://example.com/a.txt"),
+            Ok(("/a.txt".into(), false))
+        );
+        assert_eq!(norm("HTTP://example.com"), Ok(("/".into(), true)));
+        assert_eq!(norm("https://h:1/x/?q"), Ok(("/x".into(), true)));
+        assert_eq!(norm("ftp://h/x"), Err(Status::BadRequest));
+    }
+
+    #[test]
+    fn redirect_location() {
+        let n = normalize(b"//sub%20dir/../my%20dir?x=1").unwrap();
+        assert_eq!(location_with_slash(&n), b"/my%20dir/?x=1");
+        let n = normalize(b"/a/").unwrap();
+        assert!(!location_with_slash(&n).starts_with(b"//"));
+    }
+
+    #[test]
+    fn mime_types() {
+        let cases = [
+            ("a.html", "text/html"),
+            ("a.htm", "text/html"),
+            ("a.txt", "text/plain"),
+            ("a.jpg", "image/jpeg"),
+            ("a.JPEG", "image/jpeg"),
+            ("a.gif", "image/gif"),
+            ("a.png", "image/png"),
+            ("a.mp4", "video/mp4"),
+            ("a.pdf", "application/pdf"),
+            ("a.css", "text/css"),
+            ("a.js", "text/javascript"),
+            ("a.svg", "image/svg+xml"),
+            ("a.json", "application/json"),
+            ("a.unknownext", "application/octet-stream"),
+            ("noext", "application/octet-stream"),
+        ];
+        for (name, want) in cases {
+            assert_eq!(mime_for(name.as_bytes()), want, "{name}");
+        }
+    }
+}

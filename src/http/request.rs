@@ -1,0 +1,616 @@
+//! Parsing one request head out of the bytes received so far.
+//!
+//! This module owns the request-line grammar, the limits on a head and the
+//! meaning of the few fields the server acts on. It never does I/O and never
+//! allocates: a parsed [`Request`] borrows from the caller's buffer. "Not
+//! complete yet" is the value `Ok(None)`, not an error, and every partial
+//! head is bounded by the limits below, so a caller that keeps appending
+//! bytes and calling [`parse`] either gets a request or an error.
+//!
+//! The request line is parsed by hand (it decides 400 / 414 / 505 and must
+//! be strict about spaces and the version); the header fields are parsed by
+//! `httparse::parse_headers`.
+
+/// Longest request target accepted; longer gets 414. 8 KiB is what nginx
+/// and most clients use as the ceiling of a sane URL.
+pub const MAX_TARGET: usize = 8 * 1024;
+/// Longest header section (the fields after the request line, with their
+/// line endings); longer gets 431. Generous for cookies, small enough that a
+/// connection's buffer stays modest.
+pub const MAX_HEADER_SECTION: usize = 16 * 1024;
+/// Most header fields accepted; more gets 431. Real browsers send ~20.
+pub const MAX_HEADERS: usize = 100;
+/// Longest method token; any real method is far shorter, so a longer one is
+/// garbage and gets 400 without waiting for the rest of the line.
+pub const MAX_METHOD: usize = 32;
+/// Empty lines tolerated before a request line (RFC 9112 section 2.2 asks
+/// servers to skip at least one, left over from a previous body).
+pub const MAX_LEADING_EMPTY_LINES: usize = 4;
+/// Longest request line: method, target, version, separators, CRLF.
+pub const MAX_REQUEST_LINE: usize = MAX_METHOD + 1 + MAX_TARGET + 1 + 8 + 2;
+/// Longest head that can still be valid. A buffer this full that has not
+/// parsed is over a limit.
+pub const MAX_HEAD: usize = MAX_LEADING_EMPTY_LINES * 2 + MAX_REQUEST_LINE + MAX_HEADER_SECTION;
+
+/// The request methods the server distinguishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Patch,
+    Options,
+    Trace,
+    Connect,
+    /// Any other syntactically valid token: 501.
+    Other,
+}
+
+impl Method {
+    fn from_bytes(m: &[u8]) -> Method {
+        match m {
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
+            b"PATCH" => Method::Patch,
+            b"OPTIONS" => Method::Options,
+            b"TRACE" => Method::Trace,
+            b"CONNECT" => Method::Connect,
+            _ => Method::Other,
+        }
+    }
+}
+
+/// Why a head cannot be answered normally. Each maps to exactly one status
+/// in `response::Status::from(HeadError)`, and every one of them closes the
+/// connection after the answer: after any of them the server cannot be sure
+/// where the next request would begin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadError {
+    /// 400, with a short reason for logs and tests.
+    Malformed(&'static str),
+    /// 414: the request target is longer than [`MAX_TARGET`].
+    UriTooLong,
+    /// 431: more than [`MAX_HEADER_SECTION`] bytes or [`MAX_HEADERS`] fields.
+    HeadersTooLarge,
+    /// 505: an HTTP major version other than 1.
+    VersionNotSupported,
+    /// 501: a request `Transfer-Encoding` (without `Content-Length`).
+    TransferEncoding,
+}
+
+/// A complete, valid request head. Borrows the receive buffer.
+#[derive(Debug, Clone)]
+pub struct Request<'b> {
+    pub method: Method,
+    /// The request line without its line ending (for the access log).
+    pub line: &'b [u8],
+    /// The request target exactly as sent.
+    pub target: &'b [u8],
+    /// HTTP/1.`minor`; 1.2 and later are read as 1.1 (RFC 9110 2.5).
+    pub minor: u8,
+    /// Whether the client asks to keep the connection (1.1: unless
+    /// `Connection: close`; 1.0: only with `Connection: keep-alive`).
+    pub keep_alive: bool,
+    /// Announced body length (0 when absent). The body follows the head.
+    pub content_length: u64,
+    pub if_modified_since: Option<&'b [u8]>,
+    pub if_none_match: Option<&'b [u8]>,
+    pub if_range: Option<&'b [u8]>,
+    pub range: Option<&'b [u8]>,
+    pub user_agent: Option<&'b [u8]>,
+    pub referer: Option<&'b [u8]>,
+    pub accept: Option<&'b [u8]>,
+    pub accept_encoding: Option<&'b [u8]>,
+    /// Bytes of the buffer the head occupies, leading empty lines included.
+    pub head_len: usize,
+}
+
+/// Parses a request head from the start of `buf`.
+///
+/// `Ok(None)`: more bytes are needed (and the bytes so far are within every
+/// limit). `Ok(Some(r))`: a complete request whose head is
+/// `buf[..r.head_len]`. `Err(e)`: the head is invalid; answer and close.
+pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
+    // Leading empty lines.
+    let mut pos = 0;
+    let mut empty = 0;
+    loop {
+        match buf.get(pos..) {
+            Some([b'\n', ..]) => pos += 1,
+            Some([b'\r', b'\n', ..]) => pos += 2,
+            Some([b'\r']) | Some([]) => return Ok(None),
+            Some([b'\r', ..]) => return Err(HeadError::Malformed("bare CR")),
+            _ => break,
+        }
+        empty += 1;
+        if empty > MAX_LEADING_EMPTY_LINES {
+            return Err(HeadError::Malformed("empty lines before the request line"));
+        }
+    }
+    let line_start = pos;
+
+    // Method: a token, then one space.
+    let method_end = loop {
+        match buf.get(pos) {
+            None if pos - line_start > MAX_METHOD => {
+                return Err(HeadError::Malformed("method too long"));
+            }
+            None => return Ok(None),
+            Some(b' ') if pos == line_start => return Err(HeadError::Malformed("empty method")),
+            Some(b' ') => break pos,
+            Some(&c) if is_tchar(c) => pos += 1,
+            Some(_) => return Err(HeadError::Malformed("method")),
+        }
+        if pos - line_start > MAX_METHOD {
+            return Err(HeadError::Malformed("method too long"));
+        }
+    };
+    pos += 1;
+
+    // Target: visible ASCII, then one space.
+    let target_start = pos;
+    let target_end = loop {
+        match buf.get(pos) {
+            None if pos - target_start > MAX_TARGET => return Err(HeadError::UriTooLong),
+            None => return Ok(None),
+            Some(b' ') if pos == target_start => return Err(HeadError::Malformed("empty target")),
+            Some(b' ') => break pos,
+            Some(&c) if (0x21..=0x7e).contains(&c) => pos += 1,
+            Some(b'\r' | b'\n') => return Err(HeadError::Malformed("no HTTP version")),
+            Some(_) => return Err(HeadError::Malformed("request target")),
+        }
+    };
+    if target_end - target_start > MAX_TARGET {
+        return Err(HeadError::UriTooLong);
+    }
+    pos += 1;
+
+    // Version: exactly HTTP/D.D, then CRLF or LF.
+    let version_start = pos;
+    let rest = &buf[pos..];
+    const PREFIX: &[u8] = b"HTTP/";
+    let have = rest.len().min(PREFIX.len());
+    if rest[..have] != PREFIX[..have] {
+        return Err(HeadError::Malformed("version"));
+    }
+    let (major, minor) = match rest {
+        [b'H', b'T', b'T', b'P', b'/', ma, b'.', mi, ..]
+            if ma.is_ascii_digit() && mi.is_ascii_digit() =>
+        {
+            (ma - b'0', mi - b'0')
+        }
+        _ if rest.len() < 8 => {
+            // Fail early on what can never become a version.
+            let ok = rest[have..]
+                .iter()
+                .enumerate()
+                .all(|(i, &c)| match i + have {
+                    5 | 7 => c.is_ascii_digit(),
+                    6 => c == b'.',
+                    _ => true,
+                });
+            return if ok {
+                Ok(None)
+            } else {
+                Err(HeadError::Malformed("version"))
+            };
+        }
+        _ => return Err(HeadError::Malformed("version")),
+    };
+    pos += 8;
+    let line_end = pos;
+    match buf.get(pos..) {
+        Some([b'\r', b'\n', ..]) => pos += 2,
+        Some([b'\n', ..]) => pos += 1,
+        Some([b'\r']) | Some([]) => return Ok(None),
+        _ => return Err(HeadError::Malformed("request line")),
+    }
+    if major != 1 {
+        return Err(HeadError::VersionNotSupported);
+    }
+    let minor = minor.min(1);
+    let _ = version_start;
+
+    // Header fields.
+    let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let fields_start = pos;
+    let (len, headers) = match httparse::parse_headers(&buf[fields_start..], &mut storage) {
+        Ok(httparse::Status::Complete((len, headers))) => (len, headers),
+        Ok(httparse::Status::Partial) => {
+            return if buf.len() - fields_start > MAX_HEADER_SECTION {
+                Err(HeadError::HeadersTooLarge)
+            } else {
+                Ok(None)
+            };
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::HeadersTooLarge),
+        Err(_) => {
+            return if buf.len() - fields_start > MAX_HEADER_SECTION {
+                Err(HeadError::HeadersTooLarge)
+            } else {
+                Err(HeadError::Malformed("header field"))
+            };
+        }
+    };
+    if len > MAX_HEADER_SECTION {
+        return Err(HeadError::HeadersTooLarge);
+    }
+
+    let mut req = Request {
+        method: Method::from_bytes(&buf[line_start..method_end]),
+        line: &buf[line_start..line_end],
+        target: &buf[target_start..target_end],
+        minor,
+        keep_alive: minor >= 1,
+        content_length: 0,
+        if_modified_since: None,
+        if_none_match: None,
+        if_range: None,
+        range: None,
+        user_agent: None,
+        referer: None,
+        accept: None,
+        accept_encoding: None,
+        head_len: fields_start + len,
+    };
+    let mut hosts = 0;
+    let mut content_length: Option<u64> = None;
+    let mut transfer_encoding = false;
+    let mut conn_close = false;
+    let mut conn_keep_alive = false;
+    for h in headers.iter() {
+        let value = trim_ows(h.value);
+        if value.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0) {
+            return Err(HeadError::Malformed("control byte in field value"));
+        }
+        let name = h.name.as_bytes();
+        if name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+            if !valid_host(value) {
+                return Err(HeadError::Malformed("Host"));
+            }
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            if content_length.is_some() {
+                return Err(HeadError::Malformed("Content-Length twice"));
+            }
+            content_length =
+                Some(parse_decimal(value).ok_or(HeadError::Malformed("Content-Length"))?);
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            transfer_encoding = true;
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in value.split(|&c| c == b',') {
+                let token = trim_ows(token);
+                if token.eq_ignore_ascii_case(b"close") {
+                    conn_close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    conn_keep_alive = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"if-modified-since") {
+            req.if_modified_since = Some(value);
+        } else if name.eq_ignore_ascii_case(b"if-none-match") {
+            req.if_none_match = Some(value);
+        } else if name.eq_ignore_ascii_case(b"if-range") {
+            req.if_range = Some(value);
+        } else if name.eq_ignore_ascii_case(b"range") {
+            req.range = Some(value);
+        } else if name.eq_ignore_ascii_case(b"user-agent") {
+            req.user_agent = Some(value);
+        } else if name.eq_ignore_ascii_case(b"referer") {
+            req.referer = Some(value);
+        } else if name.eq_ignore_ascii_case(b"accept") {
+            req.accept = Some(value);
+        } else if name.eq_ignore_ascii_case(b"accept-encoding") {
+            req.accept_encoding = Some(value);
+        }
+    }
+    if transfer_encoding {
+        return Err(if content_length.is_some() {
+            HeadError::Malformed("Transfer-Encoding with Content-Length")
+        } else {
+            HeadError::TransferEncoding
+        });
+    }
+    if (minor >= 1 && hosts != 1) || hosts > 1 {
+        return Err(HeadError::Malformed("Host"));
+    }
+    req.content_length = content_length.unwrap_or(0);
+    req.keep_alive = if conn_close {
+        false
+    } else {
+        minor >= 1 || conn_keep_alive
+    };
+    Ok(Some(req))
+}
+
+/// The first line of `buf` if it holds a whole one, for logging a request
+/// that failed to parse. Bounded by [`MAX_REQUEST_LINE`].
+pub fn first_line(buf: &[u8]) -> Option<&[u8]> {
+    let window = &buf[..buf.len().min(MAX_REQUEST_LINE)];
+    let start = window.iter().position(|&c| c != b'\r' && c != b'\n')?;
+    let end = start + window[start..].iter().position(|&c| c == b'\n')?;
+    let line = &window[start..end];
+    Some(line.strip_suffix(b"\r").unwrap_or(line))
+}
+
+/// RFC 9110 `tchar`.
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
+}
+
+fn trim_ows(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+/// Plain decimal digits, at least one, fitting in u64.
+pub fn parse_decimal(v: &[u8]) -> Option<u64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.iter().try_fold(0u64, |acc, &c| {
+        if c.is_ascii_digit() {
+            acc.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+/// `Host = uri-host [ ":" port ]`: reg-name / IPv4 / IP-literal characters.
+/// An empty value is allowed (RFC 9112 3.2).
+fn valid_host(v: &[u8]) -> bool {
+    v.iter()
+        .all(|&c| c.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(raw: &[u8]) -> Request<'_> {
+        match parse(raw) {
+            Ok(Some(r)) => r,
+            other => panic!("expected a request from {raw:?}, got {other:?}"),
+        }
+    }
+
+    fn err(raw: &[u8]) -> HeadError {
+        match parse(raw) {
+            Err(e) => e,
+            other => panic!("expected an error from {raw:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn simple_get() {
+        let raw = b"GET /a.txt?q=1 HTTP/1.1\r\nHost: x\r\n\r\nNEXT";
+        let r = ok(raw);
+        assert_eq!(r.method, Method::Get);
+        assert_eq!(r.target, b"/a.txt?q=1");
+        assert_eq!(r.line, b"GET /a.txt?q=1 HTTP/1.1");
+        assert_eq!(r.minor, 1);
+        assert!(r.keep_alive);
+        assert_eq!(r.head_len, raw.len() - 4);
+    }
+
+    #[test]
+    fn every_prefix_is_partial_and_the_whole_parses() {
+        let raw: &[u8] = b"GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t\r\nIf-Modified-Since: Sat, 01 Jan 2000 00:00:00 GMT\r\n\r\n";
+        for i in 0..raw.len() {
+            assert_eq!(
+                parse(&raw[..i]).map(|r| r.is_some()),
+                Ok(false),
+                "prefix {i}"
+            );
+        }
+        let r = ok(raw);
+        assert_eq!(r.head_len, raw.len());
+        assert_eq!(r.user_agent, Some(&b"t"[..]));
+    }
+
+    #[test]
+    fn bare_lf_is_accepted() {
+        let r = ok(b"HEAD / HTTP/1.1\nHost: x\n\n");
+        assert_eq!(r.method, Method::Head);
+        assert_eq!(r.head_len, 25);
+    }
+
+    #[test]
+    fn leading_empty_lines_are_skipped() {
+        let r = ok(b"\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.line, b"GET / HTTP/1.1");
+    }
+
+    #[test]
+    fn connection_semantics() {
+        assert!(!ok(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").keep_alive);
+        assert!(!ok(b"GET / HTTP/1.0\r\n\r\n").keep_alive);
+        assert!(ok(b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").keep_alive);
+        assert!(
+            !ok(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, close\r\n\r\n").keep_alive
+        );
+    }
+
+    #[test]
+    fn host_rules() {
+        assert_eq!(err(b"GET / HTTP/1.1\r\n\r\n"), HeadError::Malformed("Host"));
+        assert_eq!(
+            err(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            HeadError::Malformed("Host")
+        );
+        assert_eq!(
+            err(b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
+            HeadError::Malformed("Host")
+        );
+        ok(b"GET / HTTP/1.1\r\nHost:\r\n\r\n");
+        ok(b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n");
+        ok(b"GET / HTTP/1.0\r\n\r\n");
+    }
+
+    #[test]
+    fn content_length_rules() {
+        assert_eq!(
+            ok(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n").content_length,
+            5
+        );
+        for bad in ["+5", "-1", "0x5", "5 5", "1,2", "", "18446744073709551616"] {
+            let raw = format!("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: {bad}\r\n\r\n");
+            assert!(
+                matches!(parse(raw.as_bytes()), Err(HeadError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            parse(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n"),
+            Err(HeadError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn transfer_encoding() {
+        assert_eq!(
+            err(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            HeadError::TransferEncoding
+        );
+        assert!(matches!(
+            err(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"),
+            HeadError::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(
+            err(b"GET / HTTP/2.0\r\n\r\n"),
+            HeadError::VersionNotSupported
+        );
+        assert_eq!(
+            err(b"GET / HTTP/0.9\r\n\r\n"),
+            HeadError::VersionNotSupported
+        );
+        assert_eq!(ok(b"GET / HTTP/1.2\r\nHost: x\r\n\r\n").minor, 1);
+        for bad in [
+            &b"GET / HTTP/1\r\n\r\n"[..],
+            b"GET / HTTP/01.1\r\n\r\n",
+            b"GET / http/1.1\r\n\r\n",
+            b"GET / HTTP/1.1x\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(HeadError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn request_line_shape() {
+        for bad in [
+            &b"GET  / HTTP/1.1\r\n\r\n"[..],
+            b"GET / HTTP/1.1 extra\r\n\r\n",
+            b"GET /\r\n\r\n",
+            b" GET / HTTP/1.1\r\n\r\n",
+            b"GET\r\n\r\n",
+            b"G\x00T / HTTP/1.1\r\n\r\n",
+            b"GET /a\x7fb HTTP/1.1\r\n\r\n",
+            b"GET / HTTP/1.1\rHost: x\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(HeadError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+        // Garbage fails at once, without waiting for more bytes.
+        assert!(matches!(
+            parse(b"\x16\x03\x01"),
+            Err(HeadError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn header_field_shape() {
+        for bad in [
+            &b"GET / HTTP/1.1\r\nHost : x\r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nnocolon\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\n: empty\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nA: b\x00c\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nA: b\rc\r\n\r\n",
+        ] {
+            assert!(
+                matches!(parse(bad), Err(HeadError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn limits() {
+        let long = format!(
+            "GET /{} HTTP/1.1\r\nHost: x\r\n\r\n",
+            "a".repeat(MAX_TARGET)
+        );
+        assert_eq!(err(long.as_bytes()), HeadError::UriTooLong);
+        // Detected before the line is complete.
+        let partial = format!("GET /{}", "a".repeat(MAX_TARGET + 1));
+        assert_eq!(err(partial.as_bytes()), HeadError::UriTooLong);
+        let at_limit = format!(
+            "GET /{} HTTP/1.1\r\nHost: x\r\n\r\n",
+            "a".repeat(MAX_TARGET - 1)
+        );
+        ok(at_limit.as_bytes());
+
+        let mut many = String::from("GET / HTTP/1.1\r\nHost: x\r\n");
+        for i in 0..MAX_HEADERS {
+            many.push_str(&format!("X-{i}: y\r\n"));
+        }
+        many.push_str("\r\n");
+        assert_eq!(err(many.as_bytes()), HeadError::HeadersTooLarge);
+
+        let big = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX: {}\r\n\r\n",
+            "v".repeat(MAX_HEADER_SECTION)
+        );
+        assert_eq!(err(big.as_bytes()), HeadError::HeadersTooLarge);
+        let big_partial = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX: {}",
+            "v".repeat(MAX_HEADER_SECTION)
+        );
+        assert_eq!(err(big_partial.as_bytes()), HeadError::HeadersTooLarge);
+    }
+
+    #[test]
+    fn methods() {
+        assert_eq!(
+            ok(b"DELETE / HTTP/1.1\r\nHost: x\r\n\r\n").method,
+            Method::Delete
+        );
+        assert_eq!(
+            ok(b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n").method,
+            Method::Other
+        );
+        assert_eq!(
+            ok(b"get / HTTP/1.1\r\nHost: x\r\n\r\n").method,
+            Method::Other
+        );
+    }
+
+    #[test]
+    fn first_line_for_logs() {
+        assert_eq!(
+            first_line(b"\r\nGET / HTTP/9.9\r\nX"),
+            Some(&b"GET / HTTP/9.9"[..])
+        );
+        assert_eq!(first_line(b"GET / HT"), None);
+    }
+}

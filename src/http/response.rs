@@ -1,0 +1,363 @@
+//! Status codes, and response heads and error bodies rendered into bytes.
+//!
+//! Owns the mapping from a parse error to a status (exactly one function,
+//! `From<HeadError> for Status`) and the byte layout of every head the
+//! server sends. Renders into a caller's buffer and never allocates on its
+//! own; knows nothing of sockets or files.
+
+use std::io::Write;
+use std::time::SystemTime;
+
+use super::date::write_http_date;
+use super::request::HeadError;
+
+/// `Server` header value.
+pub const SERVER: &str = concat!("skiff/", env!("CARGO_PKG_VERSION"));
+
+/// Every status the server sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Ok,
+    PartialContent,
+    MovedPermanently,
+    NotModified,
+    BadRequest,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    RequestTimeout,
+    UriTooLong,
+    RangeNotSatisfiable,
+    HeaderFieldsTooLarge,
+    InternalServerError,
+    NotImplemented,
+    ServiceUnavailable,
+    VersionNotSupported,
+}
+
+impl Status {
+    /// All statuses, for tables indexed by status.
+    pub const ALL: [Status; 16] = [
+        Status::Ok,
+        Status::PartialContent,
+        Status::MovedPermanently,
+        Status::NotModified,
+        Status::BadRequest,
+        Status::Forbidden,
+        Status::NotFound,
+        Status::MethodNotAllowed,
+        Status::RequestTimeout,
+        Status::UriTooLong,
+        Status::RangeNotSatisfiable,
+        Status::HeaderFieldsTooLarge,
+        Status::InternalServerError,
+        Status::NotImplemented,
+        Status::ServiceUnavailable,
+        Status::VersionNotSupported,
+    ];
+
+    pub fn code(self) -> u16 {
+        match self {
+            Status::Ok => 200,
+            Status::PartialContent => 206,
+            Status::MovedPermanently => 301,
+            Status::NotModified => 304,
+            Status::BadRequest => 400,
+            Status::Forbidden => 403,
+            Status::NotFound => 404,
+            Status::MethodNotAllowed => 405,
+            Status::RequestTimeout => 408,
+            Status::UriTooLong => 414,
+            Status::RangeNotSatisfiable => 416,
+            Status::HeaderFieldsTooLarge => 431,
+            Status::InternalServerError => 500,
+            Status::NotImplemented => 501,
+            Status::ServiceUnavailable => 503,
+            Status::VersionNotSupported => 505,
+        }
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::PartialContent => "Partial Content",
+            Status::MovedPermanently => "Moved Permanently",
+            Status::NotModified => "Not Modified",
+            Status::BadRequest => "Bad Request",
+            Status::Forbidden => "Forbidden",
+            Status::NotFound => "Not Found",
+            Status::MethodNotAllowed => "Method Not Allowed",
+            Status::RequestTimeout => "Request Timeout",
+            Status::UriTooLong => "URI Too Long",
+            Status::RangeNotSatisfiable => "Range Not Satisfiable",
+            Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
+            Status::InternalServerError => "Internal Server Error",
+            Status::NotImplemented => "Not Implemented",
+            Status::ServiceUnavailable => "Service Unavailable",
+            Status::VersionNotSupported => "HTTP Version Not Supported",
+        }
+    }
+
+    /// Whether this status is an error that gets an HTML body.
+    pub fn is_error(self) -> bool {
+        self.code() >= 400
+    }
+
+    /// Position in [`Status::ALL`].
+    pub fn index(self) -> usize {
+        Status::ALL.iter().position(|&s| s == self).unwrap_or(0)
+    }
+}
+
+impl From<HeadError> for Status {
+    fn from(e: HeadError) -> Status {
+        match e {
+            HeadError::Malformed(_) => Status::BadRequest,
+            HeadError::UriTooLong => Status::UriTooLong,
+            HeadError::HeadersTooLarge => Status::HeaderFieldsTooLarge,
+            HeadError::VersionNotSupported => Status::VersionNotSupported,
+            HeadError::TransferEncoding => Status::NotImplemented,
+        }
+    }
+}
+
+/// The protocol version on the status line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Http10,
+    Http11,
+}
+
+/// What the response says about the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persist {
+    /// The connection stays open: `Keep-Alive: timeout=N`, plus
+    /// `Connection: keep-alive` when the request was HTTP/1.0.
+    KeepAlive {
+        timeout_secs: u64,
+        http10_request: bool,
+    },
+    /// The last response on the connection: `Connection: close`.
+    Close,
+}
+
+/// Everything a head says besides the status line and `Date`/`Server`.
+#[derive(Debug, Clone, Default)]
+pub struct Fields<'a> {
+    /// MIME type; `charset=utf-8` is appended for text types.
+    pub content_type: &'a str,
+    pub content_length: u64,
+    pub last_modified: Option<SystemTime>,
+    pub etag: Option<&'a [u8]>,
+    pub accept_ranges: bool,
+    /// `Content-Range: bytes a-b/len` (`Some((a, b, len))`) on a 206.
+    pub content_range: Option<(u64, u64, u64)>,
+    /// `Content-Range: bytes */len` on a 416.
+    pub unsatisfied_range: Option<u64>,
+    pub location: Option<&'a [u8]>,
+    /// `Allow: GET, HEAD` (405).
+    pub allow: bool,
+}
+
+/// Renders a complete response head (through the blank line) into `out`.
+pub fn write_head(
+    out: &mut Vec<u8>,
+    version: Version,
+    status: Status,
+    date: &[u8],
+    f: &Fields<'_>,
+    persist: Persist,
+) {
+    out.extend_from_slice(match version {
+        Version::Http10 => b"HTTP/1.0 ",
+        Version::Http11 => b"HTTP/1.1 ",
+    });
+    write_u64(out, u64::from(status.code()));
+    out.push(b' ');
+    out.extend_from_slice(status.reason().as_bytes());
+    out.extend_from_slice(b"\r\nDate: ");
+    out.extend_from_slice(date);
+    out.extend_from_slice(b"\r\nServer: ");
+    out.extend_from_slice(SERVER.as_bytes());
+    out.extend_from_slice(b"\r\nContent-Type: ");
+    out.extend_from_slice(f.content_type.as_bytes());
+    if needs_charset(f.content_type) {
+        out.extend_from_slice(b"; charset=utf-8");
+    }
+    out.extend_from_slice(b"\r\nContent-Length: ");
+    write_u64(out, f.content_length);
+    if let Some(t) = f.last_modified {
+        out.extend_from_slice(b"\r\nLast-Modified: ");
+        write_http_date(out, t);
+    }
+    if let Some(tag) = f.etag {
+        out.extend_from_slice(b"\r\nETag: ");
+        out.extend_from_slice(tag);
+    }
+    if f.accept_ranges {
+        out.extend_from_slice(b"\r\nAccept-Ranges: bytes");
+    }
+    if let Some((a, b, len)) = f.content_range {
+        let _ = write!(out, "\r\nContent-Range: bytes {a}-{b}/{len}");
+    }
+    if let Some(len) = f.unsatisfied_range {
+        let _ = write!(out, "\r\nContent-Range: bytes */{len}");
+    }
+    if let Some(loc) = f.location {
+        out.extend_from_slice(b"\r\nLocation: ");
+        out.extend_from_slice(loc);
+    }
+    if f.allow {
+        out.extend_from_slice(b"\r\nAllow: GET, HEAD");
+    }
+    match persist {
+        Persist::KeepAlive {
+            timeout_secs,
+            http10_request,
+        } => {
+            if http10_request || version == Version::Http10 {
+                out.extend_from_slice(b"\r\nConnection: keep-alive");
+            }
+            out.extend_from_slice(b"\r\nKeep-Alive: timeout=");
+            write_u64(out, timeout_secs);
+        }
+        Persist::Close => out.extend_from_slice(b"\r\nConnection: close"),
+    }
+    out.extend_from_slice(b"\r\n\r\n");
+}
+
+/// Text types are declared UTF-8: `text/*`, JavaScript, JSON, XML, SVG.
+pub fn needs_charset(mime: &str) -> bool {
+    mime.starts_with("text/")
+        || mime == "application/javascript"
+        || mime == "application/json"
+        || mime == "application/xml"
+        || mime.ends_with("+xml")
+        || mime.ends_with("+json")
+}
+
+/// The built-in error page for `status`.
+pub fn write_builtin_error_page(out: &mut Vec<u8>, status: Status) {
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{code} {reason}</title></head>\n<body><h1>{code} {reason}</h1><hr><p>{server}</p></body></html>\n",
+        code = status.code(),
+        reason = status.reason(),
+        server = SERVER,
+    );
+}
+
+/// Length of the built-in error page for `status`.
+pub fn builtin_error_page_len(status: Status) -> usize {
+    let mut v = Vec::new();
+    write_builtin_error_page(&mut v, status);
+    v.len()
+}
+
+fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_a_keep_alive_head() {
+        let mut out = Vec::new();
+        let f = Fields {
+            content_type: "text/plain",
+            content_length: 380,
+            ..Fields::default()
+        };
+        write_head(
+            &mut out,
+            Version::Http11,
+            Status::Ok,
+            b"Sun, 06 Nov 1994 08:49:37 GMT",
+            &f,
+            Persist::KeepAlive {
+                timeout_secs: 10,
+                http10_request: false,
+            },
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: {SERVER}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 380\r\nKeep-Alive: timeout=10\r\n\r\n"
+            )
+        );
+    }
+
+    #[test]
+    fn http10_close_and_allow() {
+        let mut out = Vec::new();
+        let f = Fields {
+            content_type: "text/html",
+            content_length: 0,
+            allow: true,
+            ..Fields::default()
+        };
+        write_head(
+            &mut out,
+            Version::Http10,
+            Status::MethodNotAllowed,
+            b"D",
+            &f,
+            Persist::Close,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.0 405 Method Not Allowed\r\n"));
+        assert!(text.contains("\r\nAllow: GET, HEAD\r\n"));
+        assert!(text.ends_with("\r\nConnection: close\r\n\r\n"));
+    }
+
+    #[test]
+    fn charset_rules() {
+        for t in [
+            "text/html",
+            "application/javascript",
+            "application/json",
+            "image/svg+xml",
+            "application/xml",
+        ] {
+            assert!(needs_charset(t), "{t}");
+        }
+        for t in [
+            "image/png",
+            "video/mp4",
+            "application/pdf",
+            "application/octet-stream",
+        ] {
+            assert!(!needs_charset(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn numbers() {
+        for n in [0u64, 7, 10, 380, u64::MAX] {
+            let mut v = Vec::new();
+            write_u64(&mut v, n);
+            assert_eq!(v, n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn error_page_length_matches() {
+        let mut v = Vec::new();
+        write_builtin_error_page(&mut v, Status::NotFound);
+        assert_eq!(v.len(), builtin_error_page_len(Status::NotFound));
+        assert!(String::from_utf8(v).unwrap().contains("404 Not Found"));
+    }
+}

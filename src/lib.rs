@@ -1,0 +1,42 @@
+//! skiff: a small, fast HTTP/1.1 static file server.
+//!
+//! # Architecture
+//! One `mio::Poll` loop on one thread ([`server::evented`]) owns the
+//! listener, a `slab::Slab` of connections keyed by their token, and a
+//! hashed timer wheel ([`timer`]). Each turn reads the clock once, drives the
+//! connections that are ready, fires due timers, and sleeps until the next
+//! event or deadline.
+//!
+//! Each connection is a state machine ([`conn::Conn`]) that parses requests
+//! incrementally from whatever bytes have arrived, answers pipelined
+//! requests in order, and sends file bodies in bounded chunks as the socket
+//! accepts them, so a slow reader never holds up anyone else. Its single
+//! deadline (idle, header, send or linger) is one timer on the wheel.
+//!
+//! The HTTP logic is sans-I/O: [`http::request`] parses a head from bytes,
+//! [`files::resolve`] maps a target to a file under the root,
+//! [`respond`] decides the reply, and [`http::response`] renders its head.
+//! None of them names mio or a socket; [`conn`] drives them over any
+//! `Read + Write`, which is what lets a thread-per-connection driver share
+//! every line of it.
+//!
+//! Module map:
+//! - [`config`]: flags -> validated [`config::Config`]
+//! - [`http`]: request parsing, response heads, the `Date` clock
+//! - [`files`]: path resolution and file bodies
+//! - [`respond`]: request -> reply (methods, redirects, conditionals)
+//! - [`conn`]: the per-connection state machine
+//! - [`timer`]: the timer wheel
+//! - [`log`]: the access log
+//! - [`server`]: the I/O drivers
+
+#![deny(unsafe_code)]
+
+pub mod config;
+pub mod conn;
+pub mod files;
+pub mod http;
+pub mod log;
+pub mod respond;
+pub mod server;
+pub mod timer;

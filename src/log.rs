@@ -1,0 +1,215 @@
+//! The access log: one Common Log Format line per response.
+//!
+//! Owns a buffer and a sink (a file or stdout). Lines are appended to the
+//! buffer and written out when it grows large, when [`AccessLog::flush_due`]
+//! finds a second has passed since the last write, and at exit. Never does
+//! a write per request and never blocks on anything but the sink itself.
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use crate::http::date::civil_from_days;
+
+/// Buffered bytes that force a write before the second is up.
+const FLUSH_BYTES: usize = 64 * 1024;
+/// The longest a line may wait in the buffer.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// One response, as the log sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    pub peer: IpAddr,
+    /// The request line, or `None` when none could be read.
+    pub request_line: Option<&'a [u8]>,
+    pub status: u16,
+    /// Body bytes sent.
+    pub bytes: u64,
+}
+
+pub struct AccessLog {
+    sink: Box<dyn Write + Send>,
+    buf: Vec<u8>,
+    last_flush: Instant,
+    stamp_secs: u64,
+    /// `22/Nov/2026:10:00:00 +0000`
+    stamp: [u8; 26],
+}
+
+impl std::fmt::Debug for AccessLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessLog")
+            .field("buffered", &self.buf.len())
+            .finish()
+    }
+}
+
+impl AccessLog {
+    /// `-` is stdout; anything else a file opened for appending.
+    pub fn open(target: &str) -> io::Result<AccessLog> {
+        let sink: Box<dyn Write + Send> = if target == "-" {
+            Box::new(io::stdout())
+        } else {
+            Box::new(OpenOptions::new().create(true).append(true).open(target)?)
+        };
+        Ok(Self::with_sink(sink))
+    }
+
+    pub fn with_sink(sink: Box<dyn Write + Send>) -> AccessLog {
+        AccessLog {
+            sink,
+            buf: Vec::with_capacity(4096),
+            last_flush: Instant::now(),
+            stamp_secs: u64::MAX,
+            stamp: [b' '; 26],
+        }
+    }
+
+    /// Appends one line. `unix_secs` is the wall time of the response.
+    pub fn record(&mut self, unix_secs: u64, e: &Entry<'_>) {
+        if unix_secs != self.stamp_secs {
+            self.stamp_secs = unix_secs;
+            self.stamp = clf_time(unix_secs);
+        }
+        let _ = write!(self.buf, "{} - - [", e.peer);
+        self.buf.extend_from_slice(&self.stamp);
+        self.buf.extend_from_slice(b"] \"");
+        match e.request_line {
+            Some(line) => escape_into(&mut self.buf, line),
+            None => self.buf.push(b'-'),
+        }
+        let _ = writeln!(self.buf, "\" {} {}", e.status, e.bytes);
+        if self.buf.len() >= FLUSH_BYTES {
+            self.flush();
+        }
+    }
+
+    /// Writes the buffer out if a second has passed since the last write.
+    pub fn flush_due(&mut self, now: Instant) {
+        if !self.buf.is_empty() && now.duration_since(self.last_flush) >= FLUSH_INTERVAL {
+            self.flush();
+        }
+    }
+
+    /// Whether lines are waiting (the loop must wake within a second).
+    pub fn has_pending(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// Writes everything buffered. A failing sink loses the lines (and says
+    /// so on stderr) rather than stopping the server.
+    pub fn flush(&mut self) {
+        self.last_flush = Instant::now();
+        if self.buf.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .sink
+            .write_all(&self.buf)
+            .and_then(|()| self.sink.flush())
+        {
+            eprintln!("skiff: access log: {e}");
+        }
+        self.buf.clear();
+    }
+}
+
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Bytes a log line cannot hold literally (controls, quotes, backslash,
+/// non-ASCII) become `\xHH`, so a request line cannot forge log lines.
+fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
+    for &c in raw {
+        if (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\' {
+            out.push(c);
+        } else {
+            let _ = write!(out, "\\x{c:02x}");
+        }
+    }
+}
+
+fn clf_time(unix_secs: u64) -> [u8; 26] {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = (unix_secs / 86_400) as i64;
+    let rem = unix_secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    let text = format!(
+        "{d:02}/{}/{y:04}:{:02}:{:02}:{:02} +0000",
+        MONTHS[(m - 1) as usize],
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    let mut out = [b' '; 26];
+    let n = text.len().min(26);
+    out[..n].copy_from_slice(&text.as_bytes()[..n]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn common_log_format() {
+        let shared = Shared::default();
+        let mut log = AccessLog::with_sink(Box::new(shared.clone()));
+        // 2026-11-22 10:00:00 UTC
+        let t = 1_795_341_600;
+        log.record(
+            t,
+            &Entry {
+                peer: "127.0.0.1".parse().unwrap(),
+                request_line: Some(b"GET /a.txt?q=1 HTTP/1.1"),
+                status: 200,
+                bytes: 380,
+            },
+        );
+        log.record(
+            t,
+            &Entry {
+                peer: "::1".parse().unwrap(),
+                request_line: None,
+                status: 400,
+                bytes: 0,
+            },
+        );
+        assert!(
+            shared.0.lock().unwrap().is_empty(),
+            "buffered, not written per line"
+        );
+        log.flush();
+        let text = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(
+            text,
+            "127.0.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /a.txt?q=1 HTTP/1.1\" 200 380\n::1 - - [22/Nov/2026:10:00:00 +0000] \"-\" 400 0\n"
+        );
+    }
+
+    #[test]
+    fn request_lines_cannot_forge_entries() {
+        let mut out = Vec::new();
+        escape_into(&mut out, b"GET /\"x\n\\ HTTP/1.1");
+        assert_eq!(out, b"GET /\\x22x\\x0a\\x5c HTTP/1.1");
+    }
+}
