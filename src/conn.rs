@@ -697,15 +697,19 @@ mod tests {
         }
     }
 
-    fn config() -> Config {
-        let dir = std::env::temp_dir().join(format!("skiff-conn-{}", std::process::id()));
+    fn config() -> (Config, std::path::PathBuf) {
+        // One root per test: tests run in parallel and rewrite their files.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("skiff-conn-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("a.txt"), b"hello").unwrap();
-        Config::parse_from(["skiff", "--root", dir.to_str().unwrap()]).unwrap()
+        let c = Config::parse_from(["skiff", "--root", dir.to_str().unwrap()]).unwrap();
+        (c, dir)
     }
 
     fn run(chunks: &[&[u8]], window: usize) -> (String, Next, bool) {
-        let config = config();
+        let (config, dir) = config();
         let clock = Clock::new();
         let mut cx = Cx {
             config: &config,
@@ -729,6 +733,7 @@ mod tests {
             let progressed = s.incoming.len() != before;
             if next == Next::Close || (next == Next::Wait && (s.incoming.is_empty() || !progressed))
             {
+                let _ = std::fs::remove_dir_all(&dir);
                 break (String::from_utf8_lossy(&s.sent).into_owned(), next, s.shut);
             }
         }

@@ -44,6 +44,9 @@ use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL};
 use crate::timer::{TimerHandle, TimerWheel};
 
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+
 /// Timer resolution. Timeouts are whole seconds; 50 ms keeps them accurate
 /// to a twentieth of a second at twenty wakeups a second at most.
 pub const TICK: Duration = Duration::from_millis(50);
@@ -56,6 +59,7 @@ pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 const EVENTS_CAPACITY: usize = 1024;
 
 const LISTENER: Token = Token(usize::MAX);
+const SIGNALS: Token = Token(usize::MAX - 1);
 const KEY_BITS: u32 = 32;
 const KEY_MASK: usize = (1 << KEY_BITS) - 1;
 
@@ -97,6 +101,8 @@ pub struct EventLoop<'c> {
     log: Option<AccessLog>,
     /// Connections that yielded: driven again next turn.
     ready: Vec<Token>,
+    /// SIGTERM and SIGINT, delivered as readiness through a self-pipe.
+    signals: Signals,
 }
 
 impl<'c> EventLoop<'c> {
@@ -108,6 +114,9 @@ impl<'c> EventLoop<'c> {
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let clock = Clock::new();
         Ok(EventLoop {
             config,
@@ -122,10 +131,12 @@ impl<'c> EventLoop<'c> {
             clock,
             log,
             ready: Vec::new(),
+            signals,
         })
     }
 
-    /// Runs until `poll` itself fails.
+    /// Runs until SIGTERM or SIGINT (then `Ok`, with the access log
+    /// flushed) or until `poll` itself fails.
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         let mut fired = Vec::new();
@@ -139,11 +150,19 @@ impl<'c> EventLoop<'c> {
             }
             self.clock.update();
 
+            let mut stop = false;
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
+                    SIGNALS => stop |= self.signals.pending().next().is_some(),
                     token => self.drive(token),
                 }
+            }
+            if stop {
+                if let Some(log) = &mut self.log {
+                    log.flush();
+                }
+                return Ok(());
             }
             if self.accept_pending && self.accepting == Accepting::Yes {
                 self.accept();

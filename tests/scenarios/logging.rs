@@ -1,0 +1,111 @@
+//! The access log and verbose connection logging.
+
+use crate::each_mode;
+use crate::support::*;
+
+/// `127.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET /a.txt?q=1 HTTP/1.1" 200 380`
+fn check_clf(line: &str, request: &str, status: u16, bytes: u64) {
+    let (peer, rest) = line
+        .split_once(" - - [")
+        .unwrap_or_else(|| panic!("{line:?}"));
+    assert_eq!(peer, "127.0.0.1");
+    let (stamp, rest) = rest.split_once("] ").unwrap();
+    // dd/Mon/yyyy:HH:MM:SS +0000
+    assert_eq!(stamp.len(), 26, "{stamp:?}");
+    let b = stamp.as_bytes();
+    assert!(
+        b[0..2].iter().all(u8::is_ascii_digit) && b[2] == b'/' && b[6] == b'/' && b[11] == b':',
+        "{stamp:?}"
+    );
+    assert!(
+        [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+        ]
+        .contains(&&stamp[3..6])
+    );
+    assert!(stamp.ends_with(" +0000"));
+    assert_eq!(rest, format!("\"{request}\" {status} {bytes}"));
+}
+
+each_mode! {
+    fn access_log_to_a_file(mode) {
+        let site = site();
+        let logs = TempDir::new("logs");
+        let path = logs.path.join("access.log");
+        let s = Server::start(mode, &site.path, &["--access-log", path.to_str().unwrap()]);
+        let mut c = s.connect();
+        c.get("/a.txt?q=1");
+        c.get("/nope");
+        c.send("HEAD /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+        c.head_response();
+        let mut bad = s.connect();
+        bad.send("NONSENSE\x01\r\n\r\n");
+        bad.response();
+        // Flushed within about a second, without any further traffic.
+        let text = wait_for(|| {
+            let t = std::fs::read_to_string(&path).unwrap_or_default();
+            (t.lines().count() >= 4).then_some(t)
+        })
+        .expect("log lines");
+        let lines: Vec<&str> = text.lines().collect();
+        check_clf(lines[0], "GET /a.txt?q=1 HTTP/1.1", 200, 13);
+        let page = std::fs::read_to_string(&path).unwrap();
+        assert!(page.contains("\"GET /nope HTTP/1.1\" 404 "));
+        check_clf(lines[2], "HEAD /a.txt HTTP/1.1", 200, 0);
+        check_clf(lines[3], "NONSENSE\\x01", 400, lines[3].rsplit(' ').next().unwrap().parse().unwrap());
+    }
+}
+
+each_mode! {
+    fn access_log_to_stdout(mode) {
+        let site = site();
+        let s = Server::start(mode, &site.path, &["--access-log", "-"]);
+        s.connect().get("/a.txt");
+        let lines = s.wait_stdout(|l| !l.is_empty());
+        check_clf(&lines[0], "GET /a.txt HTTP/1.1", 200, 13);
+    }
+}
+
+each_mode! {
+    fn a_streamed_body_is_logged_with_its_size(mode) {
+        let site = site();
+        site.write("big.bin", vec![1u8; 3_000_000]);
+        let s = Server::start(mode, &site.path, &["--access-log", "-"]);
+        let r = s.connect().get("/big.bin");
+        assert_eq!(r.body.len(), 3_000_000);
+        let lines = s.wait_stdout(|l| !l.is_empty());
+        check_clf(&lines[0], "GET /big.bin HTTP/1.1", 200, 3_000_000);
+    }
+}
+
+each_mode! {
+    fn verbose_logs_connections(mode) {
+        let site = site();
+        let s = Server::start(mode, &site.path, &["-v"]);
+        let mut c = s.connect();
+        let local = c.stream.local_addr().unwrap().to_string();
+        c.send("GET /a.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        c.response();
+        c.expect_closed();
+        let lines = s.wait_stderr(|l| l.iter().any(|x| x.contains(&local) && x.contains("closed")));
+        assert!(lines.iter().any(|x| x.contains(&local) && x.contains("connected")), "{lines:?}");
+    }
+}
+
+each_mode! {
+    fn sigterm_exits_0_with_the_access_log_flushed(mode) {
+        let site = site();
+        let logs = TempDir::new("logs");
+        let path = logs.path.join("access.log");
+        let mut s = Server::start(mode, &site.path, &["--access-log", path.to_str().unwrap()]);
+        let mut c = s.connect();
+        c.get("/a.txt");
+        c.get("/nope");
+        s.signal("TERM");
+        let status = s.wait_exit();
+        assert_eq!(status.code(), Some(0), "{status:?}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text:?}");
+        assert!(text.contains("\"GET /nope HTTP/1.1\" 404 "), "{text:?}");
+    }
+}

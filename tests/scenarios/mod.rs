@@ -1,0 +1,8 @@
+mod basics;
+mod cli;
+mod demo;
+mod errors;
+mod logging;
+mod paths;
+mod persistence;
+mod tools;

@@ -1,0 +1,454 @@
+//! Test harness: temporary document roots, a real server process started on
+//! port 0, and a raw-socket HTTP client that reads responses by their
+//! framing (so pipelined responses and extra bytes are caught).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long any single read in a test may block before the test fails.
+/// A bound against hangs, not a speed assertion.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The I/O drivers every scenario runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Evented,
+}
+
+impl Mode {
+    pub fn args(self) -> &'static [&'static str] {
+        match self {
+            Mode::Evented => &[],
+        }
+    }
+}
+
+/// Defines a test that runs its body once per driver.
+#[macro_export]
+macro_rules! each_mode {
+    ($(#[$meta:meta])* fn $name:ident($mode:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $(#[$meta])*
+            fn body($mode: $crate::support::Mode) $body
+            #[test]
+            fn evented() {
+                body($crate::support::Mode::Evented)
+            }
+        }
+    };
+}
+
+/// A temporary folder, removed on drop.
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "skiff-test-{}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst),
+            tag
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir { path }
+    }
+
+    pub fn write(&self, rel: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    pub fn mkdir(&self, rel: &str) -> PathBuf {
+        let p = self.path.join(rel);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Restore permissions a test may have removed, then delete.
+        let _ = Command::new("chmod")
+            .arg("-R")
+            .arg("u+rwX")
+            .arg(&self.path)
+            .status();
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The standard test site: a few files of known content.
+pub fn site() -> TempDir {
+    let d = TempDir::new("site");
+    d.write("index.html", "<h1>home</h1>\n");
+    d.write("a.txt", "hello, skiff\n");
+    d.write("dir/index.html", "<p>dir index</p>\n");
+    d.mkdir("empty");
+    d
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_skiff")
+}
+
+/// A running server process; killed (by its own pid) on drop.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub first_line: String,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// Starts `skiff --bind 127.0.0.1 --port 0 --root ROOT ARGS...`.
+    pub fn start(mode: Mode, root: &Path, args: &[&str]) -> Server {
+        let mut cmd = Command::new(bin());
+        cmd.args(["--bind", "127.0.0.1", "--port", "0", "--root"])
+            .arg(root);
+        cmd.args(mode.args()).args(args);
+        Server::spawn(cmd)
+    }
+
+    /// Starts a prepared command that prints the `Listening on` line.
+    pub fn spawn(mut cmd: Command) -> Server {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn skiff");
+        let stderr = collect(child.stderr.take().unwrap());
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        if first.is_empty() {
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(100));
+            panic!("server did not start: {:?}", stderr.lock().unwrap());
+        }
+        let first_line = first.trim_end().to_string();
+        let addr = parse_listening(&first_line);
+        let stdout = collect(out);
+        Server {
+            child,
+            addr,
+            first_line,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Lines the server printed to stdout after the first.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until `pred` holds for stdout lines.
+    pub fn wait_stdout(&self, pred: impl Fn(&[String]) -> bool) -> Vec<String> {
+        wait_for(|| {
+            let lines = self.stdout_lines();
+            pred(&lines).then_some(lines)
+        })
+        .unwrap_or_else(|| panic!("stdout never matched: {:?}", self.stdout_lines()))
+    }
+
+    pub fn wait_stderr(&self, pred: impl Fn(&[String]) -> bool) -> Vec<String> {
+        wait_for(|| {
+            let lines = self.stderr_lines();
+            pred(&lines).then_some(lines)
+        })
+        .unwrap_or_else(|| panic!("stderr never matched: {:?}", self.stderr_lines()))
+    }
+
+    /// Sends a signal to this server process.
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args(["-s", sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -s {sig}");
+    }
+
+    /// Waits (bounded) for the process to exit.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        wait_for(|| self.child.try_wait().unwrap()).expect("server did not exit")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` every 20 ms for up to 10 s.
+pub fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = Instant::now() + IO_TIMEOUT;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn collect(r: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            match line {
+                Ok(l) => sink.lock().unwrap().push(l),
+                Err(_) => break,
+            }
+        }
+    });
+    lines
+}
+
+/// `Listening on http://127.0.0.1:PORT/ (root: DIR)` -> the address.
+pub fn parse_listening(line: &str) -> SocketAddr {
+    let rest = line
+        .strip_prefix("Listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));
+    let end = rest.find('/').unwrap();
+    rest[..end].parse().unwrap()
+}
+
+/// One parsed response.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub version: String,
+    pub status: u16,
+    pub reason: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header_count(&self, name: &str) -> usize {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn content_length(&self) -> u64 {
+        self.header("content-length")
+            .expect("Content-Length")
+            .parse()
+            .unwrap()
+    }
+}
+
+/// A raw HTTP/1.x client over one TCP connection.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: impl AsRef<[u8]>) -> &mut Self {
+        self.stream.write_all(bytes.as_ref()).expect("send");
+        self
+    }
+
+    /// A GET with Host, keep-alive.
+    pub fn get(&mut self, path: &str) -> Response {
+        self.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n"));
+        self.response()
+    }
+
+    /// Reads one response (to a request that was not HEAD).
+    pub fn response(&mut self) -> Response {
+        self.read_response(false)
+    }
+
+    /// Reads one response to a HEAD request (no body whatever it says).
+    pub fn head_response(&mut self) -> Response {
+        self.read_response(true)
+    }
+
+    fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 65536];
+        let n = self.stream.read(&mut chunk).expect("read (timed out?)");
+        self.buf.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    pub fn read_response(&mut self, head: bool) -> Response {
+        let end = loop {
+            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
+                break i + 4;
+            }
+            if self.fill() == 0 {
+                panic!(
+                    "connection closed before a response head; got {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                );
+            }
+        };
+        let head_text = String::from_utf8(self.buf[..end].to_vec()).expect("head is UTF-8");
+        self.buf.drain(..end);
+        let mut lines = head_text.split("\r\n");
+        let status_line = lines.next().unwrap();
+        let mut parts = status_line.splitn(3, ' ');
+        let version = parts.next().unwrap().to_string();
+        let status: u16 = parts.next().unwrap().parse().unwrap();
+        let reason = parts.next().unwrap_or("").to_string();
+        let headers: Vec<(String, String)> = lines
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let (n, v) = l
+                    .split_once(':')
+                    .unwrap_or_else(|| panic!("bad header line {l:?}"));
+                (n.to_string(), v.trim().to_string())
+            })
+            .collect();
+        let mut r = Response {
+            version,
+            status,
+            reason,
+            headers,
+            body: Vec::new(),
+        };
+        if head || status == 304 || status == 204 || (100..200).contains(&status) {
+            return r;
+        }
+        let len = r.content_length() as usize;
+        while self.buf.len() < len {
+            if self.fill() == 0 {
+                panic!(
+                    "connection closed after {} of {len} body bytes",
+                    self.buf.len()
+                );
+            }
+        }
+        r.body = self.buf.drain(..len).collect();
+        r
+    }
+
+    /// Asserts the server closes the connection with no further bytes.
+    pub fn expect_closed(&mut self) {
+        let mut rest = Vec::new();
+        match self.stream.read_to_end(&mut rest) {
+            Ok(_) => {}
+            // A reset after the server closed also means closed.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("expected the server to close, got {e}"),
+        }
+        self.buf.extend_from_slice(&rest);
+        assert!(
+            self.buf.is_empty(),
+            "unexpected bytes before close: {:?}",
+            String::from_utf8_lossy(&self.buf)
+        );
+    }
+
+    /// Asserts nothing arrives and the connection stays open for `d`.
+    pub fn expect_open_for(&mut self, d: Duration) {
+        self.stream.set_read_timeout(Some(d)).unwrap();
+        let mut b = [0u8; 1];
+        match self.stream.read(&mut b) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            other => panic!("expected an open, silent connection, got {other:?}"),
+        }
+        self.stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    }
+
+    pub fn shutdown_write(&mut self) {
+        self.stream.shutdown(Shutdown::Write).unwrap();
+    }
+
+    /// Everything left on the connection until the server closes it.
+    pub fn read_to_close(&mut self) -> Vec<u8> {
+        let mut rest = Vec::new();
+        let _ = self.stream.read_to_end(&mut rest);
+        let mut all = std::mem::take(&mut self.buf);
+        all.extend_from_slice(&rest);
+        all
+    }
+}
+
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Whether this process runs as root (so file permissions do not bind it).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// Whether an external program is on PATH.
+pub fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
