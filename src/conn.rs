@@ -543,6 +543,9 @@ impl Conn {
                     && !reply.close
                     && !cx.draining
                     && req.content_length <= MAX_DISCARD
+                    // The body may never come (we send no 100 Continue), so
+                    // its end cannot be found: answer and close instead.
+                    && !(req.expect_continue && req.content_length > 0)
                 {
                     Persist::KeepAlive {
                         timeout_secs: cx.config.keep_alive.as_secs(),
@@ -794,6 +797,49 @@ mod tests {
         assert!(out.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(out.ends_with("hello"));
         assert_eq!(next, Next::Close);
+    }
+
+    #[test]
+    fn a_file_shorter_than_promised_is_a_500_not_padding() {
+        let (config, dir) = config();
+        let clock = Clock::new();
+        let mut cx = Cx {
+            config: &config,
+            clock: &clock,
+            log: None,
+            draining: false,
+            peer: None,
+        };
+        let mut out = Output::new(clock.now);
+        let file = std::fs::File::open(dir.join("a.txt")).unwrap();
+        let reply = Reply {
+            status: Status::Ok,
+            content_type: "text/plain",
+            length: 100,
+            last_modified: None,
+            location: None,
+            allow: false,
+            body: Body::File {
+                file,
+                offset: 0,
+                len: 100,
+            },
+            close: false,
+        };
+        let keep = Persist::KeepAlive {
+            timeout_secs: 10,
+            http10_request: false,
+        };
+        out.queue(reply, Some(b"GET /a.txt HTTP/1.1"), false, keep, &mut cx);
+        let text = String::from_utf8_lossy(&out.buf).into_owned();
+        assert!(
+            text.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("\r\nConnection: close\r\n"));
+        assert!(!text.contains("200 OK"));
+        assert!(out.close);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -106,6 +106,9 @@ pub struct Request<'b> {
     pub referer: Option<&'b [u8]>,
     pub accept: Option<&'b [u8]>,
     pub accept_encoding: Option<&'b [u8]>,
+    /// `Expect: 100-continue`: the client may hold its body back until it
+    /// sees `100 Continue`, which this server never sends.
+    pub expect_continue: bool,
     /// Bytes of the buffer the head occupies, leading empty lines included.
     pub head_len: usize,
 }
@@ -256,6 +259,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
         referer: None,
         accept: None,
         accept_encoding: None,
+        expect_continue: false,
         head_len: fields_start + len,
     };
     let mut hosts = 0;
@@ -307,6 +311,8 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
             req.accept = Some(value);
         } else if name.eq_ignore_ascii_case(b"accept-encoding") {
             req.accept_encoding = Some(value);
+        } else if name.eq_ignore_ascii_case(b"expect") {
+            req.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
         }
     }
     if transfer_encoding {

@@ -194,10 +194,11 @@ impl<'c> EventLoop<'c> {
         if !self.ready.is_empty() || (self.accept_pending && self.accepting == Accepting::Yes) {
             return Some(Duration::ZERO);
         }
+        let tick_nanos = TICK.as_nanos() as u64;
         let mut wake = self
             .wheel
             .next_deadline()
-            .map(|t| self.epoch + TICK * t as u32);
+            .map(|t| self.epoch + Duration::from_nanos(t.saturating_mul(tick_nanos)));
         let mut earliest = |t: Instant| wake = Some(wake.map_or(t, |w| w.min(t)));
         if let Accepting::PausedUntil(until) = self.accepting {
             earliest(until);

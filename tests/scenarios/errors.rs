@@ -257,3 +257,18 @@ each_mode! {
         assert!(c.response().text().contains("405 Method Not Allowed"));
     }
 }
+
+each_mode! {
+    fn expect_100_continue_body_is_not_waited_for(mode) {
+        let site = site();
+        let s = Server::start(mode, &site.path, &[]);
+        let mut c = s.connect();
+        // The client holds its body back; the server answers at once and
+        // closes rather than reading the next request as the body.
+        c.send("POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n");
+        let r = c.response();
+        assert_eq!(r.status, 405);
+        assert_eq!(r.header("connection"), Some("close"));
+        c.expect_closed();
+    }
+}
