@@ -59,6 +59,10 @@ pub struct Args {
     /// Folder of custom error pages: DIR/404.html is the body of a 404, and so on.
     #[arg(long, value_name = "DIR")]
     pub error_pages: Option<PathBuf>,
+
+    /// Send file bodies by reading them into a buffer instead of with sendfile.
+    #[arg(long)]
+    pub no_sendfile: bool,
 }
 
 /// The `--protocol` values.
@@ -86,6 +90,8 @@ pub struct Config {
     pub verbose: bool,
     /// The body of every error response, indexed by `Status::index`.
     pub error_pages: Vec<Box<[u8]>>,
+    /// Large file bodies go out with sendfile (where the system has it).
+    pub sendfile: bool,
 }
 
 /// A configuration problem, printed as `skiff: <message>`.
@@ -183,6 +189,7 @@ impl Config {
             access_log: args.access_log,
             verbose: args.verbose,
             error_pages,
+            sendfile: !args.no_sendfile,
         })
     }
 

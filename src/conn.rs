@@ -35,7 +35,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::files::body::FileBody;
+use crate::files::body::FileStream;
 use crate::http::date::Clock;
 use crate::http::request::{self, HeadError, MAX_HEAD, Method, first_line};
 use crate::http::response::{Fields, Persist, Status, write_head};
@@ -73,11 +73,33 @@ pub const INPUT_MAX: usize = MAX_HEAD + 1;
 pub trait Transport: Read + Write {
     /// Half-closes the sending side (FIN after the queued bytes).
     fn shutdown_write(&mut self);
+
+    /// Writes bytes that file data will follow at once, so the system may
+    /// send them in the same segments (`MSG_MORE`).
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write(buf)
+    }
+
+    /// Sends `count` bytes of `file` from `offset` without copying them
+    /// through user space. `Unsupported` (the default) makes the caller read
+    /// the file into its buffer instead. `Ok(0)`: the file ends early.
+    fn send_file(&mut self, file: &std::fs::File, offset: u64, count: usize) -> io::Result<usize> {
+        let _ = (file, offset, count);
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 impl Transport for std::net::TcpStream {
     fn shutdown_write(&mut self) {
         let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        crate::sys::send_more(self, buf)
+    }
+
+    fn send_file(&mut self, file: &std::fs::File, offset: u64, count: usize) -> io::Result<usize> {
+        crate::sys::sendfile(self, file, offset, count)
     }
 }
 
@@ -193,7 +215,9 @@ struct Output {
     pos: usize,
     /// Streams after everything in `buf`; while it is set nothing else is
     /// queued.
-    body: Option<FileBody>,
+    body: Option<FileStream>,
+    /// The transport said it cannot sendfile: read files into `buf`.
+    no_sendfile: bool,
     pending_log: Option<PendingLog>,
     /// The last response is queued: close once it is sent.
     close: bool,
@@ -216,6 +240,7 @@ impl Output {
             buf: Vec::new(),
             pos: 0,
             body: None,
+            no_sendfile: false,
             pending_log: None,
             close: false,
             last_progress: now,
@@ -237,26 +262,65 @@ impl Output {
         let was_pending = self.is_pending();
         loop {
             if let Some(body) = &mut self.body {
-                let unsent = self.buf.len() - self.pos;
-                if unsent < CHUNK / 2 {
-                    self.buf.drain(..self.pos);
-                    self.pos = 0;
-                    match body.read_into(&mut self.buf, CHUNK - unsent) {
-                        Ok(n) => {
-                            if let Some(p) = &mut self.pending_log {
-                                p.loaded += n as u64;
+                let sendfile = cx.config.sendfile && !self.no_sendfile;
+                match body.front_window() {
+                    Some((offset, len)) if sendfile && self.pos == self.buf.len() => {
+                        // Everything before the window is out: send the
+                        // window itself straight from the page cache.
+                        if written >= WRITE_BUDGET {
+                            return Flush::Budget;
+                        }
+                        let count = (len as usize).min(WRITE_BUDGET);
+                        match io.send_file(body.file(), offset, count) {
+                            // The file shrank: the promised length can no
+                            // longer be met, so the connection must end.
+                            Ok(0) => return Flush::Failed,
+                            Ok(n) => {
+                                body.advance_window(n as u64);
+                                written += n;
+                                self.last_progress = cx.clock.now;
+                                if let Some(p) = &mut self.pending_log {
+                                    p.loaded += n as u64;
+                                }
+                                if body.is_done() {
+                                    self.body = None;
+                                }
+                                continue;
+                            }
+                            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                                self.no_sendfile = true;
+                                continue;
+                            }
+                            Err(e) if is_blocked(&e) => return Flush::Blocked,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(_) => return Flush::Failed,
+                        }
+                    }
+                    Some(_) if sendfile => {} // first write out what precedes it
+                    _ => {
+                        let unsent = self.buf.len() - self.pos;
+                        if unsent < CHUNK / 2 {
+                            self.buf.drain(..self.pos);
+                            self.pos = 0;
+                            match body.read_into(&mut self.buf, CHUNK - unsent, !sendfile) {
+                                Ok(n) => {
+                                    if let Some(p) = &mut self.pending_log {
+                                        p.loaded += n as u64;
+                                    }
+                                }
+                                Err(_) => return Flush::Failed,
+                            }
+                            if body.is_done() {
+                                self.body = None;
                             }
                         }
-                        // The file shrank or failed: the promised length
-                        // can no longer be met, so the connection must end.
-                        Err(_) => return Flush::Failed,
-                    }
-                    if body.remaining() == 0 {
-                        self.body = None;
                     }
                 }
             }
             if self.pos == self.buf.len() {
+                if self.body.is_some() {
+                    continue; // the stream has more to give
+                }
                 self.buf.clear();
                 self.pos = 0;
                 if let Some(p) = self.pending_log.take() {
@@ -270,15 +334,27 @@ impl Output {
             if written >= WRITE_BUDGET {
                 return Flush::Budget;
             }
-            match io.write(&self.buf[self.pos..]) {
+            // Bytes that a sendfile window follows go out corked with it.
+            let corked = self
+                .body
+                .as_ref()
+                .is_some_and(|b| b.front_window().is_some())
+                && cx.config.sendfile
+                && !self.no_sendfile;
+            let result = if corked {
+                io.write_more(&self.buf[self.pos..])
+            } else {
+                io.write(&self.buf[self.pos..])
+            };
+            match result {
                 Ok(0) => return Flush::Failed,
                 Ok(n) => {
                     self.pos += n;
                     written += n;
                     self.last_progress = cx.clock.now;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flush::Blocked,
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Flush::Blocked,
+                Err(e) if e.kind() == io::ErrorKind::Unsupported => self.no_sendfile = true,
+                Err(e) if is_blocked(&e) => return Flush::Blocked,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return Flush::Failed,
             }
@@ -303,9 +379,12 @@ impl Output {
             content_type: reply.content_type,
             content_length: reply.length,
             last_modified: reply.last_modified,
+            etag: reply.etag.as_ref().map(|t| t.as_bytes()),
+            accept_ranges: reply.accept_ranges,
+            content_range: reply.content_range,
+            unsatisfied_range: reply.unsatisfied_range,
             location: reply.location.as_deref(),
             allow: reply.allow,
-            ..Fields::default()
         };
         write_head(
             &mut self.buf,
@@ -330,10 +409,10 @@ impl Output {
                 self.buf.extend_from_slice(page);
                 log(cx, request_line, code, page.len() as u64);
             }
-            Body::File { file, offset, len } => {
-                let mut body = FileBody::new(file, offset, len);
+            Body::File(mut body) => {
+                let len = body.remaining();
                 if len <= CHUNK as u64 {
-                    if body.read_into(&mut self.buf, CHUNK).is_err() {
+                    if body.read_into(&mut self.buf, CHUNK, true).is_err() {
                         // Nothing of this response has been sent yet: take
                         // the head back and answer 500 instead.
                         self.buf.truncate(start);
@@ -819,11 +898,11 @@ mod tests {
             last_modified: None,
             location: None,
             allow: false,
-            body: Body::File {
-                file,
-                offset: 0,
-                len: 100,
-            },
+            etag: None,
+            accept_ranges: false,
+            content_range: None,
+            unsatisfied_range: None,
+            body: Body::File(FileStream::window(file, 0, 100)),
             close: false,
         };
         let keep = Persist::KeepAlive {
@@ -854,4 +933,11 @@ mod tests {
             .collect();
         assert_eq!(statuses, ["200", "200"]);
     }
+}
+
+fn is_blocked(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }

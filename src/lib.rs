@@ -29,6 +29,7 @@
 //! - [`timer`]: the timer wheel
 //! - [`log`]: the access log
 //! - [`server`]: the I/O drivers
+//! - [`sys`]: sendfile and corked writes, the only `unsafe` code
 
 #![deny(unsafe_code)]
 
@@ -39,4 +40,5 @@ pub mod http;
 pub mod log;
 pub mod respond;
 pub mod server;
+pub mod sys;
 pub mod timer;

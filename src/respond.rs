@@ -1,22 +1,30 @@
 //! From one parsed request to the reply it gets.
 //!
-//! The pipeline:
+//! The pipeline, top to bottom:
 //! 1. Method: GET and HEAD are served; the other standard methods get 405
 //!    with `Allow: GET, HEAD`; anything else gets 501.
 //! 2. Resolve the target under the root (`files::resolve`): a file, a
 //!    redirect for a directory without its slash, or an error status.
-//! 3. Conditionals: `If-Modified-Since` (ignored when unparseable) turns a
-//!    200 into a 304.
-//! 4. The reply: status, the fields of its head, and what body follows.
+//! 3. Preconditions, in RFC 9110 section 13.2.2's order: `If-Match` (else
+//!    `If-Unmodified-Since`) failing is 412; `If-None-Match` matching (else
+//!    `If-Modified-Since` not newer) is 304. Unparseable dates are ignored.
+//! 4. `Range`, honoured only when `If-Range` (if any) matches: one range is
+//!    a 206 with `Content-Range`, several are `multipart/byteranges`, none
+//!    satisfiable is 416; an unusable `Range` is ignored.
+//! 5. The reply: status, the fields of its head, and the body that follows.
 //!
 //! Sans-I/O apart from opening and stat-ing the file; never reads file
 //! contents and never writes anything.
 
-use std::fs::File;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use crate::config::Config;
+use crate::files::body::FileStream;
 use crate::files::resolve::{Found, Resolution, resolve};
+use crate::http::conditional::{
+    ETag, Ranges, boundary, if_range_holds, match_holds, none_match_hits, parse_date, parse_range,
+    secs,
+};
 use crate::http::request::{Method, Request};
 use crate::http::response::Status;
 
@@ -32,6 +40,13 @@ pub struct Reply {
     /// a GET would have had.
     pub length: u64,
     pub last_modified: Option<SystemTime>,
+    pub etag: Option<ETag>,
+    /// Send `Accept-Ranges: bytes` (every file response).
+    pub accept_ranges: bool,
+    /// `Content-Range: bytes a-b/len` (single-range 206).
+    pub content_range: Option<(u64, u64, u64)>,
+    /// `Content-Range: bytes */len` (416).
+    pub unsatisfied_range: Option<u64>,
     pub location: Option<Vec<u8>>,
     /// Send `Allow: GET, HEAD`.
     pub allow: bool,
@@ -47,8 +62,8 @@ pub enum Body {
     Empty,
     /// The error page for this status (`Config::error_page`).
     Page(Status),
-    /// `len` bytes of `file` from `offset`.
-    File { file: File, offset: u64, len: u64 },
+    /// Bytes of a file: the whole of it, one range, or multipart.
+    File(FileStream),
 }
 
 impl Reply {
@@ -59,6 +74,10 @@ impl Reply {
             content_type: HTML,
             length: config.error_page(status).len() as u64,
             last_modified: None,
+            etag: None,
+            accept_ranges: false,
+            content_range: None,
+            unsatisfied_range: None,
             location: None,
             allow: status == Status::MethodNotAllowed,
             body: Body::Page(status),
@@ -86,58 +105,121 @@ pub fn respond(req: &Request<'_>, config: &Config) -> Reply {
             location: Some(location),
             ..Reply::error(Status::MovedPermanently, config)
         },
-        Ok(Resolution::File(found)) => file_reply(req, found),
+        Ok(Resolution::File(found)) => file_reply(req, found, config),
     }
 }
 
-fn file_reply(req: &Request<'_>, found: Found) -> Reply {
+/// The `Content-Type` of a multipart/byteranges body.
+fn multipart_type() -> &'static str {
+    static T: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    T.get_or_init(|| format!("multipart/byteranges; boundary={}", boundary()))
+}
+
+fn file_reply(req: &Request<'_>, found: Found, config: &Config) -> Reply {
     let len = found.meta.len();
     let modified = found.meta.modified().ok();
-    let not_modified = match (modified, req.if_modified_since) {
-        (Some(m), Some(ims)) => not_modified_since(m, ims),
-        _ => false,
+    let tag = ETag::of(&found.meta);
+    let validators = |r: Reply| Reply {
+        last_modified: modified,
+        etag: Some(tag),
+        accept_ranges: true,
+        ..r
     };
-    Reply {
-        status: if not_modified {
-            Status::NotModified
-        } else {
-            Status::Ok
+
+    // 3. Preconditions.
+    let precondition_failed = match (req.if_match, req.if_unmodified_since) {
+        (Some(v), _) => !match_holds(v, &tag),
+        (None, Some(v)) => match (parse_date(v), modified) {
+            (Some(date), Some(m)) => secs(m) > date,
+            _ => false,
         },
+        (None, None) => false,
+    };
+    if precondition_failed {
+        return validators(Reply::error(Status::PreconditionFailed, config));
+    }
+    let not_modified = match (req.if_none_match, req.if_modified_since) {
+        (Some(v), _) => none_match_hits(v, &tag),
+        (None, Some(v)) => match (parse_date(v), modified) {
+            (Some(date), Some(m)) => secs(m) <= date,
+            _ => false,
+        },
+        (None, None) => false,
+    };
+    let whole = Reply {
+        status: Status::Ok,
         content_type: found.mime,
         length: len,
         last_modified: modified,
+        etag: Some(tag),
+        accept_ranges: true,
+        content_range: None,
+        unsatisfied_range: None,
         location: None,
         allow: false,
-        body: if not_modified {
-            Body::Empty
-        } else {
-            Body::File {
-                file: found.file,
-                offset: 0,
-                len,
-            }
-        },
+        body: Body::Empty,
         close: false,
+    };
+    if not_modified {
+        return Reply {
+            status: Status::NotModified,
+            ..whole
+        };
+    }
+
+    // 4. Range.
+    let ranges = match req.range {
+        Some(r)
+            if req
+                .if_range
+                .is_none_or(|v| if_range_holds(v, &tag, modified)) =>
+        {
+            parse_range(r, len)
+        }
+        _ => Ranges::Whole,
+    };
+    match ranges {
+        Ranges::Whole => Reply {
+            body: Body::File(FileStream::window(found.file, 0, len)),
+            ..whole
+        },
+        Ranges::Unsatisfiable => validators(Reply {
+            unsatisfied_range: Some(len),
+            ..Reply::error(Status::RangeNotSatisfiable, config)
+        }),
+        Ranges::Parts(parts) if parts.len() == 1 => {
+            let (first, last) = parts[0];
+            Reply {
+                status: Status::PartialContent,
+                length: last - first + 1,
+                content_range: Some((first, last, len)),
+                body: Body::File(FileStream::window(found.file, first, last - first + 1)),
+                ..whole
+            }
+        }
+        Ranges::Parts(parts) => {
+            let stream = FileStream::multipart(found.file, &parts, len, found.mime, boundary());
+            Reply {
+                status: Status::PartialContent,
+                content_type: multipart_type(),
+                length: stream.remaining(),
+                body: Body::File(stream),
+                ..whole
+            }
+        }
     }
 }
 
 /// `If-Modified-Since`: true when the file is not newer than the date, to
 /// the second. An unparseable date is ignored (false).
 pub fn not_modified_since(modified: SystemTime, header: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(header) else {
-        return false;
-    };
-    let Ok(since) = httpdate::parse_http_date(text) else {
-        return false;
-    };
-    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    secs(modified) <= secs(since)
+    parse_date(header).is_some_and(|date| secs(modified) <= date)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn if_modified_since_compares_whole_seconds() {

@@ -1,121 +1,246 @@
-//! What follows a response head: nothing, bytes, or a window of a file.
+//! What follows a response head when it comes from a file: a stream of
+//! segments, each either literal bytes (multipart part headers) or a window
+//! of the open file.
 //!
-//! A [`FileBody`] is a cursor (offset, remaining) over an open file; it is
-//! read in bounded chunks with positioned reads, so a large file is never
-//! held in memory and the file's own seek position is never used. A file
-//! that has shrunk since it was measured is an error, never padding: the
-//! length promised in the head has to be the length sent, or the connection
-//! must end.
+//! A whole file or a single range is one window; `multipart/byteranges` is
+//! header, window, header, window, ..., closing delimiter. Windows are read
+//! in bounded chunks with positioned reads (or handed to sendfile by the
+//! caller), so a large file is never held in memory and the file's own seek
+//! position is never used. A file that has shrunk since it was measured is
+//! an error, never padding: the length promised in the head has to be the
+//! length sent, or the connection must end. A file that grew is sent for
+//! exactly the promised length.
 
+use std::collections::VecDeque;
 use std::fs::File;
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 
-/// A window of an open file still to be sent.
+use crate::http::response::needs_charset;
+
 #[derive(Debug)]
-pub struct FileBody {
+enum Segment {
+    /// Literal bytes; `pos` of them already taken.
+    Bytes { data: Vec<u8>, pos: usize },
+    /// `len` bytes of the file from `offset`.
+    Window { offset: u64, len: u64 },
+}
+
+/// The body of a file response still to be sent.
+#[derive(Debug)]
+pub struct FileStream {
     file: File,
-    /// INVARIANT: `offset + remaining` is the end of the promised window.
-    offset: u64,
+    segments: VecDeque<Segment>,
+    /// INVARIANT: the sum of what the segments still hold.
     remaining: u64,
 }
 
-impl FileBody {
-    pub fn new(file: File, offset: u64, len: u64) -> FileBody {
-        FileBody {
+impl FileStream {
+    /// `len` bytes of `file` from `offset`.
+    pub fn window(file: File, offset: u64, len: u64) -> FileStream {
+        let mut segments = VecDeque::with_capacity(1);
+        if len > 0 {
+            segments.push_back(Segment::Window { offset, len });
+        }
+        FileStream {
             file,
-            offset,
+            segments,
             remaining: len,
         }
     }
 
+    /// A `multipart/byteranges` body of the inclusive `ranges` of a
+    /// representation of `total` bytes whose type is `mime`.
+    pub fn multipart(
+        file: File,
+        ranges: &[(u64, u64)],
+        total: u64,
+        mime: &str,
+        boundary: &str,
+    ) -> FileStream {
+        let charset = if needs_charset(mime) {
+            "; charset=utf-8"
+        } else {
+            ""
+        };
+        let mut segments = VecDeque::with_capacity(ranges.len() * 2 + 1);
+        let mut remaining = 0;
+        for (i, &(first, last)) in ranges.iter().enumerate() {
+            let mut head = Vec::with_capacity(128);
+            let lead = if i == 0 { "" } else { "\r\n" };
+            let _ = write!(
+                head,
+                "{lead}--{boundary}\r\nContent-Type: {mime}{charset}\r\nContent-Range: bytes {first}-{last}/{total}\r\n\r\n"
+            );
+            let len = last - first + 1;
+            remaining += head.len() as u64 + len;
+            segments.push_back(Segment::Bytes { data: head, pos: 0 });
+            segments.push_back(Segment::Window { offset: first, len });
+        }
+        let tail = format!("\r\n--{boundary}--\r\n").into_bytes();
+        remaining += tail.len() as u64;
+        segments.push_back(Segment::Bytes { data: tail, pos: 0 });
+        FileStream {
+            file,
+            segments,
+            remaining,
+        }
+    }
+
+    /// Bytes still to send.
     pub fn remaining(&self) -> u64 {
         self.remaining
     }
 
-    pub fn offset(&self) -> u64 {
-        self.offset
+    pub fn is_done(&self) -> bool {
+        self.remaining == 0
     }
 
     pub fn file(&self) -> &File {
         &self.file
     }
 
-    /// Records that `n` bytes were sent by other means (sendfile).
-    pub fn advance(&mut self, n: u64) {
-        debug_assert!(n <= self.remaining);
-        self.offset += n;
-        self.remaining -= n;
+    /// When the next bytes come from the file: `(offset, len)` of that
+    /// window, for a caller that sends it by other means (sendfile).
+    pub fn front_window(&self) -> Option<(u64, u64)> {
+        match self.segments.front() {
+            Some(&Segment::Window { offset, len }) => Some((offset, len)),
+            _ => None,
+        }
     }
 
-    /// Appends up to `max` bytes from the cursor to `out` and advances.
-    /// Returns the count appended (0 only when nothing remains). A file
-    /// that ends before the window does is `UnexpectedEof`.
-    pub fn read_into(&mut self, out: &mut Vec<u8>, max: usize) -> io::Result<usize> {
-        let want = self.remaining.min(max as u64) as usize;
-        if want == 0 {
-            return Ok(0);
+    /// Records that `n` bytes of the front window were sent by other means.
+    pub fn advance_window(&mut self, n: u64) {
+        if let Some(Segment::Window { offset, len }) = self.segments.front_mut() {
+            let n = n.min(*len);
+            *offset += n;
+            *len -= n;
+            self.remaining -= n;
+            if *len == 0 {
+                self.segments.pop_front();
+            }
         }
+    }
+
+    /// Appends up to `max` bytes to `out` and advances. With `windows`
+    /// false it stops at the first file window (the caller will sendfile
+    /// it). Returns the count appended. A file that ends before its window
+    /// does is `UnexpectedEof`, and `out` is left as it was.
+    pub fn read_into(&mut self, out: &mut Vec<u8>, max: usize, windows: bool) -> io::Result<usize> {
         let start = out.len();
-        out.resize(start + want, 0);
-        let mut got = 0;
-        while got < want {
-            match self
-                .file
-                .read_at(&mut out[start + got..], self.offset + got as u64)
-            {
-                Ok(0) => {
-                    out.truncate(start);
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "file shrank while being sent",
-                    ));
+        while out.len() - start < max {
+            let room = max - (out.len() - start);
+            match self.segments.front_mut() {
+                None => break,
+                Some(Segment::Bytes { data, pos }) => {
+                    let n = room.min(data.len() - *pos);
+                    out.extend_from_slice(&data[*pos..*pos + n]);
+                    *pos += n;
+                    self.remaining -= n as u64;
+                    if *pos == data.len() {
+                        self.segments.pop_front();
+                    }
                 }
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    out.truncate(start);
-                    return Err(e);
+                Some(Segment::Window { .. }) if !windows => break,
+                Some(Segment::Window { offset, len }) => {
+                    let want = (*len).min(room as u64) as usize;
+                    let at = out.len();
+                    out.resize(at + want, 0);
+                    if let Err(e) = read_exact_at(&self.file, &mut out[at..], *offset) {
+                        out.truncate(start);
+                        return Err(e);
+                    }
+                    let n = want as u64;
+                    *offset += n;
+                    *len -= n;
+                    self.remaining -= n;
+                    if *len == 0 {
+                        self.segments.pop_front();
+                    }
                 }
             }
         }
-        self.advance(got as u64);
-        Ok(got)
+        Ok(out.len() - start)
     }
+}
+
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], offset + got as u64) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "file shrank while being sent",
+                ));
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
-    fn temp_file(bytes: &[u8]) -> (File, std::path::PathBuf) {
-        let path =
-            std::env::temp_dir().join(format!("skiff-body-{}-{}", std::process::id(), bytes.len()));
-        let mut f = File::create(&path).unwrap();
-        f.write_all(bytes).unwrap();
+    fn temp_file(tag: &str, bytes: &[u8]) -> (File, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("skiff-body-{}-{tag}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
         (File::open(&path).unwrap(), path)
+    }
+
+    fn drain(s: &mut FileStream, chunk: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        while s.read_into(&mut out, chunk, true).unwrap() > 0 {}
+        out
     }
 
     #[test]
     fn reads_a_window_in_chunks() {
         let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
-        let (file, path) = temp_file(&data);
-        let mut body = FileBody::new(file, 100, 5000);
+        let (file, path) = temp_file("window", &data);
+        let mut s = FileStream::window(file, 100, 5000);
+        assert_eq!(s.remaining(), 5000);
+        assert_eq!(drain(&mut s, 1024), &data[100..5100]);
+        assert!(s.is_done());
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn multipart_layout_and_length() {
+        let (file, path) = temp_file("multi", b"0123456789");
+        let mut s = FileStream::multipart(file, &[(0, 1), (8, 9)], 10, "text/plain", "B");
+        let want = "--B\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-1/10\r\n\r\n01\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 8-9/10\r\n\r\n89\r\n--B--\r\n";
+        assert_eq!(s.remaining(), want.len() as u64);
+        assert_eq!(String::from_utf8(drain(&mut s, 7)).unwrap(), want);
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn windows_can_be_left_to_the_caller() {
+        let (file, path) = temp_file("caller", b"0123456789");
+        let mut s = FileStream::multipart(file, &[(2, 4)], 10, "image/png", "B");
         let mut out = Vec::new();
-        while body.read_into(&mut out, 1024).unwrap() > 0 {}
-        assert_eq!(out, &data[100..5100]);
-        assert_eq!(body.remaining(), 0);
+        s.read_into(&mut out, 1000, false).unwrap();
+        assert!(out.ends_with(b"bytes 2-4/10\r\n\r\n"));
+        assert_eq!(s.front_window(), Some((2, 3)));
+        s.advance_window(3);
+        s.read_into(&mut out, 1000, false).unwrap();
+        assert!(out.ends_with(b"\r\n\r\n\r\n--B--\r\n"));
+        assert!(s.is_done());
         std::fs::remove_file(path).unwrap();
     }
 
     #[test]
     fn a_shrunk_file_is_an_error_not_padding() {
-        let (file, path) = temp_file(&[7u8; 100]);
-        let mut body = FileBody::new(file, 0, 200);
+        let (file, path) = temp_file("shrunk", &[7u8; 100]);
+        let mut s = FileStream::window(file, 0, 200);
         let mut out = vec![1, 2, 3];
         assert_eq!(
-            body.read_into(&mut out, 1000).unwrap_err().kind(),
+            s.read_into(&mut out, 1000, true).unwrap_err().kind(),
             io::ErrorKind::UnexpectedEof
         );
         assert_eq!(out, vec![1, 2, 3]);

@@ -2,6 +2,7 @@
 //!
 //! Sans-I/O: nothing in here names a socket, a file or mio.
 
+pub mod conditional;
 pub mod date;
 pub mod request;
 pub mod response;

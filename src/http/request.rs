@@ -99,6 +99,8 @@ pub struct Request<'b> {
     /// Announced body length (0 when absent). The body follows the head.
     pub content_length: u64,
     pub if_modified_since: Option<&'b [u8]>,
+    pub if_unmodified_since: Option<&'b [u8]>,
+    pub if_match: Option<&'b [u8]>,
     pub if_none_match: Option<&'b [u8]>,
     pub if_range: Option<&'b [u8]>,
     pub range: Option<&'b [u8]>,
@@ -252,6 +254,8 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
         keep_alive: minor >= 1,
         content_length: 0,
         if_modified_since: None,
+        if_unmodified_since: None,
+        if_match: None,
         if_none_match: None,
         if_range: None,
         range: None,
@@ -297,6 +301,10 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
             }
         } else if name.eq_ignore_ascii_case(b"if-modified-since") {
             req.if_modified_since = Some(value);
+        } else if name.eq_ignore_ascii_case(b"if-unmodified-since") {
+            req.if_unmodified_since = Some(value);
+        } else if name.eq_ignore_ascii_case(b"if-match") {
+            req.if_match = Some(value);
         } else if name.eq_ignore_ascii_case(b"if-none-match") {
             req.if_none_match = Some(value);
         } else if name.eq_ignore_ascii_case(b"if-range") {

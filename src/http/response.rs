@@ -26,6 +26,7 @@ pub enum Status {
     NotFound,
     MethodNotAllowed,
     RequestTimeout,
+    PreconditionFailed,
     UriTooLong,
     RangeNotSatisfiable,
     HeaderFieldsTooLarge,
@@ -37,7 +38,7 @@ pub enum Status {
 
 impl Status {
     /// All statuses, for tables indexed by status.
-    pub const ALL: [Status; 16] = [
+    pub const ALL: [Status; 17] = [
         Status::Ok,
         Status::PartialContent,
         Status::MovedPermanently,
@@ -47,6 +48,7 @@ impl Status {
         Status::NotFound,
         Status::MethodNotAllowed,
         Status::RequestTimeout,
+        Status::PreconditionFailed,
         Status::UriTooLong,
         Status::RangeNotSatisfiable,
         Status::HeaderFieldsTooLarge,
@@ -67,6 +69,7 @@ impl Status {
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
             Status::RequestTimeout => 408,
+            Status::PreconditionFailed => 412,
             Status::UriTooLong => 414,
             Status::RangeNotSatisfiable => 416,
             Status::HeaderFieldsTooLarge => 431,
@@ -88,6 +91,7 @@ impl Status {
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::RequestTimeout => "Request Timeout",
+            Status::PreconditionFailed => "Precondition Failed",
             Status::UriTooLong => "URI Too Long",
             Status::RangeNotSatisfiable => "Range Not Satisfiable",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",

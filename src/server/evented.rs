@@ -67,6 +67,14 @@ impl Transport for TcpStream {
     fn shutdown_write(&mut self) {
         let _ = self.shutdown(std::net::Shutdown::Write);
     }
+
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        crate::sys::send_more(self, buf)
+    }
+
+    fn send_file(&mut self, file: &std::fs::File, offset: u64, count: usize) -> io::Result<usize> {
+        crate::sys::sendfile(self, file, offset, count)
+    }
 }
 
 struct Slot {

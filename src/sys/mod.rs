@@ -1,0 +1,102 @@
+//! The only code that calls the operating system directly: zero-copy file
+//! sends and corked writes.
+//!
+//! Every `unsafe` block in the crate is here, each with a `// SAFETY:`
+//! comment. Nothing here keeps state or knows about HTTP. On systems other
+//! than Linux the calls report `Unsupported` and callers fall back to
+//! reading files into a buffer.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+
+/// Largest count passed to one `sendfile` call. Linux caps a call at about
+/// 2 GiB anyway; 1 MiB keeps one call's work bounded for fairness.
+pub const SENDFILE_MAX: usize = 1024 * 1024;
+
+/// Sends up to `count` bytes of `file` from `offset` to the socket without
+/// copying them through user space. `Ok(0)` with `count > 0` means the file
+/// ends before `offset`.
+#[cfg(target_os = "linux")]
+pub fn sendfile(sock: &impl AsRawFd, file: &File, offset: u64, count: usize) -> io::Result<usize> {
+    let Ok(mut off) = libc::off_t::try_from(offset) else {
+        return Ok(0); // past any file's end
+    };
+    let count = count.min(SENDFILE_MAX);
+    // SAFETY: both descriptors are open for the duration of the call (the
+    // borrows keep their owners alive); `off` is a valid, exclusively
+    // borrowed off_t that the kernel updates; no memory of ours is read or
+    // written besides it.
+    let n = unsafe { libc::sendfile(sock.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn sendfile(
+    _sock: &impl AsRawFd,
+    _file: &File,
+    _offset: u64,
+    _count: usize,
+) -> io::Result<usize> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// Writes `buf` with `MSG_MORE`: more data follows at once (a file body by
+/// sendfile), so the kernel may hold these bytes to share a segment with it.
+#[cfg(target_os = "linux")]
+pub fn send_more(sock: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is a live, initialised slice and the kernel reads at
+    // most `buf.len()` bytes from its start; the descriptor is kept open by
+    // the borrow of its owner.
+    let n = unsafe {
+        libc::send(
+            sock.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            libc::MSG_MORE | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn send_more(sock: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
+    let _ = (sock, buf);
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    #[test]
+    fn sendfile_sends_a_window_and_reports_the_end() {
+        let path = std::env::temp_dir().join(format!("skiff-sys-{}", std::process::id()));
+        std::fs::write(&path, b"0123456789").unwrap();
+        let file = File::open(&path).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        assert_eq!(send_more(&server, b"head:").unwrap(), 5);
+        assert_eq!(sendfile(&server, &file, 3, 4).unwrap(), 4);
+        assert_eq!(sendfile(&server, &file, 10, 4).unwrap(), 0, "at the end");
+        assert_eq!(sendfile(&server, &file, u64::MAX, 4).unwrap(), 0);
+        drop(server);
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"head:3456");
+        client.flush().unwrap();
+        std::fs::remove_file(path).unwrap();
+    }
+}
