@@ -941,10 +941,3 @@ mod tests {
         assert_eq!(statuses, ["200", "200"]);
     }
 }
-
-fn is_blocked(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
