@@ -5,4 +5,5 @@ mod errors;
 mod logging;
 mod paths;
 mod persistence;
+mod ranges;
 mod tools;

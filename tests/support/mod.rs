@@ -18,13 +18,17 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// The I/O drivers every scenario runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// The event loop, sending large bodies with sendfile.
     Evented,
+    /// The event loop with `--no-sendfile`: bodies through the buffer.
+    Buffered,
 }
 
 impl Mode {
     pub fn args(self) -> &'static [&'static str] {
         match self {
             Mode::Evented => &[],
+            Mode::Buffered => &["--no-sendfile"],
         }
     }
 }
@@ -41,6 +45,10 @@ macro_rules! each_mode {
             #[test]
             fn evented() {
                 body($crate::support::Mode::Evented)
+            }
+            #[test]
+            fn buffered() {
+                body($crate::support::Mode::Buffered)
             }
         }
     };
