@@ -191,8 +191,11 @@ each_mode! {
     }
 }
 
-/// Splits a multipart/byteranges body into (headers, bytes) parts.
-fn multipart(r: &Response) -> Vec<(Vec<(String, String)>, Vec<u8>)> {
+/// One part of a multipart body: its header fields and its bytes.
+type Part = (Vec<(String, String)>, Vec<u8>);
+
+/// Splits a multipart/byteranges body into its parts.
+fn multipart(r: &Response) -> Vec<Part> {
     let ct = r.header("content-type").unwrap();
     let boundary = ct
         .strip_prefix("multipart/byteranges; boundary=")
