@@ -1,4 +1,5 @@
 mod basics;
+mod browser;
 mod cli;
 mod demo;
 mod errors;

@@ -1,0 +1,109 @@
+//! A real browser: headless Chromium loads a page from skiff that decodes
+//! every image, fetches the PDF, loads the video's metadata and seeks to
+//! near its end. Against a server without Range support the seek stays at
+//! 0 and nothing is seekable, so this fails there.
+//!
+//! Chromium comes from Debian's `chromium` package; CI installs it. Outside
+//! CI a machine without it skips this test and says so.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::each_mode;
+use crate::support::*;
+
+const PAGE: &str = include_str!("../fixtures/browser-check.html");
+
+fn chromium() -> Option<String> {
+    if let Ok(path) = std::env::var("CHROMIUM") {
+        return Some(path);
+    }
+    ["chromium", "chromium-browser"]
+        .into_iter()
+        .find(|c| have(c))
+        .map(str::to_string)
+}
+
+/// Runs headless Chromium on `url` and returns the dumped DOM.
+fn dump_dom(browser: &str, url: &str) -> String {
+    let profile = TempDir::new("chromium-profile");
+    let mut child = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--mute-audio",
+            "--virtual-time-budget=60000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path.display()))
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
+        s
+    });
+    // Bounded: a browser that hangs is killed (our own child, by handle).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reader.join().unwrap()
+}
+
+each_mode! {
+    fn chromium_decodes_images_and_plays_and_seeks_the_video(mode) {
+        let Some(browser) = chromium() else {
+            assert!(std::env::var_os("CI").is_none(), "CI must install chromium (.ci/run does)");
+            eprintln!("skipped: chromium is not installed");
+            return;
+        };
+        let site = TempDir::new("browser");
+        let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www/media");
+        for name in ["skiff.mp4", "mandelbrot.png", "testcard.jpg", "gradient.jpeg", "life.gif", "skiff.pdf"] {
+            std::fs::copy(www.join(name), site.path.join(name)).unwrap();
+        }
+        site.write("check.html", PAGE);
+        site.write("tick.txt", "t");
+        let s = Server::start(mode, &site.path, &["--access-log", "-"]);
+        let dom = dump_dom(&browser, &s.url("/check.html"));
+        let result = dom
+            .lines()
+            .find_map(|l| l.split("RESULT ").nth(1))
+            .unwrap_or_else(|| panic!("no result in the page: {dom}"));
+        for want in [
+            "\"mandelbrot.png\":\"480x320\"",
+            "\"testcard.jpg\":\"480x320\"",
+            "\"gradient.jpeg\":\"480x320\"",
+            "\"life.gif\":\"300x225\"",
+            "\"pdf\":\"200 application/pdf %PDF-\"",
+            "\"duration\":8",
+            "\"seeked\":\"ok\"",
+            "\"seekable\":8",
+            "\"done\":true",
+        ] {
+            assert!(result.contains(want), "{want} missing from {result}");
+        }
+        // The browser asked for the video by Range and got 206 (and may
+        // revalidate its cached copy, which is a 304).
+        let lines = s.wait_stdout(|l| l.iter().any(|x| x.contains("/skiff.mp4 ")));
+        let video: Vec<&String> = lines.iter().filter(|x| x.contains("\"GET /skiff.mp4 ")).collect();
+        assert!(video.iter().any(|x| x.contains("\" 206 ")), "{video:?}");
+        assert!(video.iter().all(|x| x.contains("\" 206 ") || x.contains("\" 304 ")), "{video:?}");
+    }
+}
