@@ -89,19 +89,34 @@ pub trait Transport: Read + Write {
     }
 }
 
-impl Transport for std::net::TcpStream {
-    fn shutdown_write(&mut self) {
-        let _ = self.shutdown(std::net::Shutdown::Write);
-    }
+/// Implements [`Transport`] for a TCP socket type with `shutdown` and a raw
+/// descriptor (std's here; the mio driver applies it to mio's, so this
+/// module never names mio).
+macro_rules! socket_transport {
+    ($socket:ty) => {
+        impl $crate::conn::Transport for $socket {
+            fn shutdown_write(&mut self) {
+                let _ = self.shutdown(std::net::Shutdown::Write);
+            }
 
-    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        crate::sys::send_more(self, buf)
-    }
+            fn write_more(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                $crate::sys::send_more(self, buf)
+            }
 
-    fn send_file(&mut self, file: &std::fs::File, offset: u64, count: usize) -> io::Result<usize> {
-        crate::sys::sendfile(self, file, offset, count)
-    }
+            fn send_file(
+                &mut self,
+                file: &std::fs::File,
+                offset: u64,
+                count: usize,
+            ) -> std::io::Result<usize> {
+                $crate::sys::sendfile(self, file, offset, count)
+            }
+        }
+    };
 }
+pub(crate) use socket_transport;
+
+socket_transport!(std::net::TcpStream);
 
 /// What the driver should do after `drive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +138,18 @@ pub struct Cx<'a> {
     pub draining: bool,
     /// The peer of the connection being driven (set by `Conn`).
     pub peer: Option<SocketAddr>,
+}
+
+impl<'a> Cx<'a> {
+    pub fn new(config: &'a Config, clock: &'a Clock, log: Option<&'a mut AccessLog>) -> Cx<'a> {
+        Cx {
+            config,
+            clock,
+            log,
+            draining: false,
+            peer: None,
+        }
+    }
 }
 
 /// Bytes received and not yet consumed.
@@ -800,13 +827,7 @@ mod tests {
     fn run(chunks: &[&[u8]], window: usize) -> (String, Next, bool) {
         let (config, dir) = config();
         let clock = Clock::new();
-        let mut cx = Cx {
-            config: &config,
-            clock: &clock,
-            log: None,
-            draining: false,
-            peer: None,
-        };
+        let mut cx = Cx::new(&config, &clock, None);
         let mut conn = Conn::new("127.0.0.1:1".parse().unwrap(), clock.now);
         let mut s = Script {
             incoming: chunks.iter().map(|c| c.to_vec()).collect(),
@@ -889,13 +910,7 @@ mod tests {
     fn a_file_shorter_than_promised_is_a_500_not_padding() {
         let (config, dir) = config();
         let clock = Clock::new();
-        let mut cx = Cx {
-            config: &config,
-            clock: &clock,
-            log: None,
-            draining: false,
-            peer: None,
-        };
+        let mut cx = Cx::new(&config, &clock, None);
         let mut out = Output::new(clock.now);
         let file = std::fs::File::open(dir.join("a.txt")).unwrap();
         let reply = Reply {

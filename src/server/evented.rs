@@ -39,7 +39,7 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::config::Config;
-use crate::conn::{Conn, Cx, Next, Transport};
+use crate::conn::{Conn, Cx, Next};
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL};
 use crate::timer::{TimerHandle, TimerWheel};
@@ -63,19 +63,7 @@ const SIGNALS: Token = Token(usize::MAX - 1);
 const KEY_BITS: u32 = 32;
 const KEY_MASK: usize = (1 << KEY_BITS) - 1;
 
-impl Transport for TcpStream {
-    fn shutdown_write(&mut self) {
-        let _ = self.shutdown(std::net::Shutdown::Write);
-    }
-
-    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        crate::sys::send_more(self, buf)
-    }
-
-    fn send_file(&mut self, file: &std::fs::File, offset: u64, count: usize) -> io::Result<usize> {
-        crate::sys::sendfile(self, file, offset, count)
-    }
-}
+crate::conn::socket_transport!(TcpStream);
 
 struct Slot {
     conn: Conn,
@@ -330,13 +318,7 @@ impl<'c> EventLoop<'c> {
             return;
         };
         let slot = &mut self.slots[key];
-        let mut cx = Cx {
-            config: self.config,
-            clock: &self.clock,
-            log: self.log.as_mut(),
-            draining: false,
-            peer: None,
-        };
+        let mut cx = Cx::new(self.config, &self.clock, self.log.as_mut());
         let next = slot.conn.drive(&mut slot.sock, &mut cx);
         self.after(key, token, next);
     }
@@ -347,13 +329,7 @@ impl<'c> EventLoop<'c> {
         };
         let slot = &mut self.slots[key];
         slot.timer = None;
-        let mut cx = Cx {
-            config: self.config,
-            clock: &self.clock,
-            log: self.log.as_mut(),
-            draining: false,
-            peer: None,
-        };
+        let mut cx = Cx::new(self.config, &self.clock, self.log.as_mut());
         let next = slot.conn.on_timeout(&mut slot.sock, &mut cx);
         self.after(key, token, next);
     }
@@ -388,13 +364,7 @@ impl<'c> EventLoop<'c> {
         if let Some((handle, _)) = slot.timer {
             self.wheel.cancel(handle);
         }
-        let mut cx = Cx {
-            config: self.config,
-            clock: &self.clock,
-            log: self.log.as_mut(),
-            draining: false,
-            peer: None,
-        };
+        let mut cx = Cx::new(self.config, &self.clock, self.log.as_mut());
         slot.conn.on_close(&mut cx);
         let _ = self.poll.registry().deregister(&mut slot.sock);
         if self.config.verbose {
