@@ -63,6 +63,14 @@ pub struct Args {
     /// Send file bodies by reading them into a buffer instead of with sendfile.
     #[arg(long)]
     pub no_sendfile: bool,
+
+    /// Most connections served at once [default: what the open-file limit allows, less a reserve].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+
+    /// Seconds to let responses in flight finish after SIGTERM or SIGINT.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub shutdown_timeout: u64,
 }
 
 /// The `--protocol` values.
@@ -92,6 +100,10 @@ pub struct Config {
     pub error_pages: Vec<Box<[u8]>>,
     /// Large file bodies go out with sendfile (where the system has it).
     pub sendfile: bool,
+    /// `--max-connections` as given; the driver fits it to the open-file
+    /// limit (`server::connection_cap`).
+    pub max_connections: Option<u64>,
+    pub shutdown_timeout: Duration,
 }
 
 /// A configuration problem, printed as `skiff: <message>`.
@@ -190,6 +202,8 @@ impl Config {
             verbose: args.verbose,
             error_pages,
             sendfile: !args.no_sendfile,
+            max_connections: args.max_connections,
+            shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
         })
     }
 

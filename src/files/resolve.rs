@@ -250,6 +250,8 @@ pub fn io_status(e: &io::Error) -> Status {
             Some(libc::ENOTDIR) | Some(libc::ENAMETOOLONG) => Status::NotFound,
             // A symlink where O_NOFOLLOW met one, or a loop of them.
             Some(libc::ELOOP) => Status::Forbidden,
+            // Out of descriptors: a passing overload, not a broken file.
+            Some(libc::EMFILE) | Some(libc::ENFILE) => Status::ServiceUnavailable,
             _ => Status::InternalServerError,
         },
     }

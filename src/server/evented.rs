@@ -16,26 +16,43 @@
 //!   on the `ready` list and is driven again next turn with a zero poll
 //!   timeout (no readiness edge would come for bytes already there).
 //! - Every event is a hint: a spurious wakeup costs one failed read.
-//! - Tokens carry the slab key and a generation. An event or a timer for a
-//!   connection that has closed, or whose slot now holds a newer one, is
-//!   ignored. Each connection has at most one timer, cancelled on close.
+//! - Tokens carry the slab key and a generation ([`token`]). An event or a
+//!   timer for a connection that has closed, or whose slot now holds a
+//!   newer one, is ignored. Each connection has at most one timer, and it
+//!   is cancelled when the connection closes.
 //! - The listener too is drained until `WouldBlock`, at most
-//!   [`ACCEPTS_PER_TURN`] at a time. When accept fails for lack of
-//!   descriptors (or at all), the listener is deregistered and accepting
-//!   resumes when a connection closes or after [`ACCEPT_BACKOFF`]: never a
-//!   busy loop, and the open connections keep being served.
+//!   [`ACCEPTS_PER_TURN`] at a time.
+//!
+//! # Accepting, and when not to
+//! At `max_connections` open connections, or when accept fails (out of
+//! descriptors, `EMFILE`/`ENFILE`, or anything else), the listener is
+//! deregistered: the kernel keeps queueing new connections in the backlog,
+//! and the loop does not spin on them. It is registered again when a
+//! connection closes (and, after a failure, after [`ACCEPT_BACKOFF`] at
+//! the latest). Open connections are served all the while.
 //!
 //! # Timers
 //! A connection's deadline comes from [`Conn::deadline`]. Timers are lazy:
 //! a deadline that moved later leaves the armed timer alone, and when it
 //! fires `Conn::on_timeout` re-checks and the timer is re-armed. Only a
 //! deadline that moved earlier re-inserts.
+//!
+//! # Stopping
+//! The first SIGTERM or SIGINT closes the listener (new connections are
+//! refused), closes idle connections, and lets the rest finish what they
+//! are doing: every response from then on carries `Connection: close`, and
+//! each connection is closed as soon as it has nothing left to send. The
+//! loop returns when none remain, or when `--shutdown-timeout` runs out
+//! (closing what is left). A second signal returns at once. Signals arrive
+//! through signal-hook's self-pipe; no work is done in a signal handler.
 
 use std::io;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::config::Config;
@@ -43,9 +60,6 @@ use crate::conn::{Conn, Cx, Next};
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL};
 use crate::timer::{TimerHandle, TimerWheel};
-
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook_mio::v1_0::Signals;
 
 /// Timer resolution. Timeouts are whole seconds; 50 ms keeps them accurate
 /// to a twentieth of a second at twenty wakeups a second at most.
@@ -62,6 +76,20 @@ const LISTENER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
 const KEY_BITS: u32 = 32;
 const KEY_MASK: usize = (1 << KEY_BITS) - 1;
+/// Generations run 1..=MAX_GENERATION and wrap, so no connection token can
+/// equal `LISTENER` or `SIGNALS`.
+const MAX_GENERATION: usize = 1 << 31;
+
+/// The token of the connection in slab slot `key` with `generation`.
+pub fn token(key: usize, generation: usize) -> Token {
+    debug_assert!(key <= KEY_MASK && (1..=MAX_GENERATION).contains(&generation));
+    Token(generation << KEY_BITS | key)
+}
+
+/// `(key, generation)` of a connection token.
+pub fn untoken(t: Token) -> (usize, usize) {
+    (t.0 & KEY_MASK, t.0 >> KEY_BITS)
+}
 
 crate::conn::socket_transport!(TcpStream);
 
@@ -73,23 +101,30 @@ struct Slot {
     timer: Option<(TimerHandle, u64)>,
 }
 
+/// Whether the listener is being watched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Accepting {
-    Yes,
-    PausedUntil(Instant),
+    /// Registered with the poll.
+    Open,
+    /// Deregistered: at the cap (`retry: None`) or after a failure (retry
+    /// at the instant given); either way again when a connection closes.
+    Paused { retry: Option<Instant> },
+    /// Closed for good: the server is stopping.
+    Closed,
 }
 
 /// The event loop and everything it owns.
 pub struct EventLoop<'c> {
     config: &'c Config,
     poll: Poll,
-    listener: TcpListener,
+    listener: Option<TcpListener>,
     accepting: Accepting,
     /// More connections may be waiting in the backlog (the accept budget
     /// ran out): accept again next turn without waiting for an edge.
     accept_pending: bool,
+    max_connections: usize,
     slots: Slab<Slot>,
-    /// Generation of the next connection: 1..2^31, wrapping.
+    /// Generation of the next connection.
     generation: usize,
     wheel: TimerWheel<Token>,
     epoch: Instant,
@@ -99,6 +134,8 @@ pub struct EventLoop<'c> {
     ready: Vec<Token>,
     /// SIGTERM and SIGINT, delivered as readiness through a self-pipe.
     signals: Signals,
+    /// Set by the first signal: when to give up on connections still open.
+    draining_until: Option<Instant>,
 }
 
 impl<'c> EventLoop<'c> {
@@ -106,6 +143,7 @@ impl<'c> EventLoop<'c> {
         config: &'c Config,
         mut listener: TcpListener,
         log: Option<AccessLog>,
+        max_connections: usize,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         poll.registry()
@@ -117,9 +155,10 @@ impl<'c> EventLoop<'c> {
         Ok(EventLoop {
             config,
             poll,
-            listener,
-            accepting: Accepting::Yes,
+            listener: Some(listener),
+            accepting: Accepting::Open,
             accept_pending: true,
+            max_connections: max_connections.max(1),
             slots: Slab::new(),
             generation: 1,
             wheel: TimerWheel::new(0),
@@ -128,12 +167,22 @@ impl<'c> EventLoop<'c> {
             log,
             ready: Vec::new(),
             signals,
+            draining_until: None,
         })
     }
 
-    /// Runs until SIGTERM or SIGINT (then `Ok`, with the access log
-    /// flushed) or until `poll` itself fails.
+    /// Serves until stopped by a signal (see the module documentation),
+    /// then returns `Ok` with the access log flushed; or until `poll`
+    /// itself fails.
     pub fn run(&mut self) -> io::Result<()> {
+        let result = self.serve();
+        if let Some(log) = &mut self.log {
+            log.flush();
+        }
+        result
+    }
+
+    fn serve(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(EVENTS_CAPACITY);
         let mut fired = Vec::new();
         let mut yielded = Vec::new();
@@ -146,21 +195,21 @@ impl<'c> EventLoop<'c> {
             }
             self.clock.update();
 
-            let mut stop = false;
+            let mut signalled = 0;
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
-                    SIGNALS => stop |= self.signals.pending().next().is_some(),
+                    SIGNALS => signalled += self.signals.pending().count(),
                     token => self.drive(token),
                 }
             }
-            if stop {
-                if let Some(log) = &mut self.log {
-                    log.flush();
+            if signalled > 0 {
+                if self.draining_until.is_some() || signalled > 1 {
+                    return Ok(()); // a second signal: stop at once
                 }
-                return Ok(());
+                self.start_draining();
             }
-            if self.accept_pending && self.accepting == Accepting::Yes {
+            if self.accept_pending && self.accepting == Accepting::Open {
                 self.accept();
             }
 
@@ -175,19 +224,31 @@ impl<'c> EventLoop<'c> {
                 self.expire(token);
             }
 
-            if let Accepting::PausedUntil(until) = self.accepting {
-                if self.clock.now >= until {
+            if let Accepting::Paused { retry: Some(at) } = self.accepting {
+                if self.clock.now >= at {
                     self.resume_accepting();
                 }
             }
             if let Some(log) = &mut self.log {
                 log.flush_due(self.clock.now);
             }
+            if let Some(until) = self.draining_until {
+                if self.slots.is_empty() {
+                    return Ok(());
+                }
+                if self.clock.now >= until {
+                    let keys: Vec<usize> = self.slots.iter().map(|(k, _)| k).collect();
+                    for key in keys {
+                        self.close(key);
+                    }
+                    return Ok(());
+                }
+            }
         }
     }
 
     fn poll_timeout(&self) -> Option<Duration> {
-        if !self.ready.is_empty() || (self.accept_pending && self.accepting == Accepting::Yes) {
+        if !self.ready.is_empty() || (self.accept_pending && self.accepting == Accepting::Open) {
             return Some(Duration::ZERO);
         }
         let tick_nanos = TICK.as_nanos() as u64;
@@ -196,11 +257,14 @@ impl<'c> EventLoop<'c> {
             .next_deadline()
             .map(|t| self.epoch + Duration::from_nanos(t.saturating_mul(tick_nanos)));
         let mut earliest = |t: Instant| wake = Some(wake.map_or(t, |w| w.min(t)));
-        if let Accepting::PausedUntil(until) = self.accepting {
-            earliest(until);
+        if let Accepting::Paused { retry: Some(at) } = self.accepting {
+            earliest(at);
         }
         if self.log.as_ref().is_some_and(AccessLog::has_pending) {
             earliest(self.clock.now + FLUSH_INTERVAL);
+        }
+        if let Some(until) = self.draining_until {
+            earliest(until);
         }
         wake.map(|w| w.saturating_duration_since(Instant::now()))
     }
@@ -214,9 +278,10 @@ impl<'c> EventLoop<'c> {
         n.div_ceil(TICK.as_nanos()) as u64
     }
 
-    fn key_of(&self, token: Token) -> Option<usize> {
-        let key = token.0 & KEY_MASK;
-        let generation = token.0 >> KEY_BITS;
+    /// The slab key of a token's connection, if it is still the one the
+    /// token was made for.
+    fn key_of(&self, t: Token) -> Option<usize> {
+        let (key, generation) = untoken(t);
         self.slots
             .get(key)
             .filter(|s| s.generation == generation)
@@ -225,7 +290,14 @@ impl<'c> EventLoop<'c> {
 
     fn accept(&mut self) {
         for _ in 0..ACCEPTS_PER_TURN {
-            match self.listener.accept() {
+            if self.slots.len() >= self.max_connections {
+                self.pause_accepting(None);
+                return;
+            }
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
                 Ok((sock, peer)) => self.admit(sock, peer),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.accept_pending = false;
@@ -244,7 +316,7 @@ impl<'c> EventLoop<'c> {
                     if !matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) {
                         eprintln!("skiff: accept: {e}");
                     }
-                    self.pause_accepting();
+                    self.pause_accepting(Some(self.clock.now + ACCEPT_BACKOFF));
                     return;
                 }
             }
@@ -260,16 +332,16 @@ impl<'c> EventLoop<'c> {
             return; // unreachable in practice: 4 billion connections
         }
         let generation = self.generation;
-        self.generation = if self.generation >= (1 << 31) {
+        self.generation = if generation >= MAX_GENERATION {
             1
         } else {
-            self.generation + 1
+            generation + 1
         };
-        let token = Token(generation << KEY_BITS | key);
+        let t = token(key, generation);
         if let Err(e) =
             self.poll
                 .registry()
-                .register(&mut sock, token, Interest::READABLE | Interest::WRITABLE)
+                .register(&mut sock, t, Interest::READABLE | Interest::WRITABLE)
         {
             eprintln!("skiff: register {peer}: {e}");
             return;
@@ -283,69 +355,115 @@ impl<'c> EventLoop<'c> {
         if self.config.verbose {
             eprintln!("skiff: {peer} connected");
         }
-        self.arm_timer(key, token);
+        self.arm_timer(key, t);
     }
 
-    fn pause_accepting(&mut self) {
-        if self.accepting == Accepting::Yes {
-            let _ = self.poll.registry().deregister(&mut self.listener);
+    fn pause_accepting(&mut self, retry: Option<Instant>) {
+        if self.accepting == Accepting::Open {
+            if let Some(listener) = &mut self.listener {
+                let _ = self.poll.registry().deregister(listener);
+            }
         }
-        self.accepting = Accepting::PausedUntil(self.clock.now + ACCEPT_BACKOFF);
+        if self.accepting != Accepting::Closed {
+            self.accepting = Accepting::Paused { retry };
+        }
         self.accept_pending = false;
     }
 
     fn resume_accepting(&mut self) {
-        if self.accepting != Accepting::Yes {
-            match self
-                .poll
-                .registry()
-                .register(&mut self.listener, LISTENER, Interest::READABLE)
-            {
-                Ok(()) => {
-                    self.accepting = Accepting::Yes;
-                    self.accept_pending = true;
-                }
-                Err(e) => {
-                    eprintln!("skiff: listener: {e}");
-                    self.accepting = Accepting::PausedUntil(self.clock.now + ACCEPT_BACKOFF);
-                }
+        let Accepting::Paused { .. } = self.accepting else {
+            return;
+        };
+        let Some(listener) = &mut self.listener else {
+            return;
+        };
+        match self
+            .poll
+            .registry()
+            .register(listener, LISTENER, Interest::READABLE)
+        {
+            Ok(()) => {
+                self.accepting = Accepting::Open;
+                // Connections may have queued while paused; no edge will
+                // announce those.
+                self.accept_pending = true;
+            }
+            Err(e) => {
+                eprintln!("skiff: listener: {e}");
+                self.accepting = Accepting::Paused {
+                    retry: Some(self.clock.now + ACCEPT_BACKOFF),
+                };
             }
         }
     }
 
-    fn drive(&mut self, token: Token) {
-        let Some(key) = self.key_of(token) else {
+    fn start_draining(&mut self) {
+        let in_flight = self.slots.iter().filter(|(_, s)| !s.conn.is_idle()).count();
+        eprintln!(
+            "skiff: stopping: finishing {in_flight} response(s) in flight, for at most {} s",
+            self.config.shutdown_timeout.as_secs()
+        );
+        self.draining_until = Some(self.clock.now + self.config.shutdown_timeout);
+        if let Some(mut listener) = self.listener.take() {
+            if self.accepting == Accepting::Open {
+                let _ = self.poll.registry().deregister(&mut listener);
+            }
+        } // dropped: new connections are refused from here on
+        self.accepting = Accepting::Closed;
+        self.accept_pending = false;
+        let idle: Vec<usize> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.conn.is_idle())
+            .map(|(k, _)| k)
+            .collect();
+        for key in idle {
+            self.close(key);
+        }
+    }
+
+    fn cx(&mut self) -> (Cx<'_>, &mut Slab<Slot>) {
+        let mut cx = Cx::new(self.config, &self.clock, self.log.as_mut());
+        cx.draining = self.draining_until.is_some();
+        (cx, &mut self.slots)
+    }
+
+    fn drive(&mut self, t: Token) {
+        let Some(key) = self.key_of(t) else {
             return;
         };
-        let slot = &mut self.slots[key];
-        let mut cx = Cx::new(self.config, &self.clock, self.log.as_mut());
+        let (mut cx, slots) = self.cx();
+        let slot = &mut slots[key];
         let next = slot.conn.drive(&mut slot.sock, &mut cx);
-        self.after(key, token, next);
+        self.after(key, t, next);
     }
 
-    fn expire(&mut self, token: Token) {
-        let Some(key) = self.key_of(token) else {
+    fn expire(&mut self, t: Token) {
+        let Some(key) = self.key_of(t) else {
             return;
         };
-        let slot = &mut self.slots[key];
+        let (mut cx, slots) = self.cx();
+        let slot = &mut slots[key];
         slot.timer = None;
-        let mut cx = Cx::new(self.config, &self.clock, self.log.as_mut());
         let next = slot.conn.on_timeout(&mut slot.sock, &mut cx);
-        self.after(key, token, next);
+        self.after(key, t, next);
     }
 
-    fn after(&mut self, key: usize, token: Token, next: Next) {
+    fn after(&mut self, key: usize, t: Token, next: Next) {
         match next {
             Next::Close => self.close(key),
-            Next::Yield => {
-                self.ready.push(token);
-                self.arm_timer(key, token);
+            Next::Wait if self.draining_until.is_some() && self.slots[key].conn.is_idle() => {
+                self.close(key);
             }
-            Next::Wait => self.arm_timer(key, token),
+            Next::Yield => {
+                self.ready.push(t);
+                self.arm_timer(key, t);
+            }
+            Next::Wait => self.arm_timer(key, t),
         }
     }
 
-    fn arm_timer(&mut self, key: usize, token: Token) {
+    fn arm_timer(&mut self, key: usize, t: Token) {
         let tick = self.tick_ceil(self.slots[key].conn.deadline(self.config));
         let slot = &mut self.slots[key];
         match slot.timer {
@@ -356,7 +474,7 @@ impl<'c> EventLoop<'c> {
             }
             None => {}
         }
-        slot.timer = Some((self.wheel.insert(tick, token), tick));
+        slot.timer = Some((self.wheel.insert(tick, t), tick));
     }
 
     fn close(&mut self, key: usize) {
@@ -371,8 +489,23 @@ impl<'c> EventLoop<'c> {
             eprintln!("skiff: {} closed", slot.conn.peer());
         }
         drop(slot);
-        if self.accepting != Accepting::Yes {
-            self.resume_accepting();
+        self.resume_accepting();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_never_collide_with_the_fixed_ones() {
+        for (key, generation) in [(0, 1), (7, 2), (KEY_MASK, MAX_GENERATION), (123, 99)] {
+            let t = token(key, generation);
+            assert_eq!(untoken(t), (key, generation));
+            assert_ne!(t, LISTENER);
+            assert_ne!(t, SIGNALS);
         }
+        // A reused slot with a new generation is a different token.
+        assert_ne!(token(5, 1), token(5, 2));
     }
 }

@@ -1,14 +1,23 @@
-//! The I/O drivers, and what they share: binding the listener and the
-//! start-up line.
+//! The I/O drivers, and what they share: binding the listener, fitting the
+//! connection cap to the open-file limit, and the start-up line.
 //!
 //! A driver owns sockets and time; everything HTTP is in `conn` and below.
 
 pub mod evented;
 
 use std::io;
+use std::net::SocketAddr;
+
+use socket2::{Domain, Socket, Type};
 
 use crate::config::Config;
 use crate::log::AccessLog;
+
+/// Listen backlog: connections the kernel completes and queues while the
+/// loop is busy or paused at its cap (the kernel caps it at
+/// `net.core.somaxconn`). std's 128 is too few for thousands of clients
+/// arriving at once.
+pub const BACKLOG: i32 = 4096;
 
 /// Why the server could not run, as one line.
 #[derive(Debug)]
@@ -20,8 +29,45 @@ impl std::fmt::Display for RunError {
     }
 }
 
+/// A non-blocking listening socket on `addr`.
+pub fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Descriptors held back from connections for the listener, the poll
+/// instance, the signal pipe, standard streams, the access log, and files
+/// being opened: an eighth of the limit, at least 16 and at most 1024.
+pub fn descriptor_reserve(nofile: u64) -> u64 {
+    (nofile / 8).clamp(16, 1024)
+}
+
+/// The most connections to hold open: `--max-connections` if given and
+/// possible, else what the open-file limit allows less the reserve. The
+/// second value is a warning when a requested cap had to be lowered.
+pub fn connection_cap(requested: Option<u64>, nofile: u64) -> (usize, Option<String>) {
+    let possible = nofile.saturating_sub(descriptor_reserve(nofile)).max(1);
+    match requested {
+        Some(n) if n > possible => (
+            possible as usize,
+            Some(format!(
+                "--max-connections {n} is more than the open-file limit ({nofile}) allows; using {possible}"
+            )),
+        ),
+        Some(n) => (n as usize, None),
+        None => (possible as usize, None),
+    }
+}
+
 /// Binds, prints `Listening on http://ADDR:PORT/ (root: DIR)` on stdout,
-/// and serves until the loop fails.
+/// and serves until a signal stops it.
 pub fn run(config: &Config) -> Result<(), RunError> {
     let log = match &config.access_log {
         Some(target) => Some(
@@ -30,20 +76,26 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         ),
         None => None,
     };
-    let listener = mio::net::TcpListener::bind(config.addr)
+    let nofile = crate::sys::raise_nofile_limit().unwrap_or(1024);
+    let (cap, warning) = connection_cap(config.max_connections, nofile);
+    if let Some(w) = warning {
+        eprintln!("skiff: {w}");
+    }
+    let listener = bind(config.addr, false)
         .map_err(|e| RunError(format!("cannot listen on {}: {e}", config.addr)))?;
     let local = listener
         .local_addr()
         .map_err(|e| RunError(format!("cannot listen on {}: {e}", config.addr)))?;
     announce(local, config);
-    let mut event_loop = evented::EventLoop::new(config, listener, log)
+    let listener = mio::net::TcpListener::from_std(listener);
+    let mut event_loop = evented::EventLoop::new(config, listener, log, cap)
         .map_err(|e| RunError(format!("event loop: {e}")))?;
     event_loop
         .run()
         .map_err(|e| RunError(format!("event loop: {e}")))
 }
 
-fn announce(local: std::net::SocketAddr, config: &Config) {
+fn announce(local: SocketAddr, config: &Config) {
     use io::Write;
     let mut out = io::stdout().lock();
     let _ = writeln!(
@@ -52,4 +104,21 @@ fn announce(local: std::net::SocketAddr, config: &Config) {
         config.root.display()
     );
     let _ = out.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_fits_the_descriptor_limit() {
+        assert_eq!(connection_cap(None, 64), (48, None));
+        assert_eq!(connection_cap(None, 20_000), (18_976, None));
+        assert_eq!(connection_cap(None, 1 << 20), ((1 << 20) - 1024, None));
+        assert_eq!(connection_cap(Some(10), 64), (10, None));
+        let (cap, warning) = connection_cap(Some(100), 64);
+        assert_eq!(cap, 48);
+        assert!(warning.unwrap().contains("--max-connections 100"));
+        assert_eq!(connection_cap(None, 3).0, 1, "never zero");
+    }
 }

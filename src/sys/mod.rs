@@ -74,6 +74,38 @@ pub fn send_more(sock: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
     Err(io::ErrorKind::Unsupported.into())
 }
 
+/// Raises the soft limit on open files to the hard limit and returns the
+/// limit now in force.
+pub fn raise_nofile_limit() -> io::Result<u64> {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `rl` is a valid, exclusively borrowed rlimit for the kernel
+    // to fill in.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if rl.rlim_cur < rl.rlim_max {
+        let wanted = libc::rlimit {
+            // An unlimited hard limit cannot be a soft one for files.
+            rlim_cur: if rl.rlim_max == libc::RLIM_INFINITY {
+                1 << 20
+            } else {
+                rl.rlim_max
+            },
+            rlim_max: rl.rlim_max,
+        };
+        // SAFETY: `wanted` is a valid rlimit read by the kernel.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &wanted) } == 0 {
+            rl.rlim_cur = wanted.rlim_cur;
+        }
+    }
+    // rlim_t is u64 on Linux, narrower on some other systems.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(rl.rlim_cur as u64)
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
