@@ -3,6 +3,7 @@ mod browser;
 mod cli;
 mod demo;
 mod errors;
+mod hardening;
 mod logging;
 mod paths;
 mod persistence;
