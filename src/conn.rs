@@ -827,7 +827,21 @@ mod tests {
     fn run(chunks: &[&[u8]], window: usize) -> (String, Next, bool) {
         let (config, dir) = config();
         let clock = Clock::new();
-        let mut cx = Cx::new(&config, &clock, None);
+        let out = run_on(&config, &clock, chunks, window);
+        let _ = std::fs::remove_dir_all(&dir);
+        out
+    }
+
+    /// Drives one connection through scripted input on a given config and
+    /// clock: again after every Wait while scripted input remains, as a
+    /// driver does on the next readiness event.
+    fn run_on(
+        config: &Config,
+        clock: &Clock,
+        chunks: &[&[u8]],
+        window: usize,
+    ) -> (String, Next, bool) {
+        let mut cx = Cx::new(config, clock, None);
         let mut conn = Conn::new("127.0.0.1:1".parse().unwrap(), clock.now);
         let mut s = Script {
             incoming: chunks.iter().map(|c| c.to_vec()).collect(),
@@ -835,18 +849,60 @@ mod tests {
             window,
             shut: false,
         };
-        // Drive again after every Wait while scripted input remains, as a
-        // driver does on the next readiness event.
         loop {
             let before = s.incoming.len();
             let next = conn.drive(&mut s, &mut cx);
             let progressed = s.incoming.len() != before;
             if next == Next::Close || (next == Next::Wait && (s.incoming.is_empty() || !progressed))
             {
-                let _ = std::fs::remove_dir_all(&dir);
                 break (String::from_utf8_lossy(&s.sent).into_owned(), next, s.shut);
             }
         }
+    }
+
+    #[test]
+    fn any_split_of_a_pipeline_gives_the_same_bytes() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config as Cases, TestRunner};
+        let one = (
+            prop_oneof![Just("GET"), Just("HEAD"), Just("POST"), Just("BREW")],
+            prop_oneof![Just("/a.txt"), Just("/nope"), Just("/"), Just("/a.txt?q=1")],
+            prop_oneof![
+                Just(""),
+                Just("Connection: close\r\n"),
+                Just("Range: bytes=1-2\r\n"),
+                Just("Content-Length: 3\r\n"),
+                Just("If-None-Match: *\r\n"),
+            ],
+            any::<bool>(),
+        )
+            .prop_map(|(m, p, extra, lf)| {
+                let mut r = format!("{m} {p} HTTP/1.1\r\nHost: x\r\n{extra}\r\n");
+                if extra.starts_with("Content-Length") {
+                    r.push_str("abc");
+                }
+                if lf {
+                    r = r.replace("\r\n", "\n");
+                }
+                r
+            });
+        let pipeline = proptest::collection::vec(one, 1..4).prop_map(|v| v.concat().into_bytes());
+        let (config, dir) = config();
+        let clock = Clock::new();
+        let mut runner = TestRunner::new(Cases {
+            cases: 48,
+            ..Cases::default()
+        });
+        let result = runner.run(&pipeline, |raw| {
+            let whole = run_on(&config, &clock, &[&raw, b""], usize::MAX);
+            for i in 1..raw.len() {
+                let split = run_on(&config, &clock, &[&raw[..i], b"", &raw[i..], b""], 7);
+                prop_assert_eq!(&split, &whole, "split at {}", i);
+            }
+            Ok(())
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        result.unwrap();
     }
 
     #[test]

@@ -390,4 +390,81 @@ mod tests {
             assert_eq!(mime_for(name.as_bytes()), want, "{name}");
         }
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+        use proptest::test_runner::TestRunner;
+        use std::path::Component;
+
+        /// Targets built from the pieces traversal attempts are made of.
+        fn hostile_target() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![
+                    Just("/"),
+                    Just("."),
+                    Just(".."),
+                    Just("%2e"),
+                    Just("%2E"),
+                    Just("%2f"),
+                    Just("%2F"),
+                    Just("%5c"),
+                    Just("\\"),
+                    Just("%00"),
+                    Just("%"),
+                    Just("%25"),
+                    Just("?"),
+                    Just("a"),
+                    Just("sub"),
+                    Just("link"),
+                    Just("secret.txt"),
+                    Just("index.html"),
+                    Just("%c0%ae"),
+                ],
+                0..24,
+            )
+            .prop_map(|parts| parts.concat())
+        }
+
+        proptest! {
+            #[test]
+            fn normalised_paths_never_climb(target in hostile_target()) {
+                if let Ok(n) = normalize(target.as_bytes()) {
+                    prop_assert!(n.path.starts_with(b"/"));
+                    prop_assert!(!n.path.contains(&0));
+                    let joined = Path::new("/root").join(n.relative());
+                    prop_assert!(joined.starts_with("/root"));
+                    prop_assert!(joined.components().all(|c| matches!(c, Component::RootDir | Component::Normal(_))));
+                }
+            }
+        }
+
+        #[test]
+        fn resolution_never_leaves_the_root() {
+            let base = std::env::temp_dir().join(format!("skiff-prop-{}", std::process::id()));
+            let root = base.join("root");
+            std::fs::create_dir_all(root.join("sub")).unwrap();
+            std::fs::write(base.join("secret.txt"), "secret").unwrap();
+            std::fs::write(root.join("index.html"), "i").unwrap();
+            std::fs::write(root.join("sub/index.html"), "s").unwrap();
+            let _ = std::os::unix::fs::symlink(&base, root.join("link"));
+            let _ =
+                std::os::unix::fs::symlink(base.join("secret.txt"), root.join("sub/secret.txt"));
+            let root = std::fs::canonicalize(&root).unwrap();
+            let mut runner = TestRunner::default();
+            let result = runner.run(&hostile_target(), |target| {
+                if let Ok(Resolution::File(found)) = resolve(&root, target.as_bytes()) {
+                    prop_assert!(
+                        found.path.starts_with(&root),
+                        "{} -> {:?}",
+                        target,
+                        found.path
+                    );
+                }
+                Ok(())
+            });
+            std::fs::remove_dir_all(&base).unwrap();
+            result.unwrap();
+        }
+    }
 }

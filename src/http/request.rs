@@ -627,4 +627,75 @@ mod tests {
         );
         assert_eq!(first_line(b"GET / HT"), None);
     }
+
+    mod props {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// A valid request head: GET or HEAD, a path, Host, a few fields,
+        /// CRLF or bare LF line endings.
+        pub fn valid_head() -> impl Strategy<Value = Vec<u8>> {
+            (
+                prop_oneof![Just("GET"), Just("HEAD")],
+                "/[a-z0-9._~-]{0,12}(/[a-z0-9._~-]{0,8}){0,3}(\\?[a-z0-9=&]{0,10})?",
+                proptest::collection::vec(
+                    (
+                        prop_oneof![
+                            Just("User-Agent"),
+                            Just("Accept"),
+                            Just("X-Custom"),
+                            Just("If-None-Match"),
+                            Just("Range"),
+                            Just("Cookie"),
+                        ],
+                        "[!-~]([ -~]{0,30}[!-~])?",
+                    ),
+                    0..6,
+                ),
+                any::<bool>(),
+            )
+                .prop_map(|(method, path, fields, lf)| {
+                    let eol = if lf { "\n" } else { "\r\n" };
+                    let mut s = format!("{method} {path} HTTP/1.1{eol}Host: example.com{eol}");
+                    for (n, v) in fields {
+                        s.push_str(&format!("{n}: {v}{eol}"));
+                    }
+                    s.push_str(eol);
+                    s.into_bytes()
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..4096)) {
+                let _ = parse(&data);
+                let _ = first_line(&data);
+            }
+
+            #[test]
+            fn near_valid_heads_never_panic(
+                data in "[A-Z]{0,8}[ \t]{0,2}[ -~]{0,30}[ ]{0,2}(HTTP/[0-9]\\.[0-9])?\r?\n([!-~ :\t\r]{0,30}\r?\n){0,6}\r?\n?"
+            ) {
+                if let Ok(Some(r)) = parse(data.as_bytes()) {
+                    prop_assert!(r.head_len <= data.len());
+                }
+            }
+
+            #[test]
+            fn every_prefix_of_a_valid_head_is_partial_and_the_whole_parses(raw in valid_head()) {
+                for i in 0..raw.len() {
+                    prop_assert_eq!(parse(&raw[..i]).map(|r| r.is_some()), Ok(false), "prefix {}", i);
+                }
+                let whole = parse(&raw).unwrap().unwrap();
+                prop_assert_eq!(whole.head_len, raw.len());
+                // Bytes after the head change nothing about it.
+                let mut more = raw.clone();
+                more.extend_from_slice(b"GET / HTTP/1.1\r\n");
+                let again = parse(&more).unwrap().unwrap();
+                prop_assert_eq!(again.head_len, whole.head_len);
+                prop_assert_eq!(again.target, whole.target);
+                prop_assert_eq!(again.range, whole.range);
+            }
+        }
+    }
 }
