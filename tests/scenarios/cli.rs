@@ -106,6 +106,11 @@ fn help_lists_every_flag() {
         "--access-log",
         "--verbose",
         "--error-pages",
+        "--header-timeout",
+        "--send-timeout",
+        "--no-sendfile",
+        "--max-connections",
+        "--shutdown-timeout",
     ] {
         assert!(text.contains(flag), "{flag} missing from --help");
     }

@@ -1,0 +1,49 @@
+//! Path resolution on arbitrary targets: never panics, normalised paths
+//! never climb, and no file outside the root is ever returned, through
+//! `..` in any encoding or through a symlink.
+#![no_main]
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use skiff::files::resolve::{Resolution, normalize, resolve};
+
+/// A root with a subfolder, an index, and symlinks pointing out of it, and
+/// a secret next to it.
+fn root() -> &'static PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let base = std::env::temp_dir().join(format!("skiff-fuzz-resolve-{}", std::process::id()));
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(base.join("secret.txt"), "secret").unwrap();
+        std::fs::write(root.join("index.html"), "i").unwrap();
+        std::fs::write(root.join("sub/a.txt"), "a").unwrap();
+        let _ = std::os::unix::fs::symlink(&base, root.join("out"));
+        let _ = std::os::unix::fs::symlink(base.join("secret.txt"), root.join("sub/s.txt"));
+        std::fs::canonicalize(root).unwrap()
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(n) = normalize(data) {
+        assert!(n.path.starts_with(b"/"));
+        assert!(!n.path.contains(&0));
+        let joined = Path::new("/r").join(n.relative());
+        assert!(
+            joined
+                .components()
+                .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
+        );
+    }
+    let root = root();
+    if let Ok(Resolution::File(found)) = resolve(root, data) {
+        assert!(
+            found.path.starts_with(root),
+            "{:?} escaped to {:?}",
+            String::from_utf8_lossy(data),
+            found.path
+        );
+    }
+});
