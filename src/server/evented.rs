@@ -508,4 +508,56 @@ mod tests {
         // A reused slot with a new generation is a different token.
         assert_ne!(token(5, 1), token(5, 2));
     }
+
+    #[test]
+    fn a_reused_slot_ignores_events_and_timers_of_its_previous_connection() {
+        let root = std::env::temp_dir();
+        let config = Config::parse_from(["skiff", "--root", root.to_str().unwrap()]).unwrap();
+        let std_listener = crate::server::bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let addr = std_listener.local_addr().unwrap();
+        let mut el =
+            EventLoop::new(&config, TcpListener::from_std(std_listener), None, 16).unwrap();
+
+        let accept_one = |el: &mut EventLoop<'_>| {
+            let client = std::net::TcpStream::connect(addr).unwrap();
+            for _ in 0..100 {
+                el.accept();
+                if !el.slots.is_empty() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let (key, slot) = el.slots.iter().next().expect("accepted");
+            (client, token(key, slot.generation))
+        };
+
+        let (first_client, old) = accept_one(&mut el);
+        assert_eq!(el.wheel.len(), 1, "one timer per connection");
+        let (key, _) = untoken(old);
+        el.close(key);
+        assert_eq!(el.wheel.len(), 0, "its timer was cancelled");
+        drop(first_client);
+
+        let (_second_client, new) = accept_one(&mut el);
+        let (new_key, _) = untoken(new);
+        assert_eq!(new_key, key, "the slot was reused");
+        assert_ne!(new, old);
+        assert_eq!(
+            el.key_of(old),
+            None,
+            "the old token no longer reaches the slot"
+        );
+        assert_eq!(el.key_of(new), Some(key));
+
+        // An event or a timer expiry for the old token changes nothing.
+        let timer_before = el.slots[key].timer;
+        el.drive(old);
+        el.expire(old);
+        assert_eq!(el.slots.len(), 1);
+        assert_eq!(
+            el.slots[key].timer, timer_before,
+            "the new connection's timer is untouched"
+        );
+        assert_eq!(el.wheel.len(), 1);
+    }
 }
