@@ -71,6 +71,14 @@ pub struct Args {
     /// Seconds to let responses in flight finish after SIGTERM or SIGINT.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub shutdown_timeout: u64,
+
+    /// Serve with a thread per connection (blocking I/O) instead of the event loop.
+    #[arg(long, conflicts_with = "workers")]
+    pub threaded: bool,
+
+    /// Independent event loops, each on its own thread and SO_REUSEPORT listener; 0 means one per CPU.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub workers: usize,
 }
 
 /// The `--protocol` values.
@@ -104,6 +112,10 @@ pub struct Config {
     /// limit (`server::connection_cap`).
     pub max_connections: Option<u64>,
     pub shutdown_timeout: Duration,
+    /// Thread per connection instead of the event loop.
+    pub threaded: bool,
+    /// Event loops to run (at least 1; `--workers 0` resolved to the CPUs).
+    pub workers: usize,
 }
 
 /// A configuration problem, printed as `skiff: <message>`.
@@ -204,6 +216,11 @@ impl Config {
             sendfile: !args.no_sendfile,
             max_connections: args.max_connections,
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+            threaded: args.threaded,
+            workers: match args.workers {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            },
         })
     }
 

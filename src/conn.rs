@@ -39,7 +39,7 @@ use crate::files::body::FileStream;
 use crate::http::date::Clock;
 use crate::http::request::{self, HeadError, MAX_HEAD, Method, first_line};
 use crate::http::response::{Fields, Persist, Status, write_head};
-use crate::log::{AccessLog, Entry};
+use crate::log::{Entry, LogSink};
 use crate::respond::{Body, Reply, respond};
 
 /// Bytes of a file read per chunk, and the largest body copied whole into
@@ -80,6 +80,16 @@ pub trait Transport: Read + Write {
         self.write(buf)
     }
 
+    /// Called before every read or write with the connection's deadline.
+    /// A non-blocking transport ignores it (the default). A blocking one
+    /// bounds the coming call by it, refreshing `clock`, and answers
+    /// `TimedOut` once it has passed, so a slow trickle of bytes cannot
+    /// stretch a timeout.
+    fn arm(&mut self, deadline: Instant, clock: &Clock, dir: Direction) -> io::Result<()> {
+        let _ = (deadline, clock, dir);
+        Ok(())
+    }
+
     /// Sends `count` bytes of `file` from `offset` without copying them
     /// through user space. `Unsupported` (the default) makes the caller read
     /// the file into its buffer instead. `Ok(0)`: the file ends early.
@@ -89,12 +99,49 @@ pub trait Transport: Read + Write {
     }
 }
 
+/// Which way a blocking call goes (see [`Transport::arm`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Reading the rest of a request (or a body being discarded).
+    Read,
+    /// Reading while idle between requests: nothing is lost if the
+    /// connection is closed now.
+    Idle,
+    Write,
+}
+
 /// Implements [`Transport`] for a TCP socket type with `shutdown` and a raw
-/// descriptor (std's here; the mio driver applies it to mio's, so this
-/// module never names mio).
+/// descriptor: `socket_transport!(T)` for a non-blocking one (the mio
+/// driver applies it to mio's, so this module never names mio),
+/// `socket_transport!(blocking T)` for one with read and write timeouts.
 macro_rules! socket_transport {
+    (blocking $socket:ty) => {
+        $crate::conn::socket_transport!(@impl $socket, {
+            fn arm(
+                &mut self,
+                deadline: std::time::Instant,
+                clock: &$crate::http::date::Clock,
+                dir: $crate::conn::Direction,
+            ) -> std::io::Result<()> {
+                clock.refresh();
+                let left = deadline.saturating_duration_since(clock.now());
+                if left.is_zero() {
+                    return Err(std::io::ErrorKind::TimedOut.into());
+                }
+                match dir {
+                    $crate::conn::Direction::Write => self.set_write_timeout(Some(left)),
+                    _ => self.set_read_timeout(Some(left)),
+                }
+            }
+        });
+    };
     ($socket:ty) => {
+        $crate::conn::socket_transport!(@impl $socket, {});
+    };
+    (@impl $socket:ty, { $($arm:tt)* }) => {
         impl $crate::conn::Transport for $socket {
+            $($arm)*
+
             fn shutdown_write(&mut self) {
                 let _ = self.shutdown(std::net::Shutdown::Write);
             }
@@ -116,7 +163,7 @@ macro_rules! socket_transport {
 }
 pub(crate) use socket_transport;
 
-socket_transport!(std::net::TcpStream);
+socket_transport!(blocking std::net::TcpStream);
 
 /// What the driver should do after `drive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,20 +180,24 @@ pub enum Next {
 pub struct Cx<'a> {
     pub config: &'a Config,
     pub clock: &'a Clock,
-    pub log: Option<&'a mut AccessLog>,
+    pub log: Option<&'a mut dyn LogSink>,
     /// The server is stopping: every response is the last on its connection.
     pub draining: bool,
+    /// The same, read live: a blocking driver's stop flag, which can be set
+    /// while a call is under way.
+    pub stop_flag: Option<&'a std::sync::atomic::AtomicBool>,
     /// The peer of the connection being driven (set by `Conn`).
     pub peer: Option<SocketAddr>,
 }
 
 impl<'a> Cx<'a> {
-    pub fn new(config: &'a Config, clock: &'a Clock, log: Option<&'a mut AccessLog>) -> Cx<'a> {
+    pub fn new(config: &'a Config, clock: &'a Clock, log: Option<&'a mut dyn LogSink>) -> Cx<'a> {
         Cx {
             config,
             clock,
             log,
             draining: false,
+            stop_flag: None,
             peer: None,
         }
     }
@@ -298,6 +349,10 @@ impl Output {
                             return Flush::Budget;
                         }
                         let count = (len as usize).min(WRITE_BUDGET);
+                        let deadline = self.last_progress + cx.config.send_timeout;
+                        if io.arm(deadline, cx.clock, Direction::Write).is_err() {
+                            return Flush::Blocked;
+                        }
                         match io.send_file(body.file(), offset, count) {
                             // The file shrank: the promised length can no
                             // longer be met, so the connection must end.
@@ -305,7 +360,7 @@ impl Output {
                             Ok(n) => {
                                 body.advance_window(n as u64);
                                 written += n;
-                                self.last_progress = cx.clock.now;
+                                self.last_progress = cx.clock.now();
                                 if let Some(p) = &mut self.pending_log {
                                     p.loaded += n as u64;
                                 }
@@ -354,7 +409,7 @@ impl Output {
                     log(cx, p.request_line.as_deref(), p.status, p.loaded);
                 }
                 if was_pending {
-                    self.idle_since = cx.clock.now;
+                    self.idle_since = cx.clock.now();
                 }
                 return Flush::Done;
             }
@@ -368,6 +423,10 @@ impl Output {
                 .is_some_and(|b| b.front_window().is_some())
                 && cx.config.sendfile
                 && !self.no_sendfile;
+            let deadline = self.last_progress + cx.config.send_timeout;
+            if io.arm(deadline, cx.clock, Direction::Write).is_err() {
+                return Flush::Blocked;
+            }
             let result = if corked {
                 io.write_more(&self.buf[self.pos..])
             } else {
@@ -378,7 +437,7 @@ impl Output {
                 Ok(n) => {
                     self.pos += n;
                     written += n;
-                    self.last_progress = cx.clock.now;
+                    self.last_progress = cx.clock.now();
                 }
                 Err(e) if e.kind() == io::ErrorKind::Unsupported => self.no_sendfile = true,
                 Err(e) if is_blocked(&e) => return Flush::Blocked,
@@ -399,7 +458,7 @@ impl Output {
         cx: &mut Cx<'_>,
     ) {
         if !self.is_pending() {
-            self.last_progress = cx.clock.now;
+            self.last_progress = cx.clock.now();
         }
         let start = self.buf.len();
         let fields = Fields {
@@ -499,6 +558,14 @@ fn log(cx: &mut Cx<'_>, request_line: Option<&[u8]>, status: u16, bytes: u64) {
 }
 
 impl Cx<'_> {
+    /// Whether the server is stopping (so this response is the last).
+    pub fn is_draining(&self) -> bool {
+        self.draining
+            || self
+                .stop_flag
+                .is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     fn peer_ip(&self) -> std::net::IpAddr {
         self.peer
             .map_or(std::net::Ipv4Addr::UNSPECIFIED.into(), |p| p.ip())
@@ -565,7 +632,7 @@ impl Conn {
         let mut budget = REQUESTS_PER_TURN;
         loop {
             if self.lingering.is_some() {
-                return self.linger(io);
+                return self.linger(io, cx);
             }
             // 1. Answer what is already buffered, while there is room.
             let mut need_input = false;
@@ -590,7 +657,7 @@ impl Conn {
                     return Next::Close;
                 }
                 io.shutdown_write();
-                self.lingering = Some((cx.clock.now, 0));
+                self.lingering = Some((cx.clock.now(), 0));
                 continue;
             }
             if !need_input {
@@ -603,6 +670,18 @@ impl Conn {
                 return Next::Close;
             }
             // 3. Read more.
+            let dir = if self.is_idle() {
+                Direction::Idle
+            } else {
+                Direction::Read
+            };
+            if let Err(e) = io.arm(self.deadline(cx.config), cx.clock, dir) {
+                return if is_blocked(&e) {
+                    Next::Wait
+                } else {
+                    Next::Close
+                };
+            }
             match self.input.read_from(io) {
                 Ok(0) => self.input.eof = true,
                 Ok(_) => {}
@@ -616,7 +695,7 @@ impl Conn {
 
     /// Parses and answers one request from the buffer, if one is complete.
     fn next_request(&mut self, cx: &mut Cx<'_>) -> Step {
-        let now = cx.clock.now;
+        let now = cx.clock.now();
         if self.input.skip > 0 && !self.input.discard() {
             self.head_started.get_or_insert(now);
             return Step::NeedInput;
@@ -647,7 +726,7 @@ impl Conn {
                 let persist = if cx.config.keep_alive_enabled()
                     && req.keep_alive
                     && !reply.close
-                    && !cx.draining
+                    && !cx.is_draining()
                     && req.content_length <= MAX_DISCARD
                     // The body may never come (we send no 100 Continue), so
                     // its end cannot be found: answer and close instead.
@@ -679,9 +758,17 @@ impl Conn {
 
     /// After the last response: read and drop input until the client
     /// closes, then close.
-    fn linger<T: Transport>(&mut self, io: &mut T) -> Next {
+    fn linger<T: Transport>(&mut self, io: &mut T, cx: &Cx<'_>) -> Next {
         let mut scratch = [0u8; 4096];
         loop {
+            if let Some((since, _)) = self.lingering {
+                if io
+                    .arm(since + LINGER_TIMEOUT, cx.clock, Direction::Read)
+                    .is_err()
+                {
+                    return Next::Close;
+                }
+            }
             match io.read(&mut scratch) {
                 Ok(0) => return Next::Close,
                 Ok(n) => {
@@ -728,7 +815,7 @@ impl Conn {
     /// Before it: `Wait` (re-arm the timer). A head still incomplete on a
     /// connection that has had no answer yet gets 408; anything else closes.
     pub fn on_timeout<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Next {
-        if cx.clock.now < self.deadline(cx.config) {
+        if cx.clock.now() < self.deadline(cx.config) {
             return Next::Wait;
         }
         let reading_head = self.lingering.is_none()
@@ -842,7 +929,7 @@ mod tests {
         window: usize,
     ) -> (String, Next, bool) {
         let mut cx = Cx::new(config, clock, None);
-        let mut conn = Conn::new("127.0.0.1:1".parse().unwrap(), clock.now);
+        let mut conn = Conn::new("127.0.0.1:1".parse().unwrap(), clock.now());
         let mut s = Script {
             incoming: chunks.iter().map(|c| c.to_vec()).collect(),
             sent: Vec::new(),
@@ -967,7 +1054,7 @@ mod tests {
         let (config, dir) = config();
         let clock = Clock::new();
         let mut cx = Cx::new(&config, &clock, None);
-        let mut out = Output::new(clock.now);
+        let mut out = Output::new(clock.now());
         let file = std::fs::File::open(dir.join("a.txt")).unwrap();
         let reply = Reply {
             status: Status::Ok,

@@ -8,6 +8,7 @@
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::http::date::civil_from_days;
@@ -28,8 +29,17 @@ pub struct Entry<'a> {
     pub bytes: u64,
 }
 
+/// Where log lines end up: shared by every buffer that writes to it, each
+/// write a whole buffer of whole lines, so lines never interleave.
+pub type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// Something a connection can record a response into.
+pub trait LogSink {
+    fn record(&mut self, unix_secs: u64, e: &Entry<'_>);
+}
+
 pub struct AccessLog {
-    sink: Box<dyn Write + Send>,
+    sink: Sink,
     buf: Vec<u8>,
     last_flush: Instant,
     stamp_secs: u64,
@@ -57,6 +67,15 @@ impl AccessLog {
     }
 
     pub fn with_sink(sink: Box<dyn Write + Send>) -> AccessLog {
+        Self::sharing(Arc::new(Mutex::new(sink)))
+    }
+
+    /// Another buffer writing to the same sink (one per event loop).
+    pub fn sibling(&self) -> AccessLog {
+        Self::sharing(self.sink.clone())
+    }
+
+    fn sharing(sink: Sink) -> AccessLog {
         AccessLog {
             sink,
             buf: Vec::with_capacity(4096),
@@ -104,14 +123,46 @@ impl AccessLog {
         if self.buf.is_empty() {
             return;
         }
-        if let Err(e) = self
-            .sink
-            .write_all(&self.buf)
-            .and_then(|()| self.sink.flush())
-        {
+        let mut sink = match self.sink.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Err(e) = sink.write_all(&self.buf).and_then(|()| sink.flush()) {
             eprintln!("skiff: access log: {e}");
         }
+        drop(sink);
         self.buf.clear();
+    }
+}
+
+impl LogSink for AccessLog {
+    fn record(&mut self, unix_secs: u64, e: &Entry<'_>) {
+        AccessLog::record(self, unix_secs, e);
+    }
+}
+
+/// One access log shared by threads: each line is appended under a short
+/// lock; a flusher (`flush_due`) keeps the once-a-second promise.
+#[derive(Clone, Debug)]
+pub struct SharedLog(pub Arc<Mutex<AccessLog>>);
+
+impl SharedLog {
+    pub fn new(log: AccessLog) -> SharedLog {
+        SharedLog(Arc::new(Mutex::new(log)))
+    }
+
+    pub fn with<T>(&self, f: impl FnOnce(&mut AccessLog) -> T) -> T {
+        let mut guard = match self.0.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        f(&mut guard)
+    }
+}
+
+impl LogSink for SharedLog {
+    fn record(&mut self, unix_secs: u64, e: &Entry<'_>) {
+        self.with(|log| log.record(unix_secs, e));
     }
 }
 

@@ -3,6 +3,7 @@
 //!
 //! Owns nothing but timestamps; never sleeps and never blocks.
 
+use std::cell::Cell;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Length of an IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
@@ -11,8 +12,9 @@ pub const HTTP_DATE_LEN: usize = 29;
 /// Monotonic and wall time for one turn of a loop, plus the `Date` value.
 #[derive(Debug, Clone)]
 pub struct Clock {
-    /// Monotonic time: every timeout is measured on this.
-    pub now: Instant,
+    /// Monotonic time: every timeout is measured on this. A `Cell` so a
+    /// blocking driver can refresh it mid-call ([`Clock::refresh`]).
+    now: Cell<Instant>,
     /// Wall time: for `Date` and the access log only.
     pub wall: SystemTime,
     secs: u64,
@@ -28,7 +30,7 @@ impl Default for Clock {
 impl Clock {
     pub fn new() -> Clock {
         let mut c = Clock {
-            now: Instant::now(),
+            now: Cell::new(Instant::now()),
             wall: SystemTime::now(),
             secs: u64::MAX,
             date: [b' '; HTTP_DATE_LEN],
@@ -39,7 +41,7 @@ impl Clock {
 
     /// Reads both clocks; reformats `Date` only when the second changed.
     pub fn update(&mut self) {
-        self.now = Instant::now();
+        self.now.set(Instant::now());
         self.wall = SystemTime::now();
         self.format_date();
     }
@@ -47,7 +49,7 @@ impl Clock {
     /// Sets the clock to given values (tests, and drivers that already
     /// read the time).
     pub fn set(&mut self, now: Instant, wall: SystemTime) {
-        self.now = now;
+        self.now.set(now);
         self.wall = wall;
         self.format_date();
     }
@@ -62,6 +64,17 @@ impl Clock {
         let mut cursor = &mut self.date[..];
         // An HttpDate always renders as exactly 29 ASCII bytes.
         let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{text}"));
+    }
+
+    /// Monotonic time as last read.
+    pub fn now(&self) -> Instant {
+        self.now.get()
+    }
+
+    /// Reads the monotonic clock again (wall time and `Date` stay as they
+    /// were until the next `update`). For drivers whose one call can block.
+    pub fn refresh(&self) {
+        self.now.set(Instant::now());
     }
 
     /// The current `Date` header value.

@@ -58,7 +58,7 @@ use slab::Slab;
 use crate::config::Config;
 use crate::conn::{Conn, Cx, Next};
 use crate::http::date::Clock;
-use crate::log::{AccessLog, FLUSH_INTERVAL};
+use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
 use crate::timer::{TimerHandle, TimerWheel};
 
 /// Timer resolution. Timeouts are whole seconds; 50 ms keeps them accurate
@@ -162,7 +162,7 @@ impl<'c> EventLoop<'c> {
             slots: Slab::new(),
             generation: 1,
             wheel: TimerWheel::new(0),
-            epoch: clock.now,
+            epoch: clock.now(),
             clock,
             log,
             ready: Vec::new(),
@@ -218,25 +218,25 @@ impl<'c> EventLoop<'c> {
                 self.drive(token);
             }
 
-            let tick = self.tick_floor(self.clock.now);
+            let tick = self.tick_floor(self.clock.now());
             self.wheel.advance(tick, &mut fired);
             for token in fired.drain(..) {
                 self.expire(token);
             }
 
             if let Accepting::Paused { retry: Some(at) } = self.accepting {
-                if self.clock.now >= at {
+                if self.clock.now() >= at {
                     self.resume_accepting();
                 }
             }
             if let Some(log) = &mut self.log {
-                log.flush_due(self.clock.now);
+                log.flush_due(self.clock.now());
             }
             if let Some(until) = self.draining_until {
                 if self.slots.is_empty() {
                     return Ok(());
                 }
-                if self.clock.now >= until {
+                if self.clock.now() >= until {
                     let keys: Vec<usize> = self.slots.iter().map(|(k, _)| k).collect();
                     for key in keys {
                         self.close(key);
@@ -261,7 +261,7 @@ impl<'c> EventLoop<'c> {
             earliest(at);
         }
         if self.log.as_ref().is_some_and(AccessLog::has_pending) {
-            earliest(self.clock.now + FLUSH_INTERVAL);
+            earliest(self.clock.now() + FLUSH_INTERVAL);
         }
         if let Some(until) = self.draining_until {
             earliest(until);
@@ -316,7 +316,7 @@ impl<'c> EventLoop<'c> {
                     if !matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) {
                         eprintln!("skiff: accept: {e}");
                     }
-                    self.pause_accepting(Some(self.clock.now + ACCEPT_BACKOFF));
+                    self.pause_accepting(Some(self.clock.now() + ACCEPT_BACKOFF));
                     return;
                 }
             }
@@ -347,7 +347,7 @@ impl<'c> EventLoop<'c> {
             return;
         }
         entry.insert(Slot {
-            conn: Conn::new(peer, self.clock.now),
+            conn: Conn::new(peer, self.clock.now()),
             sock,
             generation,
             timer: None,
@@ -391,7 +391,7 @@ impl<'c> EventLoop<'c> {
             Err(e) => {
                 eprintln!("skiff: listener: {e}");
                 self.accepting = Accepting::Paused {
-                    retry: Some(self.clock.now + ACCEPT_BACKOFF),
+                    retry: Some(self.clock.now() + ACCEPT_BACKOFF),
                 };
             }
         }
@@ -403,7 +403,7 @@ impl<'c> EventLoop<'c> {
             "skiff: stopping: finishing {in_flight} response(s) in flight, for at most {} s",
             self.config.shutdown_timeout.as_secs()
         );
-        self.draining_until = Some(self.clock.now + self.config.shutdown_timeout);
+        self.draining_until = Some(self.clock.now() + self.config.shutdown_timeout);
         if let Some(mut listener) = self.listener.take() {
             if self.accepting == Accepting::Open {
                 let _ = self.poll.registry().deregister(&mut listener);
@@ -423,7 +423,11 @@ impl<'c> EventLoop<'c> {
     }
 
     fn cx(&mut self) -> (Cx<'_>, &mut Slab<Slot>) {
-        let mut cx = Cx::new(self.config, &self.clock, self.log.as_mut());
+        let mut cx = Cx::new(
+            self.config,
+            &self.clock,
+            self.log.as_mut().map(|l| l as &mut dyn LogSink),
+        );
         cx.draining = self.draining_until.is_some();
         (cx, &mut self.slots)
     }
@@ -482,7 +486,11 @@ impl<'c> EventLoop<'c> {
         if let Some((handle, _)) = slot.timer {
             self.wheel.cancel(handle);
         }
-        let mut cx = Cx::new(self.config, &self.clock, self.log.as_mut());
+        let mut cx = Cx::new(
+            self.config,
+            &self.clock,
+            self.log.as_mut().map(|l| l as &mut dyn LogSink),
+        );
         slot.conn.on_close(&mut cx);
         let _ = self.poll.registry().deregister(&mut slot.sock);
         if self.config.verbose {

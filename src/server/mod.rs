@@ -4,6 +4,7 @@
 //! A driver owns sockets and time; everything HTTP is in `conn` and below.
 
 pub mod evented;
+pub mod threaded;
 
 use std::io;
 use std::net::SocketAddr;
@@ -81,18 +82,66 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     if let Some(w) = warning {
         eprintln!("skiff: {w}");
     }
-    let listener = bind(config.addr, false)
+    let reuse_port = config.workers > 1;
+    let first = bind(config.addr, reuse_port)
         .map_err(|e| RunError(format!("cannot listen on {}: {e}", config.addr)))?;
-    let local = listener
+    let local = first
         .local_addr()
         .map_err(|e| RunError(format!("cannot listen on {}: {e}", config.addr)))?;
+    // More loops listen on the very port the first one got (it may have
+    // been chosen by the OS), sharing it through SO_REUSEPORT.
+    let mut others = Vec::new();
+    if !config.threaded {
+        for _ in 1..config.workers {
+            others.push(
+                bind(local, true)
+                    .map_err(|e| RunError(format!("cannot listen on {local}: {e}")))?,
+            );
+        }
+    }
     announce(local, config);
-    let listener = mio::net::TcpListener::from_std(listener);
-    let mut event_loop = evented::EventLoop::new(config, listener, log, cap)
-        .map_err(|e| RunError(format!("event loop: {e}")))?;
-    event_loop
-        .run()
-        .map_err(|e| RunError(format!("event loop: {e}")))
+    let failed = |e: io::Error| RunError(format!("event loop: {e}"));
+    if config.threaded {
+        return threaded::run(config, first, log, cap)
+            .map_err(|e| RunError(format!("threaded server: {e}")));
+    }
+    if others.is_empty() {
+        let listener = mio::net::TcpListener::from_std(first);
+        return evented::EventLoop::new(config, listener, log, cap)
+            .and_then(|mut l| l.run())
+            .map_err(failed);
+    }
+    // Several event loops: each its own thread, poll, slab, wheel, listener
+    // and log buffer (over one shared sink), and a share of the cap.
+    let each = (cap / config.workers).max(1);
+    let result = std::thread::scope(|scope| {
+        let handles: Vec<_> = others
+            .into_iter()
+            .map(|listener| {
+                let log = log.as_ref().map(AccessLog::sibling);
+                scope.spawn(move || {
+                    evented::EventLoop::new(
+                        config,
+                        mio::net::TcpListener::from_std(listener),
+                        log,
+                        each,
+                    )
+                    .and_then(|mut l| l.run())
+                })
+            })
+            .collect();
+        let mut result =
+            evented::EventLoop::new(config, mio::net::TcpListener::from_std(first), log, each)
+                .and_then(|mut l| l.run());
+        for h in handles {
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("an event loop panicked")));
+            result = result.and(r);
+        }
+        result
+    });
+    result.map_err(failed)
 }
 
 fn announce(local: SocketAddr, config: &Config) {

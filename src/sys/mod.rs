@@ -74,6 +74,20 @@ pub fn send_more(sock: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
     Err(io::ErrorKind::Unsupported.into())
 }
 
+/// Shuts down the reading side of the socket with descriptor `fd`. Used to
+/// wake a thread blocked reading it; the caller must keep `fd` open for the
+/// duration of the call (the threaded driver closes sockets only under the
+/// lock it holds while calling this).
+pub fn shutdown_read(fd: std::os::fd::RawFd) -> io::Result<()> {
+    // SAFETY: shutdown(2) reads and writes no memory of ours; an invalid
+    // descriptor is reported as EBADF.
+    if unsafe { libc::shutdown(fd, libc::SHUT_RD) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Raises the soft limit on open files to the hard limit and returns the
 /// limit now in force.
 pub fn raise_nofile_limit() -> io::Result<u64> {

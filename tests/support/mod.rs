@@ -22,6 +22,8 @@ pub enum Mode {
     Evented,
     /// The event loop with `--no-sendfile`: bodies through the buffer.
     Buffered,
+    /// A thread per connection (`--threaded`).
+    Threaded,
 }
 
 impl Mode {
@@ -29,6 +31,7 @@ impl Mode {
         match self {
             Mode::Evented => &[],
             Mode::Buffered => &["--no-sendfile"],
+            Mode::Threaded => &["--threaded"],
         }
     }
 }
@@ -49,6 +52,10 @@ macro_rules! each_mode {
             #[test]
             fn buffered() {
                 body($crate::support::Mode::Buffered)
+            }
+            #[test]
+            fn threaded() {
+                body($crate::support::Mode::Threaded)
             }
         }
     };

@@ -1,0 +1,332 @@
+//! The thread-per-connection driver: a blocking `std::net` accept loop and
+//! one OS thread per connection doing blocking reads and writes.
+//!
+//! It is the classic design of the assignment servers skiff grew from, kept
+//! so the two can be compared. Its only code of its own is the I/O driving:
+//! each thread runs the same [`Conn`] as the event loop, over a blocking
+//! socket whose read and write timeouts are set to the connection's next
+//! deadline before every call, so keep-alive, header and send timeouts
+//! behave exactly as in the event loop.
+//!
+//! - **Capacity.** At most `max_connections` threads run at once. When all
+//!   are busy the accept loop waits for one to finish; meanwhile new
+//!   connections queue in the listen backlog (they are not refused). A
+//!   failing `accept` (out of descriptors) backs off for 100 ms.
+//! - **Access log.** One log shared by all threads: a line is appended
+//!   under a short lock, and a flusher thread writes the buffer out at
+//!   least once a second.
+//! - **Stopping.** A signal thread (signal-hook's iterator, no work in the
+//!   handler) reacts to the first SIGTERM or SIGINT by shutting the
+//!   listener down, which wakes the accept loop and refuses new
+//!   connections, and by shutting the reading side of idle connections, so
+//!   their threads see end-of-stream and exit. Busy connections finish
+//!   their response (with `Connection: close`) and close. The process
+//!   returns when no connection remains or `--shutdown-timeout` has passed;
+//!   a second signal exits at once.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use slab::Slab;
+
+use crate::config::Config;
+use crate::conn::{Conn, Cx, Direction, Next, Transport};
+use crate::http::date::Clock;
+use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink, SharedLog};
+use crate::server::evented::ACCEPT_BACKOFF;
+
+/// Stack size of a connection thread. The deepest frame is the parser's
+/// 100-slot header array (about 3 KiB); 256 KiB leaves ample room and keeps
+/// a thousand threads' address space modest.
+pub const THREAD_STACK: usize = 256 * 1024;
+
+/// What every thread shares.
+struct Shared {
+    config: Config,
+    log: Option<SharedLog>,
+    /// Set by the first signal.
+    stopping: AtomicBool,
+    /// Live connections: each socket's descriptor and whether its thread
+    /// is waiting between requests (so stopping may cut its reading side).
+    /// INVARIANT: a descriptor in here is open; a thread removes its entry
+    /// and closes its socket while holding this lock.
+    conns: Mutex<Slab<(RawFd, Arc<AtomicBool>)>>,
+    /// Signalled when a connection ends or the server starts stopping.
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock_conns(&self) -> std::sync::MutexGuard<'_, Slab<(RawFd, Arc<AtomicBool>)>> {
+        match self.conns.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Starts stopping: idle connections lose their reading side.
+    fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        let conns = self.lock_conns();
+        for (_, (fd, idle)) in conns.iter() {
+            if idle.load(Ordering::SeqCst) {
+                let _ = crate::sys::shutdown_read(*fd);
+            }
+        }
+        drop(conns);
+        self.changed.notify_all();
+    }
+}
+
+/// A connection's socket as its thread drives it. It keeps the idle flag
+/// that `Shared::stop` reads: set just before a read between requests
+/// (which then gives up at once if the server is stopping), cleared before
+/// any other read and the moment request bytes arrive. Either the thread
+/// sees the stop flag or `stop` sees it idle (both sides store, then load,
+/// sequentially consistent), so an idle thread always notices, and a
+/// request that has begun is never cut short.
+struct Socket {
+    sock: TcpStream,
+    idle: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+}
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.sock.read(buf)?;
+        if n > 0 {
+            self.idle.store(false, Ordering::SeqCst);
+        }
+        Ok(n)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.sock.flush()
+    }
+}
+
+impl Transport for Socket {
+    fn shutdown_write(&mut self) {
+        self.sock.shutdown_write();
+    }
+    fn arm(&mut self, deadline: Instant, clock: &Clock, dir: Direction) -> io::Result<()> {
+        let idle = dir == Direction::Idle;
+        if dir != Direction::Write {
+            self.idle.store(idle, Ordering::SeqCst);
+        }
+        if idle && self.shared.stopping() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.sock.arm(deadline, clock, dir)
+    }
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sock.write_more(buf)
+    }
+    fn send_file(&mut self, file: &File, offset: u64, count: usize) -> io::Result<usize> {
+        self.sock.send_file(file, offset, count)
+    }
+}
+
+/// Serves on `listener` with a thread per connection until a signal stops
+/// it (see the module documentation).
+pub fn run(
+    config: &Config,
+    listener: TcpListener,
+    log: Option<AccessLog>,
+    max_connections: usize,
+) -> io::Result<()> {
+    listener.set_nonblocking(false)?;
+    let listener = Arc::new(listener);
+    let shared = Arc::new(Shared {
+        config: config.clone(),
+        log: log.map(SharedLog::new),
+        stopping: AtomicBool::new(false),
+        conns: Mutex::new(Slab::new()),
+        changed: Condvar::new(),
+    });
+
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
+    {
+        let shared = shared.clone();
+        let listener = listener.clone();
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                let mut seen = 0;
+                for _ in signals.forever() {
+                    seen += 1;
+                    if seen == 1 {
+                        eprintln!(
+                            "skiff: stopping: finishing responses in flight, for at most {} s",
+                            shared.config.shutdown_timeout.as_secs()
+                        );
+                        shared.stop();
+                        // Wakes the blocked accept and refuses new connections.
+                        let _ = socket2::SockRef::from(&*listener).shutdown(Shutdown::Both);
+                    } else {
+                        if let Some(log) = &shared.log {
+                            log.with(AccessLog::flush);
+                        }
+                        std::process::exit(0);
+                    }
+                }
+            })?;
+    }
+    if let Some(log) = shared.log.clone() {
+        std::thread::Builder::new()
+            .name("log-flush".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(FLUSH_INTERVAL / 2);
+                    log.with(|l| l.flush_due(Instant::now()));
+                }
+            })?;
+    }
+
+    accept_loop(&shared, &listener, max_connections.max(1));
+
+    // Stopping: wait for the connections still open, within the timeout.
+    let until = Instant::now() + config.shutdown_timeout;
+    let mut conns = shared.lock_conns();
+    while !conns.is_empty() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            for (_, (fd, _)) in conns.iter() {
+                let _ = crate::sys::shutdown_read(*fd);
+            }
+            break;
+        }
+        conns = match shared.changed.wait_timeout(conns, left) {
+            Ok((g, _)) => g,
+            Err(poisoned) => poisoned.into_inner().0,
+        };
+    }
+    drop(conns);
+    if let Some(log) = &shared.log {
+        log.with(AccessLog::flush);
+    }
+    Ok(())
+}
+
+fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, max_connections: usize) {
+    loop {
+        // Wait for a free place; new connections queue in the backlog.
+        {
+            let mut conns = shared.lock_conns();
+            while conns.len() >= max_connections && !shared.stopping() {
+                conns = match shared.changed.wait(conns) {
+                    Ok(g) => g,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+            }
+        }
+        if shared.stopping() {
+            return;
+        }
+        match listener.accept() {
+            Ok((sock, peer)) => {
+                if shared.stopping() {
+                    return;
+                }
+                spawn_connection(shared, sock, peer);
+            }
+            Err(_) if shared.stopping() => return,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted
+                        | io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::ConnectionReset
+                ) => {}
+            Err(e) => {
+                if !matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) {
+                    eprintln!("skiff: accept: {e}");
+                }
+                std::thread::sleep(ACCEPT_BACKOFF);
+            }
+        }
+    }
+}
+
+fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
+    let _ = sock.set_nodelay(true);
+    let idle = Arc::new(AtomicBool::new(false));
+    let id = shared.lock_conns().insert((sock.as_raw_fd(), idle.clone()));
+    if shared.config.verbose {
+        eprintln!("skiff: {peer} connected");
+    }
+    let thread_shared = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .stack_size(THREAD_STACK)
+        .spawn(move || {
+            let sock = Socket {
+                sock,
+                idle,
+                shared: thread_shared.clone(),
+            };
+            serve(&thread_shared, id, sock, peer)
+        });
+    if let Err(e) = spawned {
+        eprintln!("skiff: cannot start a thread for {peer}: {e}");
+        shared.lock_conns().remove(id);
+    }
+}
+
+/// One connection's thread: the same `Conn` as the event loop, driven over
+/// a blocking socket; `Conn` arms the socket's timeouts with its deadline
+/// before every call (`Transport::arm`).
+fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr) {
+    let config = &shared.config;
+    let mut clock = Clock::new();
+    let mut conn = Conn::new(peer, clock.now());
+    let mut log = shared.log.clone();
+    loop {
+        clock.update();
+        let idle = conn.is_idle();
+        sock.idle.store(idle, Ordering::SeqCst);
+        if idle && shared.stopping() {
+            break;
+        }
+        let mut cx = Cx::new(config, &clock, log.as_mut().map(|l| l as &mut dyn LogSink));
+        cx.stop_flag = Some(&shared.stopping);
+        let next = match conn.drive(&mut sock, &mut cx) {
+            Next::Wait => {
+                // A timeout, or a spurious wakeup: check the deadline.
+                clock.update();
+                let mut cx = Cx::new(config, &clock, log.as_mut().map(|l| l as &mut dyn LogSink));
+                cx.stop_flag = Some(&shared.stopping);
+                conn.on_timeout(&mut sock, &mut cx)
+            }
+            other => other,
+        };
+        if next == Next::Close {
+            break;
+        }
+    }
+    let mut cx = Cx::new(config, &clock, log.as_mut().map(|l| l as &mut dyn LogSink));
+    conn.on_close(&mut cx);
+    {
+        // Close under the lock (see `Shared::conns`).
+        let mut conns = shared.lock_conns();
+        conns.remove(id);
+        drop(sock);
+    }
+    if config.verbose {
+        eprintln!("skiff: {peer} closed");
+    }
+    shared.changed.notify_all();
+}
