@@ -9,3 +9,4 @@ mod paths;
 mod persistence;
 mod ranges;
 mod tools;
+mod workers;
