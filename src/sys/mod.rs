@@ -88,6 +88,36 @@ pub fn shutdown_read(fd: std::os::fd::RawFd) -> io::Result<()> {
     }
 }
 
+/// Pins the calling thread (and the threads it starts later) to one CPU.
+/// For benchmarks, which keep server and load generator apart.
+#[cfg(target_os = "linux")]
+pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
+    // SAFETY: `set` is a plain-data cpu_set_t, zeroed and then filled by the
+    // libc helpers, which touch only the set passed in; sched_setaffinity
+    // reads `size_of::<cpu_set_t>()` bytes of it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn pin_to_cpu(_cpu: usize) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// Clock ticks per second, the unit of CPU times in `/proc/<pid>/stat`.
+pub fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let n = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if n > 0 { n as u64 } else { 100 }
+}
+
 /// Raises the soft limit on open files to the hard limit and returns the
 /// limit now in force.
 pub fn raise_nofile_limit() -> io::Result<u64> {
