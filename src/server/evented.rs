@@ -303,19 +303,10 @@ impl<'c> EventLoop<'c> {
                     self.accept_pending = false;
                     return;
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::Interrupted
-                            | io::ErrorKind::ConnectionAborted
-                            | io::ErrorKind::ConnectionReset
-                    ) => {}
-                Err(e) => {
-                    // EMFILE, ENFILE, ENOBUFS, ENOMEM or worse: stop
-                    // accepting for a while instead of spinning on it.
-                    if !matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) {
-                        eprintln!("skiff: accept: {e}");
-                    }
+                Err(e) if super::accept_error_is_transient(&e) => {}
+                Err(_) => {
+                    // Out of descriptors or worse: stop accepting for a
+                    // while instead of spinning on it.
                     self.pause_accepting(Some(self.clock.now() + ACCEPT_BACKOFF));
                     return;
                 }

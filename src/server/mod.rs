@@ -30,6 +30,26 @@ impl std::fmt::Display for RunError {
     }
 }
 
+/// Sorts an `accept` error: `true` for one to simply try again after (the
+/// peer gave up, or a signal interrupted), `false` for one to back off
+/// from (out of descriptors or memory, or anything unexpected, which is
+/// reported once on stderr; running out of descriptors is routine under
+/// load and is not).
+pub fn accept_error_is_transient(e: &io::Error) -> bool {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::Interrupted
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    ) {
+        return true;
+    }
+    if !matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) {
+        eprintln!("skiff: accept: {e}");
+    }
+    false
+}
+
 /// A non-blocking listening socket on `addr`.
 pub fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;

@@ -245,17 +245,8 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, max_connections: us
                 spawn_connection(shared, sock, peer);
             }
             Err(_) if shared.stopping() => return,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::Interrupted
-                        | io::ErrorKind::ConnectionAborted
-                        | io::ErrorKind::ConnectionReset
-                ) => {}
-            Err(e) => {
-                if !matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) {
-                    eprintln!("skiff: accept: {e}");
-                }
+            Err(e) if super::accept_error_is_transient(&e) => {}
+            Err(_) => {
                 std::thread::sleep(ACCEPT_BACKOFF);
             }
         }
