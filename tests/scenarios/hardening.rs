@@ -399,7 +399,10 @@ each_mode! {
                 }
             }
         };
-        warm(500);
+        // A first round fills whatever caches grow with peak concurrency
+        // (the allocator's arenas, glibc's cache of thread stacks); a leak
+        // shows as growth from one round to the next.
+        warm(3000);
         wait_for(|| (open_fds(pid) < 20).then_some(()));
         let fds = open_fds(pid);
         let rss = rss_kb(pid);
