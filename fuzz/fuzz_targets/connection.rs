@@ -85,7 +85,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let clock = Clock::new();
     let mut cx = Cx::new(config(), &clock, None);
-    let mut conn = Conn::new("127.0.0.1:9".parse().unwrap(), clock.now);
+    let mut conn = Conn::new("127.0.0.1:9".parse().unwrap(), clock.now());
     let mut turns = 0;
     loop {
         turns += 1;
