@@ -100,10 +100,15 @@ fn workers_zero_means_one_per_cpu() {
     let site = site();
     let s = Server::start(Mode::Evented, &site.path, &["--workers", "0"]);
     let cpus = std::thread::available_parallelism().unwrap().get();
-    let threads = std::fs::read_dir(format!("/proc/{}/task", s.child.id()))
-        .unwrap()
-        .count();
-    assert!(threads >= cpus, "{threads} threads for {cpus} CPUs");
+    // The start-up line comes once the listeners are bound; the loop
+    // threads start right after.
+    let threads = || {
+        std::fs::read_dir(format!("/proc/{}/task", s.child.id()))
+            .unwrap()
+            .count()
+    };
+    let all = wait_for(|| (threads() >= cpus).then_some(()));
+    assert!(all.is_some(), "{} threads for {cpus} CPUs", threads());
     assert_eq!(s.connect().get("/a.txt").status, 200);
 }
 
