@@ -64,6 +64,10 @@ pub struct Args {
     #[arg(long)]
     pub no_sendfile: bool,
 
+    /// Look at the file system on every request instead of trusting what was found for up to a second.
+    #[arg(long)]
+    pub no_file_cache: bool,
+
     /// Most connections served at once [default: what the open-file limit allows, less a reserve].
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: Option<u64>,
@@ -108,6 +112,8 @@ pub struct Config {
     pub error_pages: Vec<Box<[u8]>>,
     /// Large file bodies go out with sendfile (where the system has it).
     pub sendfile: bool,
+    /// Lookups and small files are cached, revalidated once a second.
+    pub file_cache: bool,
     /// `--max-connections` as given; the driver fits it to the open-file
     /// limit (`server::connection_cap`).
     pub max_connections: Option<u64>,
@@ -214,6 +220,7 @@ impl Config {
             verbose: args.verbose,
             error_pages,
             sendfile: !args.no_sendfile,
+            file_cache: !args.no_file_cache,
             max_connections: args.max_connections,
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
             threaded: args.threaded,

@@ -71,6 +71,10 @@ pub const INPUT_MAX: usize = MAX_HEAD + 1;
 
 /// A byte stream the connection can be driven over.
 pub trait Transport: Read + Write {
+    /// Whether reads and writes block (so the clock must be read again
+    /// after them). False for the event loop's non-blocking sockets.
+    const BLOCKING: bool = false;
+
     /// Half-closes the sending side (FIN after the queued bytes).
     fn shutdown_write(&mut self);
 
@@ -117,6 +121,8 @@ pub enum Direction {
 macro_rules! socket_transport {
     (blocking $socket:ty) => {
         $crate::conn::socket_transport!(@impl $socket, {
+            const BLOCKING: bool = true;
+
             fn arm(
                 &mut self,
                 deadline: std::time::Instant,
@@ -186,6 +192,9 @@ pub struct Cx<'a> {
     /// The same, read live: a blocking driver's stop flag, which can be set
     /// while a call is under way.
     pub stop_flag: Option<&'a std::sync::atomic::AtomicBool>,
+    /// Where files are found (the driver's cache), or `None` to resolve
+    /// every request afresh.
+    pub files: Option<&'a mut dyn crate::files::cache::FileSource>,
     /// The peer of the connection being driven (set by `Conn`).
     pub peer: Option<SocketAddr>,
 }
@@ -198,6 +207,7 @@ impl<'a> Cx<'a> {
             log,
             draining: false,
             stop_flag: None,
+            files: None,
             peer: None,
         }
     }
@@ -353,7 +363,11 @@ impl Output {
                         if io.arm(deadline, cx.clock, Direction::Write).is_err() {
                             return Flush::Blocked;
                         }
-                        match io.send_file(body.file(), offset, count) {
+                        let sent = match body.file() {
+                            Some(file) => io.send_file(file, offset, count),
+                            None => Err(io::ErrorKind::Unsupported.into()),
+                        };
+                        match sent {
                             // The file shrank: the promised length can no
                             // longer be met, so the connection must end.
                             Ok(0) => return Flush::Failed,
@@ -476,7 +490,7 @@ impl Output {
             &mut self.buf,
             cx.config.version,
             reply.status,
-            cx.clock.http_date(),
+            &cx.clock.http_date(),
             &fields,
             persist,
         );
@@ -682,7 +696,12 @@ impl Conn {
                     Next::Close
                 };
             }
-            match self.input.read_from(io) {
+            let read = self.input.read_from(io);
+            if T::BLOCKING {
+                // The read may have waited: what follows needs the time now.
+                cx.clock.refresh();
+            }
+            match read {
                 Ok(0) => self.input.eof = true,
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
@@ -722,7 +741,8 @@ impl Conn {
         self.head_started = None;
         match parsed {
             Ok(Some(req)) => {
-                let reply = respond(&req, cx.config);
+                let files = cx.files.as_deref_mut();
+                let reply = respond(&req, cx.config, files, cx.clock.now());
                 let persist = if cx.config.keep_alive_enabled()
                     && req.keep_alive
                     && !reply.close
@@ -1067,7 +1087,11 @@ mod tests {
             accept_ranges: false,
             content_range: None,
             unsatisfied_range: None,
-            body: Body::File(FileStream::window(file, 0, 100)),
+            body: Body::File(FileStream::window(
+                crate::files::resolve::Source::File(std::sync::Arc::new(file)),
+                0,
+                100,
+            )),
             close: false,
         };
         let keep = Persist::KeepAlive {

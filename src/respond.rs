@@ -16,11 +16,12 @@
 //! Sans-I/O apart from opening and stat-ing the file; never reads file
 //! contents and never writes anything.
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use crate::config::Config;
 use crate::files::body::FileStream;
-use crate::files::resolve::{Found, Resolution, resolve};
+use crate::files::cache::{FileSource, Uncached};
+use crate::files::resolve::{Found, Resolution};
 use crate::http::conditional::{
     ETag, Ranges, boundary, if_range_holds, match_holds, none_match_hits, parse_date, parse_range,
     secs,
@@ -86,8 +87,14 @@ impl Reply {
     }
 }
 
-/// Decides the reply to `req`.
-pub fn respond(req: &Request<'_>, config: &Config) -> Reply {
+/// Decides the reply to `req`, finding files through `files` (a cache, or
+/// `None` to look at the file system every time).
+pub fn respond(
+    req: &Request<'_>,
+    config: &Config,
+    files: Option<&mut (dyn FileSource + '_)>,
+    now: Instant,
+) -> Reply {
     match req.method {
         Method::Get | Method::Head => {}
         Method::Post
@@ -99,7 +106,11 @@ pub fn respond(req: &Request<'_>, config: &Config) -> Reply {
         | Method::Connect => return Reply::error(Status::MethodNotAllowed, config),
         Method::Other => return Reply::error(Status::NotImplemented, config),
     }
-    match resolve(&config.root, req.target) {
+    let found = match files {
+        Some(files) => files.find(&config.root, req.target, now),
+        None => Uncached.find(&config.root, req.target, now),
+    };
+    match found {
         Err(status) => Reply::error(status, config),
         Ok(Resolution::Redirect(location)) => Reply {
             location: Some(location),
@@ -116,9 +127,9 @@ fn multipart_type() -> &'static str {
 }
 
 fn file_reply(req: &Request<'_>, found: Found, config: &Config) -> Reply {
-    let len = found.meta.len();
-    let modified = found.meta.modified().ok();
-    let tag = ETag::of(&found.meta);
+    let len = found.len;
+    let modified = found.modified;
+    let tag: ETag = found.etag;
     let validators = |r: Reply| Reply {
         last_modified: modified,
         etag: Some(tag),
@@ -180,7 +191,7 @@ fn file_reply(req: &Request<'_>, found: Found, config: &Config) -> Reply {
     };
     match ranges {
         Ranges::Whole => Reply {
-            body: Body::File(FileStream::window(found.file, 0, len)),
+            body: Body::File(FileStream::window(found.source, 0, len)),
             ..whole
         },
         Ranges::Unsatisfiable => validators(Reply {
@@ -193,12 +204,12 @@ fn file_reply(req: &Request<'_>, found: Found, config: &Config) -> Reply {
                 status: Status::PartialContent,
                 length: last - first + 1,
                 content_range: Some((first, last, len)),
-                body: Body::File(FileStream::window(found.file, first, last - first + 1)),
+                body: Body::File(FileStream::window(found.source, first, last - first + 1)),
                 ..whole
             }
         }
         Ranges::Parts(parts) => {
-            let stream = FileStream::multipart(found.file, &parts, len, found.mime, boundary());
+            let stream = FileStream::multipart(found.source, &parts, len, found.mime, boundary());
             Reply {
                 status: Status::PartialContent,
                 content_type: multipart_type(),

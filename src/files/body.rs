@@ -16,6 +16,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 
+use crate::files::resolve::Source;
 use crate::http::response::needs_charset;
 
 #[derive(Debug)]
@@ -29,7 +30,7 @@ enum Segment {
 /// The body of a file response still to be sent.
 #[derive(Debug)]
 pub struct FileStream {
-    file: File,
+    source: Source,
     segments: VecDeque<Segment>,
     /// INVARIANT: the sum of what the segments still hold.
     remaining: u64,
@@ -37,13 +38,13 @@ pub struct FileStream {
 
 impl FileStream {
     /// `len` bytes of `file` from `offset`.
-    pub fn window(file: File, offset: u64, len: u64) -> FileStream {
+    pub fn window(source: Source, offset: u64, len: u64) -> FileStream {
         let mut segments = VecDeque::with_capacity(1);
         if len > 0 {
             segments.push_back(Segment::Window { offset, len });
         }
         FileStream {
-            file,
+            source,
             segments,
             remaining: len,
         }
@@ -52,7 +53,7 @@ impl FileStream {
     /// A `multipart/byteranges` body of the inclusive `ranges` of a
     /// representation of `total` bytes whose type is `mime`.
     pub fn multipart(
-        file: File,
+        source: Source,
         ranges: &[(u64, u64)],
         total: u64,
         mime: &str,
@@ -81,7 +82,7 @@ impl FileStream {
         remaining += tail.len() as u64;
         segments.push_back(Segment::Bytes { data: tail, pos: 0 });
         FileStream {
-            file,
+            source,
             segments,
             remaining,
         }
@@ -96,15 +97,31 @@ impl FileStream {
         self.remaining == 0
     }
 
-    pub fn file(&self) -> &File {
-        &self.file
+    /// The open file, when the bytes come from one.
+    pub fn file(&self) -> Option<&File> {
+        match &self.source {
+            Source::File(f) => Some(f),
+            Source::Bytes(_) => None,
+        }
     }
 
-    /// When the next bytes come from the file: `(offset, len)` of that
+    /// The whole stream as one slice of in-memory content, when it is
+    /// exactly that (a small cached file, whole or one range): `(content,
+    /// start, end)`, to be sent without copying.
+    pub fn as_shared_slice(&self) -> Option<(&std::sync::Arc<[u8]>, usize, usize)> {
+        match (&self.source, self.segments.len(), self.segments.front()) {
+            (Source::Bytes(b), 1, Some(&Segment::Window { offset, len })) => {
+                Some((b, offset as usize, (offset + len) as usize))
+            }
+            _ => None,
+        }
+    }
+
+    /// When the next bytes come from an open file: `(offset, len)` of that
     /// window, for a caller that sends it by other means (sendfile).
     pub fn front_window(&self) -> Option<(u64, u64)> {
-        match self.segments.front() {
-            Some(&Segment::Window { offset, len }) => Some((offset, len)),
+        match (&self.source, self.segments.front()) {
+            (Source::File(_), Some(&Segment::Window { offset, len })) => Some((offset, len)),
             _ => None,
         }
     }
@@ -141,14 +158,32 @@ impl FileStream {
                         self.segments.pop_front();
                     }
                 }
-                Some(Segment::Window { .. }) if !windows => break,
+                Some(Segment::Window { .. })
+                    if !windows && matches!(self.source, Source::File(_)) =>
+                {
+                    break;
+                }
                 Some(Segment::Window { offset, len }) => {
                     let want = (*len).min(room as u64) as usize;
-                    let at = out.len();
-                    out.resize(at + want, 0);
-                    if let Err(e) = read_exact_at(&self.file, &mut out[at..], *offset) {
-                        out.truncate(start);
-                        return Err(e);
+                    match &self.source {
+                        Source::File(file) => {
+                            let at = out.len();
+                            out.resize(at + want, 0);
+                            if let Err(e) = read_exact_at(file, &mut out[at..], *offset) {
+                                out.truncate(start);
+                                return Err(e);
+                            }
+                        }
+                        Source::Bytes(bytes) => {
+                            let from = *offset as usize;
+                            match bytes.get(from..from + want) {
+                                Some(chunk) => out.extend_from_slice(chunk),
+                                None => {
+                                    out.truncate(start);
+                                    return Err(io::ErrorKind::UnexpectedEof.into());
+                                }
+                            }
+                        }
                     }
                     let n = want as u64;
                     *offset += n;
@@ -202,7 +237,7 @@ mod tests {
     fn reads_a_window_in_chunks() {
         let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
         let (file, path) = temp_file("window", &data);
-        let mut s = FileStream::window(file, 100, 5000);
+        let mut s = FileStream::window(Source::File(std::sync::Arc::new(file)), 100, 5000);
         assert_eq!(s.remaining(), 5000);
         assert_eq!(drain(&mut s, 1024), &data[100..5100]);
         assert!(s.is_done());
@@ -212,7 +247,13 @@ mod tests {
     #[test]
     fn multipart_layout_and_length() {
         let (file, path) = temp_file("multi", b"0123456789");
-        let mut s = FileStream::multipart(file, &[(0, 1), (8, 9)], 10, "text/plain", "B");
+        let mut s = FileStream::multipart(
+            Source::File(std::sync::Arc::new(file)),
+            &[(0, 1), (8, 9)],
+            10,
+            "text/plain",
+            "B",
+        );
         let want = "--B\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-1/10\r\n\r\n01\r\n--B\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 8-9/10\r\n\r\n89\r\n--B--\r\n";
         assert_eq!(s.remaining(), want.len() as u64);
         assert_eq!(String::from_utf8(drain(&mut s, 7)).unwrap(), want);
@@ -222,7 +263,13 @@ mod tests {
     #[test]
     fn windows_can_be_left_to_the_caller() {
         let (file, path) = temp_file("caller", b"0123456789");
-        let mut s = FileStream::multipart(file, &[(2, 4)], 10, "image/png", "B");
+        let mut s = FileStream::multipart(
+            Source::File(std::sync::Arc::new(file)),
+            &[(2, 4)],
+            10,
+            "image/png",
+            "B",
+        );
         let mut out = Vec::new();
         s.read_into(&mut out, 1000, false).unwrap();
         assert!(out.ends_with(b"bytes 2-4/10\r\n\r\n"));
@@ -237,7 +284,7 @@ mod tests {
     #[test]
     fn a_shrunk_file_is_an_error_not_padding() {
         let (file, path) = temp_file("shrunk", &[7u8; 100]);
-        let mut s = FileStream::window(file, 0, 200);
+        let mut s = FileStream::window(Source::File(std::sync::Arc::new(file)), 0, 200);
         let mut out = vec![1, 2, 3];
         assert_eq!(
             s.read_into(&mut out, 1000, true).unwrap_err().kind(),

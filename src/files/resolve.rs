@@ -25,11 +25,14 @@ use std::ffi::OsStr;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use percent_encoding::{AsciiSet, CONTROLS, percent_encode};
 
+use crate::http::conditional::ETag;
 use crate::http::response::Status;
 
 /// The name served for a directory requested with a trailing slash.
@@ -179,15 +182,52 @@ pub enum Resolution {
     Redirect(Vec<u8>),
 }
 
-/// An open file and what the response needs to know about it.
-#[derive(Debug)]
+/// Where a found file's bytes come from: shared, so a cached file serves
+/// many responses at once.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The whole content, held in memory (small cached files).
+    Bytes(Arc<[u8]>),
+    /// An open file, read with positioned reads or sendfile (which never
+    /// move a shared file position).
+    File(Arc<File>),
+}
+
+/// A regular file under the root and what the response needs to know
+/// about it.
+#[derive(Debug, Clone)]
 pub struct Found {
-    pub file: File,
-    pub meta: Metadata,
+    pub source: Source,
+    pub len: u64,
+    pub modified: Option<SystemTime>,
+    pub etag: ETag,
     /// Its content type, from the name the client asked for.
     pub mime: &'static str,
     /// The canonical path (under the root).
     pub path: PathBuf,
+    /// Device, inode, size and modification time: what says the file on
+    /// disk is still this one.
+    pub identity: (u64, u64, u64, i64, i64),
+}
+
+impl Found {
+    fn new(file: File, meta: &Metadata, mime: &'static str, path: PathBuf) -> Found {
+        Found {
+            source: Source::File(Arc::new(file)),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            etag: ETag::of(meta),
+            mime,
+            path,
+            identity: (
+                meta.dev(),
+                meta.ino(),
+                meta.len(),
+                meta.mtime(),
+                meta.mtime_nsec(),
+            ),
+        }
+    }
 }
 
 /// Steps 1 to 6. `root` must be canonical.
@@ -233,12 +273,7 @@ fn open_regular(path: PathBuf, mime: &'static str) -> Result<Found, Status> {
             Status::Forbidden
         });
     }
-    Ok(Found {
-        file,
-        meta,
-        mime,
-        path,
-    })
+    Ok(Found::new(file, &meta, mime, path))
 }
 
 /// The status for a file-system error met while resolving.

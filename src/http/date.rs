@@ -10,15 +10,18 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 pub const HTTP_DATE_LEN: usize = 29;
 
 /// Monotonic and wall time for one turn of a loop, plus the `Date` value.
+///
+/// Every field is a `Cell` so a driver whose single call can block (the
+/// threaded one) can bring the clock up to date through a shared reference
+/// ([`Clock::refresh`]) in the middle of that call.
 #[derive(Debug, Clone)]
 pub struct Clock {
-    /// Monotonic time: every timeout is measured on this. A `Cell` so a
-    /// blocking driver can refresh it mid-call ([`Clock::refresh`]).
+    /// Monotonic time: every timeout is measured on this.
     now: Cell<Instant>,
     /// Wall time: for `Date` and the access log only.
-    pub wall: SystemTime,
-    secs: u64,
-    date: [u8; HTTP_DATE_LEN],
+    wall: Cell<SystemTime>,
+    secs: Cell<u64>,
+    date: Cell<[u8; HTTP_DATE_LEN]>,
 }
 
 impl Default for Clock {
@@ -29,11 +32,11 @@ impl Default for Clock {
 
 impl Clock {
     pub fn new() -> Clock {
-        let mut c = Clock {
+        let c = Clock {
             now: Cell::new(Instant::now()),
-            wall: SystemTime::now(),
-            secs: u64::MAX,
-            date: [b' '; HTTP_DATE_LEN],
+            wall: Cell::new(SystemTime::now()),
+            secs: Cell::new(u64::MAX),
+            date: Cell::new([b' '; HTTP_DATE_LEN]),
         };
         c.format_date();
         c
@@ -41,8 +44,14 @@ impl Clock {
 
     /// Reads both clocks; reformats `Date` only when the second changed.
     pub fn update(&mut self) {
+        self.refresh();
+    }
+
+    /// The same through a shared reference, for drivers whose one call can
+    /// block.
+    pub fn refresh(&self) {
         self.now.set(Instant::now());
-        self.wall = SystemTime::now();
+        self.wall.set(SystemTime::now());
         self.format_date();
     }
 
@@ -50,20 +59,22 @@ impl Clock {
     /// read the time).
     pub fn set(&mut self, now: Instant, wall: SystemTime) {
         self.now.set(now);
-        self.wall = wall;
+        self.wall.set(wall);
         self.format_date();
     }
 
-    fn format_date(&mut self) {
-        let secs = unix_secs(self.wall);
-        if secs == self.secs {
+    fn format_date(&self) {
+        let secs = unix_secs(self.wall.get());
+        if secs == self.secs.get() {
             return;
         }
-        self.secs = secs;
+        self.secs.set(secs);
         let text = httpdate::HttpDate::from(UNIX_EPOCH + std::time::Duration::from_secs(secs));
-        let mut cursor = &mut self.date[..];
+        let mut date = [b' '; HTTP_DATE_LEN];
+        let mut cursor = &mut date[..];
         // An HttpDate always renders as exactly 29 ASCII bytes.
         let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{text}"));
+        self.date.set(date);
     }
 
     /// Monotonic time as last read.
@@ -71,20 +82,19 @@ impl Clock {
         self.now.get()
     }
 
-    /// Reads the monotonic clock again (wall time and `Date` stay as they
-    /// were until the next `update`). For drivers whose one call can block.
-    pub fn refresh(&self) {
-        self.now.set(Instant::now());
+    /// Wall time as last read.
+    pub fn wall(&self) -> SystemTime {
+        self.wall.get()
     }
 
     /// The current `Date` header value.
-    pub fn http_date(&self) -> &[u8] {
-        &self.date
+    pub fn http_date(&self) -> [u8; HTTP_DATE_LEN] {
+        self.date.get()
     }
 
     /// Whole seconds since the Unix epoch, wall time.
     pub fn unix_secs(&self) -> u64 {
-        self.secs
+        self.secs.get()
     }
 }
 
@@ -127,7 +137,7 @@ mod tests {
             Instant::now(),
             UNIX_EPOCH + Duration::from_secs(784_111_777),
         );
-        assert_eq!(c.http_date(), b"Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(&c.http_date(), b"Sun, 06 Nov 1994 08:49:37 GMT");
         let mut v = Vec::new();
         write_http_date(&mut v, UNIX_EPOCH + Duration::from_millis(784_111_777_900));
         assert_eq!(v, b"Sun, 06 Nov 1994 08:49:37 GMT");

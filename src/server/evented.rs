@@ -57,6 +57,7 @@ use slab::Slab;
 
 use crate::config::Config;
 use crate::conn::{Conn, Cx, Next};
+use crate::files::cache::FileCache;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
 use crate::timer::{TimerHandle, TimerWheel};
@@ -136,6 +137,8 @@ pub struct EventLoop<'c> {
     signals: Signals,
     /// Set by the first signal: when to give up on connections still open.
     draining_until: Option<Instant>,
+    /// Files found lately (unless `--no-file-cache`).
+    cache: FileCache,
 }
 
 impl<'c> EventLoop<'c> {
@@ -168,6 +171,7 @@ impl<'c> EventLoop<'c> {
             ready: Vec::new(),
             signals,
             draining_until: None,
+            cache: FileCache::new(),
         })
     }
 
@@ -420,6 +424,9 @@ impl<'c> EventLoop<'c> {
             self.log.as_mut().map(|l| l as &mut dyn LogSink),
         );
         cx.draining = self.draining_until.is_some();
+        if self.config.file_cache {
+            cx.files = Some(&mut self.cache);
+        }
         (cx, &mut self.slots)
     }
 

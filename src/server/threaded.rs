@@ -37,6 +37,7 @@ use slab::Slab;
 
 use crate::config::Config;
 use crate::conn::{Conn, Cx, Direction, Next, Transport};
+use crate::files::cache::SharedCache;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink, SharedLog};
 use crate::server::evented::ACCEPT_BACKOFF;
@@ -50,6 +51,8 @@ pub const THREAD_STACK: usize = 256 * 1024;
 struct Shared {
     config: Config,
     log: Option<SharedLog>,
+    /// One file cache for all threads, locked per lookup.
+    cache: SharedCache,
     /// Set by the first signal.
     stopping: AtomicBool,
     /// Live connections: each socket's descriptor and whether its thread
@@ -120,6 +123,8 @@ impl Write for Socket {
 }
 
 impl Transport for Socket {
+    const BLOCKING: bool = true;
+
     fn shutdown_write(&mut self) {
         self.sock.shutdown_write();
     }
@@ -154,6 +159,7 @@ pub fn run(
     let shared = Arc::new(Shared {
         config: config.clone(),
         log: log.map(SharedLog::new),
+        cache: SharedCache::default(),
         stopping: AtomicBool::new(false),
         conns: Mutex::new(Slab::new()),
         changed: Condvar::new(),
@@ -277,6 +283,26 @@ fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
     }
 }
 
+/// What a connection thread lends its `Conn`: the shared config, log and
+/// file cache, and the live stop flag.
+fn thread_cx<'a>(
+    shared: &'a Shared,
+    clock: &'a Clock,
+    log: &'a mut Option<SharedLog>,
+    files: &'a mut SharedCache,
+) -> Cx<'a> {
+    let mut cx = Cx::new(
+        &shared.config,
+        clock,
+        log.as_mut().map(|l| l as &mut dyn LogSink),
+    );
+    cx.stop_flag = Some(&shared.stopping);
+    if shared.config.file_cache {
+        cx.files = Some(files);
+    }
+    cx
+}
+
 /// One connection's thread: the same `Conn` as the event loop, driven over
 /// a blocking socket; `Conn` arms the socket's timeouts with its deadline
 /// before every call (`Transport::arm`).
@@ -285,6 +311,7 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr) {
     let mut clock = Clock::new();
     let mut conn = Conn::new(peer, clock.now());
     let mut log = shared.log.clone();
+    let mut files = shared.cache.clone();
     loop {
         clock.update();
         let idle = conn.is_idle();
@@ -292,15 +319,17 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr) {
         if idle && shared.stopping() {
             break;
         }
-        let mut cx = Cx::new(config, &clock, log.as_mut().map(|l| l as &mut dyn LogSink));
-        cx.stop_flag = Some(&shared.stopping);
-        let next = match conn.drive(&mut sock, &mut cx) {
+        let next = match conn.drive(
+            &mut sock,
+            &mut thread_cx(shared, &clock, &mut log, &mut files),
+        ) {
             Next::Wait => {
                 // A timeout, or a spurious wakeup: check the deadline.
                 clock.update();
-                let mut cx = Cx::new(config, &clock, log.as_mut().map(|l| l as &mut dyn LogSink));
-                cx.stop_flag = Some(&shared.stopping);
-                conn.on_timeout(&mut sock, &mut cx)
+                conn.on_timeout(
+                    &mut sock,
+                    &mut thread_cx(shared, &clock, &mut log, &mut files),
+                )
             }
             other => other,
         };

@@ -159,7 +159,8 @@ each_mode! {
 each_mode! {
     fn a_touched_file_is_modified_again(mode) {
         let site = site();
-        let s = Server::start(mode, &site.path, &[]);
+        // Without the file cache, so the change is seen at once.
+        let s = Server::start(mode, &site.path, &["--no-file-cache"]);
         let mut c = s.connect();
         c.send("GET /a.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n");
         assert_eq!(c.response().status, 200);
@@ -230,5 +231,42 @@ each_mode! {
             assert_eq!(r.content_length(), n as u64);
             assert!(r.body == want, "size {n}");
         }
+    }
+}
+
+each_mode! {
+    fn the_file_cache_notices_a_change_within_about_a_second(mode) {
+        let site = site();
+        let s = Server::start(mode, &site.path, &[]);
+        let mut c = s.connect();
+        let first = c.get("/a.txt");
+        assert_eq!(first.body, b"hello, skiff\n");
+        site.write("a.txt", "changed, and longer\n");
+        // Revalidation happens at most once a second; give it a little more.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let second = c.get("/a.txt");
+        assert_eq!(second.body, b"changed, and longer\n");
+        assert_ne!(second.header("etag"), first.header("etag"));
+        std::fs::remove_file(site.path.join("a.txt")).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(c.get("/a.txt").status, 404);
+    }
+}
+
+each_mode! {
+    fn the_date_is_current_after_an_idle_wait(mode) {
+        let site = site();
+        let s = Server::start(mode, &site.path, &[]);
+        let mut c = s.connect();
+        c.get("/a.txt");
+        std::thread::sleep(std::time::Duration::from_millis(2200));
+        let before = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let r = c.get("/a.txt");
+        let date = httpdate::parse_http_date(r.header("date").unwrap()).unwrap();
+        let date = date.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert!(date >= before, "Date {date} is older than the request ({before})");
     }
 }

@@ -29,7 +29,8 @@ fn req(c: &mut Client, extra: &str) -> Response {
 each_mode! {
     fn file_responses_carry_accept_ranges_and_an_etag_that_follows_the_file(mode) {
         let site = ranged();
-        let s = Server::start(mode, &site.path, &[]);
+        // Without the file cache, so every change is seen at once.
+        let s = Server::start(mode, &site.path, &["--no-file-cache"]);
         let mut c = s.connect();
         let r = c.get("/d.txt");
         assert_eq!(r.header("accept-ranges"), Some("bytes"));
@@ -355,7 +356,8 @@ each_mode! {
         let site = TempDir::new("grow");
         let size = 8 * 1024 * 1024;
         site.write("big.bin", vec![b'a'; size]);
-        let s = Server::start(mode, &site.path, &[]);
+        // Without the file cache, so the follow-up request sees the growth.
+        let s = Server::start(mode, &site.path, &["--no-file-cache"]);
         let mut c = s.connect();
         c.send("GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n");
         std::thread::sleep(std::time::Duration::from_millis(200));

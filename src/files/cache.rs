@@ -1,0 +1,302 @@
+//! A cache of resolved files, so the common request costs no file system
+//! call at all.
+//!
+//! It maps the raw path of a request target (before `?`) to what
+//! [`resolve`] found for it. Small files keep their whole content in memory
+//! (shared, sent without copying); larger ones keep an open descriptor
+//! (shared: sendfile and positioned reads never move a file position).
+//!
+//! An entry is trusted for at most [`REVALIDATE`]; after that the next
+//! request resolves the path afresh (all of `resolve`'s checks: under the
+//! root, symlinks, permissions) and compares the file's identity (device,
+//! inode, size, modification time, canonical path). Anything different
+//! replaces the entry, so a changed, replaced, removed or newly forbidden
+//! file is noticed within a second. Only successful lookups are cached;
+//! errors and redirects are resolved every time.
+//!
+//! Bounded in entries, in content bytes and in open descriptors; past a
+//! bound, older entries make room.
+
+use std::collections::HashMap;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::files::resolve::{Found, Resolution, Source, resolve};
+use crate::http::response::Status;
+
+/// How long a cached lookup is trusted before the file is looked at again.
+pub const REVALIDATE: Duration = Duration::from_secs(1);
+/// Most paths cached.
+pub const MAX_ENTRIES: usize = 1024;
+/// Largest file whose content is held in memory.
+pub const MAX_IN_MEMORY: u64 = 256 * 1024;
+/// Most content bytes held in memory in all.
+pub const MAX_BYTES: usize = 32 * 1024 * 1024;
+/// Most open descriptors held for larger files.
+pub const MAX_DESCRIPTORS: usize = 64;
+
+/// Something that finds the file for a request target.
+pub trait FileSource {
+    fn find(&mut self, root: &Path, target: &[u8], now: Instant) -> Result<Resolution, Status>;
+}
+
+/// No cache: every request resolves afresh (`--no-file-cache`).
+pub struct Uncached;
+
+impl FileSource for Uncached {
+    fn find(&mut self, root: &Path, target: &[u8], _now: Instant) -> Result<Resolution, Status> {
+        resolve(root, target)
+    }
+}
+
+struct Entry {
+    found: Found,
+    checked: Instant,
+}
+
+/// The cache of one event loop.
+#[derive(Default)]
+pub struct FileCache {
+    map: HashMap<Box<[u8]>, Entry>,
+    bytes: usize,
+    descriptors: usize,
+}
+
+impl FileCache {
+    pub fn new() -> FileCache {
+        FileCache::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        if let Some(e) = self.map.remove(key) {
+            self.forget(&e.found);
+        }
+    }
+
+    fn forget(&mut self, found: &Found) {
+        match found.source {
+            Source::Bytes(ref b) => self.bytes -= b.len(),
+            Source::File(_) => self.descriptors -= 1,
+        }
+    }
+
+    /// Makes room for one more entry of `bytes` content (or one descriptor).
+    fn make_room(&mut self, bytes: usize, descriptor: bool) {
+        while !self.map.is_empty()
+            && (self.map.len() >= MAX_ENTRIES
+                || self.bytes + bytes > MAX_BYTES
+                || (descriptor && self.descriptors >= MAX_DESCRIPTORS))
+        {
+            // The entry checked longest ago goes first.
+            let oldest = self
+                .map
+                .iter()
+                .min_by_key(|(_, e)| e.checked)
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => self.remove(&k),
+                None => break,
+            }
+        }
+    }
+
+    /// Caches a fresh lookup; small files are read into memory now.
+    fn insert(&mut self, key: &[u8], mut found: Found, now: Instant) -> Found {
+        if let Source::File(file) = &found.source {
+            if found.len <= MAX_IN_MEMORY {
+                let mut content = vec![0u8; found.len as usize];
+                if read_all_at(file, &mut content).is_err() {
+                    return found; // changed under us: serve it uncached
+                }
+                found.source = Source::Bytes(content.into());
+            }
+        }
+        let (bytes, descriptor) = match &found.source {
+            Source::Bytes(b) => (b.len(), false),
+            Source::File(_) => (0, true),
+        };
+        if bytes > MAX_BYTES {
+            return found;
+        }
+        self.make_room(bytes, descriptor);
+        self.bytes += bytes;
+        if descriptor {
+            self.descriptors += 1;
+        }
+        self.map.insert(
+            key.into(),
+            Entry {
+                found: found.clone(),
+                checked: now,
+            },
+        );
+        found
+    }
+}
+
+impl FileSource for FileCache {
+    fn find(&mut self, root: &Path, target: &[u8], now: Instant) -> Result<Resolution, Status> {
+        // Only origin-form targets are cached, by their path.
+        let key = match target.iter().position(|&c| c == b'?') {
+            Some(i) => &target[..i],
+            None => target,
+        };
+        if key.first() != Some(&b'/') {
+            return resolve(root, target);
+        }
+        if let Some(entry) = self.map.get_mut(key) {
+            if now.saturating_duration_since(entry.checked) < REVALIDATE {
+                return Ok(Resolution::File(entry.found.clone()));
+            }
+        }
+        let fresh = resolve(root, target);
+        if let Some(entry) = self.map.get_mut(key) {
+            match &fresh {
+                Ok(Resolution::File(f))
+                    if f.identity == entry.found.identity && f.path == entry.found.path =>
+                {
+                    entry.checked = now;
+                    return Ok(Resolution::File(entry.found.clone()));
+                }
+                _ => self.remove(key),
+            }
+        }
+        match fresh {
+            Ok(Resolution::File(found)) => Ok(Resolution::File(self.insert(key, found, now))),
+            other => other,
+        }
+    }
+}
+
+/// One cache shared by threads (the threaded driver), locked per lookup.
+#[derive(Clone, Default)]
+pub struct SharedCache(Arc<Mutex<FileCache>>);
+
+impl FileSource for SharedCache {
+    fn find(&mut self, root: &Path, target: &[u8], now: Instant) -> Result<Resolution, Status> {
+        let mut cache = match self.0.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        cache.find(root, target, now)
+    }
+}
+
+fn read_all_at(file: &std::fs::File, buf: &mut [u8]) -> std::io::Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        match file.read_at(&mut buf[got..], got as u64) {
+            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Root(std::path::PathBuf);
+    impl Drop for Root {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn root(tag: &str) -> Root {
+        let p = std::env::temp_dir().join(format!("skiff-cache-{}-{tag}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        Root(std::fs::canonicalize(&p).unwrap())
+    }
+
+    fn bytes(r: Result<Resolution, Status>) -> Vec<u8> {
+        match r {
+            Ok(Resolution::File(f)) => match f.source {
+                Source::Bytes(b) => b.to_vec(),
+                Source::File(file) => {
+                    let mut v = vec![0; f.len as usize];
+                    read_all_at(&file, &mut v).unwrap();
+                    v
+                }
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn serves_from_memory_until_revalidation_notices_a_change() {
+        let r = root("change");
+        std::fs::write(r.0.join("a.txt"), "one").unwrap();
+        let mut c = FileCache::new();
+        let t0 = Instant::now();
+        assert_eq!(bytes(c.find(&r.0, b"/a.txt?x", t0)), b"one");
+        assert_eq!(c.len(), 1);
+        std::thread::sleep(Duration::from_millis(5));
+        std::fs::write(r.0.join("a.txt"), "two!").unwrap();
+        // Within the second: the cached copy.
+        assert_eq!(
+            bytes(c.find(&r.0, b"/a.txt", t0 + Duration::from_millis(500))),
+            b"one"
+        );
+        // After it: noticed.
+        assert_eq!(bytes(c.find(&r.0, b"/a.txt", t0 + REVALIDATE)), b"two!");
+        // A removed file is noticed too, and leaves the cache.
+        std::fs::remove_file(r.0.join("a.txt")).unwrap();
+        assert!(matches!(
+            c.find(&r.0, b"/a.txt", t0 + REVALIDATE * 3),
+            Err(Status::NotFound)
+        ));
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn large_files_keep_a_descriptor_not_their_content() {
+        let r = root("large");
+        std::fs::write(r.0.join("big.bin"), vec![7u8; MAX_IN_MEMORY as usize + 1]).unwrap();
+        let mut c = FileCache::new();
+        match c.find(&r.0, b"/big.bin", Instant::now()) {
+            Ok(Resolution::File(f)) => assert!(matches!(f.source, Source::File(_))),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!((c.bytes, c.descriptors), (0, 1));
+    }
+
+    #[test]
+    fn bounded_in_entries() {
+        let r = root("bound");
+        let mut c = FileCache::new();
+        let now = Instant::now();
+        for i in 0..MAX_ENTRIES + 10 {
+            std::fs::write(r.0.join(format!("f{i}")), "x").unwrap();
+            c.find(&r.0, format!("/f{i}").as_bytes(), now).unwrap();
+        }
+        assert_eq!(c.len(), MAX_ENTRIES);
+        assert_eq!(c.bytes, MAX_ENTRIES);
+    }
+
+    #[test]
+    fn errors_are_not_cached() {
+        let r = root("errors");
+        let mut c = FileCache::new();
+        assert!(matches!(
+            c.find(&r.0, b"/nope", Instant::now()),
+            Err(Status::NotFound)
+        ));
+        assert!(c.is_empty());
+        std::fs::write(r.0.join("nope"), "now").unwrap();
+        assert_eq!(bytes(c.find(&r.0, b"/nope", Instant::now())), b"now");
+    }
+}
