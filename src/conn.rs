@@ -54,6 +54,11 @@ pub const WRITE_BUDGET: usize = 1024 * 1024;
 /// Unsent output beyond which no further pipelined request is answered
 /// until the client reads.
 pub const OUTPUT_SOFT_LIMIT: usize = 64 * 1024;
+/// Smallest in-memory body sent by reference (`writev`) rather than copied
+/// into the output buffer: below it, a copy is cheaper than an extra slice.
+pub const SHARE_MIN: usize = 1024;
+/// Most slices handed to one `writev`.
+const MAX_IOV: usize = 32;
 /// Largest request body read and thrown away to keep a connection alive;
 /// a larger one is answered and the connection closed unread.
 pub const MAX_DISCARD: u64 = 1024 * 1024;
@@ -295,12 +300,29 @@ struct PendingLog {
     loaded: u64,
 }
 
+/// In-memory content sent by reference: after `buf[..at]` comes
+/// `data[start..end]`.
+#[derive(Debug)]
+struct Mark {
+    at: usize,
+    data: std::sync::Arc<[u8]>,
+    start: usize,
+    end: usize,
+}
+
 /// Bytes answered and not yet sent, and a file body that follows them.
 #[derive(Debug)]
 struct Output {
     buf: Vec<u8>,
     /// INVARIANT: pos <= buf.len(); `buf[pos..]` is unsent.
     pos: usize,
+    /// Shared slices interleaved with `buf`, in order.
+    /// INVARIANT: `at` never decreases along the queue and is >= `pos` for
+    /// every mark after the first; `buf` is never compacted while marks
+    /// are queued.
+    marks: std::collections::VecDeque<Mark>,
+    /// Bytes of the marks not yet sent.
+    shared_unsent: usize,
     /// Streams after everything in `buf`; while it is set nothing else is
     /// queued.
     body: Option<FileStream>,
@@ -327,6 +349,8 @@ impl Output {
         Output {
             buf: Vec::new(),
             pos: 0,
+            marks: std::collections::VecDeque::new(),
+            shared_unsent: 0,
             body: None,
             no_sendfile: false,
             pending_log: None,
@@ -336,13 +360,79 @@ impl Output {
         }
     }
 
+    /// Everything queued before the body (heads, pages, shared slices) is
+    /// sent.
+    fn all_sent(&self) -> bool {
+        self.pos == self.buf.len() && self.marks.is_empty()
+    }
+
+    fn unsent(&self) -> usize {
+        self.buf.len() - self.pos + self.shared_unsent
+    }
+
     fn is_pending(&self) -> bool {
-        self.pos < self.buf.len() || self.body.is_some()
+        !self.all_sent() || self.body.is_some()
     }
 
     /// Whether another response may be queued behind what is there.
     fn accepts_more(&self) -> bool {
-        !self.close && self.body.is_none() && self.buf.len() - self.pos < OUTPUT_SOFT_LIMIT
+        !self.close && self.body.is_none() && self.unsent() < OUTPUT_SOFT_LIMIT
+    }
+
+    /// Writes `buf` and the marks interleaved, with one `writev`.
+    fn write_marks<T: Transport>(&self, io: &mut T) -> io::Result<usize> {
+        let mut iov = [io::IoSlice::new(&[]); MAX_IOV];
+        let mut n = 0;
+        let mut cur = self.pos;
+        let mut all = true;
+        for m in &self.marks {
+            if n + 2 > MAX_IOV {
+                all = false;
+                break;
+            }
+            if m.at > cur {
+                iov[n] = io::IoSlice::new(&self.buf[cur..m.at]);
+                n += 1;
+                cur = m.at;
+            }
+            iov[n] = io::IoSlice::new(&m.data[m.start..m.end]);
+            n += 1;
+        }
+        if all && cur < self.buf.len() {
+            iov[n] = io::IoSlice::new(&self.buf[cur..]);
+            n += 1;
+        }
+        io.write_vectored(&iov[..n])
+    }
+
+    /// Records `k` bytes written by `write_marks`.
+    fn advance(&mut self, mut k: usize) {
+        while k > 0 {
+            match self.marks.front_mut() {
+                Some(m) if m.at <= self.pos => {
+                    let t = k.min(m.end - m.start);
+                    m.start += t;
+                    self.shared_unsent -= t;
+                    k -= t;
+                    if m.start == m.end {
+                        self.marks.pop_front();
+                    }
+                }
+                Some(m) => {
+                    let t = k.min(m.at - self.pos);
+                    self.pos += t;
+                    k -= t;
+                }
+                None => {
+                    let t = k.min(self.buf.len() - self.pos);
+                    self.pos += t;
+                    k -= t;
+                    if t == 0 {
+                        break;
+                    }
+                }
+            }
+        }
     }
 
     fn flush<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Flush {
@@ -352,7 +442,9 @@ impl Output {
             if let Some(body) = &mut self.body {
                 let sendfile = cx.config.sendfile && !self.no_sendfile;
                 match body.front_window() {
-                    Some((offset, len)) if sendfile && self.pos == self.buf.len() => {
+                    Some((offset, len))
+                        if sendfile && self.pos == self.buf.len() && self.marks.is_empty() =>
+                    {
                         // Everything before the window is out: send the
                         // window itself straight from the page cache.
                         if written >= WRITE_BUDGET {
@@ -395,7 +487,8 @@ impl Output {
                     Some(_) if sendfile => {} // first write out what precedes it
                     _ => {
                         let unsent = self.buf.len() - self.pos;
-                        if unsent < CHUNK / 2 {
+                        // Never compact under queued marks (see `marks`).
+                        if unsent < CHUNK / 2 && self.marks.is_empty() {
                             self.buf.drain(..self.pos);
                             self.pos = 0;
                             match body.read_into(&mut self.buf, CHUNK - unsent, !sendfile) {
@@ -413,7 +506,7 @@ impl Output {
                     }
                 }
             }
-            if self.pos == self.buf.len() {
+            if self.all_sent() {
                 if self.body.is_some() {
                     continue; // the stream has more to give
                 }
@@ -441,7 +534,9 @@ impl Output {
             if io.arm(deadline, cx.clock, Direction::Write).is_err() {
                 return Flush::Blocked;
             }
-            let result = if corked {
+            let result = if !self.marks.is_empty() {
+                self.write_marks(io)
+            } else if corked {
                 io.write_more(&self.buf[self.pos..])
             } else {
                 io.write(&self.buf[self.pos..])
@@ -449,7 +544,7 @@ impl Output {
             match result {
                 Ok(0) => return Flush::Failed,
                 Ok(n) => {
-                    self.pos += n;
+                    self.advance(n);
                     written += n;
                     self.last_progress = cx.clock.now();
                 }
@@ -511,6 +606,19 @@ impl Output {
             }
             Body::File(mut body) => {
                 let len = body.remaining();
+                if let Some((data, start, end)) = body.as_shared_slice() {
+                    if end - start >= SHARE_MIN {
+                        self.marks.push_back(Mark {
+                            at: self.buf.len(),
+                            data: data.clone(),
+                            start,
+                            end,
+                        });
+                        self.shared_unsent += end - start;
+                        log(cx, request_line, code, len);
+                        return;
+                    }
+                }
                 if len <= CHUNK as u64 {
                     if body.read_into(&mut self.buf, CHUNK, true).is_err() {
                         // Nothing of this response has been sent yet: take
@@ -551,6 +659,7 @@ impl Output {
         if !self.is_pending() {
             self.buf = Vec::new();
             self.pos = 0;
+            self.marks = std::collections::VecDeque::new();
         }
     }
 }
