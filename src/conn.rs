@@ -54,6 +54,9 @@ pub const WRITE_BUDGET: usize = 1024 * 1024;
 /// Unsent output beyond which no further pipelined request is answered
 /// until the client reads.
 pub const OUTPUT_SOFT_LIMIT: usize = 64 * 1024;
+/// Largest file body copied into the output buffer when sendfile could
+/// send it: above it, sendfile's copy-free path is cheaper than a copy.
+pub const INLINE_MAX: usize = 16 * 1024;
 /// Smallest in-memory body sent by reference (`writev`) rather than copied
 /// into the output buffer: below it, a copy is cheaper than an extra slice.
 pub const SHARE_MIN: usize = 1024;
@@ -573,7 +576,7 @@ impl Output {
         let fields = Fields {
             content_type: reply.content_type,
             content_length: reply.length,
-            last_modified: reply.last_modified,
+            last_modified: reply.last_modified_text.as_ref().map(|t| &t[..]),
             etag: reply.etag.as_ref().map(|t| t.as_bytes()),
             accept_ranges: reply.accept_ranges,
             content_range: reply.content_range,
@@ -619,7 +622,15 @@ impl Output {
                         return;
                     }
                 }
-                if len <= CHUNK as u64 {
+                // Small bodies are copied whole into the buffer (one write
+                // for head and body, pipelined replies batched). Larger file
+                // bodies stream, with sendfile when allowed: no copy at all.
+                let inline_max = if cx.config.sendfile && body.file().is_some() {
+                    INLINE_MAX
+                } else {
+                    CHUNK
+                };
+                if len <= inline_max as u64 {
                     if body.read_into(&mut self.buf, CHUNK, true).is_err() {
                         // Nothing of this response has been sent yet: take
                         // the head back and answer 500 instead.
@@ -1190,6 +1201,7 @@ mod tests {
             content_type: "text/plain",
             length: 100,
             last_modified: None,
+            last_modified_text: None,
             location: None,
             allow: false,
             etag: None,

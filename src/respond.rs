@@ -41,6 +41,8 @@ pub struct Reply {
     /// a GET would have had.
     pub length: u64,
     pub last_modified: Option<SystemTime>,
+    /// The same, rendered for the header.
+    pub last_modified_text: Option<[u8; crate::http::date::HTTP_DATE_LEN]>,
     pub etag: Option<ETag>,
     /// Send `Accept-Ranges: bytes` (every file response).
     pub accept_ranges: bool,
@@ -75,6 +77,7 @@ impl Reply {
             content_type: HTML,
             length: config.error_page(status).len() as u64,
             last_modified: None,
+            last_modified_text: None,
             etag: None,
             accept_ranges: false,
             content_range: None,
@@ -126,12 +129,13 @@ fn multipart_type() -> &'static str {
     T.get_or_init(|| format!("multipart/byteranges; boundary={}", boundary()))
 }
 
-fn file_reply(req: &Request<'_>, found: Found, config: &Config) -> Reply {
+fn file_reply(req: &Request<'_>, found: std::sync::Arc<Found>, config: &Config) -> Reply {
     let len = found.len;
     let modified = found.modified;
     let tag: ETag = found.etag;
     let validators = |r: Reply| Reply {
         last_modified: modified,
+        last_modified_text: found.modified_text,
         etag: Some(tag),
         accept_ranges: true,
         ..r
@@ -162,6 +166,7 @@ fn file_reply(req: &Request<'_>, found: Found, config: &Config) -> Reply {
         content_type: found.mime,
         length: len,
         last_modified: modified,
+        last_modified_text: found.modified_text,
         etag: Some(tag),
         accept_ranges: true,
         content_range: None,
@@ -191,7 +196,7 @@ fn file_reply(req: &Request<'_>, found: Found, config: &Config) -> Reply {
     };
     match ranges {
         Ranges::Whole => Reply {
-            body: Body::File(FileStream::window(found.source, 0, len)),
+            body: Body::File(FileStream::window(found.source.clone(), 0, len)),
             ..whole
         },
         Ranges::Unsatisfiable => validators(Reply {
@@ -204,12 +209,17 @@ fn file_reply(req: &Request<'_>, found: Found, config: &Config) -> Reply {
                 status: Status::PartialContent,
                 length: last - first + 1,
                 content_range: Some((first, last, len)),
-                body: Body::File(FileStream::window(found.source, first, last - first + 1)),
+                body: Body::File(FileStream::window(
+                    found.source.clone(),
+                    first,
+                    last - first + 1,
+                )),
                 ..whole
             }
         }
         Ranges::Parts(parts) => {
-            let stream = FileStream::multipart(found.source, &parts, len, found.mime, boundary());
+            let stream =
+                FileStream::multipart(found.source.clone(), &parts, len, found.mime, boundary());
             Reply {
                 status: Status::PartialContent,
                 content_type: multipart_type(),

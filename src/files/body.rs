@@ -27,11 +27,56 @@ enum Segment {
     Window { offset: u64, len: u64 },
 }
 
+/// The segments still to send: one window needs no allocation (the
+/// common case), multipart needs a queue.
+#[derive(Debug)]
+enum Segments {
+    Empty,
+    One(Segment),
+    Many(VecDeque<Segment>),
+}
+
+impl Segments {
+    fn front(&self) -> Option<&Segment> {
+        match self {
+            Segments::Empty => None,
+            Segments::One(s) => Some(s),
+            Segments::Many(q) => q.front(),
+        }
+    }
+
+    fn front_mut(&mut self) -> Option<&mut Segment> {
+        match self {
+            Segments::Empty => None,
+            Segments::One(s) => Some(s),
+            Segments::Many(q) => q.front_mut(),
+        }
+    }
+
+    fn pop_front(&mut self) {
+        match self {
+            Segments::Empty => {}
+            Segments::One(_) => *self = Segments::Empty,
+            Segments::Many(q) => {
+                q.pop_front();
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Segments::Empty => 0,
+            Segments::One(_) => 1,
+            Segments::Many(q) => q.len(),
+        }
+    }
+}
+
 /// The body of a file response still to be sent.
 #[derive(Debug)]
 pub struct FileStream {
     source: Source,
-    segments: VecDeque<Segment>,
+    segments: Segments,
     /// INVARIANT: the sum of what the segments still hold.
     remaining: u64,
 }
@@ -39,10 +84,11 @@ pub struct FileStream {
 impl FileStream {
     /// `len` bytes of `file` from `offset`.
     pub fn window(source: Source, offset: u64, len: u64) -> FileStream {
-        let mut segments = VecDeque::with_capacity(1);
-        if len > 0 {
-            segments.push_back(Segment::Window { offset, len });
-        }
+        let segments = if len > 0 {
+            Segments::One(Segment::Window { offset, len })
+        } else {
+            Segments::Empty
+        };
         FileStream {
             source,
             segments,
@@ -83,7 +129,7 @@ impl FileStream {
         segments.push_back(Segment::Bytes { data: tail, pos: 0 });
         FileStream {
             source,
-            segments,
+            segments: Segments::Many(segments),
             remaining,
         }
     }

@@ -30,8 +30,10 @@ use crate::http::response::Status;
 pub const REVALIDATE: Duration = Duration::from_secs(1);
 /// Most paths cached.
 pub const MAX_ENTRIES: usize = 1024;
-/// Largest file whose content is held in memory.
-pub const MAX_IN_MEMORY: u64 = 256 * 1024;
+/// Largest file whose content is held in memory. Larger files keep a
+/// descriptor and go out with sendfile, which copies nothing: measured on
+/// a 40 KB file, cheaper than a writev from memory.
+pub const MAX_IN_MEMORY: u64 = 16 * 1024;
 /// Most content bytes held in memory in all.
 pub const MAX_BYTES: usize = 32 * 1024 * 1024;
 /// Most open descriptors held for larger files.
@@ -52,7 +54,7 @@ impl FileSource for Uncached {
 }
 
 struct Entry {
-    found: Found,
+    found: Arc<Found>,
     checked: Instant,
 }
 
@@ -111,14 +113,17 @@ impl FileCache {
     }
 
     /// Caches a fresh lookup; small files are read into memory now.
-    fn insert(&mut self, key: &[u8], mut found: Found, now: Instant) -> Found {
+    fn insert(&mut self, key: &[u8], found: Arc<Found>, now: Instant) -> Arc<Found> {
+        let mut found = found;
         if let Source::File(file) = &found.source {
             if found.len <= MAX_IN_MEMORY {
                 let mut content = vec![0u8; found.len as usize];
                 if read_all_at(file, &mut content).is_err() {
                     return found; // changed under us: serve it uncached
                 }
-                found.source = Source::Bytes(content.into());
+                let mut owned = Arc::unwrap_or_clone(found);
+                owned.source = Source::Bytes(content.into());
+                found = Arc::new(owned);
             }
         }
         let (bytes, descriptor) = match &found.source {
@@ -224,11 +229,11 @@ mod tests {
 
     fn bytes(r: Result<Resolution, Status>) -> Vec<u8> {
         match r {
-            Ok(Resolution::File(f)) => match f.source {
+            Ok(Resolution::File(f)) => match &f.source {
                 Source::Bytes(b) => b.to_vec(),
                 Source::File(file) => {
                     let mut v = vec![0; f.len as usize];
-                    read_all_at(&file, &mut v).unwrap();
+                    read_all_at(file, &mut v).unwrap();
                     v
                 }
             },

@@ -176,8 +176,8 @@ fn percent_decode_strict(raw: &[u8]) -> Result<Vec<u8>, Status> {
 /// What a target resolves to.
 #[derive(Debug)]
 pub enum Resolution {
-    /// An open regular file under the root.
-    File(Found),
+    /// A regular file under the root (shared: a cache hands out clones).
+    File(Arc<Found>),
     /// A directory asked for without its slash: the `Location` to send.
     Redirect(Vec<u8>),
 }
@@ -200,6 +200,8 @@ pub struct Found {
     pub source: Source,
     pub len: u64,
     pub modified: Option<SystemTime>,
+    /// `modified` as an HTTP date, rendered once.
+    pub modified_text: Option<[u8; crate::http::date::HTTP_DATE_LEN]>,
     pub etag: ETag,
     /// Its content type, from the name the client asked for.
     pub mime: &'static str,
@@ -212,10 +214,12 @@ pub struct Found {
 
 impl Found {
     fn new(file: File, meta: &Metadata, mime: &'static str, path: PathBuf) -> Found {
+        let modified = meta.modified().ok();
         Found {
             source: Source::File(Arc::new(file)),
             len: meta.len(),
-            modified: meta.modified().ok(),
+            modified,
+            modified_text: modified.map(crate::http::date::http_date_text),
             etag: ETag::of(meta),
             mime,
             path,
@@ -240,13 +244,14 @@ pub fn resolve(root: &Path, target: &[u8]) -> Result<Resolution, Status> {
             return Ok(Resolution::Redirect(location_with_slash(&norm)));
         }
         let index = contained(root, &canonical.join(INDEX))?;
-        return open_regular(index, mime_for(INDEX.as_bytes())).map(Resolution::File);
+        return open_regular(index, mime_for(INDEX.as_bytes()))
+            .map(|f| Resolution::File(Arc::new(f)));
     }
     if norm.trailing_slash {
         // `/file.txt/` names a directory that is not one.
         return Err(Status::NotFound);
     }
-    open_regular(canonical, mime_for(norm.file_name())).map(Resolution::File)
+    open_regular(canonical, mime_for(norm.file_name())).map(|f| Resolution::File(Arc::new(f)))
 }
 
 /// Canonicalises `path` and checks it is still under `root`.

@@ -103,6 +103,16 @@ pub fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// An IMF-fixdate for `t` (whole seconds), as its 29 bytes.
+pub fn http_date_text(t: SystemTime) -> [u8; HTTP_DATE_LEN] {
+    let mut v = Vec::with_capacity(HTTP_DATE_LEN);
+    write_http_date(&mut v, t);
+    let mut out = [b' '; HTTP_DATE_LEN];
+    let n = v.len().min(HTTP_DATE_LEN);
+    out[..n].copy_from_slice(&v[..n]);
+    out
+}
+
 /// Writes an IMF-fixdate for `t` (whole seconds) into `out`.
 pub fn write_http_date(out: &mut Vec<u8>, t: SystemTime) {
     use std::io::Write;

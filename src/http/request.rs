@@ -384,8 +384,23 @@ pub fn parse_decimal(v: &[u8]) -> Option<u64> {
 /// `Host = uri-host [ ":" port ]`: reg-name / IPv4 / IP-literal characters.
 /// An empty value is allowed (RFC 9112 3.2).
 fn valid_host(v: &[u8]) -> bool {
-    v.iter()
-        .all(|&c| c.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&c))
+    const OK: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut c = 0;
+        while c < 256 {
+            let b = c as u8;
+            t[c] = b.is_ascii_alphanumeric();
+            c += 1;
+        }
+        let extra = b"-._~%!$&'()*+,;=:[]";
+        let mut i = 0;
+        while i < extra.len() {
+            t[extra[i] as usize] = true;
+            i += 1;
+        }
+        t
+    };
+    v.iter().all(|&c| OK[c as usize])
 }
 
 #[cfg(test)]

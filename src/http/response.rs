@@ -6,9 +6,7 @@
 //! own; knows nothing of sockets or files.
 
 use std::io::Write;
-use std::time::SystemTime;
 
-use super::date::write_http_date;
 use super::request::HeadError;
 
 /// `Server` header value.
@@ -151,7 +149,8 @@ pub struct Fields<'a> {
     /// MIME type; `charset=utf-8` is appended for text types.
     pub content_type: &'a str,
     pub content_length: u64,
-    pub last_modified: Option<SystemTime>,
+    /// `Last-Modified`, already an HTTP date.
+    pub last_modified: Option<&'a [u8]>,
     pub etag: Option<&'a [u8]>,
     pub accept_ranges: bool,
     /// `Content-Range: bytes a-b/len` (`Some((a, b, len))`) on a 206.
@@ -192,7 +191,7 @@ pub fn write_head(
     write_u64(out, f.content_length);
     if let Some(t) = f.last_modified {
         out.extend_from_slice(b"\r\nLast-Modified: ");
-        write_http_date(out, t);
+        out.extend_from_slice(t);
     }
     if let Some(tag) = f.etag {
         out.extend_from_slice(b"\r\nETag: ");
