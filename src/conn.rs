@@ -203,6 +203,8 @@ pub struct Cx<'a> {
     /// Where files are found (the driver's cache), or `None` to resolve
     /// every request afresh.
     pub files: Option<&'a mut dyn crate::files::cache::FileSource>,
+    /// The driver's buffer pool, if it keeps one.
+    pub pool: Option<&'a mut BufPool>,
     /// The peer of the connection being driven (set by `Conn`).
     pub peer: Option<SocketAddr>,
 }
@@ -216,6 +218,7 @@ impl<'a> Cx<'a> {
             draining: false,
             stop_flag: None,
             files: None,
+            pool: None,
             peer: None,
         }
     }
@@ -265,7 +268,12 @@ impl Input {
         self.skip == 0
     }
 
-    fn read_from<R: Read>(&mut self, r: &mut R) -> io::Result<usize> {
+    fn read_from<R: Read>(&mut self, r: &mut R, pool: Option<&mut BufPool>) -> io::Result<usize> {
+        if self.buf.is_empty() {
+            if let Some(pool) = pool {
+                self.buf = pool.take_input();
+            }
+        }
         if self.end == self.buf.len() && self.start > 0 {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
@@ -285,11 +293,58 @@ impl Input {
 
     /// Frees the buffer while nothing is in it (idle connections cost no
     /// buffer memory).
-    fn release(&mut self) {
+    fn release(&mut self, pool: Option<&mut BufPool>) {
         if self.is_empty() {
-            self.buf = Vec::new();
+            let buf = std::mem::take(&mut self.buf);
+            if let Some(pool) = pool {
+                pool.give_input(buf);
+            }
             self.start = 0;
             self.end = 0;
+        }
+    }
+}
+
+/// Buffers a driver keeps for reuse, so a busy keep-alive connection that
+/// is briefly idle between requests does not free and allocate (and zero)
+/// its buffers every time. Bounded: idle connections hold no buffer and
+/// the pool holds at most [`POOL_MAX`] of each kind.
+#[derive(Debug, Default)]
+pub struct BufPool {
+    input: Vec<Vec<u8>>,
+    output: Vec<Vec<u8>>,
+}
+
+/// Buffers of each kind a pool keeps.
+pub const POOL_MAX: usize = 128;
+/// Output buffers larger than this are freed rather than pooled.
+const POOL_OUTPUT_MAX: usize = 32 * 1024;
+
+impl BufPool {
+    pub fn new() -> BufPool {
+        BufPool::default()
+    }
+
+    fn take_input(&mut self) -> Vec<u8> {
+        self.input.pop().unwrap_or_default()
+    }
+
+    /// Input buffers keep their length (they are read into whole), so a
+    /// reused one is not zeroed again.
+    fn give_input(&mut self, buf: Vec<u8>) {
+        if buf.len() == INPUT_INITIAL && self.input.len() < POOL_MAX {
+            self.input.push(buf);
+        }
+    }
+
+    fn take_output(&mut self) -> Vec<u8> {
+        self.output.pop().unwrap_or_default()
+    }
+
+    fn give_output(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() > 0 && buf.capacity() <= POOL_OUTPUT_MAX && self.output.len() < POOL_MAX {
+            buf.clear();
+            self.output.push(buf);
         }
     }
 }
@@ -572,6 +627,11 @@ impl Output {
         if !self.is_pending() {
             self.last_progress = cx.clock.now();
         }
+        if self.buf.capacity() == 0 {
+            if let Some(pool) = cx.pool.as_deref_mut() {
+                self.buf = pool.take_output();
+            }
+        }
         let start = self.buf.len();
         let fields = Fields {
             content_type: reply.content_type,
@@ -666,9 +726,12 @@ impl Output {
         }
     }
 
-    fn release(&mut self) {
+    fn release(&mut self, pool: Option<&mut BufPool>) {
         if !self.is_pending() {
-            self.buf = Vec::new();
+            let buf = std::mem::take(&mut self.buf);
+            if let Some(pool) = pool {
+                pool.give_output(buf);
+            }
             self.pos = 0;
             self.marks = std::collections::VecDeque::new();
         }
@@ -756,8 +819,8 @@ impl Conn {
         cx.peer = Some(self.peer);
         let next = self.run(io, cx);
         if next == Next::Wait && self.is_idle() {
-            self.input.release();
-            self.output.release();
+            self.input.release(cx.pool.as_deref_mut());
+            self.output.release(cx.pool.as_deref_mut());
         }
         next
     }
@@ -816,7 +879,7 @@ impl Conn {
                     Next::Close
                 };
             }
-            let read = self.input.read_from(io);
+            let read = self.input.read_from(io, cx.pool.as_deref_mut());
             if T::BLOCKING {
                 // The read may have waited: what follows needs the time now.
                 cx.clock.refresh();

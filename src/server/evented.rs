@@ -56,7 +56,7 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::config::Config;
-use crate::conn::{Conn, Cx, Next};
+use crate::conn::{BufPool, Conn, Cx, Next};
 use crate::files::cache::FileCache;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
@@ -139,6 +139,8 @@ pub struct EventLoop<'c> {
     draining_until: Option<Instant>,
     /// Files found lately (unless `--no-file-cache`).
     cache: FileCache,
+    /// Connection buffers kept for reuse.
+    pool: BufPool,
 }
 
 impl<'c> EventLoop<'c> {
@@ -172,6 +174,7 @@ impl<'c> EventLoop<'c> {
             signals,
             draining_until: None,
             cache: FileCache::new(),
+            pool: BufPool::new(),
         })
     }
 
@@ -427,6 +430,7 @@ impl<'c> EventLoop<'c> {
         if self.config.file_cache {
             cx.files = Some(&mut self.cache);
         }
+        cx.pool = Some(&mut self.pool);
         (cx, &mut self.slots)
     }
 
