@@ -313,6 +313,10 @@ impl Input {
 pub struct BufPool {
     input: Vec<Vec<u8>>,
     output: Vec<Vec<u8>>,
+    // The boxes themselves are what is reused: a connection that becomes
+    // busy takes one without allocating.
+    #[allow(clippy::vec_box)]
+    busy: Vec<Box<Busy>>,
 }
 
 /// Buffers of each kind a pool keeps.
@@ -769,9 +773,11 @@ impl Cx<'_> {
     }
 }
 
-/// One connection.
+/// What a connection holds only while it has something to do: its buffers,
+/// what it is sending, and the timing of the request under way. Dropped
+/// (back into the pool) whenever the connection is idle.
 #[derive(Debug)]
-pub struct Conn {
+pub struct Busy {
     peer: SocketAddr,
     input: Input,
     output: Output,
@@ -789,9 +795,9 @@ enum Step {
     NeedInput,
 }
 
-impl Conn {
-    pub fn new(peer: SocketAddr, now: Instant) -> Conn {
-        Conn {
+impl Busy {
+    fn new(peer: SocketAddr, now: Instant) -> Busy {
+        Busy {
             peer,
             input: Input::default(),
             output: Output::new(now),
@@ -801,21 +807,15 @@ impl Conn {
         }
     }
 
-    pub fn peer(&self) -> SocketAddr {
-        self.peer
-    }
-
     /// Whether the connection is between requests with nothing to send.
-    pub fn is_idle(&self) -> bool {
+    fn is_idle(&self) -> bool {
         self.lingering.is_none()
             && !self.output.is_pending()
             && self.input.is_empty()
             && self.input.skip == 0
     }
 
-    /// Runs the connection until it blocks, yields or ends. See the module
-    /// documentation.
-    pub fn drive<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Next {
+    fn drive<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Next {
         cx.peer = Some(self.peer);
         let next = self.run(io, cx);
         if next == Next::Wait && self.is_idle() {
@@ -994,7 +994,7 @@ impl Conn {
     /// first: the end of lingering, the send timeout while output is
     /// pending, the header timeout while a head (or a discarded body) is
     /// arriving, or the idle timeout between requests.
-    pub fn deadline(&self, config: &Config) -> Instant {
+    fn deadline(&self, config: &Config) -> Instant {
         if let Some((since, _)) = self.lingering {
             since + LINGER_TIMEOUT
         } else if self.output.is_pending() {
@@ -1005,19 +1005,14 @@ impl Conn {
             // Bytes arrived but were not looked at yet (a yielded turn).
             self.output.idle_since + config.header_timeout
         } else {
-            let idle = if config.keep_alive.is_zero() {
-                config.header_timeout
-            } else {
-                config.keep_alive
-            };
-            self.output.idle_since + idle
+            idle_deadline(self.output.idle_since, config)
         }
     }
 
     /// The deadline passed (the driver checks nothing; this re-checks).
     /// Before it: `Wait` (re-arm the timer). A head still incomplete on a
     /// connection that has had no answer yet gets 408; anything else closes.
-    pub fn on_timeout<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Next {
+    fn on_timeout<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Next {
         if cx.clock.now() < self.deadline(cx.config) {
             return Next::Wait;
         }
@@ -1039,9 +1034,125 @@ impl Conn {
     }
 
     /// The connection is being dropped: log a transfer cut short.
-    pub fn on_close(&mut self, cx: &mut Cx<'_>) {
+    fn on_close(&mut self, cx: &mut Cx<'_>) {
         cx.peer = Some(self.peer);
         self.output.abort_log(cx);
+    }
+}
+
+/// When an idle connection (nothing received, nothing to send) is closed:
+/// after the keep-alive timeout, or the header timeout when keep-alive is
+/// off (a new connection that sends nothing is idle too).
+fn idle_deadline(idle_since: Instant, config: &Config) -> Instant {
+    let idle = if config.keep_alive.is_zero() {
+        config.header_timeout
+    } else {
+        config.keep_alive
+    };
+    idle_since + idle
+}
+
+/// One connection. Idle, it is a few words (an idle keep-alive connection
+/// costs well under 100 bytes here); its [`Busy`] part exists only while
+/// there is something to read, answer or send.
+#[derive(Debug)]
+pub struct Conn {
+    peer: SocketAddr,
+    /// When it last had nothing to do.
+    idle_since: Instant,
+    /// Responses queued so far (a 408 is sent only when none was).
+    responses: u64,
+    busy: Option<Box<Busy>>,
+}
+
+impl Conn {
+    pub fn new(peer: SocketAddr, now: Instant) -> Conn {
+        Conn {
+            peer,
+            idle_since: now,
+            responses: 0,
+            busy: None,
+        }
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Whether the connection is between requests with nothing to send.
+    pub fn is_idle(&self) -> bool {
+        self.busy.as_ref().is_none_or(|b| b.is_idle())
+    }
+
+    fn busy(&mut self, cx: &mut Cx<'_>) -> &mut Busy {
+        let (peer, responses, idle_since) = (self.peer, self.responses, self.idle_since);
+        self.busy.get_or_insert_with(|| {
+            let fresh = Busy::new(peer, idle_since);
+            let mut b = match cx.pool.as_deref_mut().and_then(|p| p.busy.pop()) {
+                Some(mut b) => {
+                    *b = fresh;
+                    b
+                }
+                None => Box::new(fresh),
+            };
+            b.responses = responses;
+            b
+        })
+    }
+
+    /// Gives the busy part back once there is nothing left to do.
+    fn settle(&mut self, next: Next, cx: &mut Cx<'_>) {
+        if next != Next::Wait || !self.busy.as_ref().is_some_and(|b| b.is_idle()) {
+            return;
+        }
+        if let Some(b) = self.busy.take() {
+            self.responses = b.responses;
+            self.idle_since = b.output.idle_since;
+            if let Some(pool) = cx.pool.as_deref_mut() {
+                if pool.busy.len() < POOL_MAX {
+                    pool.busy.push(b);
+                }
+            }
+        }
+    }
+
+    /// Runs the connection until it blocks, yields or ends. See the module
+    /// documentation.
+    pub fn drive<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Next {
+        let next = self.busy(cx).drive(io, cx);
+        self.settle(next, cx);
+        next
+    }
+
+    /// The instant this connection must be dealt with if nothing happens
+    /// first: the end of lingering, the send timeout while output is
+    /// pending, the header timeout while a head (or a discarded body) is
+    /// arriving, or the idle timeout between requests.
+    pub fn deadline(&self, config: &Config) -> Instant {
+        match &self.busy {
+            Some(b) => b.deadline(config),
+            None => idle_deadline(self.idle_since, config),
+        }
+    }
+
+    /// The deadline passed (the driver checks nothing; this re-checks).
+    /// Before it: `Wait` (re-arm the timer). A head still incomplete on a
+    /// connection that has had no answer yet gets 408; anything else closes.
+    pub fn on_timeout<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Next {
+        let next = match &mut self.busy {
+            Some(b) => b.on_timeout(io, cx),
+            None if cx.clock.now() < idle_deadline(self.idle_since, cx.config) => Next::Wait,
+            None => Next::Close,
+        };
+        self.settle(next, cx);
+        next
+    }
+
+    /// The connection is being dropped: log a transfer cut short.
+    pub fn on_close(&mut self, cx: &mut Cx<'_>) {
+        if let Some(b) = &mut self.busy {
+            b.on_close(cx);
+        }
     }
 }
 
