@@ -240,6 +240,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 
 each_mode! {
     fn thousands_of_idle_connections_while_requests_still_succeed(mode) {
+        let _heavy = heavy();
         let site = site();
         // Idle connections must outlive the test however loaded the machine
         // is, so they are not closed for idleness halfway through.
@@ -267,6 +268,7 @@ each_mode! {
 
 each_mode! {
     fn a_small_descriptor_limit_pauses_accepting_without_spinning(mode) {
+        let _heavy = heavy();
         let site = site();
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
@@ -304,6 +306,7 @@ each_mode! {
 
 each_mode! {
     fn running_out_of_descriptors_backs_off_and_recovers(mode) {
+        let _heavy = heavy();
         let site = site();
         site.write("big.bin", vec![b'b'; 32 * 1024 * 1024]);
         let mut cmd = Command::new("sh");
@@ -360,6 +363,7 @@ each_mode! {
 
 each_mode! {
     fn resets_mid_transfer_free_everything(mode) {
+        let _heavy = heavy();
         let site = site();
         site.write("big.bin", vec![b'r'; 16 * 1024 * 1024]);
         let s = Server::start(mode, &site.path, &[]);
@@ -384,6 +388,7 @@ each_mode! {
 
 each_mode! {
     fn thousands_of_aborted_connections_leak_nothing(mode) {
+        let _heavy = heavy();
         let site = site();
         site.write("big.bin", vec![b'a'; 4 * 1024 * 1024]);
         let s = Server::start(mode, &site.path, &[]);

@@ -21,6 +21,7 @@ fn thread_ticks(pid: u32) -> Vec<u64> {
 
 #[test]
 fn four_event_loops_serve_concurrent_load_correctly() {
+    let _heavy = heavy();
     let site = site();
     site.write(
         "mid.bin",

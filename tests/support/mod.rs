@@ -228,6 +228,16 @@ impl Drop for Server {
     }
 }
 
+/// Held by the scenarios that open thousands of connections or threads,
+/// so that at most one of them runs at a time: together they could exhaust
+/// the machine's process ids or descriptors and fail each other.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: Mutex<()> = Mutex::new(());
+    HEAVY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Polls `f` every 20 ms for up to 10 s.
 pub fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let end = Instant::now() + IO_TIMEOUT;
