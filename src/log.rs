@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::http::date::civil_from_days;
+use crate::http::response::write_u64;
 
 /// Buffered bytes that force a write before the second is up.
 const FLUSH_BYTES: usize = 64 * 1024;
@@ -91,14 +92,19 @@ impl AccessLog {
             self.stamp_secs = unix_secs;
             self.stamp = clf_time(unix_secs);
         }
-        let _ = write!(self.buf, "{} - - [", e.peer);
+        write_ip(&mut self.buf, e.peer);
+        self.buf.extend_from_slice(b" - - [");
         self.buf.extend_from_slice(&self.stamp);
         self.buf.extend_from_slice(b"] \"");
         match e.request_line {
             Some(line) => escape_into(&mut self.buf, line),
             None => self.buf.push(b'-'),
         }
-        let _ = writeln!(self.buf, "\" {} {}", e.status, e.bytes);
+        self.buf.extend_from_slice(b"\" ");
+        write_u64(&mut self.buf, u64::from(e.status));
+        self.buf.push(b' ');
+        write_u64(&mut self.buf, e.bytes);
+        self.buf.push(b'\n');
         if self.buf.len() >= FLUSH_BYTES {
             self.flush();
         }
@@ -175,11 +181,33 @@ impl Drop for AccessLog {
 /// Bytes a log line cannot hold literally (controls, quotes, backslash,
 /// non-ASCII) become `\xHH`, so a request line cannot forge log lines.
 fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
+    let plain = |c: u8| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\';
+    if raw.iter().all(|&c| plain(c)) {
+        out.extend_from_slice(raw);
+        return;
+    }
     for &c in raw {
         if (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\' {
             out.push(c);
         } else {
             let _ = write!(out, "\\x{c:02x}");
+        }
+    }
+}
+
+/// An IP address as text; IPv4 without `fmt` (the common case).
+fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                write_u64(out, u64::from(octet));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
         }
     }
 }

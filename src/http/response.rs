@@ -257,7 +257,8 @@ pub fn builtin_error_page_len(status: Status) -> usize {
     v.len()
 }
 
-fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+/// Decimal digits of `n`, without `fmt`.
+pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
