@@ -111,6 +111,9 @@ fn help_lists_every_flag() {
         "--no-sendfile",
         "--max-connections",
         "--shutdown-timeout",
+        "--threaded",
+        "--workers",
+        "--no-file-cache",
     ] {
         assert!(text.contains(flag), "{flag} missing from --help");
     }
