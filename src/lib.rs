@@ -20,6 +20,12 @@
 //! `Read + Write`, which is what lets a thread-per-connection driver share
 //! every line of it.
 //!
+//! Per request in steady state the loop makes two system calls: a read and
+//! a write. Lookups and small files come from a per-loop cache revalidated
+//! once a second ([`files::cache`]); buffers and a connection's working
+//! state return to a per-loop pool while it is idle, so an idle
+//! connection costs a few words.
+//!
 //! Module map:
 //! - [`config`]: flags -> validated [`config::Config`]
 //! - [`http`]: request parsing, response heads, the `Date` clock
