@@ -6,6 +6,23 @@ use std::net::TcpStream;
 
 use crate::support::*;
 
+/// CPU time in nanoseconds used by each thread of a process, by thread id
+/// (`schedstat`: far finer than the 10 ms ticks of `stat`).
+fn thread_cpu_ns(pid: u32) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let entry = entry.unwrap();
+        let stat = std::fs::read_to_string(entry.path().join("schedstat")).unwrap_or_default();
+        let ns = stat
+            .split(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        out.insert(entry.file_name().to_string_lossy().into_owned(), ns);
+    }
+    out
+}
+
 /// CPU ticks used by each thread of a process.
 fn thread_ticks(pid: u32) -> Vec<u64> {
     let mut out = Vec::new();
@@ -44,6 +61,7 @@ fn four_event_loops_serve_concurrent_load_correctly() {
         "four loop threads"
     );
     let mid: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let before = thread_cpu_ns(pid);
     let clients = 16;
     let per_client = 150;
     std::thread::scope(|scope| {
@@ -71,9 +89,18 @@ fn four_event_loops_serve_concurrent_load_correctly() {
             });
         }
     });
-    // More than one loop did the work.
-    let busy = thread_ticks(pid).iter().filter(|&&t| t > 0).count();
-    assert!(busy >= 2, "work spread over loops: {:?}", thread_ticks(pid));
+    // More than one loop did the work: at least two threads each used
+    // more than 0.2 ms of CPU during the load.
+    let after = thread_cpu_ns(pid);
+    let used: Vec<u64> = after
+        .iter()
+        .map(|(tid, ns)| ns.saturating_sub(before.get(tid).copied().unwrap_or(0)))
+        .collect();
+    let busy = used.iter().filter(|&&ns| ns > 200_000).count();
+    assert!(
+        busy >= 2,
+        "work spread over loops (ns per thread): {used:?}"
+    );
     // Stop: every loop drains and the process exits 0.
     let mut idle = TcpStream::connect(s.addr).unwrap();
     idle.write_all(b"GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n")
