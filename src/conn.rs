@@ -92,8 +92,10 @@ pub trait Transport: Read + Write {
         self.write(buf)
     }
 
-    /// Called before every read or write with the connection's deadline.
-    /// A non-blocking transport ignores it (the default). A blocking one
+    /// Called before every read or write with the connection's deadline
+    /// (before reads only when `BLOCKING`, so the event loop does not even
+    /// compute the arguments). A non-blocking transport ignores it (the
+    /// default). A blocking one
     /// bounds the coming call by it, refreshing `clock`, and answers
     /// `TimedOut` once it has passed, so a slow trickle of bytes cannot
     /// stretch a timeout.
@@ -867,17 +869,22 @@ impl Busy {
                 return Next::Close;
             }
             // 3. Read more.
-            let dir = if self.is_idle() {
-                Direction::Idle
-            } else {
-                Direction::Read
-            };
-            if let Err(e) = io.arm(self.deadline(cx.config), cx.clock, dir) {
-                return if is_blocked(&e) {
-                    Next::Wait
+            // Only a blocking transport needs the deadline (and whether this
+            // read waits between requests); for the event loop's sockets the
+            // call would do nothing, so skip computing its arguments.
+            if T::BLOCKING {
+                let dir = if self.is_idle() {
+                    Direction::Idle
                 } else {
-                    Next::Close
+                    Direction::Read
                 };
+                if let Err(e) = io.arm(self.deadline(cx.config), cx.clock, dir) {
+                    return if is_blocked(&e) {
+                        Next::Wait
+                    } else {
+                        Next::Close
+                    };
+                }
             }
             let read = self.input.read_from(io, cx.pool.as_deref_mut());
             if T::BLOCKING {
