@@ -1173,53 +1173,8 @@ fn is_blocked(e: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::VecDeque;
 
-    /// A scripted peer: reads come from `incoming` chunks (an empty chunk
-    /// is `WouldBlock`), writes accept at most `window` bytes per call.
-    struct Script {
-        incoming: VecDeque<Vec<u8>>,
-        sent: Vec<u8>,
-        window: usize,
-        shut: bool,
-    }
-
-    impl Read for Script {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            match self.incoming.pop_front() {
-                None => Ok(0),
-                Some(c) if c.is_empty() => Err(io::ErrorKind::WouldBlock.into()),
-                Some(mut c) => {
-                    let n = c.len().min(buf.len());
-                    buf[..n].copy_from_slice(&c[..n]);
-                    if n < c.len() {
-                        self.incoming.push_front(c.split_off(n));
-                    }
-                    Ok(n)
-                }
-            }
-        }
-    }
-
-    impl Write for Script {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.window == 0 {
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-            let n = buf.len().min(self.window);
-            self.sent.extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Transport for Script {
-        fn shutdown_write(&mut self) {
-            self.shut = true;
-        }
-    }
+    use crate::testing::ScriptedPeer as Script;
 
     fn config() -> (Config, std::path::PathBuf) {
         // One root per test: tests run in parallel and rewrite their files.

@@ -47,4 +47,6 @@ pub mod log;
 pub mod respond;
 pub mod server;
 pub mod sys;
+#[doc(hidden)]
+pub mod testing;
 pub mod timer;

@@ -6,14 +6,14 @@
 #![no_main]
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use skiff::config::Config;
-use skiff::conn::{Conn, Cx, Next, Transport};
+use skiff::conn::{Conn, Cx, Next};
 use skiff::http::date::Clock;
+use skiff::testing::ScriptedPeer;
 
 fn config() -> &'static Config {
     static CONFIG: OnceLock<Config> = OnceLock::new();
@@ -28,44 +28,6 @@ fn config() -> &'static Config {
     })
 }
 
-struct Peer {
-    incoming: VecDeque<Vec<u8>>,
-    sent: Vec<u8>,
-    window: usize,
-}
-
-impl Read for Peer {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.incoming.pop_front() {
-            None => Ok(0),
-            Some(c) if c.is_empty() => Err(io::ErrorKind::WouldBlock.into()),
-            Some(mut c) => {
-                let n = c.len().min(buf.len());
-                buf[..n].copy_from_slice(&c[..n]);
-                if n < c.len() {
-                    self.incoming.push_front(c.split_off(n));
-                }
-                Ok(n)
-            }
-        }
-    }
-}
-
-impl Write for Peer {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.window);
-        self.sent.extend_from_slice(&buf[..n]);
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Transport for Peer {
-    fn shutdown_write(&mut self) {}
-}
-
 fuzz_target!(|data: &[u8]| {
     let Some((&first, rest)) = data.split_first() else {
         return;
@@ -78,10 +40,10 @@ fuzz_target!(|data: &[u8]| {
         incoming.push_back(Vec::new()); // a WouldBlock between reads
         rest = &tail[n..];
     }
-    let mut peer = Peer {
+    let mut peer = ScriptedPeer {
         incoming,
-        sent: Vec::new(),
         window: usize::from(first) * 37 + 1,
+        ..ScriptedPeer::default()
     };
     let clock = Clock::new();
     let mut cx = Cx::new(config(), &clock, None);
