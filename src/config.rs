@@ -19,69 +19,89 @@ use crate::http::response::{Status, Version, write_builtin_error_page};
 #[command(name = "skiff", version, about, long_about = None)]
 pub struct Args {
     /// Document root: the folder to serve.
-    #[arg(long, value_name = "DIR", default_value = "www")]
+    #[arg(env = "SKIFF_ROOT", long, value_name = "DIR", default_value = "www")]
     pub root: PathBuf,
 
     /// TCP port to listen on; 0 lets the OS choose.
-    #[arg(long, value_name = "PORT", default_value_t = 8080)]
+    #[arg(env = "SKIFF_PORT", long, value_name = "PORT", default_value_t = 8080)]
     pub port: u16,
 
     /// Address to bind (IPv4 or IPv6, e.g. 127.0.0.1 or ::1).
-    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0")]
+    #[arg(
+        env = "SKIFF_BIND",
+        long,
+        value_name = "ADDR",
+        default_value = "0.0.0.0"
+    )]
     pub bind: String,
 
     /// Seconds an idle keep-alive connection is kept open; 0 turns keep-alive off.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    #[arg(
+        env = "SKIFF_KEEP_ALIVE_TIMEOUT",
+        long,
+        value_name = "SECS",
+        default_value_t = 10
+    )]
     pub keep_alive_timeout: u64,
 
     /// Seconds a request head may take from its first byte to its last.
-    #[arg(long, value_name = "SECS", default_value_t = 10,
+    #[arg(env = "SKIFF_HEADER_TIMEOUT", long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout: u64,
 
     /// Seconds a pending response may wait for the client to accept any byte.
-    #[arg(long, value_name = "SECS", default_value_t = 30,
+    #[arg(env = "SKIFF_SEND_TIMEOUT", long, value_name = "SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub send_timeout: u64,
 
     /// HTTP version to speak; with 1.0 every connection closes after one response.
-    #[arg(long, value_name = "1.0|1.1", default_value = "1.1")]
+    #[arg(
+        env = "SKIFF_PROTOCOL",
+        long,
+        value_name = "1.0|1.1",
+        default_value = "1.1"
+    )]
     pub protocol: Protocol,
 
     /// Write a Common Log Format line per response to PATH, or to stdout with '-'.
-    #[arg(long, value_name = "PATH|-")]
+    #[arg(env = "SKIFF_ACCESS_LOG", long, value_name = "PATH|-")]
     pub access_log: Option<String>,
 
     /// Log each connection opened and closed to stderr.
-    #[arg(short, long)]
+    #[arg(env = "SKIFF_VERBOSE", short, long)]
     pub verbose: bool,
 
     /// Folder of custom error pages: DIR/404.html is the body of a 404, and so on.
-    #[arg(long, value_name = "DIR")]
+    #[arg(env = "SKIFF_ERROR_PAGES", long, value_name = "DIR")]
     pub error_pages: Option<PathBuf>,
 
     /// Send file bodies by reading them into a buffer instead of with sendfile.
-    #[arg(long)]
+    #[arg(env = "SKIFF_NO_SENDFILE", long)]
     pub no_sendfile: bool,
 
     /// Look at the file system on every request instead of trusting what was found for up to a second.
-    #[arg(long)]
+    #[arg(env = "SKIFF_NO_FILE_CACHE", long)]
     pub no_file_cache: bool,
 
     /// Most connections served at once [default: what the open-file limit allows, less a reserve].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(env = "SKIFF_MAX_CONNECTIONS", long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: Option<u64>,
 
     /// Seconds to let responses in flight finish after SIGTERM or SIGINT.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    #[arg(
+        env = "SKIFF_SHUTDOWN_TIMEOUT",
+        long,
+        value_name = "SECS",
+        default_value_t = 10
+    )]
     pub shutdown_timeout: u64,
 
     /// Serve with a thread per connection (blocking I/O) instead of the event loop.
-    #[arg(long, conflicts_with = "workers")]
+    #[arg(env = "SKIFF_THREADED", long, conflicts_with = "workers")]
     pub threaded: bool,
 
     /// Independent event loops, each on its own thread and SO_REUSEPORT listener; 0 means one per CPU.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(env = "SKIFF_WORKERS", long, value_name = "N", default_value_t = 1)]
     pub workers: usize,
 }
 

@@ -118,3 +118,80 @@ fn help_lists_every_flag() {
         assert!(text.contains(flag), "{flag} missing from --help");
     }
 }
+
+each_mode! {
+    fn every_flag_can_come_from_the_environment(mode) {
+        let site = site();
+        let mut cmd = Command::new(bin());
+        cmd.env("SKIFF_ROOT", &site.path)
+            .env("SKIFF_PORT", "0")
+            .env("SKIFF_BIND", "127.0.0.1")
+            .env("SKIFF_PROTOCOL", "1.0")
+            .env("SKIFF_VERBOSE", "true")
+            .args(mode.args());
+        let s = Server::spawn(cmd);
+        let mut c = s.connect();
+        let r = c.get("/a.txt");
+        assert_eq!((r.version.as_str(), r.status), ("HTTP/1.0", 200));
+        assert_eq!(r.body, b"hello, skiff\n");
+        s.wait_stderr(|l| l.iter().any(|x| x.contains("connected")));
+    }
+}
+
+each_mode! {
+    fn flags_win_over_the_environment(mode) {
+        let site = site();
+        let mut cmd = Command::new(bin());
+        cmd.env("SKIFF_PROTOCOL", "1.0")
+            .env("SKIFF_KEEP_ALIVE_TIMEOUT", "3")
+            .env("SKIFF_ROOT", "/no/such/root/at/all")
+            .args(["--protocol", "1.1", "--bind", "127.0.0.1", "--port", "0", "--root"])
+            .arg(&site.path)
+            .args(mode.args());
+        let s = Server::spawn(cmd);
+        let r = s.connect().get("/a.txt");
+        assert_eq!(r.version, "HTTP/1.1");
+        // Not overridden by a flag: taken from the environment.
+        assert_eq!(r.header("keep-alive"), Some("timeout=3"));
+    }
+}
+
+#[test]
+fn a_bad_environment_value_is_a_one_line_error() {
+    let site = site();
+    let out = Command::new(bin())
+        .env("SKIFF_PORT", "eighty")
+        .args(["--root", site.path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("eighty"), "{err}");
+}
+
+#[test]
+fn help_names_the_environment_variable_of_every_flag() {
+    let out = Command::new(bin()).arg("--help").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for line in text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("--") || l.trim_start().starts_with("-v"))
+    {
+        let flag = line
+            .split_whitespace()
+            .find(|w| w.starts_with("--"))
+            .unwrap()
+            .trim_end_matches(',');
+        if flag == "--help" || flag == "--version" {
+            continue;
+        }
+        let var = format!(
+            "SKIFF_{}",
+            flag.trim_start_matches("--")
+                .replace('-', "_")
+                .to_uppercase()
+        );
+        assert!(line.contains(&format!("[env: {var}=]")), "{flag}: {line}");
+    }
+}
