@@ -182,6 +182,9 @@ pub fn write_head(
     out.extend_from_slice(date);
     out.extend_from_slice(b"\r\nServer: ");
     out.extend_from_slice(SERVER.as_bytes());
+    // Browsers must trust the Content-Type, never guess another from the
+    // bytes (an uploaded .txt must not run as HTML).
+    out.extend_from_slice(b"\r\nX-Content-Type-Options: nosniff");
     out.extend_from_slice(b"\r\nContent-Type: ");
     out.extend_from_slice(f.content_type.as_bytes());
     if needs_charset(f.content_type) {
@@ -299,7 +302,7 @@ mod tests {
         assert_eq!(
             text,
             format!(
-                "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: {SERVER}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 380\r\nKeep-Alive: timeout=10\r\n\r\n"
+                "HTTP/1.1 200 OK\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\nServer: {SERVER}\r\nX-Content-Type-Options: nosniff\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 380\r\nKeep-Alive: timeout=10\r\n\r\n"
             )
         );
     }

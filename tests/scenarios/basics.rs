@@ -30,6 +30,7 @@ each_mode! {
         assert_eq!(secs(httpdate::parse_http_date(lm).unwrap()), secs(mtime));
         assert_eq!(r.header("keep-alive"), Some("timeout=10"));
         assert_eq!(r.header("connection"), None);
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
     }
 }
 

@@ -17,6 +17,7 @@ fn assert_error_page(r: &Response, code: u16) {
     assert_eq!(r.body.len() as u64, r.content_length());
     assert!(r.text().contains(&format!("<h1>{code} ")), "{}", r.text());
     assert!(r.header("date").is_some() && r.header("server").is_some());
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
 }
 
 each_mode! {
