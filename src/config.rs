@@ -100,6 +100,19 @@ pub struct Args {
     #[arg(env = "SKIFF_THREADED", long, conflicts_with = "workers")]
     pub threaded: bool,
 
+    /// Add `Cache-Control: max-age=SECS` to file responses.
+    #[arg(env = "SKIFF_MAX_AGE", long, value_name = "SECS")]
+    pub max_age: Option<u64>,
+
+    /// Add a header to every response, e.g. 'Access-Control-Allow-Origin: *' (repeatable).
+    #[arg(
+        env = "SKIFF_HEADER",
+        long = "header",
+        value_name = "NAME: VALUE",
+        value_delimiter = '\n'
+    )]
+    pub headers: Vec<String>,
+
     /// Independent event loops, each on its own thread and SO_REUSEPORT listener; 0 means one per CPU.
     #[arg(env = "SKIFF_WORKERS", long, value_name = "N", default_value_t = 1)]
     pub workers: usize,
@@ -142,6 +155,10 @@ pub struct Config {
     pub threaded: bool,
     /// Event loops to run (at least 1; `--workers 0` resolved to the CPUs).
     pub workers: usize,
+    /// `--header` fields, rendered once: `\r\nName: value` each.
+    pub extra_headers: Box<[u8]>,
+    /// The same plus `Cache-Control` (`--max-age`), for file responses.
+    pub file_headers: Box<[u8]>,
 }
 
 /// A configuration problem, printed as `skiff: <message>`.
@@ -226,6 +243,16 @@ impl Config {
             }
         }
 
+        let mut extra_headers = Vec::new();
+        for spec in &args.headers {
+            let (name, value) = parse_header_spec(spec).map_err(invalid)?;
+            extra_headers.extend_from_slice(format!("\r\n{name}: {value}").as_bytes());
+        }
+        let mut file_headers = extra_headers.clone();
+        if let Some(secs) = args.max_age {
+            file_headers.extend_from_slice(format!("\r\nCache-Control: max-age={secs}").as_bytes());
+        }
+
         Ok(Config {
             root,
             addr,
@@ -248,6 +275,8 @@ impl Config {
                 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
                 n => n,
             },
+            extra_headers: extra_headers.into_boxed_slice(),
+            file_headers: file_headers.into_boxed_slice(),
         })
     }
 
@@ -260,6 +289,42 @@ impl Config {
     pub fn keep_alive_enabled(&self) -> bool {
         self.version == Version::Http11 && !self.keep_alive.is_zero()
     }
+}
+
+/// Headers `--header` may not set: skiff sets them itself, and framing or
+/// caching would break if they were overridden.
+const RESERVED_HEADERS: [&str; 8] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "date",
+    "content-type",
+    "content-range",
+    "server",
+];
+
+/// `Name: value` -> (name, trimmed value), or why not.
+fn parse_header_spec(spec: &str) -> Result<(&str, &str), String> {
+    let Some((name, value)) = spec.split_once(':') else {
+        return Err(format!("--header '{spec}': expected 'Name: value'"));
+    };
+    let value = value.trim_matches([' ', '\t']);
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(format!(
+            "--header '{spec}': '{name}' is not a valid header name"
+        ));
+    }
+    if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
+        return Err(format!(
+            "--header '{spec}': the value may not contain CR, LF or NUL"
+        ));
+    }
+    if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        return Err(format!("--header '{spec}': skiff sets {name} itself"));
+    }
+    Ok((name, value))
 }
 
 /// `-document_root DIR` and `-port N`, the original assignment's spellings,

@@ -649,6 +649,12 @@ impl Output {
             unsatisfied_range: reply.unsatisfied_range,
             location: reply.location.as_deref(),
             allow: reply.allow,
+            // File responses (they carry validators) get Cache-Control too.
+            extra: if reply.etag.is_some() && !reply.status.is_error() {
+                &cx.config.file_headers
+            } else {
+                &cx.config.extra_headers
+            },
         };
         write_head(
             &mut self.buf,

@@ -160,6 +160,9 @@ pub struct Fields<'a> {
     pub location: Option<&'a [u8]>,
     /// `Allow: GET, HEAD` (405).
     pub allow: bool,
+    /// More fields, already rendered as `\r\nName: value`... (`--header`,
+    /// `--max-age`).
+    pub extra: &'a [u8],
 }
 
 /// Renders a complete response head (through the blank line) into `out`.
@@ -216,6 +219,7 @@ pub fn write_head(
     if f.allow {
         out.extend_from_slice(b"\r\nAllow: GET, HEAD");
     }
+    out.extend_from_slice(f.extra);
     match persist {
         Persist::KeepAlive {
             timeout_secs,

@@ -271,3 +271,57 @@ each_mode! {
         assert!(date >= before, "Date {date} is older than the request ({before})");
     }
 }
+
+each_mode! {
+    fn max_age_and_extra_headers(mode) {
+        let site = site();
+        let s = Server::start(
+            mode,
+            &site.path,
+            &[
+                "--max-age",
+                "3600",
+                "--header",
+                "Access-Control-Allow-Origin: *",
+                "--header",
+                "X-Frame-Options:   DENY  ",
+            ],
+        );
+        let mut c = s.connect();
+        let r = c.get("/a.txt");
+        assert_eq!(r.header("cache-control"), Some("max-age=3600"));
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+        assert_eq!(r.header("x-frame-options"), Some("DENY"));
+        let lm = r.header("last-modified").unwrap().to_string();
+        c.send(format!("GET /a.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: {lm}\r\n\r\n"));
+        let r = c.response();
+        assert_eq!((r.status, r.header("cache-control")), (304, Some("max-age=3600")));
+        // Errors: the extra headers, but nothing that would cache them.
+        let r = c.get("/nope");
+        assert_eq!(r.status, 404);
+        assert_eq!(r.header("cache-control"), None);
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+        assert_eq!(r.header_count("x-frame-options"), 1);
+    }
+}
+
+#[test]
+fn bad_header_flags_are_one_line_errors() {
+    let site = site();
+    for spec in [
+        "no colon",
+        "Bad Name: x",
+        ": empty",
+        "Content-Length: 5",
+        "connection: close",
+    ] {
+        let out = std::process::Command::new(bin())
+            .args(["--root", site.path.to_str().unwrap(), "--header", spec])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{spec}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{spec}: {err}");
+        assert!(err.starts_with("skiff: --header"), "{spec}: {err}");
+    }
+}
