@@ -67,6 +67,15 @@ pub struct Args {
     #[arg(env = "SKIFF_ACCESS_LOG", long, value_name = "PATH|-")]
     pub access_log: Option<String>,
 
+    /// Access log format: common (CLF), or combined (CLF plus Referer and User-Agent).
+    #[arg(
+        env = "SKIFF_ACCESS_LOG_FORMAT",
+        long,
+        value_name = "FORMAT",
+        default_value = "common"
+    )]
+    pub access_log_format: LogFormat,
+
     /// Log each connection opened and closed to stderr.
     #[arg(env = "SKIFF_VERBOSE", short, long)]
     pub verbose: bool,
@@ -118,6 +127,13 @@ pub struct Args {
     pub workers: usize,
 }
 
+/// The `--access-log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Common,
+    Combined,
+}
+
 /// The `--protocol` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Protocol {
@@ -140,6 +156,8 @@ pub struct Config {
     /// The version on every status line.
     pub version: Version,
     pub access_log: Option<String>,
+    /// Combined Log Format instead of Common.
+    pub access_log_combined: bool,
     pub verbose: bool,
     /// The body of every error response, indexed by `Status::index`.
     pub error_pages: Vec<Box<[u8]>>,
@@ -264,6 +282,7 @@ impl Config {
                 Protocol::Http11 => Version::Http11,
             },
             access_log: args.access_log,
+            access_log_combined: args.access_log_format == LogFormat::Combined,
             verbose: args.verbose,
             error_pages,
             sendfile: !args.no_sendfile,

@@ -39,7 +39,7 @@ use crate::files::body::FileStream;
 use crate::http::date::Clock;
 use crate::http::request::{self, HeadError, MAX_HEAD, Method, first_line};
 use crate::http::response::{Fields, Persist, Status, write_head};
-use crate::log::{Entry, LogSink};
+use crate::log::{Entry, LogSink, Said};
 use crate::respond::{Body, Reply, respond};
 
 /// Bytes of a file read per chunk, and the largest body copied whole into
@@ -358,10 +358,22 @@ impl BufPool {
 /// A response whose log line waits for its streamed body to end.
 #[derive(Debug)]
 struct PendingLog {
-    request_line: Option<Vec<u8>>,
+    line: Option<Vec<u8>>,
+    referer: Option<Vec<u8>>,
+    user_agent: Option<Vec<u8>>,
     status: u16,
     /// Body bytes copied into the output so far.
     loaded: u64,
+}
+
+impl PendingLog {
+    fn said(&self) -> Said<'_> {
+        Said {
+            line: self.line.as_deref(),
+            referer: self.referer.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+        }
+    }
 }
 
 /// In-memory content sent by reference: after `buf[..at]` comes
@@ -577,7 +589,7 @@ impl Output {
                 self.buf.clear();
                 self.pos = 0;
                 if let Some(p) = self.pending_log.take() {
-                    log(cx, p.request_line.as_deref(), p.status, p.loaded);
+                    log(cx, p.said(), p.status, p.loaded);
                 }
                 if was_pending {
                     self.idle_since = cx.clock.now();
@@ -625,7 +637,7 @@ impl Output {
     fn queue(
         &mut self,
         reply: Reply,
-        request_line: Option<&[u8]>,
+        said: Said<'_>,
         head_only: bool,
         persist: Persist,
         cx: &mut Cx<'_>,
@@ -669,15 +681,15 @@ impl Output {
         }
         let code = reply.status.code();
         if head_only {
-            log(cx, request_line, code, 0);
+            log(cx, said, code, 0);
             return;
         }
         match reply.body {
-            Body::Empty => log(cx, request_line, code, 0),
+            Body::Empty => log(cx, said, code, 0),
             Body::Page(status) => {
                 let page = cx.config.error_page(status);
                 self.buf.extend_from_slice(page);
-                log(cx, request_line, code, page.len() as u64);
+                log(cx, said, code, page.len() as u64);
             }
             Body::File(mut body) => {
                 let len = body.remaining();
@@ -690,7 +702,7 @@ impl Output {
                             end,
                         });
                         self.shared_unsent += end - start;
-                        log(cx, request_line, code, len);
+                        log(cx, said, code, len);
                         return;
                     }
                 }
@@ -708,14 +720,16 @@ impl Output {
                         // the head back and answer 500 instead.
                         self.buf.truncate(start);
                         let reply = Reply::error(Status::InternalServerError, cx.config);
-                        self.queue(reply, request_line, false, Persist::Close, cx);
+                        self.queue(reply, said, false, Persist::Close, cx);
                         return;
                     }
-                    log(cx, request_line, code, len);
+                    log(cx, said, code, len);
                 } else {
                     self.body = Some(body);
                     self.pending_log = Some(PendingLog {
-                        request_line: request_line.map(<[u8]>::to_vec),
+                        line: said.line.map(<[u8]>::to_vec),
+                        referer: said.referer.map(<[u8]>::to_vec),
+                        user_agent: said.user_agent.map(<[u8]>::to_vec),
                         status: code,
                         loaded: 0,
                     });
@@ -729,12 +743,7 @@ impl Output {
     fn abort_log(&mut self, cx: &mut Cx<'_>) {
         if let Some(p) = self.pending_log.take() {
             let unsent = (self.buf.len() - self.pos) as u64;
-            log(
-                cx,
-                p.request_line.as_deref(),
-                p.status,
-                p.loaded.saturating_sub(unsent),
-            );
+            log(cx, p.said(), p.status, p.loaded.saturating_sub(unsent));
         }
     }
 
@@ -750,7 +759,7 @@ impl Output {
     }
 }
 
-fn log(cx: &mut Cx<'_>, request_line: Option<&[u8]>, status: u16, bytes: u64) {
+fn log(cx: &mut Cx<'_>, said: Said<'_>, status: u16, bytes: u64) {
     let peer = cx.peer_ip();
     let secs = cx.clock.unix_secs();
     if let Some(log) = cx.log.as_deref_mut() {
@@ -758,7 +767,7 @@ fn log(cx: &mut Cx<'_>, request_line: Option<&[u8]>, status: u16, bytes: u64) {
             secs,
             &Entry {
                 peer,
-                request_line,
+                said,
                 status,
                 bytes,
             },
@@ -957,8 +966,12 @@ impl Busy {
                 };
                 let head_only = req.method == Method::Head || reply.status == Status::NotModified;
                 let (head_len, body_len) = (req.head_len, req.content_length);
-                self.output
-                    .queue(reply, Some(req.line), head_only, persist, cx);
+                let said = Said {
+                    line: Some(req.line),
+                    referer: req.referer,
+                    user_agent: req.user_agent,
+                };
+                self.output.queue(reply, said, head_only, persist, cx);
                 self.input.consume(head_len);
                 self.input.skip = body_len;
             }
@@ -966,7 +979,11 @@ impl Busy {
             Err(e) => {
                 let reply = Reply::error(Status::from(e), cx.config);
                 let line = first_line(self.input.data());
-                self.output.queue(reply, line, false, Persist::Close, cx);
+                let said = Said {
+                    line,
+                    ..Said::default()
+                };
+                self.output.queue(reply, said, false, Persist::Close, cx);
             }
         }
         Step::Queued
@@ -1039,8 +1056,16 @@ impl Busy {
             let line = first_line(self.input.data()).map(<[u8]>::to_vec);
             let reply = Reply::error(Status::RequestTimeout, cx.config);
             cx.peer = Some(self.peer);
-            self.output
-                .queue(reply, line.as_deref(), false, Persist::Close, cx);
+            self.output.queue(
+                reply,
+                Said {
+                    line: line.as_deref(),
+                    ..Said::default()
+                },
+                false,
+                Persist::Close,
+                cx,
+            );
             return self.drive(io, cx);
         }
         Next::Close
@@ -1361,7 +1386,11 @@ mod tests {
             timeout_secs: 10,
             http10_request: false,
         };
-        out.queue(reply, Some(b"GET /a.txt HTTP/1.1"), false, keep, &mut cx);
+        let said = Said {
+            line: Some(b"GET /a.txt HTTP/1.1"),
+            ..Said::default()
+        };
+        out.queue(reply, said, false, keep, &mut cx);
         let text = String::from_utf8_lossy(&out.buf).into_owned();
         assert!(
             text.starts_with("HTTP/1.1 500 Internal Server Error\r\n"),

@@ -19,12 +19,20 @@ const FLUSH_BYTES: usize = 64 * 1024;
 /// The longest a line may wait in the buffer.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
+/// What the log records of a request: its line (`None` when none could
+/// be read) and, for the combined format, two of its fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Said<'a> {
+    pub line: Option<&'a [u8]>,
+    pub referer: Option<&'a [u8]>,
+    pub user_agent: Option<&'a [u8]>,
+}
+
 /// One response, as the log sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry<'a> {
     pub peer: IpAddr,
-    /// The request line, or `None` when none could be read.
-    pub request_line: Option<&'a [u8]>,
+    pub said: Said<'a>,
     pub status: u16,
     /// Body bytes sent.
     pub bytes: u64,
@@ -41,6 +49,8 @@ pub trait LogSink {
 
 pub struct AccessLog {
     sink: Sink,
+    /// Combined Log Format: Referer and User-Agent after the size.
+    combined: bool,
     buf: Vec<u8>,
     last_flush: Instant,
     stamp_secs: u64,
@@ -73,12 +83,19 @@ impl AccessLog {
 
     /// Another buffer writing to the same sink (one per event loop).
     pub fn sibling(&self) -> AccessLog {
-        Self::sharing(self.sink.clone())
+        Self::sharing(self.sink.clone()).combined(self.combined)
+    }
+
+    /// Switches to the Combined Log Format.
+    pub fn combined(mut self, on: bool) -> AccessLog {
+        self.combined = on;
+        self
     }
 
     fn sharing(sink: Sink) -> AccessLog {
         AccessLog {
             sink,
+            combined: false,
             buf: Vec::with_capacity(4096),
             last_flush: Instant::now(),
             stamp_secs: u64::MAX,
@@ -96,7 +113,7 @@ impl AccessLog {
         self.buf.extend_from_slice(b" - - [");
         self.buf.extend_from_slice(&self.stamp);
         self.buf.extend_from_slice(b"] \"");
-        match e.request_line {
+        match e.said.line {
             Some(line) => escape_into(&mut self.buf, line),
             None => self.buf.push(b'-'),
         }
@@ -104,6 +121,16 @@ impl AccessLog {
         write_u64(&mut self.buf, u64::from(e.status));
         self.buf.push(b' ');
         write_u64(&mut self.buf, e.bytes);
+        if self.combined {
+            for field in [e.said.referer, e.said.user_agent] {
+                self.buf.extend_from_slice(b" \"");
+                match field {
+                    Some(v) => escape_into(&mut self.buf, v),
+                    None => self.buf.push(b'-'),
+                }
+                self.buf.push(b'"');
+            }
+        }
         self.buf.push(b'\n');
         if self.buf.len() >= FLUSH_BYTES {
             self.flush();
@@ -259,7 +286,10 @@ mod tests {
             t,
             &Entry {
                 peer: "127.0.0.1".parse().unwrap(),
-                request_line: Some(b"GET /a.txt?q=1 HTTP/1.1"),
+                said: Said {
+                    line: Some(b"GET /a.txt?q=1 HTTP/1.1"),
+                    ..Said::default()
+                },
                 status: 200,
                 bytes: 380,
             },
@@ -268,7 +298,7 @@ mod tests {
             t,
             &Entry {
                 peer: "::1".parse().unwrap(),
-                request_line: None,
+                said: Said::default(),
                 status: 400,
                 bytes: 0,
             },

@@ -93,7 +93,8 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     let log = match &config.access_log {
         Some(target) => Some(
             AccessLog::open(target)
-                .map_err(|e| RunError(format!("cannot open access log '{target}': {e}")))?,
+                .map_err(|e| RunError(format!("cannot open access log '{target}': {e}")))?
+                .combined(config.access_log_combined),
         ),
         None => None,
     };

@@ -109,3 +109,39 @@ each_mode! {
         assert!(text.contains("\"GET /nope HTTP/1.1\" 404 "), "{text:?}");
     }
 }
+
+each_mode! {
+    fn combined_log_format_adds_referer_and_user_agent(mode) {
+        let site = site();
+        site.write("big.bin", vec![7u8; 200_000]);
+        let s = Server::start(mode, &site.path, &["--access-log", "-", "--access-log-format", "combined"]);
+        let mut c = s.connect();
+        c.send("GET /a.txt HTTP/1.1\r\nHost: t\r\nReferer: http://example.com/page\r\nUser-Agent: curl/8 \"quoted\"\r\n\r\n");
+        c.response();
+        c.get("/nope");
+        // A streamed body is logged when it ends, with the same fields.
+        c.send("GET /big.bin HTTP/1.1\r\nHost: t\r\nUser-Agent: big-fetcher\r\n\r\n");
+        c.response();
+        let lines = s.wait_stdout(|l| l.len() >= 3);
+        assert!(
+            lines[0].ends_with("\"GET /a.txt HTTP/1.1\" 200 13 \"http://example.com/page\" \"curl/8 \\x22quoted\\x22\""),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].contains("\"GET /nope HTTP/1.1\" 404 "), "{}", lines[1]);
+        assert!(lines[1].ends_with("\"-\" \"-\""), "{}", lines[1]);
+        assert!(lines[2].ends_with("\"GET /big.bin HTTP/1.1\" 200 200000 \"-\" \"big-fetcher\""), "{}", lines[2]);
+    }
+}
+
+each_mode! {
+    fn common_log_format_is_the_default(mode) {
+        let site = site();
+        let s = Server::start(mode, &site.path, &["--access-log", "-"]);
+        let mut c = s.connect();
+        c.send("GET /a.txt HTTP/1.1\r\nHost: t\r\nReferer: http://x/\r\nUser-Agent: ua\r\n\r\n");
+        c.response();
+        let lines = s.wait_stdout(|l| !l.is_empty());
+        assert!(lines[0].ends_with("\"GET /a.txt HTTP/1.1\" 200 13"), "{}", lines[0]);
+    }
+}
