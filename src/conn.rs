@@ -794,7 +794,7 @@ impl Cx<'_> {
 /// what it is sending, and the timing of the request under way. Dropped
 /// (back into the pool) whenever the connection is idle.
 #[derive(Debug)]
-pub struct Busy {
+struct Busy {
     peer: SocketAddr,
     input: Input,
     output: Output,

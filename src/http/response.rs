@@ -257,13 +257,6 @@ pub fn write_builtin_error_page(out: &mut Vec<u8>, status: Status) {
     );
 }
 
-/// Length of the built-in error page for `status`.
-pub fn builtin_error_page_len(status: Status) -> usize {
-    let mut v = Vec::new();
-    write_builtin_error_page(&mut v, status);
-    v.len()
-}
-
 /// Decimal digits of `n`, without `fmt`.
 pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
@@ -365,10 +358,9 @@ mod tests {
     }
 
     #[test]
-    fn error_page_length_matches() {
+    fn builtin_error_page_names_the_status() {
         let mut v = Vec::new();
         write_builtin_error_page(&mut v, Status::NotFound);
-        assert_eq!(v.len(), builtin_error_page_len(Status::NotFound));
         assert!(String::from_utf8(v).unwrap().contains("404 Not Found"));
     }
 }
