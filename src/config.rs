@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::files::resolve::Lookup;
 use crate::http::response::{Status, Version, write_builtin_error_page};
 
 /// skiff: a small, fast HTTP/1.1 static file server.
@@ -122,6 +123,18 @@ pub struct Args {
     )]
     pub headers: Vec<String>,
 
+    /// List a directory that has no index.html (HTML, or JSON for 'Accept: application/json').
+    #[arg(env = "SKIFF_LIST_DIRS", long)]
+    pub list_dirs: bool,
+
+    /// Serve and list names starting with '.' (hidden by default: 404, left out of listings).
+    #[arg(env = "SKIFF_SHOW_HIDDEN", long)]
+    pub show_hidden: bool,
+
+    /// Serve FILE.br or FILE.gz in place of FILE when they exist and Accept-Encoding allows.
+    #[arg(env = "SKIFF_PRECOMPRESSED", long)]
+    pub precompressed: bool,
+
     /// Independent event loops, each on its own thread and SO_REUSEPORT listener; 0 means one per CPU.
     #[arg(env = "SKIFF_WORKERS", long, value_name = "N", default_value_t = 1)]
     pub workers: usize,
@@ -177,6 +190,12 @@ pub struct Config {
     pub extra_headers: Box<[u8]>,
     /// The same plus `Cache-Control` (`--max-age`), for file responses.
     pub file_headers: Box<[u8]>,
+    /// `--list-dirs`.
+    pub list_dirs: bool,
+    /// `--show-hidden`.
+    pub show_hidden: bool,
+    /// `--precompressed`.
+    pub precompressed: bool,
 }
 
 /// A configuration problem, printed as `skiff: <message>`.
@@ -296,12 +315,25 @@ impl Config {
             },
             extra_headers: extra_headers.into_boxed_slice(),
             file_headers: file_headers.into_boxed_slice(),
+            list_dirs: args.list_dirs,
+            show_hidden: args.show_hidden,
+            precompressed: args.precompressed,
         })
     }
 
     /// The page sent as the body of an error response.
     pub fn error_page(&self, status: Status) -> &[u8] {
         &self.error_pages[status.index()]
+    }
+
+    /// How request targets find files under this configuration.
+    pub fn lookup(&self) -> Lookup<'_> {
+        Lookup {
+            root: &self.root,
+            show_hidden: self.show_hidden,
+            list_dirs: self.list_dirs,
+            precompressed: self.precompressed,
+        }
     }
 
     /// Whether connections may persist at all.
@@ -312,8 +344,9 @@ impl Config {
 
 /// Headers `--header` may not set: skiff sets them itself, and framing or
 /// caching would break if they were overridden.
-const RESERVED_HEADERS: [&str; 8] = [
+const RESERVED_HEADERS: [&str; 9] = [
     "content-length",
+    "content-encoding",
     "transfer-encoding",
     "connection",
     "keep-alive",

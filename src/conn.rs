@@ -661,6 +661,8 @@ impl Output {
             unsatisfied_range: reply.unsatisfied_range,
             location: reply.location.as_deref(),
             allow: reply.allow,
+            content_encoding: reply.content_encoding,
+            vary: reply.vary,
             // File responses (they carry validators) get Cache-Control too.
             extra: if reply.etag.is_some() && !reply.status.is_error() {
                 &cx.config.file_headers
@@ -1375,6 +1377,8 @@ mod tests {
             accept_ranges: false,
             content_range: None,
             unsatisfied_range: None,
+            content_encoding: None,
+            vary: None,
             body: Body::File(FileStream::window(
                 crate::files::resolve::Source::File(std::sync::Arc::new(file)),
                 0,

@@ -4,7 +4,15 @@
 //! 1. Method: GET and HEAD are served; the other standard methods get 405
 //!    with `Allow: GET, HEAD`; anything else gets 501.
 //! 2. Resolve the target under the root (`files::resolve`): a file, a
-//!    redirect for a directory without its slash, or an error status.
+//!    redirect for a directory without its slash, a directory to list
+//!    (`--list-dirs`: HTML, or JSON when `Accept` prefers it, with
+//!    `Vary: Accept`), or an error status. With `--precompressed`, a file
+//!    that has `.br`/`.gz` variants is answered from the variant
+//!    `Accept-Encoding` weighs highest (`br` on a tie), with
+//!    `Content-Encoding`; the original's `Content-Type`; the variant's own
+//!    validators, length and ranges (ranges count encoded bytes). Every
+//!    response for such a file, encoded or not, says
+//!    `Vary: Accept-Encoding`.
 //! 3. Preconditions, in RFC 9110 section 13.2.2's order: `If-Match` (else
 //!    `If-Unmodified-Since`) failing is 412; `If-None-Match` matching (else
 //!    `If-Modified-Since` not newer) is 304. Unparseable dates are ignored.
@@ -21,11 +29,13 @@ use std::time::{Instant, SystemTime};
 use crate::config::Config;
 use crate::files::body::FileStream;
 use crate::files::cache::{FileSource, Uncached};
-use crate::files::resolve::{Found, Resolution};
+use crate::files::listing;
+use crate::files::resolve::{Coding, Found, Resolution, Source};
 use crate::http::conditional::{
     ETag, Ranges, boundary, if_range_holds, match_holds, none_match_hits, parse_date, parse_range,
     secs,
 };
+use crate::http::negotiate::{coding_weight, wants_json};
 use crate::http::request::{Method, Request};
 use crate::http::response::Status;
 
@@ -53,6 +63,10 @@ pub struct Reply {
     pub location: Option<Vec<u8>>,
     /// Send `Allow: GET, HEAD`.
     pub allow: bool,
+    /// `Content-Encoding` (a precompressed variant).
+    pub content_encoding: Option<&'static str>,
+    /// `Vary`: the request fields the choice of this body depended on.
+    pub vary: Option<&'static str>,
     pub body: Body,
     /// This reply ends the connection whatever the request asked.
     pub close: bool,
@@ -84,6 +98,8 @@ impl Reply {
             unsatisfied_range: None,
             location: None,
             allow: status == Status::MethodNotAllowed,
+            content_encoding: None,
+            vary: None,
             body: Body::Page(status),
             close: status == Status::BadRequest,
         }
@@ -109,9 +125,10 @@ pub fn respond(
         | Method::Connect => return Reply::error(Status::MethodNotAllowed, config),
         Method::Other => return Reply::error(Status::NotImplemented, config),
     }
+    let lookup = config.lookup();
     let found = match files {
-        Some(files) => files.find(&config.root, req.target, now),
-        None => Uncached.find(&config.root, req.target, now),
+        Some(files) => files.find(&lookup, req.target, now),
+        None => Uncached.find(&lookup, req.target, now),
     };
     match found {
         Err(status) => Reply::error(status, config),
@@ -120,7 +137,43 @@ pub fn respond(
             ..Reply::error(Status::MovedPermanently, config)
         },
         Ok(Resolution::File(found)) => file_reply(req, found, config),
+        Ok(Resolution::Directory { dir, path }) => match listing::read(&lookup, &dir) {
+            Err(e) => Reply::error(crate::files::resolve::io_status(&e), config),
+            Ok(list) => {
+                let (body, content_type) = if wants_json(req.accept) {
+                    (listing::json(&path, &list), "application/json")
+                } else {
+                    (listing::html(&path, &list), HTML)
+                };
+                let len = body.len() as u64;
+                Reply {
+                    status: Status::Ok,
+                    content_type,
+                    length: len,
+                    vary: Some("Accept"),
+                    body: Body::File(FileStream::window(Source::Bytes(body.into()), 0, len)),
+                    close: false,
+                    ..Reply::error(Status::Ok, config)
+                }
+            }
+        },
     }
+}
+
+/// The variant of `found` to send for `Accept-Encoding`: the coding with
+/// the highest non-zero weight, `br` before `gzip` on a tie.
+fn choose_variant(found: &Found, accept_encoding: Option<&[u8]>) -> Option<Coding> {
+    let mut best: Option<(Coding, u16)> = None;
+    for coding in [Coding::Br, Coding::Gzip] {
+        if found.variants.get(coding).is_none() {
+            continue;
+        }
+        let q = coding_weight(accept_encoding, coding.token());
+        if q > 0 && best.is_none_or(|(_, b)| q > b) {
+            best = Some((coding, q));
+        }
+    }
+    best.map(|(c, _)| c)
 }
 
 /// The `Content-Type` of a multipart/byteranges body.
@@ -130,14 +183,25 @@ fn multipart_type() -> &'static str {
 }
 
 fn file_reply(req: &Request<'_>, found: std::sync::Arc<Found>, config: &Config) -> Reply {
+    // 2a. A precompressed variant, or the file itself.
+    let mime = found.mime;
+    let vary = (!found.variants.is_empty()).then_some("Accept-Encoding");
+    let coding = choose_variant(&found, req.accept_encoding);
+    let found = match coding.and_then(|c| found.variants.get(c)) {
+        Some(v) => v.clone(),
+        None => found,
+    };
     let len = found.len;
     let modified = found.modified;
     let tag: ETag = found.etag;
+    // Error pages (412, 416) are not encoded, but which validators they
+    // carry still depended on Accept-Encoding.
     let validators = |r: Reply| Reply {
         last_modified: modified,
         last_modified_text: found.modified_text,
         etag: Some(tag),
         accept_ranges: true,
+        vary,
         ..r
     };
 
@@ -163,7 +227,7 @@ fn file_reply(req: &Request<'_>, found: std::sync::Arc<Found>, config: &Config) 
     };
     let whole = Reply {
         status: Status::Ok,
-        content_type: found.mime,
+        content_type: mime,
         length: len,
         last_modified: modified,
         last_modified_text: found.modified_text,
@@ -173,6 +237,8 @@ fn file_reply(req: &Request<'_>, found: std::sync::Arc<Found>, config: &Config) 
         unsatisfied_range: None,
         location: None,
         allow: false,
+        content_encoding: coding.map(Coding::token),
+        vary,
         body: Body::Empty,
         close: false,
     };
@@ -218,8 +284,7 @@ fn file_reply(req: &Request<'_>, found: std::sync::Arc<Found>, config: &Config) 
             }
         }
         Ranges::Parts(parts) => {
-            let stream =
-                FileStream::multipart(found.source.clone(), &parts, len, found.mime, boundary());
+            let stream = FileStream::multipart(found.source.clone(), &parts, len, mime, boundary());
             Reply {
                 status: Status::PartialContent,
                 content_type: multipart_type(),

@@ -19,11 +19,10 @@
 
 use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::files::resolve::{Found, Resolution, Source, resolve};
+use crate::files::resolve::{Found, Lookup, Resolution, Source, Variants, resolve_with};
 use crate::http::response::Status;
 
 /// How long a cached lookup is trusted before the file is looked at again.
@@ -41,15 +40,25 @@ pub const MAX_DESCRIPTORS: usize = 64;
 
 /// Something that finds the file for a request target.
 pub trait FileSource {
-    fn find(&mut self, root: &Path, target: &[u8], now: Instant) -> Result<Resolution, Status>;
+    fn find(
+        &mut self,
+        lookup: &Lookup<'_>,
+        target: &[u8],
+        now: Instant,
+    ) -> Result<Resolution, Status>;
 }
 
 /// No cache: every request resolves afresh (`--no-file-cache`).
 pub struct Uncached;
 
 impl FileSource for Uncached {
-    fn find(&mut self, root: &Path, target: &[u8], _now: Instant) -> Result<Resolution, Status> {
-        resolve(root, target)
+    fn find(
+        &mut self,
+        lookup: &Lookup<'_>,
+        target: &[u8],
+        _now: Instant,
+    ) -> Result<Resolution, Status> {
+        resolve_with(lookup, target)
     }
 }
 
@@ -86,18 +95,18 @@ impl FileCache {
     }
 
     fn forget(&mut self, found: &Found) {
-        match found.source {
-            Source::Bytes(ref b) => self.bytes -= b.len(),
-            Source::File(_) => self.descriptors -= 1,
-        }
+        let (bytes, descriptors) = cost(found);
+        self.bytes -= bytes;
+        self.descriptors -= descriptors;
     }
 
-    /// Makes room for one more entry of `bytes` content (or one descriptor).
-    fn make_room(&mut self, bytes: usize, descriptor: bool) {
+    /// Makes room for one more entry of `bytes` content and `descriptors`
+    /// open files.
+    fn make_room(&mut self, bytes: usize, descriptors: usize) {
         while !self.map.is_empty()
             && (self.map.len() >= MAX_ENTRIES
                 || self.bytes + bytes > MAX_BYTES
-                || (descriptor && self.descriptors >= MAX_DESCRIPTORS))
+                || (descriptors > 0 && self.descriptors + descriptors > MAX_DESCRIPTORS))
         {
             // The entry checked longest ago goes first.
             let oldest = self
@@ -114,30 +123,16 @@ impl FileCache {
 
     /// Caches a fresh lookup; small files are read into memory now.
     fn insert(&mut self, key: &[u8], found: Arc<Found>, now: Instant) -> Arc<Found> {
-        let mut found = found;
-        if let Source::File(file) = &found.source {
-            if found.len <= MAX_IN_MEMORY {
-                let mut content = vec![0u8; found.len as usize];
-                if read_all_at(file, &mut content).is_err() {
-                    return found; // changed under us: serve it uncached
-                }
-                let mut owned = Arc::unwrap_or_clone(found);
-                owned.source = Source::Bytes(content.into());
-                found = Arc::new(owned);
-            }
-        }
-        let (bytes, descriptor) = match &found.source {
-            Source::Bytes(b) => (b.len(), false),
-            Source::File(_) => (0, true),
+        let Some(found) = load(found.clone()) else {
+            return found; // changed under us: serve it uncached
         };
-        if bytes > MAX_BYTES {
+        let (bytes, descriptors) = cost(&found);
+        if bytes > MAX_BYTES || descriptors > MAX_DESCRIPTORS {
             return found;
         }
-        self.make_room(bytes, descriptor);
+        self.make_room(bytes, descriptors);
         self.bytes += bytes;
-        if descriptor {
-            self.descriptors += 1;
-        }
+        self.descriptors += descriptors;
         self.map.insert(
             key.into(),
             Entry {
@@ -149,27 +144,71 @@ impl FileCache {
     }
 }
 
+/// Content bytes held in memory and descriptors held open by `found` and
+/// its variants.
+fn cost(found: &Found) -> (usize, usize) {
+    let own = match &found.source {
+        Source::Bytes(b) => (b.len(), 0),
+        Source::File(_) => (0, 1),
+    };
+    [&found.variants.br, &found.variants.gzip]
+        .into_iter()
+        .flatten()
+        .map(|v| cost(v))
+        .fold(own, |(b, d), (vb, vd)| (b + vb, d + vd))
+}
+
+/// `found` with small files (itself and its variants) read into memory;
+/// `None` if a file changed while being read.
+fn load(found: Arc<Found>) -> Option<Arc<Found>> {
+    let small = |f: &Found| matches!(f.source, Source::File(_)) && f.len <= MAX_IN_MEMORY;
+    let variant_small = |v: &Option<Arc<Found>>| v.as_deref().is_some_and(small);
+    if !small(&found) && !variant_small(&found.variants.br) && !variant_small(&found.variants.gzip)
+    {
+        return Some(found);
+    }
+    let mut owned = Arc::unwrap_or_clone(found);
+    if let (Source::File(file), true) = (&owned.source, owned.len <= MAX_IN_MEMORY) {
+        let mut content = vec![0u8; owned.len as usize];
+        read_all_at(file, &mut content).ok()?;
+        owned.source = Source::Bytes(content.into());
+    }
+    let variants = std::mem::take(&mut owned.variants);
+    let load_variant = |v: Option<Arc<Found>>| match v {
+        None => Some(None),
+        Some(v) => load(v).map(Some),
+    };
+    owned.variants = Variants {
+        br: load_variant(variants.br)?,
+        gzip: load_variant(variants.gzip)?,
+    };
+    Some(Arc::new(owned))
+}
+
 impl FileSource for FileCache {
-    fn find(&mut self, root: &Path, target: &[u8], now: Instant) -> Result<Resolution, Status> {
+    fn find(
+        &mut self,
+        lookup: &Lookup<'_>,
+        target: &[u8],
+        now: Instant,
+    ) -> Result<Resolution, Status> {
         // Only origin-form targets are cached, by their path.
         let key = match target.iter().position(|&c| c == b'?') {
             Some(i) => &target[..i],
             None => target,
         };
         if key.first() != Some(&b'/') {
-            return resolve(root, target);
+            return resolve_with(lookup, target);
         }
         if let Some(entry) = self.map.get_mut(key) {
             if now.saturating_duration_since(entry.checked) < REVALIDATE {
                 return Ok(Resolution::File(entry.found.clone()));
             }
         }
-        let fresh = resolve(root, target);
+        let fresh = resolve_with(lookup, target);
         if let Some(entry) = self.map.get_mut(key) {
             match &fresh {
-                Ok(Resolution::File(f))
-                    if f.identity == entry.found.identity && f.path == entry.found.path =>
-                {
+                Ok(Resolution::File(f)) if f.same_as(&entry.found) => {
                     entry.checked = now;
                     return Ok(Resolution::File(entry.found.clone()));
                 }
@@ -188,12 +227,17 @@ impl FileSource for FileCache {
 pub struct SharedCache(Arc<Mutex<FileCache>>);
 
 impl FileSource for SharedCache {
-    fn find(&mut self, root: &Path, target: &[u8], now: Instant) -> Result<Resolution, Status> {
+    fn find(
+        &mut self,
+        lookup: &Lookup<'_>,
+        target: &[u8],
+        now: Instant,
+    ) -> Result<Resolution, Status> {
         let mut cache = match self.0.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        cache.find(root, target, now)
+        cache.find(lookup, target, now)
     }
 }
 
@@ -247,21 +291,28 @@ mod tests {
         std::fs::write(r.0.join("a.txt"), "one").unwrap();
         let mut c = FileCache::new();
         let t0 = Instant::now();
-        assert_eq!(bytes(c.find(&r.0, b"/a.txt?x", t0)), b"one");
+        assert_eq!(bytes(c.find(&Lookup::new(&r.0), b"/a.txt?x", t0)), b"one");
         assert_eq!(c.len(), 1);
         std::thread::sleep(Duration::from_millis(5));
         std::fs::write(r.0.join("a.txt"), "two!").unwrap();
         // Within the second: the cached copy.
         assert_eq!(
-            bytes(c.find(&r.0, b"/a.txt", t0 + Duration::from_millis(500))),
+            bytes(c.find(
+                &Lookup::new(&r.0),
+                b"/a.txt",
+                t0 + Duration::from_millis(500)
+            )),
             b"one"
         );
         // After it: noticed.
-        assert_eq!(bytes(c.find(&r.0, b"/a.txt", t0 + REVALIDATE)), b"two!");
+        assert_eq!(
+            bytes(c.find(&Lookup::new(&r.0), b"/a.txt", t0 + REVALIDATE)),
+            b"two!"
+        );
         // A removed file is noticed too, and leaves the cache.
         std::fs::remove_file(r.0.join("a.txt")).unwrap();
         assert!(matches!(
-            c.find(&r.0, b"/a.txt", t0 + REVALIDATE * 3),
+            c.find(&Lookup::new(&r.0), b"/a.txt", t0 + REVALIDATE * 3),
             Err(Status::NotFound)
         ));
         assert!(c.is_empty());
@@ -272,7 +323,7 @@ mod tests {
         let r = root("large");
         std::fs::write(r.0.join("big.bin"), vec![7u8; MAX_IN_MEMORY as usize + 1]).unwrap();
         let mut c = FileCache::new();
-        match c.find(&r.0, b"/big.bin", Instant::now()) {
+        match c.find(&Lookup::new(&r.0), b"/big.bin", Instant::now()) {
             Ok(Resolution::File(f)) => assert!(matches!(f.source, Source::File(_))),
             other => panic!("{other:?}"),
         }
@@ -286,10 +337,37 @@ mod tests {
         let now = Instant::now();
         for i in 0..MAX_ENTRIES + 10 {
             std::fs::write(r.0.join(format!("f{i}")), "x").unwrap();
-            c.find(&r.0, format!("/f{i}").as_bytes(), now).unwrap();
+            c.find(&Lookup::new(&r.0), format!("/f{i}").as_bytes(), now)
+                .unwrap();
         }
         assert_eq!(c.len(), MAX_ENTRIES);
         assert_eq!(c.bytes, MAX_ENTRIES);
+    }
+
+    #[test]
+    fn variants_are_cached_with_their_file_and_revalidated_with_it() {
+        let r = root("variants");
+        std::fs::write(r.0.join("a.js"), "plain").unwrap();
+        let lookup = Lookup {
+            precompressed: true,
+            ..Lookup::new(&r.0)
+        };
+        let mut c = FileCache::new();
+        let t0 = Instant::now();
+        let variants = |c: &mut FileCache, t| match c.find(&lookup, b"/a.js", t) {
+            Ok(Resolution::File(f)) => (f.variants.br.is_some(), f.variants.gzip.is_some()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(variants(&mut c, t0), (false, false));
+        std::fs::write(r.0.join("a.js.gz"), "gz!").unwrap();
+        // Trusted for a second, then the new variant is noticed, and its
+        // bytes are held in memory like the file's.
+        assert_eq!(variants(&mut c, t0 + REVALIDATE / 2), (false, false));
+        assert_eq!(variants(&mut c, t0 + REVALIDATE), (false, true));
+        assert_eq!((c.bytes, c.descriptors), (5 + 3, 0));
+        std::fs::remove_file(r.0.join("a.js.gz")).unwrap();
+        assert_eq!(variants(&mut c, t0 + REVALIDATE * 2), (false, false));
+        assert_eq!((c.bytes, c.descriptors), (5, 0));
     }
 
     #[test]
@@ -297,11 +375,14 @@ mod tests {
         let r = root("errors");
         let mut c = FileCache::new();
         assert!(matches!(
-            c.find(&r.0, b"/nope", Instant::now()),
+            c.find(&Lookup::new(&r.0), b"/nope", Instant::now()),
             Err(Status::NotFound)
         ));
         assert!(c.is_empty());
         std::fs::write(r.0.join("nope"), "now").unwrap();
-        assert_eq!(bytes(c.find(&r.0, b"/nope", Instant::now())), b"now");
+        assert_eq!(
+            bytes(c.find(&Lookup::new(&r.0), b"/nope", Instant::now())),
+            b"now"
+        );
     }
 }

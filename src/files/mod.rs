@@ -2,4 +2,5 @@
 
 pub mod body;
 pub mod cache;
+pub mod listing;
 pub mod resolve;

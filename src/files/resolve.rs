@@ -11,15 +11,23 @@
 //!    is an ordinary byte.
 //! 4. Join the segments under the canonical root and canonicalise the
 //!    result; a path that leaves the root through a symlink is 403.
-//! 5. A directory requested without a trailing slash is a 301 to the same
+//! 5. Hidden names: unless `--show-hidden`, a path with any segment that
+//!    starts with `.` is 404, both as asked and once symlinks are resolved
+//!    (so `a.txt -> .env` is hidden too). `.well-known` (RFC 8615: ACME
+//!    challenges, `security.txt`) is the one dot-name that is not hidden.
+//! 6. A directory requested without a trailing slash is a 301 to the same
 //!    path plus `/` (query kept); with the slash, its `index.html` is served
-//!    (checked the same way), or 404 when it has none.
-//! 6. Open the file (non-blocking, so a FIFO can never stall the loop, and
+//!    (checked the same way); without one it is listed (`--list-dirs`, see
+//!    [`crate::files::listing`]) or 404.
+//! 7. Open the file (non-blocking, so a FIFO can never stall the loop, and
 //!    without following a last-moment symlink) and check it is a regular
 //!    file. Permission denied is 403.
+//! 8. With `--precompressed`, `NAME.br` and `NAME.gz` beside the file are
+//!    found the same way (all of the checks above) and kept as its
+//!    encoded variants; the reply picks one by `Accept-Encoding`.
 //!
-//! This module must never return a file outside the root, and it never
-//! reads file contents.
+//! This module must never return a file outside the root, never a hidden
+//! one unless asked, and it never reads file contents.
 
 use std::ffi::OsStr;
 use std::fs::{File, Metadata, OpenOptions};
@@ -57,6 +65,38 @@ const PATH_ENCODE: &AsciiSet = &CONTROLS
     .add(b'|')
     .add(b'[')
     .add(b']');
+
+/// How targets are looked up: the root and the flags that change what is
+/// found.
+#[derive(Debug, Clone, Copy)]
+pub struct Lookup<'a> {
+    /// Canonical document root.
+    pub root: &'a Path,
+    /// Serve and list names starting with `.` (`--show-hidden`).
+    pub show_hidden: bool,
+    /// A directory without `index.html` is listed, not 404 (`--list-dirs`).
+    pub list_dirs: bool,
+    /// Find `.br` and `.gz` variants beside each file (`--precompressed`).
+    pub precompressed: bool,
+}
+
+impl<'a> Lookup<'a> {
+    /// The defaults: hidden names hidden, no listings, no variants.
+    pub fn new(root: &'a Path) -> Lookup<'a> {
+        Lookup {
+            root,
+            show_hidden: false,
+            list_dirs: false,
+            precompressed: false,
+        }
+    }
+}
+
+/// Whether a file name is hidden: it starts with `.`, and is not
+/// `.well-known`.
+pub fn is_hidden(name: &[u8]) -> bool {
+    name.first() == Some(&b'.') && name != b".well-known"
+}
 
 /// A target's path after decoding and normalisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,6 +220,59 @@ pub enum Resolution {
     File(Arc<Found>),
     /// A directory asked for without its slash: the `Location` to send.
     Redirect(Vec<u8>),
+    /// A directory without an index, to be listed (`--list-dirs` only).
+    Directory {
+        /// Its canonical path.
+        dir: PathBuf,
+        /// The normalised request path (`/` or `/a/b`), for the title.
+        path: Vec<u8>,
+    },
+}
+
+/// A content coding a precompressed variant is stored in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    Br,
+    Gzip,
+}
+
+impl Coding {
+    /// The `Content-Encoding` value.
+    pub fn token(self) -> &'static str {
+        match self {
+            Coding::Br => "br",
+            Coding::Gzip => "gzip",
+        }
+    }
+
+    /// The suffix of the file holding it.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Coding::Br => ".br",
+            Coding::Gzip => ".gz",
+        }
+    }
+}
+
+/// Precompressed copies of a file (`--precompressed`), each a file found
+/// with every check a request gets.
+#[derive(Debug, Clone, Default)]
+pub struct Variants {
+    pub br: Option<Arc<Found>>,
+    pub gzip: Option<Arc<Found>>,
+}
+
+impl Variants {
+    pub fn get(&self, coding: Coding) -> Option<&Arc<Found>> {
+        match coding {
+            Coding::Br => self.br.as_ref(),
+            Coding::Gzip => self.gzip.as_ref(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.br.is_none() && self.gzip.is_none()
+    }
 }
 
 /// Where a found file's bytes come from: shared, so a cached file serves
@@ -210,6 +303,8 @@ pub struct Found {
     /// Device, inode, size and modification time: what says the file on
     /// disk is still this one.
     pub identity: (u64, u64, u64, i64, i64),
+    /// Its precompressed variants (none unless `--precompressed`).
+    pub variants: Variants,
 }
 
 impl Found {
@@ -230,38 +325,101 @@ impl Found {
                 meta.mtime(),
                 meta.mtime_nsec(),
             ),
+            variants: Variants::default(),
         }
+    }
+
+    /// The same file on disk, with the same variants: nothing a response
+    /// would show has changed.
+    pub fn same_as(&self, other: &Found) -> bool {
+        let same_variant = |a: Option<&Arc<Found>>, b: Option<&Arc<Found>>| match (a, b) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.same_as(b),
+            _ => false,
+        };
+        self.identity == other.identity
+            && self.path == other.path
+            && same_variant(self.variants.br.as_ref(), other.variants.br.as_ref())
+            && same_variant(self.variants.gzip.as_ref(), other.variants.gzip.as_ref())
     }
 }
 
-/// Steps 1 to 6. `root` must be canonical.
+/// Steps 1 to 7 with the defaults of [`Lookup::new`]. `root` must be
+/// canonical.
 pub fn resolve(root: &Path, target: &[u8]) -> Result<Resolution, Status> {
+    resolve_with(&Lookup::new(root), target)
+}
+
+/// Steps 1 to 8. `lookup.root` must be canonical.
+pub fn resolve_with(lookup: &Lookup<'_>, target: &[u8]) -> Result<Resolution, Status> {
     let norm = normalize(target)?;
-    let canonical = contained(root, &root.join(norm.relative()))?;
+    if !lookup.show_hidden && norm.path.split(|&c| c == b'/').any(is_hidden) {
+        return Err(Status::NotFound);
+    }
+    let asked = lookup.root.join(norm.relative());
+    let canonical = contained(lookup, &asked)?;
     let meta = std::fs::metadata(&canonical).map_err(|e| io_status(&e))?;
     if meta.is_dir() {
         if !norm.trailing_slash {
             return Ok(Resolution::Redirect(location_with_slash(&norm)));
         }
-        let index = contained(root, &canonical.join(INDEX))?;
-        return open_regular(index, mime_for(INDEX.as_bytes()))
-            .map(|f| Resolution::File(Arc::new(f)));
+        let index = contained(lookup, &canonical.join(INDEX));
+        return match index {
+            Err(Status::NotFound) if lookup.list_dirs => Ok(Resolution::Directory {
+                dir: canonical,
+                path: norm.path,
+            }),
+            Err(status) => Err(status),
+            Ok(index) => {
+                let found = open_regular(index, mime_for(INDEX.as_bytes()))?;
+                Ok(Resolution::File(with_variants(
+                    lookup,
+                    found,
+                    &canonical.join(INDEX),
+                )))
+            }
+        };
     }
     if norm.trailing_slash {
         // `/file.txt/` names a directory that is not one.
         return Err(Status::NotFound);
     }
-    open_regular(canonical, mime_for(norm.file_name())).map(|f| Resolution::File(Arc::new(f)))
+    let found = open_regular(canonical, mime_for(norm.file_name()))?;
+    Ok(Resolution::File(with_variants(lookup, found, &asked)))
 }
 
-/// Canonicalises `path` and checks it is still under `root`.
-fn contained(root: &Path, path: &Path) -> Result<PathBuf, Status> {
-    let canonical = std::fs::canonicalize(path).map_err(|e| io_status(&e))?;
-    if canonical.starts_with(root) {
-        Ok(canonical)
-    } else {
-        Err(Status::Forbidden)
+/// Step 8: finds `asked.br` and `asked.gz` when `--precompressed` is on.
+fn with_variants(lookup: &Lookup<'_>, mut found: Found, asked: &Path) -> Arc<Found> {
+    if lookup.precompressed {
+        let variant = |coding: Coding| {
+            let mut name = asked.as_os_str().to_owned();
+            name.push(coding.suffix());
+            let path = contained(lookup, Path::new(&name)).ok()?;
+            open_regular(path, found.mime).ok().map(Arc::new)
+        };
+        found.variants = Variants {
+            br: variant(Coding::Br),
+            gzip: variant(Coding::Gzip),
+        };
     }
+    Arc::new(found)
+}
+
+/// Canonicalises `path` and checks it is still under the root, and not
+/// hidden once symlinks are resolved (unless hidden names are shown).
+fn contained(lookup: &Lookup<'_>, path: &Path) -> Result<PathBuf, Status> {
+    let canonical = std::fs::canonicalize(path).map_err(|e| io_status(&e))?;
+    let Ok(inside) = canonical.strip_prefix(lookup.root) else {
+        return Err(Status::Forbidden);
+    };
+    if !lookup.show_hidden
+        && inside
+            .components()
+            .any(|c| is_hidden(c.as_os_str().as_bytes()))
+    {
+        return Err(Status::NotFound);
+    }
+    Ok(canonical)
 }
 
 fn open_regular(path: PathBuf, mime: &'static str) -> Result<Found, Status> {

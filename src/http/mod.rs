@@ -4,5 +4,6 @@
 
 pub mod conditional;
 pub mod date;
+pub mod negotiate;
 pub mod request;
 pub mod response;

@@ -160,6 +160,10 @@ pub struct Fields<'a> {
     pub location: Option<&'a [u8]>,
     /// `Allow: GET, HEAD` (405).
     pub allow: bool,
+    /// `Content-Encoding` (a precompressed variant).
+    pub content_encoding: Option<&'a str>,
+    /// `Vary`.
+    pub vary: Option<&'a str>,
     /// More fields, already rendered as `\r\nName: value`... (`--header`,
     /// `--max-age`).
     pub extra: &'a [u8],
@@ -218,6 +222,14 @@ pub fn write_head(
     }
     if f.allow {
         out.extend_from_slice(b"\r\nAllow: GET, HEAD");
+    }
+    if let Some(coding) = f.content_encoding {
+        out.extend_from_slice(b"\r\nContent-Encoding: ");
+        out.extend_from_slice(coding.as_bytes());
+    }
+    if let Some(vary) = f.vary {
+        out.extend_from_slice(b"\r\nVary: ");
+        out.extend_from_slice(vary.as_bytes());
     }
     out.extend_from_slice(f.extra);
     match persist {

@@ -352,7 +352,12 @@ impl Client {
 
     fn fill(&mut self) -> usize {
         let mut chunk = [0u8; 65536];
-        let n = self.stream.read(&mut chunk).expect("read (timed out?)");
+        let n = loop {
+            match self.stream.read(&mut chunk) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => break other.expect("read (timed out?)"),
+            }
+        };
         self.buf.extend_from_slice(&chunk[..n]);
         n
     }
