@@ -209,6 +209,8 @@ pub struct Cx<'a> {
     pub pool: Option<&'a mut BufPool>,
     /// The peer of the connection being driven (set by `Conn`).
     pub peer: Option<SocketAddr>,
+    /// Where requests are counted per path, if anywhere.
+    pub counts: Option<&'a std::sync::Mutex<crate::counts::Tally>>,
 }
 
 impl<'a> Cx<'a> {
@@ -222,6 +224,7 @@ impl<'a> Cx<'a> {
             files: None,
             pool: None,
             peer: None,
+            counts: None,
         }
     }
 }
@@ -948,6 +951,9 @@ impl Busy {
         self.head_started = None;
         match parsed {
             Ok(Some(req)) => {
+                if let Some(tally) = cx.counts {
+                    crate::counts::lock(tally).count(req.target);
+                }
                 let files = cx.files.as_deref_mut();
                 let reply = respond(&req, cx.config, files, cx.clock.now());
                 let persist = if cx.config.keep_alive_enabled()

@@ -41,6 +41,7 @@
 
 pub mod config;
 pub mod conn;
+pub mod counts;
 pub mod files;
 pub mod http;
 pub mod log;

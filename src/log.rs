@@ -207,7 +207,7 @@ impl Drop for AccessLog {
 
 /// Bytes a log line cannot hold literally (controls, quotes, backslash,
 /// non-ASCII) become `\xHH`, so a request line cannot forge log lines.
-fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
+pub(crate) fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
     let plain = |c: u8| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\';
     if raw.iter().all(|&c| plain(c)) {
         out.extend_from_slice(raw);

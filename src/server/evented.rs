@@ -47,16 +47,18 @@
 //! through signal-hook's self-pipe; no work is done in a signal handler.
 
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::config::Config;
 use crate::conn::{BufPool, Conn, Cx, Next};
+use crate::counts::Counts;
 use crate::files::cache::FileCache;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
@@ -141,6 +143,10 @@ pub struct EventLoop<'c> {
     cache: FileCache,
     /// Connection buffers kept for reuse.
     pool: BufPool,
+    /// Requests per path: this loop counts into tally `tally`; loop 0 also
+    /// prints them all on SIGUSR1.
+    counts: Arc<Counts>,
+    tally: usize,
 }
 
 impl<'c> EventLoop<'c> {
@@ -149,11 +155,19 @@ impl<'c> EventLoop<'c> {
         mut listener: TcpListener,
         log: Option<AccessLog>,
         max_connections: usize,
+        counts: Arc<Counts>,
+        tally: usize,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
-        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        // One loop answers SIGUSR1 (for all of them); every loop stops on
+        // SIGTERM and SIGINT.
+        let mut signals = if tally == 0 {
+            Signals::new([SIGTERM, SIGINT, SIGUSR1])?
+        } else {
+            Signals::new([SIGTERM, SIGINT])?
+        };
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let clock = Clock::new();
@@ -175,6 +189,8 @@ impl<'c> EventLoop<'c> {
             draining_until: None,
             cache: FileCache::new(),
             pool: BufPool::new(),
+            counts,
+            tally,
         })
     }
 
@@ -206,7 +222,15 @@ impl<'c> EventLoop<'c> {
             for event in events.iter() {
                 match event.token() {
                     LISTENER => self.accept(),
-                    SIGNALS => signalled += self.signals.pending().count(),
+                    SIGNALS => {
+                        for signal in self.signals.pending() {
+                            if signal == SIGUSR1 {
+                                self.counts.print();
+                            } else {
+                                signalled += 1;
+                            }
+                        }
+                    }
                     token => self.drive(token),
                 }
             }
@@ -431,6 +455,7 @@ impl<'c> EventLoop<'c> {
             cx.files = Some(&mut self.cache);
         }
         cx.pool = Some(&mut self.pool);
+        cx.counts = Some(self.counts.tally(self.tally));
         (cx, &mut self.slots)
     }
 
@@ -525,8 +550,15 @@ mod tests {
         let config = Config::parse_from(["skiff", "--root", root.to_str().unwrap()]).unwrap();
         let std_listener = crate::server::bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
         let addr = std_listener.local_addr().unwrap();
-        let mut el =
-            EventLoop::new(&config, TcpListener::from_std(std_listener), None, 16).unwrap();
+        let mut el = EventLoop::new(
+            &config,
+            TcpListener::from_std(std_listener),
+            None,
+            16,
+            Arc::new(Counts::new(1)),
+            0,
+        )
+        .unwrap();
 
         let accept_one = |el: &mut EventLoop<'_>| {
             let client = std::net::TcpStream::connect(addr).unwrap();

@@ -8,10 +8,12 @@ pub mod threaded;
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use socket2::{Domain, Socket, Type};
 
 use crate::config::Config;
+use crate::counts::Counts;
 use crate::log::AccessLog;
 
 /// Listen backlog: connections the kernel completes and queues while the
@@ -120,15 +122,41 @@ pub fn run(config: &Config) -> Result<(), RunError> {
             );
         }
     }
+    // SIGUSR1's default action ends the process: take it over before
+    // anyone can know the address, so a report asked for right after the
+    // start-up line never kills the server. (The driver's own handler
+    // prints; this one only sets an unused flag.)
+    signal_hook::flag::register(
+        signal_hook::consts::SIGUSR1,
+        Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    )
+    .map_err(|e| RunError(format!("cannot handle SIGUSR1: {e}")))?;
     announce(local, config);
+    let counts = Arc::new(Counts::new(others.len() + 1));
+    let result = serve(config, first, others, log, cap, &counts);
+    if result.is_ok() && config.verbose {
+        counts.print();
+    }
+    result
+}
+
+/// Runs the configured driver(s) until they stop.
+fn serve(
+    config: &Config,
+    first: std::net::TcpListener,
+    others: Vec<std::net::TcpListener>,
+    log: Option<AccessLog>,
+    cap: usize,
+    counts: &Arc<Counts>,
+) -> Result<(), RunError> {
     let failed = |e: io::Error| RunError(format!("event loop: {e}"));
     if config.threaded {
-        return threaded::run(config, first, log, cap)
+        return threaded::run(config, first, log, cap, counts.clone())
             .map_err(|e| RunError(format!("threaded server: {e}")));
     }
     if others.is_empty() {
         let listener = mio::net::TcpListener::from_std(first);
-        return evented::EventLoop::new(config, listener, log, cap)
+        return evented::EventLoop::new(config, listener, log, cap, counts.clone(), 0)
             .and_then(|mut l| l.run())
             .map_err(failed);
     }
@@ -138,22 +166,32 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     let result = std::thread::scope(|scope| {
         let handles: Vec<_> = others
             .into_iter()
-            .map(|listener| {
+            .enumerate()
+            .map(|(i, listener)| {
                 let log = log.as_ref().map(AccessLog::sibling);
+                let counts = counts.clone();
                 scope.spawn(move || {
                     evented::EventLoop::new(
                         config,
                         mio::net::TcpListener::from_std(listener),
                         log,
                         each,
+                        counts,
+                        i + 1,
                     )
                     .and_then(|mut l| l.run())
                 })
             })
             .collect();
-        let mut result =
-            evented::EventLoop::new(config, mio::net::TcpListener::from_std(first), log, each)
-                .and_then(|mut l| l.run());
+        let mut result = evented::EventLoop::new(
+            config,
+            mio::net::TcpListener::from_std(first),
+            log,
+            each,
+            counts.clone(),
+            0,
+        )
+        .and_then(|mut l| l.run());
         for h in handles {
             let r = h
                 .join()

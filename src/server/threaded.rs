@@ -32,11 +32,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use slab::Slab;
 
 use crate::config::Config;
 use crate::conn::{Conn, Cx, Direction, Next, Transport};
+use crate::counts::Counts;
 use crate::files::cache::SharedCache;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink, SharedLog};
@@ -62,6 +63,8 @@ struct Shared {
     conns: Mutex<Slab<(RawFd, Arc<AtomicBool>)>>,
     /// Signalled when a connection ends or the server starts stopping.
     changed: Condvar,
+    /// Requests per path (one tally for all threads).
+    counts: Arc<Counts>,
 }
 
 impl Shared {
@@ -156,6 +159,7 @@ pub fn run(
     listener: TcpListener,
     log: Option<AccessLog>,
     max_connections: usize,
+    counts: Arc<Counts>,
 ) -> io::Result<()> {
     listener.set_nonblocking(false)?;
     let listener = Arc::new(listener);
@@ -166,9 +170,10 @@ pub fn run(
         stopping: AtomicBool::new(false),
         conns: Mutex::new(Slab::new()),
         changed: Condvar::new(),
+        counts,
     });
 
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGUSR1])?;
     {
         let shared = shared.clone();
         let listener = listener.clone();
@@ -176,7 +181,11 @@ pub fn run(
             .name("signals".into())
             .spawn(move || {
                 let mut seen = 0;
-                for _ in signals.forever() {
+                for signal in signals.forever() {
+                    if signal == SIGUSR1 {
+                        shared.counts.print();
+                        continue;
+                    }
                     seen += 1;
                     if seen == 1 {
                         eprintln!(
@@ -300,6 +309,7 @@ fn thread_cx<'a>(
         log.as_mut().map(|l| l as &mut dyn LogSink),
     );
     cx.stop_flag = Some(&shared.stopping);
+    cx.counts = Some(shared.counts.tally(0));
     if shared.config.file_cache {
         cx.files = Some(files);
     }

@@ -128,6 +128,7 @@ pub struct Server {
     pub first_line: String,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
+    stderr_closed: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Server {
@@ -146,7 +147,7 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn skiff");
-        let stderr = collect(child.stderr.take().unwrap());
+        let (stderr, stderr_closed) = collect_until_closed(child.stderr.take().unwrap());
         let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut first = String::new();
         out.read_line(&mut first).unwrap();
@@ -164,6 +165,7 @@ impl Server {
             first_line,
             stdout,
             stderr,
+            stderr_closed,
         }
     }
 
@@ -215,6 +217,14 @@ impl Server {
         assert!(ok, "kill -s {sig}");
     }
 
+    /// Everything the server wrote to stderr, once the stream has closed
+    /// (call after it exited).
+    pub fn all_stderr(&self) -> Vec<String> {
+        wait_for(|| self.stderr_closed.load(Ordering::SeqCst).then_some(()))
+            .expect("stderr never closed");
+        self.stderr_lines()
+    }
+
     /// Waits (bounded) for the process to exit.
     pub fn wait_exit(&mut self) -> std::process::ExitStatus {
         wait_for(|| self.child.try_wait().unwrap()).expect("server did not exit")
@@ -253,8 +263,17 @@ pub fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
 }
 
 fn collect(r: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    collect_until_closed(r).0
+}
+
+/// Collects lines, and says when the stream has closed (the process and
+/// every child holding it have exited).
+fn collect_until_closed(
+    r: impl Read + Send + 'static,
+) -> (Arc<Mutex<Vec<String>>>, Arc<std::sync::atomic::AtomicBool>) {
     let lines = Arc::new(Mutex::new(Vec::new()));
-    let sink = lines.clone();
+    let closed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (sink, done) = (lines.clone(), closed.clone());
     std::thread::spawn(move || {
         for line in BufReader::new(r).lines() {
             match line {
@@ -262,8 +281,9 @@ fn collect(r: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
                 Err(_) => break,
             }
         }
+        done.store(true, Ordering::SeqCst);
     });
-    lines
+    (lines, closed)
 }
 
 /// `Listening on http://127.0.0.1:PORT/ (root: DIR)` -> the address.

@@ -1,0 +1,173 @@
+//! Requests counted per path, as the original assignment did: `SIGUSR1`
+//! prints the counts to stderr, most requested first, and so does a clean
+//! stop when `--verbose` is on.
+//!
+//! - **What is counted.** Every request whose head parsed, whatever its
+//!   method and status (a path that keeps getting 404 is worth seeing), by
+//!   the path of its target as the client sent it: no query, no scheme or
+//!   host of an absolute-form target, not percent-decoded (as the access
+//!   log shows it).
+//! - **Bounded.** Each tally tracks at most [`MAX_PATHS`] distinct paths;
+//!   requests for further new paths are added up in one "other paths"
+//!   line, so a client inventing paths cannot grow memory.
+//! - **No contention.** Each event loop counts into its own tally (its own
+//!   mutex, which only the report takes as well). The threaded driver's
+//!   threads share one. A report merges them all.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Mutex, MutexGuard};
+
+/// Most distinct paths one tally tracks.
+pub const MAX_PATHS: usize = 10_000;
+
+/// One driver's counts.
+#[derive(Debug, Default)]
+pub struct Tally {
+    paths: HashMap<Box<[u8]>, u64>,
+    /// Requests for paths past [`MAX_PATHS`].
+    other: u64,
+}
+
+impl Tally {
+    /// Counts one request for `target`.
+    pub fn count(&mut self, target: &[u8]) {
+        let path = path_of(target);
+        if let Some(n) = self.paths.get_mut(path) {
+            *n += 1;
+        } else if self.paths.len() < MAX_PATHS {
+            self.paths.insert(path.into(), 1);
+        } else {
+            self.other += 1;
+        }
+    }
+}
+
+/// The tallies of every driver of one server.
+#[derive(Debug)]
+pub struct Counts {
+    tallies: Box<[Mutex<Tally>]>,
+}
+
+impl Counts {
+    /// `n` tallies (one per event loop; one for the threaded driver).
+    pub fn new(n: usize) -> Counts {
+        Counts {
+            tallies: (0..n.max(1)).map(|_| Mutex::default()).collect(),
+        }
+    }
+
+    /// Tally `i` (wrapping: never out of range).
+    pub fn tally(&self, i: usize) -> &Mutex<Tally> {
+        &self.tallies[i % self.tallies.len()]
+    }
+
+    /// The report: a title line, then `COUNT PATH` per path, most requested
+    /// first (ties by path), then the untracked rest if any.
+    pub fn report(&self) -> Vec<u8> {
+        let mut merged: HashMap<Box<[u8]>, u64> = HashMap::new();
+        let mut other = 0;
+        for t in &self.tallies {
+            let t = lock(t);
+            for (path, n) in &t.paths {
+                *merged.entry(path.clone()).or_default() += n;
+            }
+            other += t.other;
+        }
+        let mut rows: Vec<(Box<[u8]>, u64)> = merged.into_iter().collect();
+        rows.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let total: u64 = rows.iter().map(|r| r.1).sum::<u64>() + other;
+        let mut out = Vec::with_capacity(64 + rows.len() * 32);
+        let _ = writeln!(
+            out,
+            "skiff: request counts, most requested first ({} paths, {total} requests):",
+            rows.len()
+        );
+        for (path, n) in &rows {
+            let _ = write!(out, "{n:>10} ");
+            crate::log::escape_into(&mut out, path);
+            out.push(b'\n');
+        }
+        if other > 0 {
+            let _ = writeln!(
+                out,
+                "{other:>10} (other paths: more than {MAX_PATHS} distinct paths)"
+            );
+        }
+        out
+    }
+
+    /// Writes the report to stderr in one write.
+    pub fn print(&self) {
+        let report = self.report();
+        let mut err = std::io::stderr().lock();
+        let _ = err.write_all(&report);
+        let _ = err.flush();
+    }
+}
+
+/// Counting goes on even if a thread panicked holding a tally.
+pub fn lock(t: &Mutex<Tally>) -> MutexGuard<'_, Tally> {
+    t.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The path of a request target: `/a?x` -> `/a`; `http://h/a?x` -> `/a`;
+/// `http://h` -> `/`; `*` stays `*`.
+pub fn path_of(target: &[u8]) -> &[u8] {
+    let mut t = target;
+    if t.first() != Some(&b'/') {
+        if let Some(i) = t.windows(3).position(|w| w == b"://") {
+            let rest = &t[i + 3..];
+            t = match rest.iter().position(|&c| c == b'/' || c == b'?') {
+                Some(j) => &rest[j..],
+                None => b"/",
+            };
+        }
+    }
+    let path = match t.iter().position(|&c| c == b'?') {
+        Some(i) => &t[..i],
+        None => t,
+    };
+    if path.is_empty() { b"/" } else { path }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_of_targets() {
+        assert_eq!(path_of(b"/a.txt?x=1"), b"/a.txt");
+        assert_eq!(path_of(b"/"), b"/");
+        assert_eq!(path_of(b"http://h:8080/a/b?q"), b"/a/b");
+        assert_eq!(path_of(b"http://h?q"), b"/");
+        assert_eq!(path_of(b"https://h"), b"/");
+        assert_eq!(path_of(b"*"), b"*");
+        assert_eq!(path_of(b"/a%20b"), b"/a%20b");
+    }
+
+    #[test]
+    fn merged_most_requested_first_and_bounded() {
+        let counts = Counts::new(2);
+        for (i, target) in ["/b", "/a?1", "/a?2", "/c", "/b", "/a"].iter().enumerate() {
+            lock(counts.tally(i)).count(target.as_bytes());
+        }
+        lock(counts.tally(1)).count(b"/bad\x01\"");
+        let text = String::from_utf8(counts.report()).unwrap();
+        assert_eq!(
+            text,
+            "skiff: request counts, most requested first (4 paths, 7 requests):\n\
+             \x20        3 /a\n\
+             \x20        2 /b\n\
+             \x20        1 /bad\\x01\\x22\n\
+             \x20        1 /c\n"
+        );
+        let mut t = Tally::default();
+        for i in 0..MAX_PATHS + 5 {
+            t.count(format!("/{i}").as_bytes());
+        }
+        t.count(b"/0");
+        assert_eq!(t.paths.len(), MAX_PATHS);
+        assert_eq!((t.paths[&b"/0"[..]], t.other), (2, 5));
+    }
+}
