@@ -135,6 +135,10 @@ pub struct Args {
     #[arg(env = "SKIFF_PRECOMPRESSED", long)]
     pub precompressed: bool,
 
+    /// Instead of serving: ask the skiff this configuration describes for PATH (HEAD, on loopback) and exit 0 if it answers 2xx or 3xx, 1 if not. For container health checks.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "/")]
+    pub health_check: Option<String>,
+
     /// Independent event loops, each on its own thread and SO_REUSEPORT listener; 0 means one per CPU.
     #[arg(env = "SKIFF_WORKERS", long, value_name = "N", default_value_t = 1)]
     pub workers: usize,
@@ -196,6 +200,8 @@ pub struct Config {
     pub show_hidden: bool,
     /// `--precompressed`.
     pub precompressed: bool,
+    /// `--health-check PATH`: probe a running server instead of serving.
+    pub health_check: Option<String>,
 }
 
 /// A configuration problem, printed as `skiff: <message>`.
@@ -248,6 +254,13 @@ impl Config {
             .map_err(|e| invalid(format!("document root '{shown}': {e}")))?;
 
         let addr = resolve_addr(&args.bind, args.port)?;
+        if let Some(path) = &args.health_check {
+            if !path.starts_with('/') || path.bytes().any(|c| c <= b' ' || c == 0x7f) {
+                return Err(invalid(format!(
+                    "--health-check '{path}': expected a path such as /index.html"
+                )));
+            }
+        }
 
         let mut error_pages = Vec::with_capacity(Status::ALL.len());
         for status in Status::ALL {
@@ -318,6 +331,7 @@ impl Config {
             list_dirs: args.list_dirs,
             show_hidden: args.show_hidden,
             precompressed: args.precompressed,
+            health_check: args.health_check,
         })
     }
 

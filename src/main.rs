@@ -16,6 +16,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = &config.health_check {
+        return match skiff::server::health_check(&config, path) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("skiff: health check: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match skiff::server::run(&config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -203,6 +203,57 @@ fn serve(
     result.map_err(failed)
 }
 
+/// `--health-check PATH`: a HEAD request for PATH to the server `config`
+/// describes, over loopback when it binds every address. Success is a 2xx
+/// or 3xx status within [`HEALTH_TIMEOUT`] for each step.
+pub fn health_check(config: &Config, path: &str) -> Result<(), String> {
+    use io::{Read, Write};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpStream};
+    let mut addr = config.addr;
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        IpAddr::V6(ip) if ip.is_unspecified() => addr.set_ip(IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        _ => {}
+    }
+    let fail = |what: &str, e: io::Error| format!("{what} {addr}: {e}");
+    let mut stream =
+        TcpStream::connect_timeout(&addr, HEALTH_TIMEOUT).map_err(|e| fail("connect to", e))?;
+    stream
+        .set_read_timeout(Some(HEALTH_TIMEOUT))
+        .and_then(|()| stream.set_write_timeout(Some(HEALTH_TIMEOUT)))
+        .map_err(|e| fail("set up", e))?;
+    let request = format!(
+        "HEAD {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: skiff-health-check\r\nConnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| fail("send to", e))?;
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 512];
+    while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(fail("read from", e)),
+        }
+    }
+    let line = head.split(|&c| c == b'\r').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    let code: Option<u16> = line
+        .strip_prefix("HTTP/1.")
+        .and_then(|rest| rest.get(2..5))
+        .and_then(|c| c.parse().ok());
+    match code {
+        Some(200..=399) => Ok(()),
+        Some(_) => Err(format!("{addr} answered {path} with '{line}'")),
+        None => Err(format!("{addr} did not answer {path} with HTTP")),
+    }
+}
+
+/// How long the health check waits for each of connect, send and reply.
+pub const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 fn announce(local: SocketAddr, config: &Config) {
     use io::Write;
     let mut out = io::stdout().lock();

@@ -183,7 +183,9 @@ fn help_names_the_environment_variable_of_every_flag() {
             .find(|w| w.starts_with("--"))
             .unwrap()
             .trim_end_matches(',');
-        if flag == "--help" || flag == "--version" {
+        // Actions, not settings: an environment variable must never turn
+        // every server in a container into a probe.
+        if flag == "--help" || flag == "--version" || flag == "--health-check" {
             continue;
         }
         let var = format!(
