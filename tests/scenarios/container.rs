@@ -173,3 +173,77 @@ fn a_health_check_of_a_missing_path_fails_with_the_status() {
     let bad = run("no-slash");
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// `key: value` (YAML) or `key=value` (unit file) lines' values.
+fn values<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            l.strip_prefix(key)
+                .and_then(|r| r.strip_prefix(':').or_else(|| r.strip_prefix('=')))
+        })
+        .map(|v| v.trim().trim_matches('"'))
+        .collect()
+}
+
+#[test]
+fn the_deployment_examples_hold_together() {
+    let k8s = repo_file("deploy/kubernetes.yaml");
+    // The grace period outlasts the preStop pause plus skiff's own drain.
+    let grace: u64 = values(&k8s, "terminationGracePeriodSeconds")[0]
+        .parse()
+        .unwrap();
+    let pause: u64 = values(&k8s, "seconds")[0].parse().unwrap();
+    let lines: Vec<&str> = k8s.lines().map(str::trim).collect();
+    let drain_at = lines
+        .iter()
+        .position(|l| *l == "- name: SKIFF_SHUTDOWN_TIMEOUT")
+        .unwrap();
+    let drain: u64 = values(lines[drain_at + 1], "value")[0].parse().unwrap();
+    assert!(grace > pause + drain, "{grace} <= {pause} + {drain}");
+    assert_eq!(values(&k8s, "readOnlyRootFilesystem"), ["true"]);
+    assert_eq!(values(&k8s, "runAsNonRoot"), ["true"]);
+    assert_eq!(values(&k8s, "runAsUser"), ["65534"]);
+    assert_eq!(values(&k8s, "allowPrivilegeEscalation"), ["false"]);
+    assert_eq!(values(&k8s, "containerPort"), ["8080"]);
+    // Both probes ask for a file the image really has.
+    let probes = values(&k8s, "path");
+    assert_eq!(probes.len(), 2);
+    for p in probes {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("www{p}"));
+        assert!(file.is_file(), "probe path {p} is not in www/");
+    }
+
+    let unit = repo_file("deploy/skiff.service");
+    let env: BTreeMap<&str, &str> = values(&unit, "Environment")
+        .into_iter()
+        .map(|kv| kv.split_once('=').unwrap())
+        .collect();
+    let stop: u64 = values(&unit, "TimeoutStopSec")[0].parse().unwrap();
+    let drain: u64 = env["SKIFF_SHUTDOWN_TIMEOUT"].parse().unwrap();
+    assert!(stop > drain, "TimeoutStopSec {stop} <= {drain}");
+    assert_eq!(values(&unit, "KillSignal"), ["SIGTERM"]);
+    assert_eq!(values(&unit, "DynamicUser"), ["yes"]);
+    // Every variable the unit sets is one skiff reads (a typo would be
+    // silently ignored otherwise).
+    let help = Command::new(bin()).arg("--help").output().unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let image_env = env_of(&final_stage());
+    for var in env
+        .keys()
+        .copied()
+        .chain(image_env.keys().map(String::as_str))
+    {
+        assert!(
+            help.contains(&format!("[env: {var}=")),
+            "{var} is not a skiff variable"
+        );
+    }
+    for var in lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("- name: SKIFF_"))
+    {
+        assert!(help.contains(&format!("[env: SKIFF_{var}=")), "SKIFF_{var}");
+    }
+}
