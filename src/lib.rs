@@ -28,12 +28,16 @@
 //!
 //! Module map:
 //! - [`config`]: flags -> validated [`config::Config`]
-//! - [`http`]: request parsing, response heads, the `Date` clock
-//! - [`files`]: path resolution and file bodies
-//! - [`respond`]: request -> reply (methods, redirects, conditionals)
+//! - [`http`]: request parsing, response heads, the `Date` clock, content
+//!   negotiation
+//! - [`files`]: path resolution (hidden names, precompressed variants),
+//!   directory listings, file bodies, the file cache
+//! - [`respond`]: request -> reply (methods, redirects, listings,
+//!   variants, conditionals, ranges)
 //! - [`conn`]: the per-connection state machine
 //! - [`timer`]: the timer wheel
 //! - [`log`]: the access log
+//! - [`counts`]: requests per path, printed on SIGUSR1
 //! - [`server`]: the I/O drivers
 //! - [`sys`]: sendfile and corked writes, the only `unsafe` code
 

@@ -197,3 +197,71 @@ fn help_names_the_environment_variable_of_every_flag() {
         assert!(line.contains(&format!("[env: {var}=]")), "{flag}: {line}");
     }
 }
+
+/// The README's flags table and `skiff --help` name the same flags, with
+/// the same defaults, so neither can drift from the other.
+#[test]
+fn readme_flags_table_matches_help() {
+    let readme =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+            .unwrap();
+    let table: Vec<(String, String)> = readme
+        .split("## Flags")
+        .nth(1)
+        .expect("a Flags section")
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2) // header and rule
+        .map(|row| {
+            let cells: Vec<&str> = row.split(" | ").collect();
+            let flag = cells[0]
+                .split('`')
+                .nth(1)
+                .unwrap()
+                .split_whitespace()
+                .find(|w| w.starts_with("--"))
+                .unwrap()
+                .to_string();
+            (flag, cells[1].to_string())
+        })
+        .collect();
+
+    let out = Command::new(bin()).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let mut from_help = Vec::new();
+    for line in help
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+    {
+        let flag = line
+            .split_whitespace()
+            .find(|w| w.starts_with("--"))
+            .unwrap()
+            .trim_end_matches(',')
+            .to_string();
+        if flag == "--help" || flag == "--version" {
+            continue;
+        }
+        let default = line
+            .split("[default: ")
+            .nth(1)
+            .map(|d| d[..d.find(']').unwrap()].to_string());
+        from_help.push((flag, default));
+    }
+    let mut readme_flags: Vec<&str> = table.iter().map(|(f, _)| f.as_str()).collect();
+    let mut help_flags: Vec<&str> = from_help.iter().map(|(f, _)| f.as_str()).collect();
+    readme_flags.sort_unstable();
+    help_flags.sort_unstable();
+    assert_eq!(readme_flags, help_flags, "README table vs --help");
+    for (flag, default) in &from_help {
+        let cell = &table.iter().find(|(f, _)| f == flag).unwrap().1;
+        if let Some(d) = default {
+            assert!(
+                cell.contains(&format!("`{d}`")) || cell == d,
+                "{flag}: --help says default {d}, README says {cell}"
+            );
+        }
+    }
+}
