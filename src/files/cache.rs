@@ -2,7 +2,7 @@
 //! call at all.
 //!
 //! It maps the raw path of a request target (before `?`) to what
-//! [`resolve`] found for it. Small files keep their whole content in memory
+//! [`resolve_with`] found for it. Small files keep their whole content in memory
 //! (shared, sent without copying); larger ones keep an open descriptor
 //! (shared: sendfile and positioned reads never move a file position).
 //!
