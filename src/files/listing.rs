@@ -28,7 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 
-use super::resolve::{Lookup, is_hidden};
+use super::resolve::{Lookup, contained, is_hidden};
 use crate::http::response::SERVER;
 
 /// Most entries listed; bounds the work and the page a request can cause.
@@ -72,9 +72,9 @@ pub fn read(lookup: &Lookup<'_>, dir: &Path) -> io::Result<Listing> {
         }
         let Ok(kind) = item.file_type() else { continue };
         let meta = if kind.is_symlink() {
-            match std::fs::canonicalize(item.path()) {
-                Ok(target) if inside(lookup, &target) => std::fs::metadata(&target),
-                _ => continue,
+            match contained(lookup, &item.path()) {
+                Ok(target) => std::fs::metadata(&target),
+                Err(_) => continue,
             }
         } else {
             item.metadata()
@@ -96,19 +96,6 @@ pub fn read(lookup: &Lookup<'_>, dir: &Path) -> io::Result<Listing> {
     }
     entries.sort_by(|a, b| b.is_dir.cmp(&a.is_dir).then_with(|| a.name.cmp(&b.name)));
     Ok(Listing { entries, truncated })
-}
-
-/// Under the root, and not hidden on the way (unless shown).
-fn inside(lookup: &Lookup<'_>, target: &Path) -> bool {
-    match target.strip_prefix(lookup.root) {
-        Ok(rest) => {
-            lookup.show_hidden
-                || !rest
-                    .components()
-                    .any(|c| is_hidden(c.as_os_str().as_bytes()))
-        }
-        Err(_) => false,
-    }
 }
 
 /// The directory's path as shown: `/` or `/a/b/`.

@@ -363,8 +363,8 @@ pub fn resolve_with(lookup: &Lookup<'_>, target: &[u8]) -> Result<Resolution, St
         if !norm.trailing_slash {
             return Ok(Resolution::Redirect(location_with_slash(&norm)));
         }
-        let index = contained(lookup, &canonical.join(INDEX));
-        return match index {
+        let index_path = canonical.join(INDEX);
+        return match contained(lookup, &index_path) {
             Err(Status::NotFound) if lookup.list_dirs => Ok(Resolution::Directory {
                 dir: canonical,
                 path: norm.path,
@@ -372,11 +372,7 @@ pub fn resolve_with(lookup: &Lookup<'_>, target: &[u8]) -> Result<Resolution, St
             Err(status) => Err(status),
             Ok(index) => {
                 let found = open_regular(index, mime_for(INDEX.as_bytes()))?;
-                Ok(Resolution::File(with_variants(
-                    lookup,
-                    found,
-                    &canonical.join(INDEX),
-                )))
+                Ok(Resolution::File(with_variants(lookup, found, &index_path)))
             }
         };
     }
@@ -405,9 +401,10 @@ fn with_variants(lookup: &Lookup<'_>, mut found: Found, asked: &Path) -> Arc<Fou
     Arc::new(found)
 }
 
-/// Canonicalises `path` and checks it is still under the root, and not
-/// hidden once symlinks are resolved (unless hidden names are shown).
-fn contained(lookup: &Lookup<'_>, path: &Path) -> Result<PathBuf, Status> {
+/// Canonicalises `path` and checks it is still under the root (else 403),
+/// and not hidden once symlinks are resolved (else 404, unless hidden names
+/// are shown).
+pub(crate) fn contained(lookup: &Lookup<'_>, path: &Path) -> Result<PathBuf, Status> {
     let canonical = std::fs::canonicalize(path).map_err(|e| io_status(&e))?;
     let Ok(inside) = canonical.strip_prefix(lookup.root) else {
         return Err(Status::Forbidden);

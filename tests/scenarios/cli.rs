@@ -202,9 +202,7 @@ fn help_names_the_environment_variable_of_every_flag() {
 /// the same defaults, so neither can drift from the other.
 #[test]
 fn readme_flags_table_matches_help() {
-    let readme =
-        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-            .unwrap();
+    let readme = repo_file("README.md");
     let table: Vec<(String, String)> = readme
         .split("## Flags")
         .nth(1)

@@ -7,11 +7,6 @@ use std::process::Command;
 
 use crate::support::*;
 
-fn repo_file(rel: &str) -> String {
-    std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel))
-        .unwrap_or_else(|e| panic!("{rel}: {e}"))
-}
-
 /// The final stage's instructions (after the last FROM), continuation
 /// lines joined.
 fn final_stage() -> Vec<String> {
@@ -103,7 +98,7 @@ fn the_declared_environment_serves_and_the_health_check_tells_up_from_down() {
     let argv: Vec<String> = serde_json::from_str(cmd_json).expect("exec-form CMD");
     assert_eq!(argv[0], "/skiff");
 
-    let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www");
+    let www = repo_path("www");
     let mut cmd = Command::new(bin());
     cmd.env_clear()
         .envs(&env)
@@ -211,7 +206,7 @@ fn the_deployment_examples_hold_together() {
     let probes = values(&k8s, "path");
     assert_eq!(probes.len(), 2);
     for p in probes {
-        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("www{p}"));
+        let file = repo_path(&format!("www{p}"));
         assert!(file.is_file(), "probe path {p} is not in www/");
     }
 

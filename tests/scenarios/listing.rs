@@ -43,12 +43,6 @@ fn listed_site() -> (TempDir, TempDir) {
     (d, outside)
 }
 
-fn get_with(s: &Server, path: &str, extra: &str) -> Response {
-    let mut c = s.connect();
-    c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n"));
-    c.response()
-}
-
 each_mode! {
     fn listings_are_off_by_default(mode) {
         let (d, _o) = listed_site();
@@ -150,7 +144,7 @@ each_mode! {
     fn json_listing_for_clients_that_ask(mode) {
         let (d, _o) = listed_site();
         let s = Server::start(mode, &d.path, &["--list-dirs"]);
-        let r = get_with(&s, "/list/", "Accept: application/json\r\n");
+        let r = s.get_with("/list/", "Accept: application/json\r\n");
         assert_eq!(r.status, 200);
         assert_eq!(r.header("content-type"), Some("application/json; charset=utf-8"));
         assert_eq!(r.header("vary"), Some("Accept"));
@@ -183,12 +177,12 @@ each_mode! {
         // A browser's Accept gets HTML; JSON must be preferred, not merely
         // tolerated.
         let browser = "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n";
-        let r = get_with(&s, "/list/", browser);
+        let r = s.get_with("/list/", browser);
         assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
-        let r = get_with(&s, "/list/", "Accept: text/html, application/json;q=0.5\r\n");
+        let r = s.get_with("/list/", "Accept: text/html, application/json;q=0.5\r\n");
         assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
         // Files are unaffected by Accept.
-        let r = get_with(&s, "/a.txt", "Accept: application/json\r\n");
+        let r = s.get_with("/a.txt", "Accept: application/json\r\n");
         assert_eq!(r.text(), "hello, skiff\n");
     }
 }

@@ -20,12 +20,6 @@ fn compressed_site() -> TempDir {
     d
 }
 
-fn get_with(s: &Server, path: &str, extra: &str) -> Response {
-    let mut c = s.connect();
-    c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n"));
-    c.response()
-}
-
 fn ae(v: &str) -> String {
     format!("Accept-Encoding: {v}\r\n")
 }
@@ -34,7 +28,7 @@ each_mode! {
     fn variants_are_chosen_by_accept_encoding(mode) {
         let d = compressed_site();
         let s = Server::start(mode, &d.path, &["--precompressed", "--max-age", "60"]);
-        let plain = get_with(&s, "/app.js", "");
+        let plain = s.get_with("/app.js", "");
         assert_eq!(plain.text(), ORIGINAL);
         assert_eq!(plain.header("content-encoding"), None);
         assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
@@ -51,7 +45,7 @@ each_mode! {
             ("", None),
             ("deflate", None),
         ] {
-            let r = get_with(&s, "/app.js", &ae(accept));
+            let r = s.get_with("/app.js", &ae(accept));
             assert_eq!(r.status, 200, "{accept}");
             assert_eq!(r.header("content-encoding"), want, "{accept}");
             assert_eq!(r.header("vary"), Some("Accept-Encoding"), "{accept}");
@@ -68,19 +62,19 @@ each_mode! {
         }
 
         // Each variant has its own validator, and it works as one.
-        let gz = get_with(&s, "/app.js", &ae("gzip"));
-        let br = get_with(&s, "/app.js", &ae("br"));
+        let gz = s.get_with("/app.js", &ae("gzip"));
+        let br = s.get_with("/app.js", &ae("br"));
         let tags = [plain.header("etag"), gz.header("etag"), br.header("etag")];
         assert!(tags.iter().all(Option::is_some));
         assert_ne!(tags[0], tags[1]);
         assert_ne!(tags[1], tags[2]);
         assert_ne!(tags[0], tags[2]);
         let tag = gz.header("etag").unwrap();
-        let r = get_with(&s, "/app.js", &format!("{}If-None-Match: {tag}\r\n", ae("gzip")));
+        let r = s.get_with("/app.js", &format!("{}If-None-Match: {tag}\r\n", ae("gzip")));
         assert_eq!(r.status, 304);
         assert_eq!(r.header("vary"), Some("Accept-Encoding"));
         // The gzip tag does not match the identity or br representation.
-        let r = get_with(&s, "/app.js", &format!("If-None-Match: {tag}\r\n"));
+        let r = s.get_with("/app.js", &format!("If-None-Match: {tag}\r\n"));
         assert_eq!((r.status, r.text().as_str()), (200, ORIGINAL));
 
         // HEAD: the same head.
@@ -92,16 +86,16 @@ each_mode! {
 
         // An index's variant is found too; a variant without its original
         // is not served in its place.
-        let r = get_with(&s, "/dir/", &ae("gzip"));
+        let r = s.get_with("/dir/", &ae("gzip"));
         assert_eq!((r.text().as_str(), r.header("content-encoding")), ("GZ-INDEX", Some("gzip")));
         assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
-        assert_eq!(get_with(&s, "/orphan.txt", &ae("gzip")).status, 404);
+        assert_eq!(s.get_with("/orphan.txt", &ae("gzip")).status, 404);
         // The variant itself is an ordinary file when asked for by name.
-        let r = get_with(&s, "/app.js.gz", &ae("gzip"));
+        let r = s.get_with("/app.js.gz", &ae("gzip"));
         assert_eq!(r.text(), "GZIP-BYTES-01234");
         assert_eq!(r.header("content-encoding"), None);
         // A file without variants does not vary.
-        let r = get_with(&s, "/a.txt", &ae("gzip, br"));
+        let r = s.get_with("/a.txt", &ae("gzip, br"));
         assert_eq!((r.header("vary"), r.header("content-encoding")), (None, None));
     }
 }
@@ -110,20 +104,20 @@ each_mode! {
     fn ranges_count_encoded_bytes(mode) {
         let d = compressed_site();
         let s = Server::start(mode, &d.path, &["--precompressed"]);
-        let r = get_with(&s, "/app.js", &format!("{}Range: bytes=7-12\r\n", ae("br")));
+        let r = s.get_with("/app.js", &format!("{}Range: bytes=7-12\r\n", ae("br")));
         assert_eq!(r.status, 206);
         assert_eq!(r.header("content-encoding"), Some("br"));
         assert_eq!(r.header("content-range"), Some("bytes 7-12/23"));
         assert_eq!(r.text(), "BYTES-");
         // If-Range with the variant's tag holds; with another's it does not.
-        let tag = get_with(&s, "/app.js", &ae("br")).header("etag").unwrap().to_string();
-        let r = get_with(&s, "/app.js", &format!("{}Range: bytes=0-5\r\nIf-Range: {tag}\r\n", ae("br")));
+        let tag = s.get_with("/app.js", &ae("br")).header("etag").unwrap().to_string();
+        let r = s.get_with("/app.js", &format!("{}Range: bytes=0-5\r\nIf-Range: {tag}\r\n", ae("br")));
         assert_eq!((r.status, r.text().as_str()), (206, "BROTLI"));
-        let r = get_with(&s, "/app.js", &format!("{}Range: bytes=0-5\r\nIf-Range: {tag}\r\n", ae("gzip")));
+        let r = s.get_with("/app.js", &format!("{}Range: bytes=0-5\r\nIf-Range: {tag}\r\n", ae("gzip")));
         assert_eq!((r.status, r.text().as_str()), (200, "GZIP-BYTES-01234"));
         // Past the encoded length: 416, with the encoded length, no encoding
         // on the error page.
-        let r = get_with(&s, "/app.js", &format!("{}Range: bytes=100-\r\n", ae("gzip")));
+        let r = s.get_with("/app.js", &format!("{}Range: bytes=100-\r\n", ae("gzip")));
         assert_eq!(r.status, 416);
         assert_eq!(r.header("content-range"), Some("bytes */16"));
         assert_eq!(r.header("content-encoding"), None);
@@ -134,7 +128,7 @@ each_mode! {
     fn off_by_default(mode) {
         let d = compressed_site();
         let s = Server::start(mode, &d.path, &[]);
-        let r = get_with(&s, "/app.js", &ae("gzip, br"));
+        let r = s.get_with("/app.js", &ae("gzip, br"));
         assert_eq!(r.text(), ORIGINAL);
         assert_eq!((r.header("vary"), r.header("content-encoding")), (None, None));
     }

@@ -107,6 +107,16 @@ impl Drop for TempDir {
     }
 }
 
+/// A file of this repository, as text.
+pub fn repo_file(rel: &str) -> String {
+    std::fs::read_to_string(repo_path(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// A path inside this repository.
+pub fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
 /// The standard test site: a few files of known content.
 pub fn site() -> TempDir {
     let d = TempDir::new("site");
@@ -179,6 +189,11 @@ impl Server {
 
     pub fn connect(&self) -> Client {
         Client::connect(self.addr)
+    }
+
+    /// One GET with `extra` header lines, on a new connection.
+    pub fn get_with(&self, path: &str, extra: &str) -> Response {
+        self.connect().get_with(path, extra)
     }
 
     /// Lines the server printed to stdout after the first.
@@ -352,6 +367,13 @@ impl Client {
     pub fn send(&mut self, bytes: impl AsRef<[u8]>) -> &mut Self {
         self.stream.write_all(bytes.as_ref()).expect("send");
         self
+    }
+
+    /// A GET with Host, keep-alive, and `extra` header lines (each ending
+    /// in CRLF).
+    pub fn get_with(&mut self, path: &str, extra: &str) -> Response {
+        self.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n"));
+        self.response()
     }
 
     /// A GET with Host, keep-alive.
