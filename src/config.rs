@@ -15,6 +15,19 @@ use clap::{Parser, ValueEnum};
 use crate::files::resolve::Lookup;
 use crate::http::response::{Status, Version, write_builtin_error_page};
 
+/// Largest value of every timeout flag (keep-alive, header, send,
+/// shutdown): one day. A longer timeout protects nothing, and the bound
+/// keeps every deadline far from `Instant`'s range.
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+/// Largest `--max-age`: 2^31 seconds, the value RFC 9111 section 1.2.2 tells
+/// caches to assume for anything larger.
+pub const MAX_AGE_SECS: u64 = 1 << 31;
+/// Largest `--max-connections`. The open-file limit lowers it further
+/// (`server::connection_cap`); above a million nothing here would fit.
+pub const MAX_CONNECTIONS: u64 = 1_000_000;
+/// Largest `--workers`: event loops beyond the CPUs only contend.
+pub const MAX_WORKERS: i64 = 256;
+
 /// skiff: a small, fast HTTP/1.1 static file server.
 #[derive(Debug, Parser)]
 #[command(name = "skiff", version, about, long_about = None)]
@@ -36,23 +49,19 @@ pub struct Args {
     )]
     pub bind: String,
 
-    /// Seconds an idle keep-alive connection is kept open; 0 turns keep-alive off.
-    #[arg(
-        env = "SKIFF_KEEP_ALIVE_TIMEOUT",
-        long,
-        value_name = "SECS",
-        default_value_t = 10
-    )]
+    /// Seconds an idle keep-alive connection is kept open (at most 86400); 0 turns keep-alive off.
+    #[arg(env = "SKIFF_KEEP_ALIVE_TIMEOUT", long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_TIMEOUT_SECS))]
     pub keep_alive_timeout: u64,
 
-    /// Seconds a request head may take from its first byte to its last.
+    /// Seconds a request head (and any body) may take from its first byte to its last (1 to 86400).
     #[arg(env = "SKIFF_HEADER_TIMEOUT", long, value_name = "SECS", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
     pub header_timeout: u64,
 
-    /// Seconds a pending response may wait for the client to accept any byte.
+    /// Seconds a pending response may wait for the client to take any byte (1 to 86400).
     #[arg(env = "SKIFF_SEND_TIMEOUT", long, value_name = "SECS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..))]
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
     pub send_timeout: u64,
 
     /// HTTP version to speak; with 1.0 every connection closes after one response.
@@ -93,25 +102,23 @@ pub struct Args {
     #[arg(env = "SKIFF_NO_FILE_CACHE", long)]
     pub no_file_cache: bool,
 
-    /// Most connections served at once [default: what the open-file limit allows, less a reserve].
-    #[arg(env = "SKIFF_MAX_CONNECTIONS", long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Most connections served at once, 1 to 1000000 [default: what the open-file limit allows, less a reserve].
+    #[arg(env = "SKIFF_MAX_CONNECTIONS", long, value_name = "N",
+          value_parser = clap::value_parser!(u64).range(1..=MAX_CONNECTIONS))]
     pub max_connections: Option<u64>,
 
-    /// Seconds to let responses in flight finish after SIGTERM or SIGINT.
-    #[arg(
-        env = "SKIFF_SHUTDOWN_TIMEOUT",
-        long,
-        value_name = "SECS",
-        default_value_t = 10
-    )]
+    /// Seconds to let responses in flight finish after SIGTERM or SIGINT (at most 86400).
+    #[arg(env = "SKIFF_SHUTDOWN_TIMEOUT", long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_TIMEOUT_SECS))]
     pub shutdown_timeout: u64,
 
     /// Serve with a thread per connection (blocking I/O) instead of the event loop.
     #[arg(env = "SKIFF_THREADED", long, conflicts_with = "workers")]
     pub threaded: bool,
 
-    /// Add `Cache-Control: max-age=SECS` to file responses.
-    #[arg(env = "SKIFF_MAX_AGE", long, value_name = "SECS")]
+    /// Add `Cache-Control: max-age=SECS` to file responses (at most 2147483648).
+    #[arg(env = "SKIFF_MAX_AGE", long, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(0..=MAX_AGE_SECS))]
     pub max_age: Option<u64>,
 
     /// Add a header to every response, e.g. 'Access-Control-Allow-Origin: *' (repeatable).
@@ -139,9 +146,10 @@ pub struct Args {
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "/")]
     pub health_check: Option<String>,
 
-    /// Independent event loops, each on its own thread and SO_REUSEPORT listener; 0 means one per CPU.
-    #[arg(env = "SKIFF_WORKERS", long, value_name = "N", default_value_t = 1)]
-    pub workers: usize,
+    /// Independent event loops, each on its own thread and SO_REUSEPORT listener; 0 means one per CPU (at most 256).
+    #[arg(env = "SKIFF_WORKERS", long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(0..=MAX_WORKERS))]
+    pub workers: u16,
 }
 
 /// The `--access-log-format` values.
@@ -324,8 +332,9 @@ impl Config {
             threaded: args.threaded,
             workers: match args.workers {
                 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-                n => n,
-            },
+                n => usize::from(n),
+            }
+            .min(MAX_WORKERS as usize),
             extra_headers: extra_headers.into_boxed_slice(),
             file_headers: file_headers.into_boxed_slice(),
             list_dirs: args.list_dirs,

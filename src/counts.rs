@@ -32,7 +32,7 @@ pub struct Tally {
 impl Tally {
     /// Counts one request for `target`.
     pub fn count(&mut self, target: &[u8]) {
-        let path = path_of(target);
+        let path = crate::http::target::path_of(target);
         if let Some(n) = self.paths.get_mut(path) {
             *n += 1;
         } else if self.paths.len() < MAX_PATHS {
@@ -108,43 +108,12 @@ impl Counts {
 
 /// Counting goes on even if a thread panicked holding a tally.
 pub fn lock(t: &Mutex<Tally>) -> MutexGuard<'_, Tally> {
-    t.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// The path of a request target: `/a?x` -> `/a`; `http://h/a?x` -> `/a`;
-/// `http://h` -> `/`; `*` stays `*`.
-pub fn path_of(target: &[u8]) -> &[u8] {
-    let mut t = target;
-    if t.first() != Some(&b'/') {
-        if let Some(i) = t.windows(3).position(|w| w == b"://") {
-            let rest = &t[i + 3..];
-            t = match rest.iter().position(|&c| c == b'/' || c == b'?') {
-                Some(j) => &rest[j..],
-                None => b"/",
-            };
-        }
-    }
-    let path = match t.iter().position(|&c| c == b'?') {
-        Some(i) => &t[..i],
-        None => t,
-    };
-    if path.is_empty() { b"/" } else { path }
+    crate::unpoison(t.lock())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_of_targets() {
-        assert_eq!(path_of(b"/a.txt?x=1"), b"/a.txt");
-        assert_eq!(path_of(b"/"), b"/");
-        assert_eq!(path_of(b"http://h:8080/a/b?q"), b"/a/b");
-        assert_eq!(path_of(b"http://h?q"), b"/");
-        assert_eq!(path_of(b"https://h"), b"/");
-        assert_eq!(path_of(b"*"), b"*");
-        assert_eq!(path_of(b"/a%20b"), b"/a%20b");
-    }
 
     #[test]
     fn merged_most_requested_first_and_bounded() {

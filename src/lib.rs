@@ -55,3 +55,11 @@ pub mod sys;
 #[doc(hidden)]
 pub mod testing;
 pub mod timer;
+
+/// The value behind a lock whose holder panicked. Nothing skiff keeps
+/// under a lock (counts, log buffers, the connection registry, the file
+/// cache) is left half-updated by a panic in a way that matters more than
+/// serving on, so every lock in the crate is taken through this.
+pub(crate) fn unpoison<G>(r: std::sync::LockResult<G>) -> G {
+    r.unwrap_or_else(std::sync::PoisonError::into_inner)
+}

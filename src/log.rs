@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::http::date::civil_from_days;
+use crate::http::date::Utc;
 use crate::http::response::write_u64;
 
 /// Buffered bytes that force a write before the second is up.
@@ -156,10 +156,7 @@ impl AccessLog {
         if self.buf.is_empty() {
             return;
         }
-        let mut sink = match self.sink.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut sink = crate::unpoison(self.sink.lock());
         if let Err(e) = sink.write_all(&self.buf).and_then(|()| sink.flush()) {
             eprintln!("skiff: access log: {e}");
         }
@@ -185,10 +182,7 @@ impl SharedLog {
     }
 
     pub fn with<T>(&self, f: impl FnOnce(&mut AccessLog) -> T) -> T {
-        let mut guard = match self.0.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut guard = crate::unpoison(self.0.lock());
         f(&mut guard)
     }
 }
@@ -239,23 +233,14 @@ fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
     }
 }
 
+/// `22/Nov/2026:10:00:00 +0000`
 fn clf_time(unix_secs: u64) -> [u8; 26] {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let days = (unix_secs / 86_400) as i64;
-    let rem = unix_secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    let text = format!(
-        "{d:02}/{}/{y:04}:{:02}:{:02}:{:02} +0000",
-        MONTHS[(m - 1) as usize],
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    );
-    let mut out = [b' '; 26];
-    let n = text.len().min(26);
-    out[..n].copy_from_slice(&text.as_bytes()[..n]);
+    let t = Utc::from_unix(unix_secs);
+    let mut out = *b"00/Jan/0000:00:00:00 +0000";
+    out[..2].copy_from_slice(&t.iso(b' ')[8..10]);
+    out[3..6].copy_from_slice(t.month_name());
+    out[7..11].copy_from_slice(&t.iso(b' ')[..4]);
+    t.write_time(&mut out[12..20]);
     out
 }
 

@@ -33,8 +33,8 @@ use crate::files::listing;
 use crate::files::resolve::{Coding, Found, Resolution, Source};
 use crate::http::conditional::{
     ETag, Ranges, boundary, if_range_holds, match_holds, none_match_hits, parse_date, parse_range,
-    secs,
 };
+use crate::http::date::unix_secs;
 use crate::http::negotiate::{coding_weight, wants_json};
 use crate::http::request::{Method, Request};
 use crate::http::response::Status;
@@ -209,7 +209,7 @@ fn file_reply(req: &Request<'_>, found: std::sync::Arc<Found>, config: &Config) 
     let precondition_failed = match (req.if_match, req.if_unmodified_since) {
         (Some(v), _) => !match_holds(v, &tag),
         (None, Some(v)) => match (parse_date(v), modified) {
-            (Some(date), Some(m)) => secs(m) > date,
+            (Some(date), Some(m)) => unix_secs(m) > date,
             _ => false,
         },
         (None, None) => false,
@@ -220,7 +220,7 @@ fn file_reply(req: &Request<'_>, found: std::sync::Arc<Found>, config: &Config) 
     let not_modified = match (req.if_none_match, req.if_modified_since) {
         (Some(v), _) => none_match_hits(v, &tag),
         (None, Some(v)) => match (parse_date(v), modified) {
-            (Some(date), Some(m)) => secs(m) <= date,
+            (Some(date), Some(m)) => unix_secs(m) <= date,
             _ => false,
         },
         (None, None) => false,
@@ -299,7 +299,7 @@ fn file_reply(req: &Request<'_>, found: std::sync::Arc<Found>, config: &Config) 
 /// `If-Modified-Since`: true when the file is not newer than the date, to
 /// the second. An unparseable date is ignored (false).
 pub fn not_modified_since(modified: SystemTime, header: &[u8]) -> bool {
-    parse_date(header).is_some_and(|date| secs(modified) <= date)
+    parse_date(header).is_some_and(|date| unix_secs(modified) <= date)
 }
 
 #[cfg(test)]

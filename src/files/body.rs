@@ -245,7 +245,10 @@ impl FileStream {
     }
 }
 
-fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+/// Fills `buf` from `file` at `offset` with positioned reads (the file's
+/// own position is never used, so a shared descriptor is safe). A file
+/// that ends first is `UnexpectedEof`: it shrank since it was measured.
+pub fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     let mut got = 0;
     while got < buf.len() {
         match file.read_at(&mut buf[got..], offset + got as u64) {

@@ -18,7 +18,6 @@
 //! bound, older entries make room.
 
 use std::collections::HashMap;
-use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -170,7 +169,7 @@ fn load(found: Arc<Found>) -> Option<Arc<Found>> {
     let mut owned = Arc::unwrap_or_clone(found);
     if let (Source::File(file), true) = (&owned.source, owned.len <= MAX_IN_MEMORY) {
         let mut content = vec![0u8; owned.len as usize];
-        read_all_at(file, &mut content).ok()?;
+        crate::files::body::read_exact_at(file, &mut content, 0).ok()?;
         owned.source = Source::Bytes(content.into());
     }
     let variants = std::mem::take(&mut owned.variants);
@@ -233,25 +232,9 @@ impl FileSource for SharedCache {
         target: &[u8],
         now: Instant,
     ) -> Result<Resolution, Status> {
-        let mut cache = match self.0.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut cache = crate::unpoison(self.0.lock());
         cache.find(lookup, target, now)
     }
-}
-
-fn read_all_at(file: &std::fs::File, buf: &mut [u8]) -> std::io::Result<()> {
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read_at(&mut buf[got..], got as u64) {
-            Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -277,7 +260,7 @@ mod tests {
                 Source::Bytes(b) => b.to_vec(),
                 Source::File(file) => {
                     let mut v = vec![0; f.len as usize];
-                    read_all_at(file, &mut v).unwrap();
+                    crate::files::body::read_exact_at(file, &mut v, 0).unwrap();
                     v
                 }
             },

@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 
@@ -228,21 +228,15 @@ fn json_string(out: &mut String, s: &str) {
 
 /// `YYYY-MM-DD<sep>HH:MM:SS` in UTC (times before 1970 show as 1970).
 pub fn utc(t: SystemTime, sep: char) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = crate::http::date::civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}{sep}{:02}:{:02}:{:02}",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    let secs = crate::http::date::unix_secs(t);
+    let text = crate::http::date::Utc::from_unix(secs).iso(sep as u8);
+    String::from_utf8_lossy(&text).into_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn dates_in_utc() {

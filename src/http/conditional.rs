@@ -14,9 +14,11 @@
 //!   overlap, is ignored: the whole file is sent with 200. That bounds the
 //!   work and memory a single request can ask for.
 
+use crate::http::date::unix_secs;
+use crate::http::trim_ows;
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 /// Most ranges served as multipart/byteranges; more gets the whole file.
 pub const MAX_RANGES: usize = 16;
@@ -111,11 +113,7 @@ pub fn match_holds(value: &[u8], tag: &ETag) -> bool {
 pub fn parse_date(value: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(value).ok()?;
     let t = httpdate::parse_http_date(text).ok()?;
-    Some(secs(t))
-}
-
-pub fn secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    Some(unix_secs(t))
 }
 
 /// `If-Range`: true when the range may be honoured. An entity-tag must
@@ -126,7 +124,7 @@ pub fn if_range_holds(value: &[u8], tag: &ETag, modified: Option<SystemTime>) ->
             .is_some_and(|tags| tags.len() == 1 && !tags[0].0 && tags[0].1 == tag.as_bytes());
     }
     match (parse_date(value), modified) {
-        (Some(d), Some(m)) => d == secs(m),
+        (Some(d), Some(m)) => d == unix_secs(m),
         _ => false,
     }
 }
@@ -151,7 +149,7 @@ pub fn parse_range(value: &[u8], len: u64) -> Ranges {
     let mut parts: Vec<(u64, u64)> = Vec::new();
     let mut specs = 0;
     for spec in set.split(|&c| c == b',') {
-        let spec = trim(spec);
+        let spec = trim_ows(spec);
         if spec.is_empty() {
             continue;
         }
@@ -211,16 +209,16 @@ pub fn parse_range(value: &[u8], len: u64) -> Ranges {
 
 /// `bytes=` (the unit is case-insensitive), or `None` for any other unit.
 fn strip_unit(value: &[u8]) -> Option<&[u8]> {
-    let value = trim(value);
+    let value = trim_ows(value);
     let eq = value.iter().position(|&c| c == b'=')?;
-    trim(&value[..eq])
+    trim_ows(&value[..eq])
         .eq_ignore_ascii_case(b"bytes")
         .then(|| &value[eq + 1..])
 }
 
 fn split_dash(spec: &[u8]) -> Option<(&[u8], &[u8])> {
     let i = spec.iter().position(|&c| c == b'-')?;
-    Some((trim(&spec[..i]), trim(&spec[i + 1..])))
+    Some((trim_ows(&spec[..i]), trim_ows(&spec[i + 1..])))
 }
 
 /// One or more ASCII digits; a value too large for u64 saturates.
@@ -231,16 +229,6 @@ fn digits(s: &[u8]) -> Option<u64> {
     Some(s.iter().fold(0u64, |acc, &c| {
         acc.saturating_mul(10).saturating_add(u64::from(c - b'0'))
     }))
-}
-
-fn trim(mut v: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', r @ ..] = v {
-        v = r;
-    }
-    while let [r @ .., b' ' | b'\t'] = v {
-        v = r;
-    }
-    v
 }
 
 /// The multipart boundary of this process: random per start, so content
@@ -260,6 +248,7 @@ pub fn boundary() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     fn parts(v: &str, len: u64) -> Ranges {
         parse_range(v.as_bytes(), len)

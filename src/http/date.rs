@@ -69,12 +69,7 @@ impl Clock {
             return;
         }
         self.secs.set(secs);
-        let text = httpdate::HttpDate::from(UNIX_EPOCH + std::time::Duration::from_secs(secs));
-        let mut date = [b' '; HTTP_DATE_LEN];
-        let mut cursor = &mut date[..];
-        // An HttpDate always renders as exactly 29 ASCII bytes.
-        let _ = std::io::Write::write_fmt(&mut cursor, format_args!("{text}"));
-        self.date.set(date);
+        self.date.set(Utc::from_unix(secs).http_date());
     }
 
     /// Monotonic time as last read.
@@ -105,24 +100,105 @@ pub fn unix_secs(t: SystemTime) -> u64 {
 
 /// An IMF-fixdate for `t` (whole seconds), as its 29 bytes.
 pub fn http_date_text(t: SystemTime) -> [u8; HTTP_DATE_LEN] {
-    let mut v = Vec::with_capacity(HTTP_DATE_LEN);
-    write_http_date(&mut v, t);
-    let mut out = [b' '; HTTP_DATE_LEN];
-    let n = v.len().min(HTTP_DATE_LEN);
-    out[..n].copy_from_slice(&v[..n]);
-    out
+    Utc::from_unix(unix_secs(t)).http_date()
 }
 
-/// Writes an IMF-fixdate for `t` (whole seconds) into `out`.
-pub fn write_http_date(out: &mut Vec<u8>, t: SystemTime) {
-    use std::io::Write;
-    let secs = UNIX_EPOCH + std::time::Duration::from_secs(unix_secs(t));
-    let _ = write!(out, "{}", httpdate::HttpDate::from(secs));
+const MONTHS: [&[u8; 3]; 12] = [
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+];
+const WEEKDAYS: [&[u8; 3]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat"];
+
+/// A whole second in UTC, broken into calendar fields: every date skiff
+/// writes (`Date`, `Last-Modified`, the access log, listings) is rendered
+/// from one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utc {
+    pub year: i64,
+    /// 1..=12
+    pub month: u32,
+    /// 1..=31
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    /// 0 = Sunday.
+    pub weekday: u32,
+}
+
+impl Utc {
+    /// The calendar fields of `secs` seconds after the Unix epoch.
+    pub fn from_unix(secs: u64) -> Utc {
+        let days = (secs / 86_400) as i64;
+        let rem = (secs % 86_400) as u32;
+        let (year, month, day) = civil_from_days(days);
+        Utc {
+            year,
+            month,
+            day,
+            hour: rem / 3600,
+            minute: rem / 60 % 60,
+            second: rem % 60,
+            // 1970-01-01 was a Thursday.
+            weekday: ((days + 4) % 7) as u32,
+        }
+    }
+
+    /// The month's three-letter English name.
+    pub fn month_name(&self) -> &'static [u8; 3] {
+        MONTHS[(self.month - 1) as usize % 12]
+    }
+
+    /// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 section 5.6.7).
+    pub fn http_date(&self) -> [u8; HTTP_DATE_LEN] {
+        let mut out = [b' '; HTTP_DATE_LEN];
+        out[..3].copy_from_slice(WEEKDAYS[self.weekday as usize % 7]);
+        out[3] = b',';
+        two(&mut out[5..7], self.day);
+        out[8..11].copy_from_slice(self.month_name());
+        four(&mut out[12..16], self.year);
+        self.write_time(&mut out[17..25]);
+        out[26..29].copy_from_slice(b"GMT");
+        out
+    }
+
+    /// `HH:MM:SS` into 8 bytes.
+    pub fn write_time(&self, out: &mut [u8]) {
+        two(&mut out[0..2], self.hour);
+        out[2] = b':';
+        two(&mut out[3..5], self.minute);
+        out[5] = b':';
+        two(&mut out[6..8], self.second);
+    }
+
+    /// `YYYY-MM-DD<sep>HH:MM:SS` (listings; `T` makes it RFC 3339).
+    pub fn iso(&self, sep: u8) -> [u8; 19] {
+        let mut out = [0u8; 19];
+        four(&mut out[0..4], self.year);
+        out[4] = b'-';
+        two(&mut out[5..7], self.month);
+        out[7] = b'-';
+        two(&mut out[8..10], self.day);
+        out[10] = sep;
+        self.write_time(&mut out[11..19]);
+        out
+    }
+}
+
+fn two(out: &mut [u8], n: u32) {
+    out[0] = b'0' + (n / 10 % 10) as u8;
+    out[1] = b'0' + (n % 10) as u8;
+}
+
+/// Years past 9999 are out of any file time's range; they wrap here.
+fn four(out: &mut [u8], y: i64) {
+    let y = y.rem_euclid(10_000) as u32;
+    two(&mut out[0..2], y / 100);
+    two(&mut out[2..4], y % 100);
 }
 
 /// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm):
 /// (year, month 1..=12, day 1..=31).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -148,9 +224,27 @@ mod tests {
             UNIX_EPOCH + Duration::from_secs(784_111_777),
         );
         assert_eq!(&c.http_date(), b"Sun, 06 Nov 1994 08:49:37 GMT");
-        let mut v = Vec::new();
-        write_http_date(&mut v, UNIX_EPOCH + Duration::from_millis(784_111_777_900));
-        assert_eq!(v, b"Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(
+            &http_date_text(UNIX_EPOCH + Duration::from_millis(784_111_777_900)),
+            b"Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+    }
+
+    #[test]
+    fn agrees_with_httpdate_across_the_calendar() {
+        // Every weekday, leap days, century years, and the last second of
+        // a year, against an independent implementation.
+        let mut secs = 0u64;
+        while secs < 4_102_444_800 {
+            let ours = Utc::from_unix(secs).http_date();
+            let theirs = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs));
+            assert_eq!(std::str::from_utf8(&ours).unwrap(), theirs, "{secs}");
+            secs += 86_400 * 3 + 3_599;
+        }
+        assert_eq!(
+            &Utc::from_unix(951_827_696).iso(b'T'),
+            b"2000-02-29T12:34:56"
+        );
     }
 
     #[test]

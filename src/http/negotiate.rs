@@ -3,15 +3,17 @@
 //! two choices skiff makes: JSON or HTML for a directory listing, and
 //! which precompressed variant of a file to send.
 
+use super::trim_ows;
+
 /// The items of a list header with their weights: `(value, q)` where
 /// `q` is in thousandths (1000 when no `q=` is given).
 fn weighted(header: &[u8]) -> impl Iterator<Item = (&[u8], u16)> {
     header.split(|&c| c == b',').map(|item| {
         let mut parts = item.split(|&c| c == b';');
-        let value = trim(parts.next().unwrap_or_default());
+        let value = trim_ows(parts.next().unwrap_or_default());
         let q = parts
             .find_map(|p| {
-                let p = trim(p);
+                let p = trim_ows(p);
                 (p.len() > 2 && p[..2].eq_ignore_ascii_case(b"q=")).then(|| qvalue(&p[2..]))
             })
             .unwrap_or(1000);
@@ -83,16 +85,6 @@ pub fn qvalue(v: &[u8]) -> u16 {
         return 0;
     }
     whole + frac
-}
-
-fn trim(mut v: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = v {
-        v = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = v {
-        v = rest;
-    }
-    v
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 //! be strict about spaces and the version); the header fields are parsed by
 //! `httparse::parse_headers`.
 
+use super::{is_tchar, trim_ows};
+
 /// Longest request target accepted; longer gets 414. 8 KiB is what nginx
 /// and most clients use as the ceiling of a sane URL.
 pub const MAX_TARGET: usize = 8 * 1024;
@@ -273,7 +275,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
     let mut conn_keep_alive = false;
     for h in headers.iter() {
         let value = trim_ows(h.value);
-        if value.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0) {
+        if !valid_field_value(value) {
             return Err(HeadError::Malformed("control byte in field value"));
         }
         let name = h.name.as_bytes();
@@ -352,19 +354,10 @@ pub fn first_line(buf: &[u8]) -> Option<&[u8]> {
     Some(line.strip_suffix(b"\r").unwrap_or(line))
 }
 
-/// RFC 9110 `tchar`.
-fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
-}
-
-fn trim_ows(mut v: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = v {
-        v = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = v {
-        v = rest;
-    }
-    v
+/// Whether a field value (of a head or a trailer section) is free of the
+/// bytes httparse lets through but a field may not hold: CR, LF, NUL.
+pub fn valid_field_value(value: &[u8]) -> bool {
+    !value.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0)
 }
 
 /// Plain decimal digits, at least one, fitting in u64.

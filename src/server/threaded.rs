@@ -69,10 +69,7 @@ struct Shared {
 
 impl Shared {
     fn lock_conns(&self) -> std::sync::MutexGuard<'_, Slab<(RawFd, Arc<AtomicBool>)>> {
-        match self.conns.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        crate::unpoison(self.conns.lock())
     }
 
     fn stopping(&self) -> bool {
@@ -228,10 +225,7 @@ pub fn run(
             }
             break;
         }
-        conns = match shared.changed.wait_timeout(conns, left) {
-            Ok((g, _)) => g,
-            Err(poisoned) => poisoned.into_inner().0,
-        };
+        conns = crate::unpoison(shared.changed.wait_timeout(conns, left)).0;
     }
     drop(conns);
     if let Some(log) = &shared.log {
@@ -246,10 +240,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, max_connections: us
         {
             let mut conns = shared.lock_conns();
             while conns.len() >= max_connections && !shared.stopping() {
-                conns = match shared.changed.wait(conns) {
-                    Ok(g) => g,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
+                conns = crate::unpoison(shared.changed.wait(conns));
             }
         }
         if shared.stopping() {
