@@ -112,7 +112,7 @@ fn main() {
     println!("{}", machine());
     let pinned = cpus >= 2 && have("taskset");
     if pinned {
-        let _ = skiff::sys::pin_to_cpu(1);
+        let _ = pin_to_cpu(1);
     }
     let _ = skiff::sys::raise_nofile_limit();
     println!(
@@ -275,7 +275,7 @@ fn cell(
     let server = start(root, args, pinned)?;
     let pid = server.child.id();
     let path = format!("/{}", w.file);
-    let ticks = skiff::sys::clock_ticks_per_second() as f64;
+    let ticks = clock_ticks_per_second() as f64;
     let mut cpu_before = 0;
     let load = generate(
         server.addr,
@@ -563,4 +563,28 @@ fn generate(
         }
     }
     Ok(load)
+}
+
+/// Pins the calling thread (and the threads it starts later) to one CPU,
+/// so the generator stays off the server's core.
+fn pin_to_cpu(cpu: usize) -> std::io::Result<()> {
+    // SAFETY: `set` is a plain-data cpu_set_t, zeroed and then filled by the
+    // libc helpers, which touch only the set passed in; sched_setaffinity
+    // reads `size_of::<cpu_set_t>()` bytes of it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Clock ticks per second, the unit of CPU times in `/proc/<pid>/stat`.
+fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let n = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if n > 0 { n as u64 } else { 100 }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use skiff::files::resolve::{normalize, resolve};
+use skiff::http::conditional::ETag;
 use skiff::http::request::parse;
 use skiff::http::response::{Fields, Persist, Status, Version, write_head};
 use skiff::timer::TimerWheel;
@@ -52,10 +53,10 @@ fn rendering(c: &mut Criterion) {
         b.iter(|| {
             out.clear();
             let f = Fields {
-                content_type: "text/plain",
+                content_type: Some("text/plain"),
                 content_length: 380,
-                last_modified: Some(&modified),
-                etag: Some(b"\"1a2b-17c-17f3c2a1b4e\""),
+                last_modified: Some(modified),
+                etag: Some(ETag::from_parts(0x1a2b, 380, 0x17f3c2a1b4e)),
                 accept_ranges: true,
                 ..Fields::default()
             };
@@ -69,6 +70,7 @@ fn rendering(c: &mut Criterion) {
                 Status::Ok,
                 date,
                 black_box(&f),
+                b"",
                 keep,
             );
             out.len()

@@ -28,6 +28,36 @@ pub struct Said<'a> {
     pub user_agent: Option<&'a [u8]>,
 }
 
+impl Said<'_> {
+    /// A copy that outlives the receive buffer (for a response logged
+    /// after its request's bytes are gone).
+    pub fn to_owned(&self) -> OwnedSaid {
+        OwnedSaid {
+            line: self.line.map(Box::from),
+            referer: self.referer.map(Box::from),
+            user_agent: self.user_agent.map(Box::from),
+        }
+    }
+}
+
+/// [`Said`], owned.
+#[derive(Debug, Clone, Default)]
+pub struct OwnedSaid {
+    line: Option<Box<[u8]>>,
+    referer: Option<Box<[u8]>>,
+    user_agent: Option<Box<[u8]>>,
+}
+
+impl OwnedSaid {
+    pub fn said(&self) -> Said<'_> {
+        Said {
+            line: self.line.as_deref(),
+            referer: self.referer.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+        }
+    }
+}
+
 /// One response, as the log sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry<'a> {

@@ -18,6 +18,8 @@ pub struct ScriptedPeer {
     pub window: usize,
     /// The connection half-closed its sending side.
     pub shut: bool,
+    /// What the kernel would say it still holds for the peer (`SIOCOUTQ`).
+    pub queued: Option<usize>,
 }
 
 impl Read for ScriptedPeer {
@@ -55,5 +57,9 @@ impl Write for ScriptedPeer {
 impl Transport for ScriptedPeer {
     fn shutdown_write(&mut self) {
         self.shut = true;
+    }
+
+    fn unsent_bytes(&self) -> Option<usize> {
+        self.queued
     }
 }

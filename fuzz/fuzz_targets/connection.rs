@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
         turns += 1;
         assert!(turns < 100_000, "no progress");
         match conn.drive(&mut peer, &mut cx) {
-            Next::Close => break,
+            Next::Close(_) => break,
             Next::Yield => {}
             Next::Wait if peer.incoming.is_empty() => break,
             Next::Wait => {}

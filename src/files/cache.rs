@@ -191,14 +191,11 @@ impl FileSource for FileCache {
         target: &[u8],
         now: Instant,
     ) -> Result<Resolution, Status> {
-        // Only origin-form targets are cached, by their path.
-        let key = match target.iter().position(|&c| c == b'?') {
-            Some(i) => &target[..i],
-            None => target,
+        // Cached by the target's path (no query, scheme or authority).
+        let key = match crate::http::target::parse(target) {
+            Some(crate::http::target::Target::Path { path, .. }) => path,
+            _ => return resolve_with(lookup, target),
         };
-        if key.first() != Some(&b'/') {
-            return resolve_with(lookup, target);
-        }
         if let Some(entry) = self.map.get_mut(key) {
             if now.saturating_duration_since(entry.checked) < REVALIDATE {
                 return Ok(Resolution::File(entry.found.clone()));

@@ -4,8 +4,8 @@
 //! 1. Take the path of the target (origin-form, or absolute-form with its
 //!    scheme and authority dropped); the query plays no part in finding the
 //!    file.
-//! 2. Percent-decode it exactly once. A malformed escape or a NUL byte is
-//!    400. A decoded `/` (`%2F`) separates segments like a literal one.
+//! 2. Percent-decode it exactly once. A malformed escape, or a decoded NUL,
+//!    CR or LF, is 400. A decoded `/` (`%2F`) separates segments like a literal one.
 //! 3. Normalise: drop empty and `.` segments, let `..` remove the segment
 //!    before it; a `..` that would climb above the root is 400. A backslash
 //!    is an ordinary byte.
@@ -42,6 +42,7 @@ use percent_encoding::{AsciiSet, CONTROLS, percent_encode};
 
 use crate::http::conditional::ETag;
 use crate::http::response::Status;
+use crate::http::target::Target;
 
 /// The name served for a directory requested with a trailing slash.
 pub const INDEX: &str = "index.html";
@@ -127,16 +128,14 @@ impl Normalized<'_> {
 
 /// Steps 1 to 3: pure, no file system.
 pub fn normalize(target: &[u8]) -> Result<Normalized<'_>, Status> {
-    let target = strip_absolute_form(target)?;
-    let (raw_path, query) = match target.iter().position(|&c| c == b'?') {
-        Some(i) => (&target[..i], Some(&target[i + 1..])),
-        None => (target, None),
+    let (raw_path, query) = match crate::http::target::parse(target) {
+        Some(Target::Path { path, query }) => (path, query),
+        Some(Target::Asterisk) | None => return Err(Status::BadRequest),
     };
-    if raw_path.first() != Some(&b'/') {
-        return Err(Status::BadRequest);
-    }
     let decoded = percent_decode_strict(raw_path)?;
-    if decoded.contains(&0) {
+    // NUL cannot be in a file name; a decoded CR or LF would end a line of
+    // a log or a header the path is copied into.
+    if decoded.iter().any(|&c| matches!(c, 0 | b'\r' | b'\n')) {
         return Err(Status::BadRequest);
     }
     let mut path = Vec::with_capacity(decoded.len());
@@ -168,26 +167,6 @@ pub fn normalize(target: &[u8]) -> Result<Normalized<'_>, Status> {
         trailing_slash,
         query,
     })
-}
-
-/// `http://host/p?q` becomes `/p?q`; `http://host` becomes `/`.
-fn strip_absolute_form(target: &[u8]) -> Result<&[u8], Status> {
-    if target.first() == Some(&b'/') {
-        return Ok(target);
-    }
-    let lower_starts =
-        |p: &[u8]| target.len() >= p.len() && target[..p.len()].eq_ignore_ascii_case(p);
-    let rest = if lower_starts(b"http://") {
-        &target[7..]
-    } else if lower_starts(b"https://") {
-        &target[8..]
-    } else {
-        return Err(Status::BadRequest);
-    };
-    match rest.iter().position(|&c| c == b'/' || c == b'?') {
-        Some(i) if rest[i] == b'/' => Ok(&rest[i..]),
-        Some(_) | None => Ok(b"/"),
-    }
 }
 
 /// Decodes `%XX` escapes once; a `%` not followed by two hex digits is 400.
@@ -537,7 +516,17 @@ mod tests {
 
     #[test]
     fn bad_escapes_and_nul() {
-        for t in ["/a%", "/a%2", "/a%zz", "/a%00b", "a.txt", "*"] {
+        for t in [
+            "/a%",
+            "/a%2",
+            "/a%zz",
+            "/a%00b",
+            "/a%0Db",
+            "/a%0ab",
+            "/a%0d%0aX: y",
+            "a.txt",
+            "*",
+        ] {
             assert_eq!(norm(t), Err(Status::BadRequest), "{t}");
         }
         assert_eq!(norm("/caf%C3%A9"), Ok(("/café".into(), false)));

@@ -81,8 +81,31 @@ pub enum HeadError {
     HeadersTooLarge,
     /// 505: an HTTP major version other than 1.
     VersionNotSupported,
-    /// 501: a request `Transfer-Encoding` (without `Content-Length`).
+    /// 501: a `Transfer-Encoding` naming only codings skiff does not know.
     TransferEncoding,
+}
+
+/// How the end of a request's body is found (RFC 9112 section 6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body.
+    None,
+    /// `Content-Length`: exactly this many bytes follow the head.
+    Length(u64),
+    /// `Transfer-Encoding: ..., chunked`: see [`super::chunked`].
+    Chunked,
+}
+
+/// What `Expect` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// No `Expect` (or an empty one).
+    Nothing,
+    /// `100-continue`: the client may hold its body back until it sees
+    /// `100 Continue`.
+    Continue,
+    /// Anything else: 417.
+    Other,
 }
 
 /// A complete, valid request head. Borrows the receive buffer.
@@ -98,8 +121,8 @@ pub struct Request<'b> {
     /// Whether the client asks to keep the connection (1.1: unless
     /// `Connection: close`; 1.0: only with `Connection: keep-alive`).
     pub keep_alive: bool,
-    /// Announced body length (0 when absent). The body follows the head.
-    pub content_length: u64,
+    /// Where the body after the head ends.
+    pub framing: Framing,
     pub if_modified_since: Option<&'b [u8]>,
     pub if_unmodified_since: Option<&'b [u8]>,
     pub if_match: Option<&'b [u8]>,
@@ -110,9 +133,7 @@ pub struct Request<'b> {
     pub referer: Option<&'b [u8]>,
     pub accept: Option<&'b [u8]>,
     pub accept_encoding: Option<&'b [u8]>,
-    /// `Expect: 100-continue`: the client may hold its body back until it
-    /// sees `100 Continue`, which this server never sends.
-    pub expect_continue: bool,
+    pub expect: Expect,
     /// Bytes of the buffer the head occupies, leading empty lines included.
     pub head_len: usize,
 }
@@ -167,6 +188,8 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
             None => return Ok(None),
             Some(b' ') if pos == target_start => return Err(HeadError::Malformed("empty target")),
             Some(b' ') => break pos,
+            // A fragment is the client's business, never part of a target.
+            Some(b'#') => return Err(HeadError::Malformed("fragment in request target")),
             Some(&c) if (0x21..=0x7e).contains(&c) => pos += 1,
             Some(b'\r' | b'\n') => return Err(HeadError::Malformed("no HTTP version")),
             Some(_) => return Err(HeadError::Malformed("request target")),
@@ -178,7 +201,6 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
     pos += 1;
 
     // Version: exactly HTTP/D.D, then CRLF or LF.
-    let version_start = pos;
     let rest = &buf[pos..];
     const PREFIX: &[u8] = b"HTTP/";
     let have = rest.len().min(PREFIX.len());
@@ -221,7 +243,6 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
         return Err(HeadError::VersionNotSupported);
     }
     let minor = minor.min(1);
-    let _ = version_start;
 
     // Header fields.
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -254,7 +275,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
         target: &buf[target_start..target_end],
         minor,
         keep_alive: minor >= 1,
-        content_length: 0,
+        framing: Framing::None,
         if_modified_since: None,
         if_unmodified_since: None,
         if_match: None,
@@ -265,12 +286,12 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
         referer: None,
         accept: None,
         accept_encoding: None,
-        expect_continue: false,
+        expect: Expect::Nothing,
         head_len: fields_start + len,
     };
     let mut hosts = 0;
     let mut content_length: Option<u64> = None;
-    let mut transfer_encoding = false;
+    let mut codings = Codings::default();
     let mut conn_close = false;
     let mut conn_keep_alive = false;
     for h in headers.iter() {
@@ -281,7 +302,8 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
         let name = h.name.as_bytes();
         if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;
-            if !valid_host(value) {
+            // An http URI with an empty host is invalid (RFC 9110 4.2.1).
+            if value.is_empty() || !valid_host(value) {
                 return Err(HeadError::Malformed("Host"));
             }
         } else if name.eq_ignore_ascii_case(b"content-length") {
@@ -291,7 +313,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
             content_length =
                 Some(parse_decimal(value).ok_or(HeadError::Malformed("Content-Length"))?);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            transfer_encoding = true;
+            codings.add(value)?;
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in value.split(|&c| c == b',') {
                 let token = trim_ows(token);
@@ -322,26 +344,105 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
         } else if name.eq_ignore_ascii_case(b"accept-encoding") {
             req.accept_encoding = Some(value);
         } else if name.eq_ignore_ascii_case(b"expect") {
-            req.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
+            for item in value.split(|&c| c == b',').map(trim_ows) {
+                if item.eq_ignore_ascii_case(b"100-continue") {
+                    if req.expect == Expect::Nothing {
+                        req.expect = Expect::Continue;
+                    }
+                } else if !item.is_empty() {
+                    req.expect = Expect::Other;
+                }
+            }
         }
     }
-    if transfer_encoding {
-        return Err(if content_length.is_some() {
-            HeadError::Malformed("Transfer-Encoding with Content-Length")
-        } else {
-            HeadError::TransferEncoding
-        });
-    }
+    req.framing = match (codings.seen, content_length) {
+        (false, None) => Framing::None,
+        (false, Some(n)) => Framing::Length(n),
+        (true, Some(_)) => {
+            return Err(HeadError::Malformed(
+                "Transfer-Encoding with Content-Length",
+            ));
+        }
+        (true, None) if minor == 0 => {
+            return Err(HeadError::Malformed("Transfer-Encoding in HTTP/1.0"));
+        }
+        (true, None) => codings.framing()?,
+    };
     if (minor >= 1 && hosts != 1) || hosts > 1 {
         return Err(HeadError::Malformed("Host"));
     }
-    req.content_length = content_length.unwrap_or(0);
     req.keep_alive = if conn_close {
         false
     } else {
         minor >= 1 || conn_keep_alive
     };
     Ok(Some(req))
+}
+
+/// The codings of every `Transfer-Encoding` line of a request, in order.
+#[derive(Debug, Default)]
+struct Codings {
+    /// A `Transfer-Encoding` field was present.
+    seen: bool,
+    chunked: u8,
+    /// The last coding is chunked.
+    chunked_last: bool,
+    /// Some coding is neither chunked nor a content coding skiff knows.
+    unknown: bool,
+    /// The last coding is one skiff does not know.
+    unknown_last: bool,
+}
+
+impl Codings {
+    /// Codings a body may carry under chunked: skiff throws bodies away,
+    /// so it need not decode them, only know them.
+    const KNOWN: [&'static [u8]; 5] = [b"gzip", b"x-gzip", b"deflate", b"compress", b"x-compress"];
+
+    fn add(&mut self, value: &[u8]) -> Result<(), HeadError> {
+        self.seen = true;
+        for item in value.split(|&c| c == b',').map(trim_ows) {
+            if item.is_empty() {
+                continue; // empty list elements are allowed (RFC 9110 5.6.1)
+            }
+            // A coding may carry parameters; only its name matters here.
+            let name = trim_ows(item.split(|&c| c == b';').next().unwrap_or_default());
+            if name.is_empty() || !name.iter().all(|&c| is_tchar(c)) {
+                return Err(HeadError::Malformed("Transfer-Encoding"));
+            }
+            let chunked = name.eq_ignore_ascii_case(b"chunked");
+            if chunked {
+                if name.len() != item.len() {
+                    return Err(HeadError::Malformed("parameters on chunked"));
+                }
+                self.chunked = self.chunked.saturating_add(1);
+            }
+            let known = chunked || Self::KNOWN.iter().any(|k| name.eq_ignore_ascii_case(k));
+            self.unknown |= !known;
+            self.unknown_last = !known;
+            self.chunked_last = chunked;
+        }
+        Ok(())
+    }
+
+    /// RFC 9112 section 6.3: chunked must come last, and once; a body
+    /// whose end cannot be found is 400. Codings skiff does not know
+    /// are 501 (when nothing else is wrong).
+    fn framing(&self) -> Result<Framing, HeadError> {
+        if self.chunked > 1 {
+            return Err(HeadError::Malformed("chunked twice"));
+        }
+        if !self.chunked_last {
+            return Err(if self.chunked == 0 && self.unknown_last {
+                HeadError::TransferEncoding
+            } else {
+                HeadError::Malformed("Transfer-Encoding does not end in chunked")
+            });
+        }
+        if self.unknown {
+            return Err(HeadError::TransferEncoding);
+        }
+        Ok(Framing::Chunked)
+    }
 }
 
 /// The first line of `buf` if it holds a whole one, for logging a request
@@ -375,7 +476,7 @@ pub fn parse_decimal(v: &[u8]) -> Option<u64> {
 }
 
 /// `Host = uri-host [ ":" port ]`: reg-name / IPv4 / IP-literal characters.
-/// An empty value is allowed (RFC 9112 3.2).
+/// The caller refuses an empty value.
 fn valid_host(v: &[u8]) -> bool {
     const OK: [bool; 256] = {
         let mut t = [false; 256];
@@ -475,7 +576,19 @@ mod tests {
             err(b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
             HeadError::Malformed("Host")
         );
-        ok(b"GET / HTTP/1.1\r\nHost:\r\n\r\n");
+        // An empty host is not a host (RFC 9110 4.2.1).
+        assert_eq!(
+            err(b"GET / HTTP/1.1\r\nHost:\r\n\r\n"),
+            HeadError::Malformed("Host")
+        );
+        assert_eq!(
+            err(b"GET / HTTP/1.1\r\nHost:  \r\n\r\n"),
+            HeadError::Malformed("Host")
+        );
+        assert_eq!(
+            err(b"GET / HTTP/1.0\r\nHost:\r\n\r\n"),
+            HeadError::Malformed("Host")
+        );
         ok(b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n");
         ok(b"GET / HTTP/1.0\r\n\r\n");
     }
@@ -483,8 +596,12 @@ mod tests {
     #[test]
     fn content_length_rules() {
         assert_eq!(
-            ok(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n").content_length,
-            5
+            ok(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n").framing,
+            Framing::Length(5)
+        );
+        assert_eq!(
+            ok(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").framing,
+            Framing::None
         );
         for bad in ["+5", "-1", "0x5", "5 5", "1,2", "", "18446744073709551616"] {
             let raw = format!("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: {bad}\r\n\r\n");
@@ -499,14 +616,80 @@ mod tests {
         ));
     }
 
+    fn te(values: &[&str]) -> Result<Option<Framing>, HeadError> {
+        let mut raw = String::from("POST / HTTP/1.1\r\nHost: x\r\n");
+        for v in values {
+            raw.push_str(&format!("Transfer-Encoding: {v}\r\n"));
+        }
+        raw.push_str("\r\n");
+        parse(raw.as_bytes()).map(|r| r.map(|r| r.framing))
+    }
+
     #[test]
     fn transfer_encoding() {
-        assert_eq!(
-            err(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            HeadError::TransferEncoding
-        );
+        for ok in [
+            &["chunked"][..],
+            &["Chunked"],
+            &["gzip, chunked"],
+            &["gzip", "chunked"],
+            &["gzip,,chunked"],
+        ] {
+            assert_eq!(te(ok), Ok(Some(Framing::Chunked)), "{ok:?}");
+        }
+        for bad in [
+            &["chunked, gzip"][..],
+            &["chunked", "gzip"],
+            &["chunked, chunked"],
+            &["chunked", "chunked"],
+            &["gzip"],
+            &[""],
+            &["chunked;a=b"],
+            &["chu nked"],
+            &["foo, gzip"],
+        ] {
+            assert!(
+                matches!(te(bad), Err(HeadError::Malformed(_))),
+                "{bad:?}: {:?}",
+                te(bad)
+            );
+        }
+        for unknown in [&["foo"][..], &["foo, chunked"], &["x-custom"]] {
+            assert_eq!(te(unknown), Err(HeadError::TransferEncoding), "{unknown:?}");
+        }
         assert!(matches!(
             err(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"),
+            HeadError::Malformed(_)
+        ));
+        assert!(matches!(
+            err(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            HeadError::Malformed(_)
+        ));
+    }
+
+    #[test]
+    fn expectations() {
+        let expect = |v: &str| {
+            ok(format!("GET / HTTP/1.1\r\nHost: x\r\nExpect: {v}\r\n\r\n").as_bytes()).expect
+        };
+        assert_eq!(expect("100-continue"), Expect::Continue);
+        assert_eq!(expect("100-Continue"), Expect::Continue);
+        assert_eq!(expect(""), Expect::Nothing);
+        assert_eq!(expect("200-ok"), Expect::Other);
+        assert_eq!(expect("100-continue, foo"), Expect::Other);
+        assert_eq!(
+            ok(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").expect,
+            Expect::Nothing
+        );
+    }
+
+    #[test]
+    fn fragments_are_refused() {
+        assert!(matches!(
+            err(b"GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n"),
+            HeadError::Malformed(_)
+        ));
+        assert!(matches!(
+            err(b"GET /a?q#b HTTP/1.1\r\nHost: x\r\n\r\n"),
             HeadError::Malformed(_)
         ));
     }

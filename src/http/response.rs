@@ -7,6 +7,8 @@
 
 use std::io::Write;
 
+use super::conditional::ETag;
+use super::date::HTTP_DATE_LEN;
 use super::request::HeadError;
 
 /// `Server` header value.
@@ -27,6 +29,7 @@ pub enum Status {
     PreconditionFailed,
     UriTooLong,
     RangeNotSatisfiable,
+    ExpectationFailed,
     HeaderFieldsTooLarge,
     InternalServerError,
     NotImplemented,
@@ -36,7 +39,7 @@ pub enum Status {
 
 impl Status {
     /// All statuses, for tables indexed by status.
-    pub const ALL: [Status; 17] = [
+    pub const ALL: [Status; 18] = [
         Status::Ok,
         Status::PartialContent,
         Status::MovedPermanently,
@@ -49,6 +52,7 @@ impl Status {
         Status::PreconditionFailed,
         Status::UriTooLong,
         Status::RangeNotSatisfiable,
+        Status::ExpectationFailed,
         Status::HeaderFieldsTooLarge,
         Status::InternalServerError,
         Status::NotImplemented,
@@ -70,6 +74,7 @@ impl Status {
             Status::PreconditionFailed => 412,
             Status::UriTooLong => 414,
             Status::RangeNotSatisfiable => 416,
+            Status::ExpectationFailed => 417,
             Status::HeaderFieldsTooLarge => 431,
             Status::InternalServerError => 500,
             Status::NotImplemented => 501,
@@ -92,6 +97,7 @@ impl Status {
             Status::PreconditionFailed => "Precondition Failed",
             Status::UriTooLong => "URI Too Long",
             Status::RangeNotSatisfiable => "Range Not Satisfiable",
+            Status::ExpectationFailed => "Expectation Failed",
             Status::HeaderFieldsTooLarge => "Request Header Fields Too Large",
             Status::InternalServerError => "Internal Server Error",
             Status::NotImplemented => "Not Implemented",
@@ -105,9 +111,28 @@ impl Status {
         self.code() >= 400
     }
 
-    /// Position in [`Status::ALL`].
+    /// Position in [`Status::ALL`] (a unit test keeps the two in step).
     pub fn index(self) -> usize {
-        Status::ALL.iter().position(|&s| s == self).unwrap_or(0)
+        match self {
+            Status::Ok => 0,
+            Status::PartialContent => 1,
+            Status::MovedPermanently => 2,
+            Status::NotModified => 3,
+            Status::BadRequest => 4,
+            Status::Forbidden => 5,
+            Status::NotFound => 6,
+            Status::MethodNotAllowed => 7,
+            Status::RequestTimeout => 8,
+            Status::PreconditionFailed => 9,
+            Status::UriTooLong => 10,
+            Status::RangeNotSatisfiable => 11,
+            Status::ExpectationFailed => 12,
+            Status::HeaderFieldsTooLarge => 13,
+            Status::InternalServerError => 14,
+            Status::NotImplemented => 15,
+            Status::ServiceUnavailable => 16,
+            Status::VersionNotSupported => 17,
+        }
     }
 }
 
@@ -143,39 +168,51 @@ pub enum Persist {
     Close,
 }
 
-/// Everything a head says besides the status line and `Date`/`Server`.
+/// The interim response sent before reading a body the client holds back
+/// for it (`Expect: 100-continue`).
+pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// The methods every resource allows (`Allow`, and `OPTIONS`).
+pub const ALLOW: &str = "GET, HEAD, OPTIONS";
+
+/// Everything a head says besides the status line, `Date`, `Server` and
+/// the connection's fate. Owns its values: [`crate::respond::Reply`]
+/// carries one, and nothing copies it field by field.
 #[derive(Debug, Clone, Default)]
-pub struct Fields<'a> {
-    /// MIME type; `charset=utf-8` is appended for text types.
-    pub content_type: &'a str,
+pub struct Fields {
+    /// MIME type; `charset=utf-8` is appended for text types. `None` for a
+    /// response with no content at all (no `Content-Type`).
+    pub content_type: Option<&'static str>,
+    /// `Content-Length`: the body's length, or for HEAD and 304 the length
+    /// a GET would have had.
     pub content_length: u64,
     /// `Last-Modified`, already an HTTP date.
-    pub last_modified: Option<&'a [u8]>,
-    pub etag: Option<&'a [u8]>,
+    pub last_modified: Option<[u8; HTTP_DATE_LEN]>,
+    pub etag: Option<ETag>,
     pub accept_ranges: bool,
     /// `Content-Range: bytes a-b/len` (`Some((a, b, len))`) on a 206.
     pub content_range: Option<(u64, u64, u64)>,
     /// `Content-Range: bytes */len` on a 416.
     pub unsatisfied_range: Option<u64>,
-    pub location: Option<&'a [u8]>,
-    /// `Allow: GET, HEAD` (405).
+    pub location: Option<Vec<u8>>,
+    /// `Allow: GET, HEAD, OPTIONS` (405, OPTIONS).
     pub allow: bool,
     /// `Content-Encoding` (a precompressed variant).
-    pub content_encoding: Option<&'a str>,
-    /// `Vary`.
-    pub vary: Option<&'a str>,
-    /// More fields, already rendered as `\r\nName: value`... (`--header`,
-    /// `--max-age`).
-    pub extra: &'a [u8],
+    pub content_encoding: Option<&'static str>,
+    /// `Vary`: the request fields the choice of this body depended on.
+    pub vary: Option<&'static str>,
 }
 
 /// Renders a complete response head (through the blank line) into `out`.
+/// `extra` is more fields, already rendered as `\r\nName: value`...
+/// (`--header`, `--max-age`).
 pub fn write_head(
     out: &mut Vec<u8>,
     version: Version,
     status: Status,
     date: &[u8],
-    f: &Fields<'_>,
+    f: &Fields,
+    extra: &[u8],
     persist: Persist,
 ) {
     out.extend_from_slice(match version {
@@ -192,20 +229,22 @@ pub fn write_head(
     // Browsers must trust the Content-Type, never guess another from the
     // bytes (an uploaded .txt must not run as HTML).
     out.extend_from_slice(b"\r\nX-Content-Type-Options: nosniff");
-    out.extend_from_slice(b"\r\nContent-Type: ");
-    out.extend_from_slice(f.content_type.as_bytes());
-    if needs_charset(f.content_type) {
-        out.extend_from_slice(b"; charset=utf-8");
+    if let Some(content_type) = f.content_type {
+        out.extend_from_slice(b"\r\nContent-Type: ");
+        out.extend_from_slice(content_type.as_bytes());
+        if needs_charset(content_type) {
+            out.extend_from_slice(b"; charset=utf-8");
+        }
     }
     out.extend_from_slice(b"\r\nContent-Length: ");
     write_u64(out, f.content_length);
-    if let Some(t) = f.last_modified {
+    if let Some(t) = &f.last_modified {
         out.extend_from_slice(b"\r\nLast-Modified: ");
         out.extend_from_slice(t);
     }
-    if let Some(tag) = f.etag {
+    if let Some(tag) = &f.etag {
         out.extend_from_slice(b"\r\nETag: ");
-        out.extend_from_slice(tag);
+        out.extend_from_slice(tag.as_bytes());
     }
     if f.accept_ranges {
         out.extend_from_slice(b"\r\nAccept-Ranges: bytes");
@@ -216,12 +255,13 @@ pub fn write_head(
     if let Some(len) = f.unsatisfied_range {
         let _ = write!(out, "\r\nContent-Range: bytes */{len}");
     }
-    if let Some(loc) = f.location {
+    if let Some(loc) = &f.location {
         out.extend_from_slice(b"\r\nLocation: ");
         out.extend_from_slice(loc);
     }
     if f.allow {
-        out.extend_from_slice(b"\r\nAllow: GET, HEAD");
+        out.extend_from_slice(b"\r\nAllow: ");
+        out.extend_from_slice(ALLOW.as_bytes());
     }
     if let Some(coding) = f.content_encoding {
         out.extend_from_slice(b"\r\nContent-Encoding: ");
@@ -231,7 +271,7 @@ pub fn write_head(
         out.extend_from_slice(b"\r\nVary: ");
         out.extend_from_slice(vary.as_bytes());
     }
-    out.extend_from_slice(f.extra);
+    out.extend_from_slice(extra);
     match persist {
         Persist::KeepAlive {
             timeout_secs,
@@ -292,7 +332,7 @@ mod tests {
     fn renders_a_keep_alive_head() {
         let mut out = Vec::new();
         let f = Fields {
-            content_type: "text/plain",
+            content_type: Some("text/plain"),
             content_length: 380,
             ..Fields::default()
         };
@@ -302,6 +342,7 @@ mod tests {
             Status::Ok,
             b"Sun, 06 Nov 1994 08:49:37 GMT",
             &f,
+            b"",
             Persist::KeepAlive {
                 timeout_secs: 10,
                 http10_request: false,
@@ -320,7 +361,7 @@ mod tests {
     fn http10_close_and_allow() {
         let mut out = Vec::new();
         let f = Fields {
-            content_type: "text/html",
+            content_type: Some("text/html"),
             content_length: 0,
             allow: true,
             ..Fields::default()
@@ -331,12 +372,37 @@ mod tests {
             Status::MethodNotAllowed,
             b"D",
             &f,
+            b"\r\nX-A: b",
             Persist::Close,
         );
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.0 405 Method Not Allowed\r\n"));
-        assert!(text.contains("\r\nAllow: GET, HEAD\r\n"));
+        assert!(text.contains("\r\nAllow: GET, HEAD, OPTIONS\r\nX-A: b\r\n"));
         assert!(text.ends_with("\r\nConnection: close\r\n\r\n"));
+    }
+
+    #[test]
+    fn index_is_the_position_in_all() {
+        for (i, s) in Status::ALL.iter().enumerate() {
+            assert_eq!(s.index(), i, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn no_content_type_without_one() {
+        let mut out = Vec::new();
+        write_head(
+            &mut out,
+            Version::Http11,
+            Status::Ok,
+            b"D",
+            &Fields::default(),
+            b"",
+            Persist::Close,
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("\r\nContent-Type:"), "{text}");
+        assert!(text.contains("\r\nContent-Length: 0\r\n"), "{text}");
     }
 
     #[test]

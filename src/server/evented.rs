@@ -57,7 +57,7 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::config::Config;
-use crate::conn::{BufPool, Conn, Cx, Next};
+use crate::conn::{BufPool, Conn, Cx, Next, Why};
 use crate::counts::Counts;
 use crate::files::cache::FileCache;
 use crate::http::date::Clock;
@@ -94,14 +94,15 @@ pub fn untoken(t: Token) -> (usize, usize) {
     (t.0 & KEY_MASK, t.0 >> KEY_BITS)
 }
 
-crate::conn::socket_transport!(TcpStream);
-
 struct Slot {
     conn: Conn,
     sock: TcpStream,
     generation: usize,
     /// The armed timer and its tick.
     timer: Option<(TimerHandle, u64)>,
+    /// In the `ready` list.
+    /// INVARIANT: true exactly while the slot's token is in `ready` once.
+    queued: bool,
 }
 
 /// Whether the listener is being watched.
@@ -133,12 +134,14 @@ pub struct EventLoop<'c> {
     epoch: Instant,
     clock: Clock,
     log: Option<AccessLog>,
-    /// Connections that yielded: driven again next turn.
+    /// Connections that yielded: driven again next turn, each once.
     ready: Vec<Token>,
     /// SIGTERM and SIGINT, delivered as readiness through a self-pipe.
     signals: Signals,
     /// Set by the first signal: when to give up on connections still open.
     draining_until: Option<Instant>,
+    /// The same fact as connections read it (set with `draining_until`).
+    stopping: std::sync::atomic::AtomicBool,
     /// Files found lately (unless `--no-file-cache`).
     cache: FileCache,
     /// Connection buffers kept for reuse.
@@ -187,6 +190,7 @@ impl<'c> EventLoop<'c> {
             ready: Vec::new(),
             signals,
             draining_until: None,
+            stopping: std::sync::atomic::AtomicBool::new(false),
             cache: FileCache::new(),
             pool: BufPool::new(),
             counts,
@@ -231,7 +235,7 @@ impl<'c> EventLoop<'c> {
                             }
                         }
                     }
-                    token => self.drive(token),
+                    token => self.on_event(token),
                 }
             }
             if signalled > 0 {
@@ -244,10 +248,7 @@ impl<'c> EventLoop<'c> {
                 self.accept();
             }
 
-            std::mem::swap(&mut self.ready, &mut yielded);
-            for token in yielded.drain(..) {
-                self.drive(token);
-            }
+            self.drive_ready(&mut yielded);
 
             let tick = self.tick_floor(self.clock.now());
             self.wheel.advance(tick, &mut fired);
@@ -270,7 +271,7 @@ impl<'c> EventLoop<'c> {
                 if self.clock.now() >= until {
                     let keys: Vec<usize> = self.slots.iter().map(|(k, _)| k).collect();
                     for key in keys {
-                        self.close(key);
+                        self.close(key, Why::Shutdown);
                     }
                     return Ok(());
                 }
@@ -373,6 +374,7 @@ impl<'c> EventLoop<'c> {
             sock,
             generation,
             timer: None,
+            queued: false,
         });
         if self.config.verbose {
             eprintln!("skiff: {peer} connected");
@@ -425,7 +427,12 @@ impl<'c> EventLoop<'c> {
             "skiff: stopping: finishing {in_flight} response(s) in flight, for at most {} s",
             self.config.shutdown_timeout.as_secs()
         );
-        self.draining_until = Some(self.clock.now() + self.config.shutdown_timeout);
+        self.draining_until = Some(crate::conn::later(
+            self.clock.now(),
+            self.config.shutdown_timeout,
+        ));
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(mut listener) = self.listener.take() {
             if self.accepting == Accepting::Open {
                 let _ = self.poll.registry().deregister(&mut listener);
@@ -440,7 +447,7 @@ impl<'c> EventLoop<'c> {
             .map(|(k, _)| k)
             .collect();
         for key in idle {
-            self.close(key);
+            self.close(key, Why::Shutdown);
         }
     }
 
@@ -450,7 +457,7 @@ impl<'c> EventLoop<'c> {
             &self.clock,
             self.log.as_mut().map(|l| l as &mut dyn LogSink),
         );
-        cx.draining = self.draining_until.is_some();
+        cx.stopping = Some(&self.stopping);
         if self.config.file_cache {
             cx.files = Some(&mut self.cache);
         }
@@ -459,10 +466,29 @@ impl<'c> EventLoop<'c> {
         (cx, &mut self.slots)
     }
 
-    fn drive(&mut self, t: Token) {
-        let Some(key) = self.key_of(t) else {
-            return;
-        };
+    /// A readiness event. A connection already in the `ready` list is left
+    /// to it: it is driven once per turn, whatever woke it.
+    fn on_event(&mut self, t: Token) {
+        if let Some(key) = self.key_of(t) {
+            if !self.slots[key].queued {
+                self.drive(key, t);
+            }
+        }
+    }
+
+    /// Drives, once each, the connections that yielded last turn.
+    fn drive_ready(&mut self, yielded: &mut Vec<Token>) {
+        std::mem::swap(&mut self.ready, yielded);
+        for t in yielded.drain(..) {
+            if let Some(key) = self.key_of(t) {
+                debug_assert!(self.slots[key].queued);
+                self.slots[key].queued = false;
+                self.drive(key, t);
+            }
+        }
+    }
+
+    fn drive(&mut self, key: usize, t: Token) {
         let (mut cx, slots) = self.cx();
         let slot = &mut slots[key];
         let next = slot.conn.drive(&mut slot.sock, &mut cx);
@@ -482,12 +508,16 @@ impl<'c> EventLoop<'c> {
 
     fn after(&mut self, key: usize, t: Token, next: Next) {
         match next {
-            Next::Close => self.close(key),
+            Next::Close(why) => self.close(key, why),
             Next::Wait if self.draining_until.is_some() && self.slots[key].conn.is_idle() => {
-                self.close(key);
+                self.close(key, Why::Shutdown);
             }
             Next::Yield => {
-                self.ready.push(t);
+                let slot = &mut self.slots[key];
+                if !slot.queued {
+                    slot.queued = true;
+                    self.ready.push(t);
+                }
                 self.arm_timer(key, t);
             }
             Next::Wait => self.arm_timer(key, t),
@@ -508,7 +538,7 @@ impl<'c> EventLoop<'c> {
         slot.timer = Some((self.wheel.insert(tick, t), tick));
     }
 
-    fn close(&mut self, key: usize) {
+    fn close(&mut self, key: usize, why: Why) {
         let mut slot = self.slots.remove(key);
         if let Some((handle, _)) = slot.timer {
             self.wheel.cancel(handle);
@@ -521,7 +551,7 @@ impl<'c> EventLoop<'c> {
         slot.conn.on_close(&mut cx);
         let _ = self.poll.registry().deregister(&mut slot.sock);
         if self.config.verbose {
-            eprintln!("skiff: {} closed", slot.conn.peer());
+            eprintln!("skiff: {} closed: {why}", slot.conn.peer());
         }
         drop(slot);
         self.resume_accepting();
@@ -576,7 +606,7 @@ mod tests {
         let (first_client, old) = accept_one(&mut el);
         assert_eq!(el.wheel.len(), 1, "one timer per connection");
         let (key, _) = untoken(old);
-        el.close(key);
+        el.close(key, Why::PeerClosed);
         assert_eq!(el.wheel.len(), 0, "its timer was cancelled");
         drop(first_client);
 
@@ -593,7 +623,7 @@ mod tests {
 
         // An event or a timer expiry for the old token changes nothing.
         let timer_before = el.slots[key].timer;
-        el.drive(old);
+        el.on_event(old);
         el.expire(old);
         assert_eq!(el.slots.len(), 1);
         assert_eq!(

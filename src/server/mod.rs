@@ -5,6 +5,7 @@
 
 pub mod evented;
 pub mod threaded;
+pub mod transport;
 
 use std::io;
 use std::net::SocketAddr;

@@ -36,7 +36,7 @@ use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use slab::Slab;
 
 use crate::config::Config;
-use crate::conn::{Conn, Cx, Direction, Next, Transport};
+use crate::conn::{Conn, Cx, Direction, Next, Transport, Why};
 use crate::counts::Counts;
 use crate::files::cache::SharedCache;
 use crate::http::date::Clock;
@@ -144,8 +144,14 @@ impl Transport for Socket {
     fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.sock.write_more(buf)
     }
+    fn can_send_file(&self) -> bool {
+        self.sock.can_send_file()
+    }
     fn send_file(&mut self, file: &File, offset: u64, count: usize) -> io::Result<usize> {
         self.sock.send_file(file, offset, count)
+    }
+    fn unsent_bytes(&self) -> Option<usize> {
+        self.sock.unsent_bytes()
     }
 }
 
@@ -215,7 +221,7 @@ pub fn run(
     accept_loop(&shared, &listener, max_connections.max(1));
 
     // Stopping: wait for the connections still open, within the timeout.
-    let until = Instant::now() + config.shutdown_timeout;
+    let until = crate::conn::later(Instant::now(), config.shutdown_timeout);
     let mut conns = shared.lock_conns();
     while !conns.is_empty() {
         let left = until.saturating_duration_since(Instant::now());
@@ -299,7 +305,7 @@ fn thread_cx<'a>(
         clock,
         log.as_mut().map(|l| l as &mut dyn LogSink),
     );
-    cx.stop_flag = Some(&shared.stopping);
+    cx.stopping = Some(&shared.stopping);
     cx.counts = Some(shared.counts.tally(0));
     if shared.config.file_cache {
         cx.files = Some(files);
@@ -316,12 +322,12 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr) {
     let mut conn = Conn::new(peer, clock.now());
     let mut log = shared.log.clone();
     let mut files = shared.cache.clone();
-    loop {
+    let why = loop {
         clock.update();
         let idle = conn.is_idle();
         sock.idle.store(idle, Ordering::SeqCst);
         if idle && shared.stopping() {
-            break;
+            break Why::Shutdown;
         }
         let next = match conn.drive(
             &mut sock,
@@ -337,10 +343,10 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr) {
             }
             other => other,
         };
-        if next == Next::Close {
-            break;
+        if let Next::Close(why) = next {
+            break why;
         }
-    }
+    };
     let mut cx = Cx::new(config, &clock, log.as_mut().map(|l| l as &mut dyn LogSink));
     conn.on_close(&mut cx);
     {
@@ -350,7 +356,7 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr) {
         drop(sock);
     }
     if config.verbose {
-        eprintln!("skiff: {peer} closed");
+        eprintln!("skiff: {peer} closed: {why}");
     }
     shared.changed.notify_all();
 }

@@ -1,5 +1,5 @@
 //! The only code that calls the operating system directly: zero-copy file
-//! sends and corked writes.
+//! sends, corked writes, a socket's unsent bytes, and descriptor limits.
 //!
 //! Every `unsafe` block in the crate is here, each with a `// SAFETY:`
 //! comment. Nothing here keeps state or knows about HTTP. On systems other
@@ -88,34 +88,23 @@ pub fn shutdown_read(fd: std::os::fd::RawFd) -> io::Result<()> {
     }
 }
 
-/// Pins the calling thread (and the threads it starts later) to one CPU.
-/// For benchmarks, which keep server and load generator apart.
+/// Whether [`sendfile`] works on this system.
+pub const HAS_SENDFILE: bool = cfg!(target_os = "linux");
+
+/// Bytes the socket holds that the peer has not acknowledged yet
+/// (`SIOCOUTQ`), or `None` where the system cannot tell.
 #[cfg(target_os = "linux")]
-pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
-    // SAFETY: `set` is a plain-data cpu_set_t, zeroed and then filled by the
-    // libc helpers, which touch only the set passed in; sched_setaffinity
-    // reads `size_of::<cpu_set_t>()` bytes of it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_ZERO(&mut set);
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
+pub fn unsent_bytes(sock: &impl AsRawFd) -> Option<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ (== TIOCOUTQ) writes one c_int through the pointer,
+    // which points at `n`, live and exclusively borrowed for the call.
+    let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    (r == 0).then(|| usize::try_from(n).unwrap_or(0))
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn pin_to_cpu(_cpu: usize) -> io::Result<()> {
-    Err(io::ErrorKind::Unsupported.into())
-}
-
-/// Clock ticks per second, the unit of CPU times in `/proc/<pid>/stat`.
-pub fn clock_ticks_per_second() -> u64 {
-    // SAFETY: sysconf only reads a configuration value.
-    let n = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if n > 0 { n as u64 } else { 100 }
+pub fn unsent_bytes(_sock: &impl AsRawFd) -> Option<usize> {
+    None
 }
 
 /// Raises the soft limit on open files to the hard limit and returns the

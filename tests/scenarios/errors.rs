@@ -76,15 +76,15 @@ each_mode! {
         let site = site();
         let s = Server::start(mode, &site.path, &[]);
         let mut c = s.connect();
-        for m in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"] {
+        for m in ["POST", "PUT", "DELETE", "PATCH", "TRACE"] {
             c.send(format!("{m} /a.txt HTTP/1.1\r\nHost: t\r\n\r\n"));
             let r = c.response();
             assert_error_page(&r, 405);
-            assert_eq!(r.header("allow"), Some("GET, HEAD"), "{m}");
+            assert_eq!(r.header("allow"), Some("GET, HEAD, OPTIONS"), "{m}");
         }
         c.send("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
         let r = c.response();
-        assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")));
+        assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD, OPTIONS")));
         // A POST body is read and dropped, not taken for a request.
         c.send("POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 26\r\n\r\nGET /nope.txt HTTP/1.1\r\n\r\n");
         assert_eq!(c.response().status, 405);
@@ -167,7 +167,8 @@ each_mode! {
     fn transfer_encoding_is_501_or_400_and_closes(mode) {
         let site = site();
         let s = Server::start(mode, &site.path, &[]);
-        let (r, mut c) = raw(&s, b"GET /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+        // A coding skiff does not know: 501.
+        let (r, mut c) = raw(&s, b"GET /a.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: br\r\n\r\n0\r\n\r\n");
         assert_error_page(&r, 501);
         assert_eq!(r.header("connection"), Some("close"));
         c.expect_closed();
@@ -256,20 +257,5 @@ each_mode! {
         // No 405.html: the built-in page.
         c.send("POST / HTTP/1.1\r\nHost: t\r\n\r\n");
         assert!(c.response().text().contains("405 Method Not Allowed"));
-    }
-}
-
-each_mode! {
-    fn expect_100_continue_body_is_not_waited_for(mode) {
-        let site = site();
-        let s = Server::start(mode, &site.path, &[]);
-        let mut c = s.connect();
-        // The client holds its body back; the server answers at once and
-        // closes rather than reading the next request as the body.
-        c.send("POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\nExpect: 100-continue\r\n\r\n");
-        let r = c.response();
-        assert_eq!(r.status, 405);
-        assert_eq!(r.header("connection"), Some("close"));
-        c.expect_closed();
     }
 }

@@ -1,6 +1,7 @@
 mod basics;
 mod browser;
 mod cli;
+mod conformance;
 mod container;
 mod counts;
 mod demo;

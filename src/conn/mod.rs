@@ -1,0 +1,900 @@
+//! One client connection as a state machine, driven by either I/O driver.
+//!
+//! A [`Conn`] is two states that overlap (with pipelining a connection
+//! reads one request while it still sends the answer to another), after
+//! hyper's `Reading` x `Writing`:
+//!
+//! ```text
+//!  Reading:                                         Writing:
+//!
+//!   Idle --first byte--> Head --head parsed,--> Idle  Idle --reply queued--> Sending
+//!    ^                    |      no body               ^                      |  |
+//!    |                    |                            +------all sent--------+  |
+//!    |                    +--head with a body--> Body                            | all sent,
+//!    |                                            |                             | last reply
+//!    +---------------- body read (reply queued) --+                             v
+//!                                                                              Shut
+//!                                                                (write side closed; draining
+//!                                                                 the client's input until it
+//!                                                                 closes: "lingering")
+//! ```
+//!
+//! Each state carries its own clock: when the head began (`Head`, `Body`:
+//! the header timeout), when a write last made progress (`Sending`: the
+//! send timeout), when the connection went idle (`Idle`: the keep-alive
+//! timeout), when lingering began (`Shut`). So [`Conn::deadline`],
+//! [`Conn::is_idle`] and the 408 decision are each one `match`.
+//!
+//! The driver hands a [`Transport`] (a non-blocking mio socket, or a
+//! blocking std socket with timeouts) to [`Conn::drive`], which runs
+//!
+//! ```text
+//!   answer buffered requests -> send -> read more -> answer ...
+//! ```
+//!
+//! until the socket would block (`Next::Wait`), its [`Budget`] for this
+//! turn is used up (`Next::Yield`) or the connection is over
+//! (`Next::Close`, with the reason). Because it reads and writes until
+//! `WouldBlock` before returning `Wait`, it is correct under
+//! edge-triggered readiness.
+//!
+//! Rules it keeps:
+//! - Responses go out in request order; a pipelined request is answered
+//!   from the buffer without waiting for another readiness event.
+//! - Nothing more is answered while a response is unsent beyond a soft
+//!   limit or a file body is streaming (backpressure).
+//! - A request body (`Content-Length` or chunked, up to the limit
+//!   [`respond`] sets) is read and thrown away *before* its reply is sent,
+//!   so a malformed chunked body can still be answered 400.
+//! - HTTP policy (status, fields, keep-alive, HEAD, `100 Continue`) is
+//!   [`respond`]'s; this module only moves bytes and keeps time.
+//!
+//! It never touches mio, never sleeps and never panics on client input.
+
+mod input;
+mod output;
+mod pool;
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::files::cache::FileSource;
+use crate::http::chunked::{self, ChunkError};
+use crate::http::date::Clock;
+use crate::http::request::{self, Framing, first_line};
+use crate::http::response::{CONTINUE, Status};
+use crate::log::{Entry, LogSink, OwnedSaid, Said};
+use crate::respond::{Context, MAX_DISCARD, Reply, respond};
+
+pub use input::{INPUT_INITIAL, INPUT_MAX};
+use input::{Input, head_worth_parsing};
+use output::{Budget, Flush, Output, Stall};
+pub use output::{CHUNK, OUTPUT_SOFT_LIMIT, REQUESTS_PER_TURN, SHARE_MIN, WRITE_BUDGET};
+pub use pool::{BufPool, POOL_MAX};
+
+/// After the last response: how long to wait for the client to close before
+/// closing anyway, and how much of its remaining input to read and drop.
+/// Closing with unread input would send a RST that can destroy the response
+/// in flight, so the server half-closes and drains first.
+pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+pub const LINGER_MAX_BYTES: usize = 256 * 1024;
+
+/// `t + d`, or a moment far enough away to mean "never" if that would
+/// overflow. Every deadline is computed through this.
+pub fn later(t: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 86_400);
+    t.checked_add(d).or_else(|| t.checked_add(FAR)).unwrap_or(t)
+}
+
+/// A byte stream the connection can be driven over. The drivers implement
+/// it for their sockets (`server::transport`); the tests and fuzz targets
+/// for a scripted peer.
+pub trait Transport: Read + Write {
+    /// Whether reads and writes block (so the clock must be read again
+    /// after them). False for the event loop's non-blocking sockets.
+    const BLOCKING: bool = false;
+
+    /// Half-closes the sending side (FIN after the queued bytes).
+    fn shutdown_write(&mut self);
+
+    /// Writes bytes that file data will follow at once, so the system may
+    /// send them in the same segments (`MSG_MORE`).
+    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write(buf)
+    }
+
+    /// Called before every read or write with the connection's deadline
+    /// (before reads only when `BLOCKING`). A non-blocking transport
+    /// ignores it (the default). A blocking one bounds the coming call by
+    /// it, refreshing `clock`, and answers `TimedOut` once it has passed,
+    /// so a slow trickle of bytes cannot stretch a timeout.
+    fn arm(&mut self, deadline: Instant, clock: &Clock, dir: Direction) -> io::Result<()> {
+        let _ = (deadline, clock, dir);
+        Ok(())
+    }
+
+    /// Whether [`Transport::send_file`] works here.
+    fn can_send_file(&self) -> bool {
+        false
+    }
+
+    /// Sends `count` bytes of `file` from `offset` without copying them
+    /// through user space. `Ok(0)`: the file ends early.
+    fn send_file(&mut self, file: &std::fs::File, offset: u64, count: usize) -> io::Result<usize> {
+        let _ = (file, offset, count);
+        Err(io::ErrorKind::Unsupported.into())
+    }
+
+    /// Bytes written but not yet acknowledged by the peer (`SIOCOUTQ`), if
+    /// the transport can tell. A queue that shrinks is a client reading,
+    /// even while the socket is not writable yet.
+    fn unsent_bytes(&self) -> Option<usize> {
+        None
+    }
+}
+
+/// Which way a blocking call goes (see [`Transport::arm`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Reading the rest of a request (or a body being discarded).
+    Read,
+    /// Reading while idle between requests: nothing is lost if the
+    /// connection is closed now.
+    Idle,
+    Write,
+}
+
+/// Which deadline a connection is waiting on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeout {
+    /// Between requests (`--keep-alive-timeout`).
+    Idle,
+    /// A head (or a request body) arriving (`--header-timeout`).
+    Header,
+    /// A response the client does not take (`--send-timeout`).
+    Send,
+    /// After the last response, waiting for the client to close.
+    Linger,
+}
+
+/// Why a connection ended, for `--verbose`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// The client closed its side.
+    PeerClosed,
+    /// A reset, broken pipe or other socket error.
+    Reset,
+    Timeout(Timeout),
+    /// A request was refused (400, 408, 414, 431, 501, 505 ...) and the
+    /// connection could not go on after it.
+    Protocol(u16),
+    /// The last response (`Connection: close`) was sent.
+    Done,
+    /// The server is stopping.
+    Shutdown,
+    /// A file could not be read to the length promised.
+    FileError,
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::PeerClosed => f.write_str("the client closed"),
+            Why::Reset => f.write_str("reset by the client"),
+            Why::Timeout(Timeout::Idle) => f.write_str("idle timeout"),
+            Why::Timeout(Timeout::Header) => f.write_str("header timeout"),
+            Why::Timeout(Timeout::Send) => f.write_str("send timeout"),
+            Why::Timeout(Timeout::Linger) => f.write_str("linger timeout"),
+            Why::Protocol(code) => write!(f, "protocol error ({code})"),
+            Why::Done => f.write_str("last response sent"),
+            Why::Shutdown => f.write_str("server stopping"),
+            Why::FileError => f.write_str("file error"),
+        }
+    }
+}
+
+/// What the driver should do after `drive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Blocked on the socket: wait for readiness (or the deadline).
+    Wait,
+    /// Work remains but the turn is used up: drive again soon.
+    Yield,
+    /// Close the connection now.
+    Close(Why),
+}
+
+/// What a driver lends a connection for one call.
+pub struct Cx<'a> {
+    pub config: &'a Config,
+    pub clock: &'a Clock,
+    pub log: Option<&'a mut dyn LogSink>,
+    /// Set when the server starts stopping: every response from then on is
+    /// the last on its connection. Read live, so a blocking driver's call
+    /// under way sees it.
+    pub stopping: Option<&'a AtomicBool>,
+    /// Where files are found (the driver's cache), or `None` to resolve
+    /// every request afresh.
+    pub files: Option<&'a mut dyn FileSource>,
+    /// The driver's buffer pool, if it keeps one.
+    pub pool: Option<&'a mut BufPool>,
+    /// Where requests are counted per path, if anywhere.
+    pub counts: Option<&'a std::sync::Mutex<crate::counts::Tally>>,
+}
+
+impl<'a> Cx<'a> {
+    pub fn new(config: &'a Config, clock: &'a Clock, log: Option<&'a mut dyn LogSink>) -> Cx<'a> {
+        Cx {
+            config,
+            clock,
+            log,
+            stopping: None,
+            files: None,
+            pool: None,
+            counts: None,
+        }
+    }
+
+    /// Whether the server is stopping.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+}
+
+fn log(cx: &mut Cx<'_>, peer: IpAddr, said: Said<'_>, status: u16, bytes: u64) {
+    let secs = cx.clock.unix_secs();
+    if let Some(log) = cx.log.as_deref_mut() {
+        log.record(
+            secs,
+            &Entry {
+                peer,
+                said,
+                status,
+                bytes,
+            },
+        );
+    }
+}
+
+/// The reading half of a connection.
+#[derive(Debug)]
+enum Reading {
+    /// Between requests, nothing received.
+    /// INVARIANT: the input buffer is empty.
+    Idle,
+    /// A head is arriving: its first byte was looked at at `since`, and
+    /// its first `scanned` bytes are known not to end it.
+    Head { since: Instant, scanned: usize },
+    /// A request body is being read and thrown away; its reply waits.
+    Body(Box<BodyRead>),
+}
+
+/// A request body being discarded, and the reply sent once it is.
+#[derive(Debug)]
+struct BodyRead {
+    /// When its head began: the header timeout covers head and body.
+    since: Instant,
+    framing: BodyFraming,
+    reply: Reply,
+    said: OwnedSaid,
+}
+
+#[derive(Debug)]
+enum BodyFraming {
+    /// Bytes still to come.
+    Length(u64),
+    Chunked(chunked::Decoder),
+}
+
+/// The writing half of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writing {
+    /// Nothing to send since `since`.
+    Idle { since: Instant },
+    /// Output is queued; `stall` says how sending is going. `last`: the
+    /// response that ends the connection is queued, and why it ends it.
+    Sending { stall: Stall, last: Option<Why> },
+    /// The last response is sent and the write side shut: what the client
+    /// still sends is read and dropped until it closes (`drained` bytes so
+    /// far, since `since`), then the connection ends for `why`.
+    Shut {
+        since: Instant,
+        drained: usize,
+        why: Why,
+    },
+}
+
+/// Buffers and what is being sent: a connection holds this only while it
+/// has something to read, answer or send. Idle, it goes back to the pool.
+#[derive(Debug, Default)]
+struct Busy {
+    input: Input,
+    output: Output,
+}
+
+/// One connection. Idle, it is a few words; its [`Busy`] part exists only
+/// while there is something to do.
+#[derive(Debug)]
+pub struct Conn {
+    peer: SocketAddr,
+    /// Responses queued so far (a 408 is sent only when none was).
+    responses: u64,
+    reading: Reading,
+    writing: Writing,
+    busy: Option<Box<Busy>>,
+}
+
+enum Step {
+    /// A reply was queued.
+    Answered,
+    /// Bytes were used; go on.
+    Progress,
+    /// Nothing more can be done without more input.
+    NeedInput,
+}
+
+impl Conn {
+    pub fn new(peer: SocketAddr, now: Instant) -> Conn {
+        Conn {
+            peer,
+            responses: 0,
+            reading: Reading::Idle,
+            writing: Writing::Idle { since: now },
+            busy: None,
+        }
+    }
+
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Whether the connection is between requests with nothing to send.
+    pub fn is_idle(&self) -> bool {
+        matches!(
+            (&self.reading, &self.writing),
+            (Reading::Idle, Writing::Idle { .. })
+        )
+    }
+
+    /// The instant this connection must be dealt with if nothing happens
+    /// first, and which timeout that is.
+    pub fn timer(&self, config: &Config) -> (Instant, Timeout) {
+        match (&self.reading, &self.writing) {
+            (_, Writing::Shut { since, .. }) => (later(*since, LINGER_TIMEOUT), Timeout::Linger),
+            (_, Writing::Sending { stall, .. }) => {
+                (later(stall.progress, config.send_timeout), Timeout::Send)
+            }
+            (Reading::Head { since, .. }, _) => {
+                (later(*since, config.header_timeout), Timeout::Header)
+            }
+            (Reading::Body(b), _) => (later(b.since, config.header_timeout), Timeout::Header),
+            (Reading::Idle, Writing::Idle { since }) => {
+                // A new connection that sends nothing is idle too; with
+                // keep-alive off it gets the header timeout.
+                let idle = if config.keep_alive.is_zero() {
+                    config.header_timeout
+                } else {
+                    config.keep_alive
+                };
+                (later(*since, idle), Timeout::Idle)
+            }
+        }
+    }
+
+    /// The instant this connection must be dealt with if nothing happens
+    /// first (see [`Conn::timer`]).
+    pub fn deadline(&self, config: &Config) -> Instant {
+        self.timer(config).0
+    }
+
+    fn busy(&mut self, cx: &mut Cx<'_>) -> &mut Busy {
+        self.busy.get_or_insert_with(
+            || match cx.pool.as_deref_mut().and_then(BufPool::take_busy) {
+                Some(mut b) => {
+                    *b = Busy::default();
+                    b
+                }
+                None => Box::default(),
+            },
+        )
+    }
+
+    /// Gives the busy part back once there is nothing left to do.
+    fn settle(&mut self, next: Next, cx: &mut Cx<'_>) {
+        if next != Next::Wait || !self.is_idle() {
+            return;
+        }
+        if let Some(mut b) = self.busy.take() {
+            if b.input.eof || !b.input.is_empty() {
+                self.busy = Some(b);
+                return;
+            }
+            let pool = cx.pool.as_deref_mut();
+            b.input.release(pool);
+            b.output.release(cx);
+            if let Some(pool) = cx.pool.as_deref_mut() {
+                pool.give_busy(b);
+            }
+        }
+    }
+
+    /// Runs the connection until it blocks, yields or ends. See the module
+    /// documentation.
+    pub fn drive<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Next {
+        let mut budget = Budget::per_turn();
+        let next = self.run(io, cx, &mut budget);
+        self.settle(next, cx);
+        next
+    }
+
+    fn run<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>, budget: &mut Budget) -> Next {
+        self.busy(cx);
+        let sendfile = cx.config.sendfile && io.can_send_file();
+        loop {
+            if let Writing::Shut { .. } = self.writing {
+                return self.linger(io, cx);
+            }
+            // 1. Answer what is already buffered, while there is room.
+            let mut need_input = false;
+            while budget.requests > 0 && self.accepts_more() {
+                match self.next_request(cx, sendfile) {
+                    Step::Answered => budget.requests -= 1,
+                    Step::Progress => {}
+                    Step::NeedInput => {
+                        need_input = true;
+                        break;
+                    }
+                }
+            }
+            // 2. Send it.
+            if let Some(next) = self.send(io, cx, budget) {
+                return next;
+            }
+            if let Writing::Shut { .. } = self.writing {
+                continue;
+            }
+            if !need_input {
+                if budget.requests == 0 {
+                    return Next::Yield;
+                }
+                continue;
+            }
+            let busy = self.busy.as_deref_mut().expect("busy while running");
+            if busy.input.eof {
+                return Next::Close(Why::PeerClosed);
+            }
+            // 3. Read more. Only a blocking transport needs the deadline
+            // (and whether this read waits between requests); for the
+            // event loop's sockets the call would do nothing, so skip
+            // computing its arguments.
+            if T::BLOCKING {
+                let dir = if self.is_idle() {
+                    Direction::Idle
+                } else {
+                    Direction::Read
+                };
+                if let Err(e) = io.arm(self.deadline(cx.config), cx.clock, dir) {
+                    return if is_blocked(&e) {
+                        Next::Wait
+                    } else {
+                        Next::Close(Why::Reset)
+                    };
+                }
+            }
+            let busy = self.busy.as_deref_mut().expect("busy while running");
+            let read = busy.input.read_from(io, cx.pool.as_deref_mut());
+            if T::BLOCKING {
+                // The read may have waited: what follows needs the time now.
+                cx.clock.refresh();
+            }
+            match read {
+                Ok(0) => busy.input.eof = true,
+                Ok(_) => {}
+                Err(e) if is_blocked(&e) => return Next::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Next::Close(Why::Reset),
+            }
+        }
+    }
+
+    /// Whether another request may be answered behind what is queued.
+    fn accepts_more(&self) -> bool {
+        let last = matches!(
+            self.writing,
+            Writing::Sending { last: Some(_), .. } | Writing::Shut { .. }
+        );
+        !last && self.busy.as_ref().is_some_and(|b| b.output.accepts_more())
+    }
+
+    /// Flushes the output. `None`: everything is sent (and, after the last
+    /// response, the write side is shut); otherwise what to return.
+    fn send<T: Transport>(
+        &mut self,
+        io: &mut T,
+        cx: &mut Cx<'_>,
+        budget: &mut Budget,
+    ) -> Option<Next> {
+        let Writing::Sending { stall, last } = &mut self.writing else {
+            return None;
+        };
+        let busy = self.busy.as_deref_mut().expect("busy while sending");
+        let peer = self.peer.ip();
+        match busy.output.flush(io, cx, peer, budget, stall) {
+            Flush::Done => {}
+            Flush::Blocked => {
+                // A stall begins: note what the kernel holds for the client
+                // (a blocking transport's writes are armed for at most a
+                // second, so this is near its start there too).
+                if stall.queued == usize::MAX {
+                    stall.queued = io.unsent_bytes().unwrap_or(usize::MAX);
+                }
+                return Some(Next::Wait);
+            }
+            Flush::Budget => return Some(Next::Yield),
+            Flush::Failed(why) => return Some(Next::Close(why)),
+        }
+        let now = cx.clock.now();
+        match *last {
+            None => {
+                self.writing = Writing::Idle { since: now };
+                None
+            }
+            Some(why) if busy.input.eof => Some(Next::Close(why)),
+            Some(why) => {
+                io.shutdown_write();
+                busy.input.clear();
+                self.reading = Reading::Idle;
+                self.writing = Writing::Shut {
+                    since: now,
+                    drained: 0,
+                    why,
+                };
+                None
+            }
+        }
+    }
+
+    /// Queues `reply` (see [`queue_reply`]).
+    fn answer(
+        &mut self,
+        reply: Reply,
+        said: Said<'_>,
+        ending: Why,
+        sendfile: bool,
+        cx: &mut Cx<'_>,
+    ) {
+        let busy = self.busy.as_deref_mut().expect("busy while answering");
+        let peer = self.peer.ip();
+        queue_reply(
+            &mut busy.output,
+            &mut self.writing,
+            &mut self.responses,
+            peer,
+            Queued {
+                reply,
+                said,
+                ending,
+                sendfile,
+            },
+            cx,
+        );
+    }
+
+    /// Moves the reading half along with what is buffered: begins a head,
+    /// parses and answers it, or reads and drops a request body.
+    fn next_request(&mut self, cx: &mut Cx<'_>, sendfile: bool) -> Step {
+        let now = cx.clock.now();
+        let Conn {
+            peer,
+            responses,
+            reading,
+            writing,
+            busy,
+        } = self;
+        let peer = peer.ip();
+        let Busy { input, output } = busy.as_deref_mut().expect("busy while reading");
+        match reading {
+            Reading::Idle if input.is_empty() => Step::NeedInput,
+            Reading::Idle => {
+                *reading = Reading::Head {
+                    since: now,
+                    scanned: 0,
+                };
+                Step::Progress
+            }
+            Reading::Head { since, scanned } => {
+                let since = *since;
+                let data = input.data();
+                if !head_worth_parsing(data, *scanned) {
+                    *scanned = data.len();
+                    return Step::NeedInput;
+                }
+                let refused = match request::parse(data) {
+                    Ok(None) if !input.is_full() => {
+                        *scanned = data.len();
+                        return Step::NeedInput;
+                    }
+                    // Cannot happen with the limits as they are (parse names
+                    // an over-limit head itself); a backstop.
+                    Ok(None) => Reply::error(Status::HeaderFieldsTooLarge, cx.config),
+                    Err(e) => Reply::refuse(e, cx.config),
+                    Ok(Some(req)) => {
+                        if let Some(tally) = cx.counts {
+                            crate::counts::lock(tally).count(req.target);
+                        }
+                        let context = Context {
+                            config: cx.config,
+                            clock: cx.clock,
+                            draining: cx.is_stopping(),
+                        };
+                        let reply = respond(&req, context, cx.files.as_deref_mut());
+                        let said = Said {
+                            line: Some(req.line),
+                            referer: req.referer,
+                            user_agent: req.user_agent,
+                        };
+                        let head_len = req.head_len;
+                        let framing = match reply.discard {
+                            Framing::None => {
+                                let queued = Queued {
+                                    reply,
+                                    said,
+                                    ending: Why::Done,
+                                    sendfile,
+                                };
+                                queue_reply(output, writing, responses, peer, queued, cx);
+                                input.consume(head_len);
+                                *reading = next_head(input, now);
+                                return Step::Answered;
+                            }
+                            Framing::Length(n) => BodyFraming::Length(n.min(MAX_DISCARD)),
+                            Framing::Chunked => {
+                                BodyFraming::Chunked(chunked::Decoder::new(MAX_DISCARD))
+                            }
+                        };
+                        let said = said.to_owned();
+                        if reply.send_continue {
+                            output.push_interim(CONTINUE, cx);
+                            if let Writing::Idle { .. } = writing {
+                                *writing = Writing::Sending {
+                                    stall: Stall::new(now),
+                                    last: None,
+                                };
+                            }
+                        }
+                        input.consume(head_len);
+                        *reading = Reading::Body(Box::new(BodyRead {
+                            since,
+                            framing,
+                            reply,
+                            said,
+                        }));
+                        return Step::Progress;
+                    }
+                };
+                // The head is refused: nothing after it can be read.
+                let line = first_line(input.data()).map(<[u8]>::to_vec);
+                input.clear();
+                *reading = Reading::Idle;
+                let code = refused.status.code();
+                let queued = Queued {
+                    reply: refused,
+                    said: Said {
+                        line: line.as_deref(),
+                        ..Said::default()
+                    },
+                    ending: Why::Protocol(code),
+                    sendfile,
+                };
+                queue_reply(output, writing, responses, peer, queued, cx);
+                Step::Answered
+            }
+            Reading::Body(body) => {
+                let data = input.data();
+                let (used, outcome) = match &mut body.framing {
+                    BodyFraming::Length(left) => {
+                        let n = (*left).min(data.len() as u64);
+                        *left -= n;
+                        (n as usize, Ok(*left == 0))
+                    }
+                    BodyFraming::Chunked(d) => match d.feed(data) {
+                        Ok(n) => (n, Ok(d.is_done())),
+                        Err(e) => (0, Err(e)),
+                    },
+                };
+                input.consume(used);
+                if outcome == Ok(false) {
+                    return Step::NeedInput;
+                }
+                let Reading::Body(body) = std::mem::replace(reading, Reading::Idle) else {
+                    unreachable!("matched above");
+                };
+                let BodyRead { reply, said, .. } = *body;
+                let (reply, ending) = match outcome {
+                    Ok(_) => {
+                        *reading = next_head(input, now);
+                        (reply, Why::Done)
+                    }
+                    // Answer as decided, but the next request cannot be
+                    // found: the connection ends after the reply.
+                    Err(ChunkError::TooLarge) => {
+                        input.clear();
+                        (reply.closing(), Why::Done)
+                    }
+                    Err(ChunkError::Malformed(_)) => {
+                        input.clear();
+                        (Reply::bad_body(cx.config), Why::Protocol(400))
+                    }
+                };
+                let queued = Queued {
+                    reply,
+                    said: said.said(),
+                    ending,
+                    sendfile,
+                };
+                queue_reply(output, writing, responses, peer, queued, cx);
+                Step::Answered
+            }
+        }
+    }
+
+    /// After the last response: read and drop input until the client
+    /// closes, then close.
+    fn linger<T: Transport>(&mut self, io: &mut T, cx: &Cx<'_>) -> Next {
+        let mut scratch = [0u8; 4096];
+        loop {
+            let Writing::Shut {
+                since,
+                drained,
+                why,
+            } = &mut self.writing
+            else {
+                unreachable!("linger is called in Shut");
+            };
+            if io
+                .arm(later(*since, LINGER_TIMEOUT), cx.clock, Direction::Read)
+                .is_err()
+            {
+                return Next::Close(*why);
+            }
+            match io.read(&mut scratch) {
+                Ok(0) => return Next::Close(*why),
+                Ok(n) => {
+                    *drained += n;
+                    if *drained > LINGER_MAX_BYTES {
+                        return Next::Close(*why);
+                    }
+                }
+                Err(e) if is_blocked(&e) => return Next::Wait,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Next::Close(*why),
+            }
+        }
+    }
+
+    /// The deadline passed (the driver checks nothing; this re-checks).
+    /// Before it: `Wait` (re-arm the timer). A send timeout while the
+    /// kernel's queue for the client keeps shrinking is progress, not a
+    /// stall. A head still incomplete on a connection that has had no
+    /// answer yet gets 408; anything else closes.
+    pub fn on_timeout<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Next {
+        let now = cx.clock.now();
+        let (deadline, kind) = self.timer(cx.config);
+        if now < deadline {
+            return Next::Wait;
+        }
+        let next = match (kind, &mut self.writing) {
+            (Timeout::Send, Writing::Sending { stall, .. }) => match io.unsent_bytes() {
+                // The client is reading what the kernel holds: not stalled.
+                Some(queued) if queued < stall.queued => {
+                    *stall = Stall {
+                        progress: now,
+                        queued,
+                    };
+                    Next::Wait
+                }
+                _ => Next::Close(Why::Timeout(Timeout::Send)),
+            },
+            (Timeout::Header, Writing::Idle { .. }) if self.responses == 0 => {
+                let line = self
+                    .busy
+                    .as_ref()
+                    .and_then(|b| first_line(b.input.data()))
+                    .map(<[u8]>::to_vec);
+                self.busy(cx).input.clear();
+                self.reading = Reading::Idle;
+                let reply = Reply::error(Status::RequestTimeout, cx.config);
+                let said = Said {
+                    line: line.as_deref(),
+                    ..Said::default()
+                };
+                let sendfile = cx.config.sendfile && io.can_send_file();
+                self.answer(reply, said, Why::Timeout(Timeout::Header), sendfile, cx);
+                self.drive(io, cx)
+            }
+            // Lingering ends for the reason the connection was ending.
+            (_, Writing::Shut { why, .. }) => Next::Close(*why),
+            _ => Next::Close(Why::Timeout(kind)),
+        };
+        self.settle(next, cx);
+        next
+    }
+
+    /// The connection is being dropped: log a transfer cut short.
+    pub fn on_close(&mut self, cx: &mut Cx<'_>) {
+        let peer = self.peer.ip();
+        if let Some(b) = &mut self.busy {
+            b.output.abort(cx, peer);
+        }
+    }
+}
+
+/// A reply about to be queued.
+struct Queued<'s> {
+    reply: Reply,
+    said: Said<'s>,
+    /// Why the connection ends, if this reply ends it.
+    ending: Why,
+    /// Large file bodies will go out with sendfile.
+    sendfile: bool,
+}
+
+/// Renders a reply into `output` and moves the writing half to `Sending`
+/// (a free function so that the request it answers can still borrow the
+/// input buffer).
+fn queue_reply(
+    output: &mut Output,
+    writing: &mut Writing,
+    responses: &mut u64,
+    peer: IpAddr,
+    q: Queued<'_>,
+    cx: &mut Cx<'_>,
+) {
+    *responses += 1;
+    let now = cx.clock.now();
+    let closes = output.queue(q.reply, q.said, peer, q.sendfile, cx);
+    let ending = closes.then(|| {
+        if cx.is_stopping() && q.ending == Why::Done {
+            Why::Shutdown
+        } else {
+            q.ending
+        }
+    });
+    *writing = match *writing {
+        Writing::Idle { .. } => Writing::Sending {
+            stall: Stall::new(now),
+            last: ending,
+        },
+        Writing::Sending { stall, last } => Writing::Sending {
+            stall,
+            last: last.or(ending),
+        },
+        shut @ Writing::Shut { .. } => shut,
+    };
+}
+
+/// After a request: the next head, if any bytes of it are here, begins now.
+fn next_head(input: &Input, now: Instant) -> Reading {
+    if input.is_empty() {
+        Reading::Idle
+    } else {
+        Reading::Head {
+            since: now,
+            scanned: 0,
+        }
+    }
+}
+
+/// A write that would block, or a blocking call that timed out.
+fn is_blocked(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+#[cfg(test)]
+mod tests;
