@@ -632,4 +632,68 @@ mod tests {
         );
         assert_eq!(el.wheel.len(), 1);
     }
+
+    #[test]
+    fn a_connection_is_in_the_ready_list_at_most_once_and_driven_once_per_turn() {
+        use std::io::{Read, Write};
+        let root = std::env::temp_dir().join(format!("skiff-ready-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("a.txt"), "hello").unwrap();
+        let config = Config::parse_from(["skiff", "--root", root.to_str().unwrap()]).unwrap();
+        let std_listener = crate::server::bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
+        let addr = std_listener.local_addr().unwrap();
+        let mut el = EventLoop::new(
+            &config,
+            TcpListener::from_std(std_listener),
+            None,
+            16,
+            Arc::new(Counts::new(1)),
+            0,
+        )
+        .unwrap();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        for _ in 0..100 {
+            el.accept();
+            if !el.slots.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (key, slot) = el.slots.iter().next().expect("accepted");
+        let t = token(key, slot.generation);
+
+        // Yielding twice (an event and a timer in one turn, say) queues once.
+        el.after(key, t, Next::Yield);
+        el.after(key, t, Next::Yield);
+        assert_eq!(el.ready, [t]);
+        assert!(el.slots[key].queued);
+
+        // An event for a queued connection leaves it to the ready list.
+        client
+            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        el.on_event(t);
+        client.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 512];
+        assert_eq!(
+            client.read(&mut buf).map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::WouldBlock),
+            "not driven by the event"
+        );
+        assert_eq!(el.ready, [t], "still queued once");
+
+        // The turn's ready pass drives it, once, and unqueues it.
+        let mut scratch = Vec::new();
+        el.drive_ready(&mut scratch);
+        assert!(el.ready.is_empty());
+        assert!(!el.slots[key].queued);
+        client.set_nonblocking(false).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let n = client.read(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

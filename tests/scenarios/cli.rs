@@ -263,3 +263,95 @@ fn readme_flags_table_matches_help() {
         }
     }
 }
+
+/// Every numeric flag, its environment variable, and its largest value.
+const NUMERIC_FLAGS: [(&str, &str, &str); 8] = [
+    ("--port", "SKIFF_PORT", "65535"),
+    ("--keep-alive-timeout", "SKIFF_KEEP_ALIVE_TIMEOUT", "86400"),
+    ("--header-timeout", "SKIFF_HEADER_TIMEOUT", "86400"),
+    ("--send-timeout", "SKIFF_SEND_TIMEOUT", "86400"),
+    ("--max-connections", "SKIFF_MAX_CONNECTIONS", "1000000"),
+    ("--shutdown-timeout", "SKIFF_SHUTDOWN_TIMEOUT", "86400"),
+    ("--max-age", "SKIFF_MAX_AGE", "2147483648"),
+    ("--workers", "SKIFF_WORKERS", "256"),
+];
+
+#[test]
+fn every_numeric_flag_refuses_values_past_its_bound_by_name_and_by_environment() {
+    let site = site();
+    let root = site.path.to_str().unwrap();
+    for (flag, var, max) in NUMERIC_FLAGS {
+        let past = (max.parse::<u128>().unwrap() + 1).to_string();
+        for bad in [
+            past.as_str(),
+            "18446744073709551615",
+            "99999999999999999999999",
+            "-1",
+            "1e3",
+            "",
+        ] {
+            let e = fails(&["--root", root, &format!("{flag}={bad}")]);
+            assert!(e.contains(flag), "{flag} {bad:?}: {e}");
+            let out = Command::new(bin())
+                .args(["--root", root])
+                .env(var, bad)
+                .output()
+                .unwrap();
+            assert_eq!(out.status.code(), Some(2), "{var}={bad:?}");
+            let err = String::from_utf8(out.stderr).unwrap();
+            assert_eq!(err.lines().count(), 1, "{var}={bad:?}: {err:?}");
+            assert!(
+                err.contains(flag) && !err.contains("panicked"),
+                "{var}={bad:?}: {err}"
+            );
+        }
+        let e = fails(&["--root", root, flag, &past]);
+        assert!(e.contains(max), "{flag}: the error names the bound: {e}");
+    }
+}
+
+#[test]
+fn the_largest_value_of_every_timeout_serves_and_stops() {
+    // The largest timeouts once overflowed `Instant` at the first
+    // connection, or at SIGTERM.
+    let site = site();
+    let mut s = Server::start(
+        Mode::Evented,
+        &site.path,
+        &[
+            "--keep-alive-timeout",
+            "86400",
+            "--header-timeout",
+            "86400",
+            "--send-timeout",
+            "86400",
+            "--shutdown-timeout",
+            "86400",
+            "--max-age",
+            "2147483648",
+            "--max-connections",
+            "1000000",
+        ],
+    );
+    let r = s.connect().get("/a.txt");
+    assert_eq!(
+        (r.status, r.header("keep-alive")),
+        (200, Some("timeout=86400"))
+    );
+    assert_eq!(r.header("cache-control"), Some("max-age=2147483648"));
+    s.signal("TERM");
+    assert!(s.wait_exit().success());
+    let mut cmd = Command::new(bin());
+    cmd.args(["--bind", "127.0.0.1", "--port", "0", "--root"])
+        .arg(&site.path)
+        .args(["--threaded"]);
+    for (_, var, max) in NUMERIC_FLAGS {
+        if var != "SKIFF_PORT" && var != "SKIFF_WORKERS" {
+            cmd.env(var, max);
+        }
+    }
+    let mut s = Server::spawn(cmd);
+    assert_eq!(s.connect().get("/a.txt").status, 200);
+    s.signal("TERM");
+    assert!(s.wait_exit().success());
+}
