@@ -25,6 +25,9 @@ pub const MAX_AGE_SECS: u64 = 1 << 31;
 /// Largest `--max-connections`. The open-file limit lowers it further
 /// (`server::connection_cap`); above a million nothing here would fit.
 pub const MAX_CONNECTIONS: u64 = 1_000_000;
+/// Largest custom error page (`--error-pages`): an error page is a short
+/// explanation, and each one is held in memory for the life of the server.
+pub const MAX_ERROR_PAGE: usize = 256 * 1024;
 /// Largest `--workers`: event loops beyond the CPUs only contend.
 pub const MAX_WORKERS: i64 = 256;
 
@@ -184,8 +187,10 @@ pub struct Config {
     /// Combined Log Format instead of Common.
     pub access_log_combined: bool,
     pub verbose: bool,
-    /// The body of every error response, indexed by `Status::index`.
-    pub error_pages: Vec<Box<[u8]>>,
+    /// The body of every error response, indexed by `Status::index`;
+    /// shared, so a large custom page is sent by reference, never copied
+    /// into each connection's buffer.
+    pub error_pages: Vec<std::sync::Arc<[u8]>>,
     /// Large file bodies go out with sendfile (where the system has it).
     pub sendfile: bool,
     /// Lookups and small files are cached, revalidated once a second.
@@ -276,6 +281,13 @@ impl Config {
                 Some(dir) => {
                     let path = dir.join(format!("{}.html", status.code()));
                     match std::fs::read(&path) {
+                        Ok(bytes) if bytes.len() > MAX_ERROR_PAGE => {
+                            return Err(invalid(format!(
+                                "error page '{}' is {} bytes; the most is {MAX_ERROR_PAGE}",
+                                path.display(),
+                                bytes.len()
+                            )));
+                        }
                         Ok(bytes) => Some(bytes),
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                         Err(e) => {
@@ -290,7 +302,7 @@ impl Config {
                 write_builtin_error_page(&mut v, status);
                 v
             });
-            error_pages.push(page.into_boxed_slice());
+            error_pages.push(page.into());
         }
         if let Some(dir) = &args.error_pages {
             if !dir.is_dir() {
@@ -345,7 +357,7 @@ impl Config {
     }
 
     /// The page sent as the body of an error response.
-    pub fn error_page(&self, status: Status) -> &[u8] {
+    pub fn error_page(&self, status: Status) -> &std::sync::Arc<[u8]> {
         &self.error_pages[status.index()]
     }
 

@@ -266,6 +266,22 @@ impl Output {
         &mut self.queue.buf
     }
 
+    /// Queues `data[start..end]`: by reference from [`SHARE_MIN`] bytes,
+    /// copied below that.
+    fn push_shared(&mut self, data: &Arc<[u8]>, start: usize, end: usize) {
+        if end - start >= SHARE_MIN {
+            self.queue.marks.push_back(Mark {
+                at: self.queue.buf.len(),
+                data: data.clone(),
+                start,
+                end,
+            });
+            self.queue.shared_unsent += end - start;
+        } else {
+            self.queue.buf.extend_from_slice(&data[start..end]);
+        }
+    }
+
     /// Queues an interim response (`100 Continue`).
     pub fn push_interim(&mut self, bytes: &[u8], cx: &mut Cx<'_>) {
         self.buffer(cx).extend_from_slice(bytes);
@@ -299,23 +315,15 @@ impl Output {
             Body::Empty => log(cx, peer, said, code, 0),
             Body::Page(status) => {
                 let page = config.error_page(status);
-                self.queue.buf.extend_from_slice(page);
+                self.push_shared(page, 0, page.len());
                 log(cx, peer, said, code, page.len() as u64);
             }
             Body::File(mut body) => {
                 let len = body.remaining();
                 if let Some((data, start, end)) = body.as_shared_slice() {
-                    if end - start >= SHARE_MIN {
-                        self.queue.marks.push_back(Mark {
-                            at: self.queue.buf.len(),
-                            data: data.clone(),
-                            start,
-                            end,
-                        });
-                        self.queue.shared_unsent += end - start;
-                        log(cx, peer, said, code, len);
-                        return closes;
-                    }
+                    self.push_shared(data, start, end);
+                    log(cx, peer, said, code, len);
+                    return closes;
                 }
                 // Small bodies are copied whole into the queue (one write
                 // for head and body, pipelined replies batched). Larger

@@ -184,24 +184,36 @@ fn load(found: Arc<Found>) -> Option<Arc<Found>> {
     Some(Arc::new(owned))
 }
 
-impl FileSource for FileCache {
-    fn find(
+/// What a target is cached by: its path (no query, scheme or authority).
+/// `None`: not cached (asterisk-form, unusable targets).
+fn cache_key(target: &[u8]) -> Option<&[u8]> {
+    match crate::http::target::parse(target) {
+        Some(crate::http::target::Target::Path { path, .. }) => Some(path),
+        _ => None,
+    }
+}
+
+impl FileCache {
+    /// The cached lookup of `key` if it is still trusted at `now`;
+    /// otherwise the stale one, if any, to compare a fresh lookup with.
+    fn get(&self, key: &[u8], now: Instant) -> Result<Arc<Found>, Option<Arc<Found>>> {
+        match self.map.get(key) {
+            Some(e) if now.saturating_duration_since(e.checked) < REVALIDATE => Ok(e.found.clone()),
+            Some(e) => Err(Some(e.found.clone())),
+            None => Err(None),
+        }
+    }
+
+    /// Records a fresh lookup of `key`: a file that is still the cached
+    /// one is trusted for another second; anything else replaces it.
+    /// `fresh` files should already be loaded ([`load`]) by the caller,
+    /// so no file is read here.
+    fn record(
         &mut self,
-        lookup: &Lookup<'_>,
-        target: &[u8],
+        key: &[u8],
+        fresh: Result<Resolution, Status>,
         now: Instant,
     ) -> Result<Resolution, Status> {
-        // Cached by the target's path (no query, scheme or authority).
-        let key = match crate::http::target::parse(target) {
-            Some(crate::http::target::Target::Path { path, .. }) => path,
-            _ => return resolve_with(lookup, target),
-        };
-        if let Some(entry) = self.map.get_mut(key) {
-            if now.saturating_duration_since(entry.checked) < REVALIDATE {
-                return Ok(Resolution::File(entry.found.clone()));
-            }
-        }
-        let fresh = resolve_with(lookup, target);
         if let Some(entry) = self.map.get_mut(key) {
             match &fresh {
                 Ok(Resolution::File(f)) if f.same_as(&entry.found) => {
@@ -218,7 +230,44 @@ impl FileSource for FileCache {
     }
 }
 
-/// One cache shared by threads (the threaded driver), locked per lookup.
+/// Resolves `target` afresh, with small files read into memory unless it
+/// is still the `stale` entry (which already holds them): the file system
+/// work of a cache miss, done outside any lock.
+fn resolve_fresh(
+    lookup: &Lookup<'_>,
+    target: &[u8],
+    stale: Option<&Arc<Found>>,
+) -> Result<Resolution, Status> {
+    match resolve_with(lookup, target) {
+        Ok(Resolution::File(f)) if stale.is_some_and(|s| f.same_as(s)) => Ok(Resolution::File(f)),
+        Ok(Resolution::File(f)) => Ok(Resolution::File(load(f.clone()).unwrap_or(f))),
+        other => other,
+    }
+}
+
+impl FileSource for FileCache {
+    fn find(
+        &mut self,
+        lookup: &Lookup<'_>,
+        target: &[u8],
+        now: Instant,
+    ) -> Result<Resolution, Status> {
+        let Some(key) = cache_key(target) else {
+            return resolve_with(lookup, target);
+        };
+        let stale = match self.get(key, now) {
+            Ok(found) => return Ok(Resolution::File(found)),
+            Err(stale) => stale,
+        };
+        let fresh = resolve_fresh(lookup, target, stale.as_ref());
+        self.record(key, fresh, now)
+    }
+}
+
+/// One cache shared by threads (the threaded driver). The lock is held
+/// only to look an entry up and to record one: resolving and reading a
+/// file on a miss happen outside it, so one slow lookup never holds up
+/// every other thread.
 #[derive(Clone, Default)]
 pub struct SharedCache(Arc<Mutex<FileCache>>);
 
@@ -229,8 +278,15 @@ impl FileSource for SharedCache {
         target: &[u8],
         now: Instant,
     ) -> Result<Resolution, Status> {
-        let mut cache = crate::unpoison(self.0.lock());
-        cache.find(lookup, target, now)
+        let Some(key) = cache_key(target) else {
+            return resolve_with(lookup, target);
+        };
+        let stale = match crate::unpoison(self.0.lock()).get(key, now) {
+            Ok(found) => return Ok(Resolution::File(found)),
+            Err(stale) => stale,
+        };
+        let fresh = resolve_fresh(lookup, target, stale.as_ref());
+        crate::unpoison(self.0.lock()).record(key, fresh, now)
     }
 }
 

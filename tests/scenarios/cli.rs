@@ -355,3 +355,35 @@ fn the_largest_value_of_every_timeout_serves_and_stops() {
     s.signal("TERM");
     assert!(s.wait_exit().success());
 }
+
+#[test]
+fn an_oversized_error_page_is_refused_at_start_and_a_large_one_is_served_whole() {
+    let site = site();
+    let pages = TempDir::new("pages");
+    pages.write("404.html", vec![b'x'; 256 * 1024 + 1]);
+    let e = fails(&[
+        "--root",
+        site.path.to_str().unwrap(),
+        "--error-pages",
+        pages.path.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("404.html") && e.contains("262145 bytes") && e.contains("262144"),
+        "{e}"
+    );
+    // At the limit it is served, byte for byte, on a kept connection.
+    let page: Vec<u8> = (0..256 * 1024u32).map(|i| b'a' + (i % 26) as u8).collect();
+    pages.write("404.html", &page);
+    let s = Server::start(
+        Mode::Evented,
+        &site.path,
+        &["--error-pages", pages.path.to_str().unwrap()],
+    );
+    let mut c = s.connect();
+    for _ in 0..3 {
+        let r = c.get("/missing");
+        assert_eq!(r.status, 404);
+        assert!(r.body == page);
+    }
+    assert_eq!(c.get("/a.txt").body, b"hello, skiff\n");
+}
