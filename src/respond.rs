@@ -37,7 +37,6 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::files::body::FileStream;
 use crate::files::cache::{FileSource, Uncached};
-use crate::files::listing;
 use crate::files::resolve::{Coding, Found, Resolution, Source};
 use crate::http::conditional::{
     ETag, Ranges, boundary, if_range_holds, match_holds, none_match_hits, parse_date, parse_range,
@@ -248,7 +247,8 @@ fn decide(
         };
     }
     let lookup = config.lookup();
-    match find(files, config, req.target, now) {
+    let mut files = files;
+    match find(files.as_deref_mut(), config, req.target, now) {
         Err(status) => Reply::error(status, config),
         Ok(Resolution::Redirect(location)) => {
             let mut reply = Reply::error(Status::MovedPermanently, config);
@@ -256,28 +256,30 @@ fn decide(
             reply
         }
         Ok(Resolution::File(found)) => file_reply(req, found, config, clock.unix_secs()),
-        Ok(Resolution::Directory { dir, path }) => match listing::read(&lookup, &dir) {
-            Err(e) => Reply::error(crate::files::resolve::io_status(&e), config),
-            Ok(list) => {
-                let (body, content_type) = if wants_json(req.accept) {
-                    (listing::json(&path, &list), "application/json")
-                } else {
-                    (listing::html(&path, &list), HTML)
-                };
-                let len = body.len() as u64;
-                Reply {
-                    status: Status::Ok,
-                    fields: Fields {
-                        content_type: Some(content_type),
-                        content_length: len,
-                        vary: Some("Accept"),
-                        ..Fields::default()
-                    },
-                    body: Body::File(FileStream::window(Source::Bytes(body.into()), 0, len)),
-                    ..Reply::error(Status::Ok, config)
+        Ok(Resolution::Directory { dir, path }) => {
+            let json = wants_json(req.accept);
+            let body = match files {
+                Some(files) => files.listing(&lookup, &dir, &path, json, now),
+                None => Uncached.listing(&lookup, &dir, &path, json, now),
+            };
+            match body {
+                Err(e) => Reply::error(crate::files::resolve::io_status(&e), config),
+                Ok(body) => {
+                    let len = body.len() as u64;
+                    Reply {
+                        status: Status::Ok,
+                        fields: Fields {
+                            content_type: Some(if json { "application/json" } else { HTML }),
+                            content_length: len,
+                            vary: Some("Accept"),
+                            ..Fields::default()
+                        },
+                        body: Body::File(FileStream::window(Source::Bytes(body), 0, len)),
+                        ..Reply::error(Status::Ok, config)
+                    }
                 }
             }
-        },
+        }
     }
 }
 

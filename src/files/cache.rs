@@ -21,6 +21,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::path::{Path, PathBuf};
+
+use crate::files::listing;
 use crate::files::resolve::{Found, Lookup, Resolution, Source, Variants, resolve_with};
 use crate::http::response::Status;
 
@@ -37,6 +40,9 @@ pub const MAX_BYTES: usize = 32 * 1024 * 1024;
 /// Most open descriptors held for larger files.
 pub const MAX_DESCRIPTORS: usize = 64;
 
+/// Most rendered directory listings kept.
+pub const MAX_LISTINGS: usize = 32;
+
 /// Something that finds the file for a request target.
 pub trait FileSource {
     fn find(
@@ -45,6 +51,20 @@ pub trait FileSource {
         target: &[u8],
         now: Instant,
     ) -> Result<Resolution, Status>;
+
+    /// The listing of the canonical directory `dir`, asked for as `path`,
+    /// rendered as JSON or HTML ([`listing::render`]).
+    fn listing(
+        &mut self,
+        lookup: &Lookup<'_>,
+        dir: &Path,
+        path: &[u8],
+        json: bool,
+        now: Instant,
+    ) -> std::io::Result<Arc<[u8]>> {
+        let _ = now;
+        listing::render(lookup, dir, path, json).map(Arc::from)
+    }
 }
 
 /// No cache: every request resolves afresh (`--no-file-cache`).
@@ -66,10 +86,21 @@ struct Entry {
     checked: Instant,
 }
 
+/// A rendered listing: of which directory, and when it was read.
+struct ListingEntry {
+    dir: PathBuf,
+    body: Arc<[u8]>,
+    checked: Instant,
+}
+
+/// Rendered listings by request path and format (`true`: JSON).
+type Listings = HashMap<(Box<[u8]>, bool), ListingEntry>;
+
 /// The cache of one event loop.
 #[derive(Default)]
 pub struct FileCache {
     map: HashMap<Box<[u8]>, Entry>,
+    listings: Listings,
     bytes: usize,
     descriptors: usize,
 }
@@ -262,6 +293,64 @@ impl FileSource for FileCache {
         let fresh = resolve_fresh(lookup, target, stale.as_ref());
         self.record(key, fresh, now)
     }
+
+    fn listing(
+        &mut self,
+        lookup: &Lookup<'_>,
+        dir: &Path,
+        path: &[u8],
+        json: bool,
+        now: Instant,
+    ) -> std::io::Result<Arc<[u8]>> {
+        if let Some(body) = fresh_listing(&self.listings, dir, path, json, now) {
+            return Ok(body);
+        }
+        let body: Arc<[u8]> = listing::render(lookup, dir, path, json)?.into();
+        record_listing(&mut self.listings, dir, path, json, body.clone(), now);
+        Ok(body)
+    }
+}
+
+/// A listing of `dir` for `path` read less than [`REVALIDATE`] ago.
+fn fresh_listing(
+    listings: &Listings,
+    dir: &Path,
+    path: &[u8],
+    json: bool,
+    now: Instant,
+) -> Option<Arc<[u8]>> {
+    let key = (Box::<[u8]>::from(path), json);
+    listings
+        .get(&key)
+        .filter(|e| e.dir == dir && now.saturating_duration_since(e.checked) < REVALIDATE)
+        .map(|e| e.body.clone())
+}
+
+fn record_listing(
+    listings: &mut Listings,
+    dir: &Path,
+    path: &[u8],
+    json: bool,
+    body: Arc<[u8]>,
+    now: Instant,
+) {
+    if listings.len() >= MAX_LISTINGS {
+        let oldest = listings
+            .iter()
+            .min_by_key(|(_, e)| e.checked)
+            .map(|(k, _)| k.clone());
+        if let Some(k) = oldest {
+            listings.remove(&k);
+        }
+    }
+    listings.insert(
+        (path.into(), json),
+        ListingEntry {
+            dir: dir.to_path_buf(),
+            body,
+            checked: now,
+        },
+    );
 }
 
 /// One cache shared by threads (the threaded driver). The lock is held
@@ -287,6 +376,30 @@ impl FileSource for SharedCache {
         };
         let fresh = resolve_fresh(lookup, target, stale.as_ref());
         crate::unpoison(self.0.lock()).record(key, fresh, now)
+    }
+
+    fn listing(
+        &mut self,
+        lookup: &Lookup<'_>,
+        dir: &Path,
+        path: &[u8],
+        json: bool,
+        now: Instant,
+    ) -> std::io::Result<Arc<[u8]>> {
+        let cached = fresh_listing(
+            &crate::unpoison(self.0.lock()).listings,
+            dir,
+            path,
+            json,
+            now,
+        );
+        if let Some(body) = cached {
+            return Ok(body);
+        }
+        let body: Arc<[u8]> = listing::render(lookup, dir, path, json)?.into();
+        let mut cache = crate::unpoison(self.0.lock());
+        record_listing(&mut cache.listings, dir, path, json, body.clone(), now);
+        Ok(body)
     }
 }
 
@@ -404,6 +517,43 @@ mod tests {
         std::fs::remove_file(r.0.join("a.js.gz")).unwrap();
         assert_eq!(variants(&mut c, t0 + REVALIDATE * 2), (false, false));
         assert_eq!((c.bytes, c.descriptors), (5, 0));
+    }
+
+    #[test]
+    fn listings_are_read_at_most_once_a_second() {
+        let r = root("listing");
+        std::fs::write(r.0.join("one.txt"), "1").unwrap();
+        let lookup = Lookup {
+            list_dirs: true,
+            ..Lookup::new(&r.0)
+        };
+        let mut c = FileCache::new();
+        let t0 = Instant::now();
+        let html = |c: &mut FileCache, t| {
+            let body = c.listing(&lookup, &r.0, b"/", false, t).unwrap();
+            String::from_utf8(body.to_vec()).unwrap()
+        };
+        let first = html(&mut c, t0);
+        assert!(first.contains("one.txt"));
+        std::fs::write(r.0.join("two.txt"), "2").unwrap();
+        // Within the second: the same rendered bytes, shared.
+        assert_eq!(html(&mut c, t0 + REVALIDATE / 2), first);
+        let a = c.listing(&lookup, &r.0, b"/", false, t0).unwrap();
+        let b = c.listing(&lookup, &r.0, b"/", false, t0).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        // JSON is its own entry.
+        let json = c
+            .listing(&lookup, &r.0, b"/", true, t0 + REVALIDATE / 2)
+            .unwrap();
+        assert!(json.starts_with(b"{"));
+        // After it, the new file shows.
+        assert!(html(&mut c, t0 + REVALIDATE).contains("two.txt"));
+        // Bounded.
+        for i in 0..MAX_LISTINGS + 5 {
+            c.listing(&lookup, &r.0, format!("/p{i}").as_bytes(), false, t0)
+                .unwrap();
+        }
+        assert_eq!(c.listings.len(), MAX_LISTINGS);
     }
 
     #[test]
