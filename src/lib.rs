@@ -7,15 +7,21 @@
 //! connections that are ready, fires due timers, and sleeps until the next
 //! event or deadline.
 //!
-//! Each connection is a state machine ([`conn::Conn`]) that parses requests
-//! incrementally from whatever bytes have arrived, answers pipelined
-//! requests in order, and sends file bodies in bounded chunks as the socket
-//! accepts them, so a slow reader never holds up anyone else. Its single
-//! deadline (idle, header, send or linger) is one timer on the wheel.
+//! Each connection is a state machine ([`conn::Conn`]): a `Reading` state
+//! (idle, a head arriving, a request body being discarded) and a `Writing`
+//! state (idle, sending, shut and lingering), each variant carrying its own
+//! clock. It parses requests incrementally from whatever bytes have
+//! arrived, answers pipelined requests in order, and sends file bodies in
+//! bounded chunks as the socket accepts them, within one write budget per
+//! turn, so a slow reader or a fast download never holds up anyone else.
+//! Its single deadline (idle, header, send or linger) is one timer on the
+//! wheel.
 //!
-//! The HTTP logic is sans-I/O: [`http::request`] parses a head from bytes,
-//! [`files::resolve`] maps a target to a file under the root,
-//! [`respond`] decides the reply, and [`http::response`] renders its head.
+//! The HTTP logic is sans-I/O: [`http::request`] parses a head from bytes
+//! ([`http::chunked`] a chunked body), [`files::resolve`] maps a target to
+//! a file under the root, [`respond`] decides the reply and everything about
+//! the connection's fate (keep-alive, HEAD, the request body, `100
+//! Continue`), and [`http::response`] renders its head.
 //! None of them names mio or a socket; [`conn`] drives them over any
 //! `Read + Write`, which is what lets a thread-per-connection driver share
 //! every line of it.
@@ -38,8 +44,9 @@
 //! - [`timer`]: the timer wheel
 //! - [`log`]: the access log
 //! - [`counts`]: requests per path, printed on SIGUSR1
-//! - [`server`]: the I/O drivers
-//! - [`sys`]: sendfile and corked writes, the only `unsafe` code
+//! - [`server`]: the I/O drivers and the socket transports
+//! - [`sys`]: sendfile, corked writes, a socket's unsent bytes, the open-file
+//!   limit: the only `unsafe` code
 
 #![deny(unsafe_code)]
 

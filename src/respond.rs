@@ -23,7 +23,7 @@
 //!    a 206 with `Content-Range`, several are `multipart/byteranges`, none
 //!    satisfiable is 416; an unusable `Range` is ignored.
 //! 5. The reply: status, the fields of its head, and the body that follows.
-//! 6. The connection ([`finish`]): whether it persists (HTTP/1.1 or 1.0
+//! 6. The connection (`finish`): whether it persists (HTTP/1.1 or 1.0
 //!    keep-alive, not stopping, not a 400, a request body small enough to
 //!    read), whether the body goes out (not for HEAD and 304), and the
 //!    request body to read and drop first (`Content-Length` up to

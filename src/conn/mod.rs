@@ -32,7 +32,7 @@
 //!   answer buffered requests -> send -> read more -> answer ...
 //! ```
 //!
-//! until the socket would block (`Next::Wait`), its [`Budget`] for this
+//! until the socket would block (`Next::Wait`), its write budget for this
 //! turn is used up (`Next::Yield`) or the connection is over
 //! (`Next::Close`, with the reason). Because it reads and writes until
 //! `WouldBlock` before returning `Wait`, it is correct under
@@ -315,7 +315,7 @@ struct Busy {
     output: Output,
 }
 
-/// One connection. Idle, it is a few words; its [`Busy`] part exists only
+/// One connection. Idle, it is a few words; its `Busy` part exists only
 /// while there is something to do.
 #[derive(Debug)]
 pub struct Conn {
