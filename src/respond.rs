@@ -36,7 +36,7 @@ use std::time::Instant;
 
 use crate::config::Config;
 use crate::files::body::FileStream;
-use crate::files::cache::{FileSource, Uncached};
+use crate::files::cache::{FileSource, ListingAsk, Uncached};
 use crate::files::resolve::{Coding, Found, Resolution, Source};
 use crate::http::conditional::{
     ETag, Ranges, boundary, if_range_holds, match_holds, none_match_hits, parse_date, parse_range,
@@ -258,9 +258,14 @@ fn decide(
         Ok(Resolution::File(found)) => file_reply(req, found, config, clock.unix_secs()),
         Ok(Resolution::Directory { dir, path }) => {
             let json = wants_json(req.accept);
+            let ask = ListingAsk {
+                dir: &dir,
+                path: &path,
+                json,
+            };
             let body = match files {
-                Some(files) => files.listing(&lookup, &dir, &path, json, now),
-                None => Uncached.listing(&lookup, &dir, &path, json, now),
+                Some(files) => files.listing(&lookup, ask, now),
+                None => Uncached.listing(&lookup, ask, now),
             };
             match body {
                 Err(e) => Reply::error(crate::files::resolve::io_status(&e), config),

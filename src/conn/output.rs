@@ -509,24 +509,23 @@ mod tests {
     use super::*;
     use crate::testing::ScriptedPeer;
 
+    /// `HEAD1`, a shared `shared-one`, `HEAD2`, a shared `shared-two`,
+    /// `tail`: marks however short (the queue itself takes any size).
     fn queue_with_marks() -> Queue {
         let mut q = Queue::default();
-        q.buf.extend_from_slice(b"HEAD1");
-        q.marks.push_back(Mark {
-            at: 5,
-            data: Arc::from(&b"shared-one"[..]),
-            start: 0,
-            end: 10,
-        });
-        q.shared_unsent += 10;
-        q.buf.extend_from_slice(b"HEAD2");
-        q.marks.push_back(Mark {
-            at: 10,
-            data: Arc::from(&b"shared-two"[..]),
-            start: 0,
-            end: 10,
-        });
-        q.shared_unsent += 10;
+        for (head, shared) in [
+            (&b"HEAD1"[..], &b"shared-one"[..]),
+            (b"HEAD2", b"shared-two"),
+        ] {
+            q.buf.extend_from_slice(head);
+            q.marks.push_back(Mark {
+                at: q.buf.len(),
+                data: Arc::from(shared),
+                start: 0,
+                end: shared.len(),
+            });
+            q.shared_unsent += shared.len();
+        }
         q.buf.extend_from_slice(b"tail");
         q
     }

@@ -99,11 +99,7 @@ fn pipelined_requests_are_answered_in_order_in_one_turn() {
         usize::MAX,
     );
     assert_eq!(next, Next::Wait);
-    let statuses: Vec<&str> = out
-        .match_indices("HTTP/1.1 ")
-        .map(|(i, _)| &out[i + 9..i + 12])
-        .collect();
-    assert_eq!(statuses, ["200", "404", "200"]);
+    assert_eq!(statuses(&out), ["200", "404", "200"]);
     assert!(out.contains("\r\n\r\nhello"));
     assert!(out.ends_with("\r\n\r\n"), "HEAD has no body");
 }
@@ -118,13 +114,25 @@ fn one_byte_at_a_time() {
     assert!(out.ends_with("hello"));
 }
 
-#[test]
-fn bad_request_closes_after_answer() {
-    let (out, next, shut) = run(&[b"GET / HTTP/1.1\r\n\r\n"], usize::MAX);
-    assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+/// The status codes of the responses in `out`, in order.
+fn statuses(out: &str) -> Vec<&str> {
+    out.match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &out[i + 9..i + 12])
+        .collect()
+}
+
+/// Asserts `raw` gets a 400 and the connection ends, after lingering.
+fn assert_refused(raw: &[u8]) {
+    let (out, next, shut) = run(&[raw], usize::MAX);
+    assert!(out.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{out}");
     assert!(out.contains("Connection: close\r\n"));
     assert!(shut, "write side shut before lingering");
     assert_eq!(next, Next::Close(Why::Protocol(400)));
+}
+
+#[test]
+fn bad_request_closes_after_answer() {
+    assert_refused(b"GET / HTTP/1.1\r\n\r\n");
 }
 
 #[test]
@@ -208,11 +216,7 @@ fn discarded_body_is_not_parsed_as_a_request() {
         &[b"GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 22\r\n\r\nGET /nope HTTP/1.1\r\n\r\n", b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", b""],
         usize::MAX,
     );
-    let statuses: Vec<&str> = out
-        .match_indices("HTTP/1.1 ")
-        .map(|(i, _)| &out[i + 9..i + 12])
-        .collect();
-    assert_eq!(statuses, ["200", "200"]);
+    assert_eq!(statuses(&out), ["200", "200"]);
 }
 
 /// A connection and a clock the test moves by hand.
@@ -434,17 +438,8 @@ fn a_chunked_body_is_read_before_its_reply_and_the_next_request_follows() {
         usize::MAX,
     );
     assert_eq!(next, Next::Wait);
-    let statuses: Vec<&str> = out
-        .match_indices("HTTP/1.1 ")
-        .map(|(i, _)| &out[i + 9..i + 12])
-        .collect();
-    assert_eq!(statuses, ["405", "200"]);
-    let (out, next, _) = run(
-        &[b"POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\n"],
-        usize::MAX,
-    );
-    assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
-    assert_eq!(next, Next::Close(Why::Protocol(400)));
+    assert_eq!(statuses(&out), ["405", "200"]);
+    assert_refused(b"POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0x5\r\n");
 }
 
 #[test]

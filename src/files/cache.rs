@@ -52,18 +52,30 @@ pub trait FileSource {
         now: Instant,
     ) -> Result<Resolution, Status>;
 
-    /// The listing of the canonical directory `dir`, asked for as `path`,
-    /// rendered as JSON or HTML ([`listing::render`]).
+    /// A directory's listing, rendered ([`listing::render`]).
     fn listing(
         &mut self,
         lookup: &Lookup<'_>,
-        dir: &Path,
-        path: &[u8],
-        json: bool,
+        ask: ListingAsk<'_>,
         now: Instant,
     ) -> std::io::Result<Arc<[u8]>> {
         let _ = now;
-        listing::render(lookup, dir, path, json).map(Arc::from)
+        ask.render(lookup)
+    }
+}
+
+/// Which listing: of the canonical directory `dir`, asked for as `path`,
+/// as JSON or HTML.
+#[derive(Debug, Clone, Copy)]
+pub struct ListingAsk<'a> {
+    pub dir: &'a Path,
+    pub path: &'a [u8],
+    pub json: bool,
+}
+
+impl ListingAsk<'_> {
+    fn render(&self, lookup: &Lookup<'_>) -> std::io::Result<Arc<[u8]>> {
+        listing::render(lookup, self.dir, self.path, self.json).map(Arc::from)
     }
 }
 
@@ -276,7 +288,26 @@ fn resolve_fresh(
     }
 }
 
-impl FileSource for FileCache {
+/// Where a cache lives: in the loop that owns it, or behind the lock its
+/// threads share. Both caches find files the same way through it.
+trait Holder {
+    type Held<'a>: std::ops::DerefMut<Target = FileCache>
+    where
+        Self: 'a;
+
+    /// The cache, for a moment (a lookup, or recording one).
+    fn hold(&mut self) -> Self::Held<'_>;
+}
+
+impl Holder for FileCache {
+    type Held<'a> = &'a mut FileCache;
+
+    fn hold(&mut self) -> &mut FileCache {
+        self
+    }
+}
+
+impl<H: Holder> FileSource for H {
     fn find(
         &mut self,
         lookup: &Lookup<'_>,
@@ -286,54 +317,41 @@ impl FileSource for FileCache {
         let Some(key) = cache_key(target) else {
             return resolve_with(lookup, target);
         };
-        let stale = match self.get(key, now) {
+        let stale = match self.hold().get(key, now) {
             Ok(found) => return Ok(Resolution::File(found)),
             Err(stale) => stale,
         };
+        // The file system work of a miss, with the cache let go.
         let fresh = resolve_fresh(lookup, target, stale.as_ref());
-        self.record(key, fresh, now)
+        self.hold().record(key, fresh, now)
     }
 
     fn listing(
         &mut self,
         lookup: &Lookup<'_>,
-        dir: &Path,
-        path: &[u8],
-        json: bool,
+        ask: ListingAsk<'_>,
         now: Instant,
     ) -> std::io::Result<Arc<[u8]>> {
-        if let Some(body) = fresh_listing(&self.listings, dir, path, json, now) {
+        let cached = fresh_listing(&self.hold().listings, ask, now);
+        if let Some(body) = cached {
             return Ok(body);
         }
-        let body: Arc<[u8]> = listing::render(lookup, dir, path, json)?.into();
-        record_listing(&mut self.listings, dir, path, json, body.clone(), now);
+        let body = ask.render(lookup)?;
+        record_listing(&mut self.hold().listings, ask, body.clone(), now);
         Ok(body)
     }
 }
 
 /// A listing of `dir` for `path` read less than [`REVALIDATE`] ago.
-fn fresh_listing(
-    listings: &Listings,
-    dir: &Path,
-    path: &[u8],
-    json: bool,
-    now: Instant,
-) -> Option<Arc<[u8]>> {
-    let key = (Box::<[u8]>::from(path), json);
+fn fresh_listing(listings: &Listings, ask: ListingAsk<'_>, now: Instant) -> Option<Arc<[u8]>> {
+    let key = (Box::<[u8]>::from(ask.path), ask.json);
     listings
         .get(&key)
-        .filter(|e| e.dir == dir && now.saturating_duration_since(e.checked) < REVALIDATE)
+        .filter(|e| e.dir == ask.dir && now.saturating_duration_since(e.checked) < REVALIDATE)
         .map(|e| e.body.clone())
 }
 
-fn record_listing(
-    listings: &mut Listings,
-    dir: &Path,
-    path: &[u8],
-    json: bool,
-    body: Arc<[u8]>,
-    now: Instant,
-) {
+fn record_listing(listings: &mut Listings, ask: ListingAsk<'_>, body: Arc<[u8]>, now: Instant) {
     if listings.len() >= MAX_LISTINGS {
         let oldest = listings
             .iter()
@@ -344,9 +362,9 @@ fn record_listing(
         }
     }
     listings.insert(
-        (path.into(), json),
+        (ask.path.into(), ask.json),
         ListingEntry {
-            dir: dir.to_path_buf(),
+            dir: ask.dir.to_path_buf(),
             body,
             checked: now,
         },
@@ -360,46 +378,11 @@ fn record_listing(
 #[derive(Clone, Default)]
 pub struct SharedCache(Arc<Mutex<FileCache>>);
 
-impl FileSource for SharedCache {
-    fn find(
-        &mut self,
-        lookup: &Lookup<'_>,
-        target: &[u8],
-        now: Instant,
-    ) -> Result<Resolution, Status> {
-        let Some(key) = cache_key(target) else {
-            return resolve_with(lookup, target);
-        };
-        let stale = match crate::unpoison(self.0.lock()).get(key, now) {
-            Ok(found) => return Ok(Resolution::File(found)),
-            Err(stale) => stale,
-        };
-        let fresh = resolve_fresh(lookup, target, stale.as_ref());
-        crate::unpoison(self.0.lock()).record(key, fresh, now)
-    }
+impl Holder for SharedCache {
+    type Held<'a> = std::sync::MutexGuard<'a, FileCache>;
 
-    fn listing(
-        &mut self,
-        lookup: &Lookup<'_>,
-        dir: &Path,
-        path: &[u8],
-        json: bool,
-        now: Instant,
-    ) -> std::io::Result<Arc<[u8]>> {
-        let cached = fresh_listing(
-            &crate::unpoison(self.0.lock()).listings,
-            dir,
-            path,
-            json,
-            now,
-        );
-        if let Some(body) = cached {
-            return Ok(body);
-        }
-        let body: Arc<[u8]> = listing::render(lookup, dir, path, json)?.into();
-        let mut cache = crate::unpoison(self.0.lock());
-        record_listing(&mut cache.listings, dir, path, json, body.clone(), now);
-        Ok(body)
+    fn hold(&mut self) -> Self::Held<'_> {
+        crate::unpoison(self.0.lock())
     }
 }
 
@@ -418,6 +401,17 @@ mod tests {
         let p = std::env::temp_dir().join(format!("skiff-cache-{}-{tag}", std::process::id()));
         std::fs::create_dir_all(&p).unwrap();
         Root(std::fs::canonicalize(&p).unwrap())
+    }
+
+    fn ask<'a>(dir: &'a Path, path: &'a [u8], json: bool) -> ListingAsk<'a> {
+        ListingAsk { dir, path, json }
+    }
+
+    /// A root holding one file, an empty cache and a start time.
+    fn start(tag: &str, file: &str, content: &str) -> (Root, FileCache, Instant) {
+        let r = root(tag);
+        std::fs::write(r.0.join(file), content).unwrap();
+        (r, FileCache::new(), Instant::now())
     }
 
     fn bytes(r: Result<Resolution, Status>) -> Vec<u8> {
@@ -495,14 +489,11 @@ mod tests {
 
     #[test]
     fn variants_are_cached_with_their_file_and_revalidated_with_it() {
-        let r = root("variants");
-        std::fs::write(r.0.join("a.js"), "plain").unwrap();
+        let (r, mut c, t0) = start("variants", "a.js", "plain");
         let lookup = Lookup {
             precompressed: true,
             ..Lookup::new(&r.0)
         };
-        let mut c = FileCache::new();
-        let t0 = Instant::now();
         let variants = |c: &mut FileCache, t| match c.find(&lookup, b"/a.js", t) {
             Ok(Resolution::File(f)) => (f.variants.br.is_some(), f.variants.gzip.is_some()),
             other => panic!("{other:?}"),
@@ -521,16 +512,13 @@ mod tests {
 
     #[test]
     fn listings_are_read_at_most_once_a_second() {
-        let r = root("listing");
-        std::fs::write(r.0.join("one.txt"), "1").unwrap();
+        let (r, mut c, t0) = start("listing", "one.txt", "1");
         let lookup = Lookup {
             list_dirs: true,
             ..Lookup::new(&r.0)
         };
-        let mut c = FileCache::new();
-        let t0 = Instant::now();
         let html = |c: &mut FileCache, t| {
-            let body = c.listing(&lookup, &r.0, b"/", false, t).unwrap();
+            let body = c.listing(&lookup, ask(&r.0, b"/", false), t).unwrap();
             String::from_utf8(body.to_vec()).unwrap()
         };
         let first = html(&mut c, t0);
@@ -538,19 +526,19 @@ mod tests {
         std::fs::write(r.0.join("two.txt"), "2").unwrap();
         // Within the second: the same rendered bytes, shared.
         assert_eq!(html(&mut c, t0 + REVALIDATE / 2), first);
-        let a = c.listing(&lookup, &r.0, b"/", false, t0).unwrap();
-        let b = c.listing(&lookup, &r.0, b"/", false, t0).unwrap();
+        let a = c.listing(&lookup, ask(&r.0, b"/", false), t0).unwrap();
+        let b = c.listing(&lookup, ask(&r.0, b"/", false), t0).unwrap();
         assert!(Arc::ptr_eq(&a, &b));
         // JSON is its own entry.
         let json = c
-            .listing(&lookup, &r.0, b"/", true, t0 + REVALIDATE / 2)
+            .listing(&lookup, ask(&r.0, b"/", true), t0 + REVALIDATE / 2)
             .unwrap();
         assert!(json.starts_with(b"{"));
         // After it, the new file shows.
         assert!(html(&mut c, t0 + REVALIDATE).contains("two.txt"));
         // Bounded.
         for i in 0..MAX_LISTINGS + 5 {
-            c.listing(&lookup, &r.0, format!("/p{i}").as_bytes(), false, t0)
+            c.listing(&lookup, ask(&r.0, format!("/p{i}").as_bytes(), false), t0)
                 .unwrap();
         }
         assert_eq!(c.listings.len(), MAX_LISTINGS);

@@ -574,14 +574,12 @@ mod tests {
         assert_ne!(token(5, 1), token(5, 2));
     }
 
-    #[test]
-    fn a_reused_slot_ignores_events_and_timers_of_its_previous_connection() {
-        let root = std::env::temp_dir();
-        let config = Config::parse_from(["skiff", "--root", root.to_str().unwrap()]).unwrap();
+    /// A loop on a loopback port of its own (not run: the tests turn it).
+    fn test_loop(config: &Config) -> (EventLoop<'_>, std::net::SocketAddr) {
         let std_listener = crate::server::bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
         let addr = std_listener.local_addr().unwrap();
-        let mut el = EventLoop::new(
-            &config,
+        let el = EventLoop::new(
+            config,
             TcpListener::from_std(std_listener),
             None,
             16,
@@ -589,28 +587,40 @@ mod tests {
             0,
         )
         .unwrap();
+        (el, addr)
+    }
 
-        let accept_one = |el: &mut EventLoop<'_>| {
-            let client = std::net::TcpStream::connect(addr).unwrap();
-            for _ in 0..100 {
-                el.accept();
-                if !el.slots.is_empty() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
+    /// Connects a client and accepts it: the client and its token.
+    fn accept_one(
+        el: &mut EventLoop<'_>,
+        addr: std::net::SocketAddr,
+    ) -> (std::net::TcpStream, Token) {
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        for _ in 0..100 {
+            el.accept();
+            if !el.slots.is_empty() {
+                break;
             }
-            let (key, slot) = el.slots.iter().next().expect("accepted");
-            (client, token(key, slot.generation))
-        };
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (key, slot) = el.slots.iter().next().expect("accepted");
+        (client, token(key, slot.generation))
+    }
 
-        let (first_client, old) = accept_one(&mut el);
+    #[test]
+    fn a_reused_slot_ignores_events_and_timers_of_its_previous_connection() {
+        let root = std::env::temp_dir();
+        let config = Config::parse_from(["skiff", "--root", root.to_str().unwrap()]).unwrap();
+        let (mut el, addr) = test_loop(&config);
+
+        let (first_client, old) = accept_one(&mut el, addr);
         assert_eq!(el.wheel.len(), 1, "one timer per connection");
         let (key, _) = untoken(old);
         el.close(key, Why::PeerClosed);
         assert_eq!(el.wheel.len(), 0, "its timer was cancelled");
         drop(first_client);
 
-        let (_second_client, new) = accept_one(&mut el);
+        let (_second_client, new) = accept_one(&mut el, addr);
         let (new_key, _) = untoken(new);
         assert_eq!(new_key, key, "the slot was reused");
         assert_ne!(new, old);
@@ -640,27 +650,9 @@ mod tests {
         std::fs::create_dir_all(&root).unwrap();
         std::fs::write(root.join("a.txt"), "hello").unwrap();
         let config = Config::parse_from(["skiff", "--root", root.to_str().unwrap()]).unwrap();
-        let std_listener = crate::server::bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
-        let addr = std_listener.local_addr().unwrap();
-        let mut el = EventLoop::new(
-            &config,
-            TcpListener::from_std(std_listener),
-            None,
-            16,
-            Arc::new(Counts::new(1)),
-            0,
-        )
-        .unwrap();
-        let mut client = std::net::TcpStream::connect(addr).unwrap();
-        for _ in 0..100 {
-            el.accept();
-            if !el.slots.is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let (key, slot) = el.slots.iter().next().expect("accepted");
-        let t = token(key, slot.generation);
+        let (mut el, addr) = test_loop(&config);
+        let (mut client, t) = accept_one(&mut el, addr);
+        let (key, _) = untoken(t);
 
         // Yielding twice (an event and a timer in one turn, say) queues once.
         el.after(key, t, Next::Yield);
