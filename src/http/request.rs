@@ -858,6 +858,34 @@ mod tests {
 
         proptest! {
             #[test]
+            fn a_buffer_past_the_longest_head_is_never_partial(
+                leading in 0usize..=MAX_LEADING_EMPTY_LINES + 1,
+                method in "[A-Z]{1,40}",
+                target_len in 0usize..MAX_TARGET + 40,
+                version in prop_oneof![Just(" HTTP/1.1"), Just(" HTTP/1."), Just(""), Just(" ")],
+                eol in prop_oneof![Just("\r\n"), Just("\n")],
+                field in "[A-Za-z-]{1,20}: [ -~]{0,200}",
+                filler in any::<u8>(),
+            ) {
+                let mut raw = eol.repeat(leading).into_bytes();
+                raw.extend_from_slice(method.as_bytes());
+                raw.push(b' ');
+                raw.push(b'/');
+                raw.extend(std::iter::repeat_n(b'a', target_len));
+                raw.extend_from_slice(version.as_bytes());
+                raw.extend_from_slice(eol.as_bytes());
+                while raw.len() <= MAX_HEAD {
+                    raw.extend_from_slice(field.as_bytes());
+                    raw.extend_from_slice(eol.as_bytes());
+                }
+                raw.truncate(MAX_HEAD + 1);
+                prop_assert!(!matches!(parse(&raw), Ok(None)), "a full buffer stayed partial");
+                // Any byte at the end instead.
+                *raw.last_mut().unwrap() = filler;
+                prop_assert!(!matches!(parse(&raw), Ok(None)));
+            }
+
+            #[test]
             fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..4096)) {
                 let _ = parse(&data);
                 let _ = first_line(&data);
