@@ -67,7 +67,7 @@ impl<T> TimerWheel<T> {
 
     /// Live timers (tests look; the loop never needs to).
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
 
