@@ -1,0 +1,278 @@
+//! What the fuzz targets share: the fixture roots, the connection harness
+//! and its checks, and what each target's outcome is as a status (for the
+//! `reach` replay, which counts a corpus by status).
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
+
+use skiff::config::Config;
+use skiff::conn::{Conn, Cx, Next};
+use skiff::files::resolve::{Lookup, Resolution, resolve_with};
+use skiff::http::date::Clock;
+use skiff::http::request::parse;
+use skiff::http::response::Status;
+use skiff::log::{Entry, LogSink};
+use skiff::testing::ScriptedPeer;
+
+/// The document root of the connection target: small and large files,
+/// a folder with an index, a folder to list, a hidden file.
+pub fn site() -> &'static PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = std::env::temp_dir().join(format!("skiff-fuzz-site-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("dir")).unwrap();
+        std::fs::create_dir_all(root.join("list")).unwrap();
+        std::fs::write(root.join("a.txt"), "hello").unwrap();
+        std::fs::write(root.join("mid.txt"), vec![b'm'; 3000]).unwrap();
+        std::fs::write(root.join("big.bin"), vec![b'b'; 200_000]).unwrap();
+        std::fs::write(root.join("dir/index.html"), "<p>x</p>").unwrap();
+        std::fs::write(root.join("list/one.txt"), "1").unwrap();
+        std::fs::write(root.join(".env"), "hidden").unwrap();
+        std::fs::canonicalize(root).unwrap()
+    })
+}
+
+/// The connection target's configuration: listings on, so `/list/` lists.
+pub fn config() -> &'static Config {
+    static CONFIG: OnceLock<Config> = OnceLock::new();
+    CONFIG.get_or_init(|| {
+        let root = site().to_str().unwrap().to_string();
+        Config::parse_from(["skiff", "--root", &root, "--list-dirs"]).unwrap()
+    })
+}
+
+/// A root with a subfolder, an index, variants, hidden files, and symlinks
+/// pointing out of it, and a secret next to it (the `resolve_path` target).
+pub fn resolve_root() -> &'static PathBuf {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let base = std::env::temp_dir().join(format!("skiff-fuzz-resolve-{}", std::process::id()));
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(base.join("secret.txt"), "secret").unwrap();
+        std::fs::write(root.join("index.html"), "i").unwrap();
+        std::fs::write(root.join("sub/a.txt"), "a").unwrap();
+        std::fs::write(root.join("sub/a.txt.gz"), "gz").unwrap();
+        std::fs::write(root.join("sub/.env"), "hidden").unwrap();
+        std::fs::write(root.join(".a.txt.br"), "hidden").unwrap();
+        let _ = std::os::unix::fs::symlink(".env", root.join("sub/b.txt"));
+        let _ = std::os::unix::fs::symlink("sub/.env", root.join("a.txt.br"));
+        let _ = std::os::unix::fs::symlink(&base, root.join("out"));
+        let _ = std::os::unix::fs::symlink(base.join("secret.txt"), root.join("sub/s.txt"));
+        std::fs::canonicalize(root).unwrap()
+    })
+}
+
+/// The lookup the `resolve_path` target uses: everything on.
+pub fn resolve_lookup(root: &Path) -> Lookup<'_> {
+    Lookup {
+        precompressed: true,
+        list_dirs: true,
+        ..Lookup::new(root)
+    }
+}
+
+/// What a parse of `data` comes to, as a status: 200 for a request,
+/// 0 for "not complete yet", else the error's status.
+pub fn parse_outcome(data: &[u8]) -> u16 {
+    match parse(data) {
+        Ok(Some(_)) => 200,
+        Ok(None) => 0,
+        Err(e) => Status::from(e).code(),
+    }
+}
+
+/// What resolving `data` comes to: 200 a file, 301 a redirect, 299 a
+/// directory to list, else the error's status.
+pub fn resolve_outcome(data: &[u8]) -> u16 {
+    let root = resolve_root();
+    match resolve_with(&resolve_lookup(root), data) {
+        Ok(Resolution::File(_)) => 200,
+        Ok(Resolution::Redirect(_)) => 301,
+        Ok(Resolution::Directory { .. }) => 299,
+        Err(s) => s.code(),
+    }
+}
+
+/// Access log lines as `(status, body bytes)`, in order.
+#[derive(Default)]
+struct Collect(Vec<(u16, u64)>);
+
+impl LogSink for Collect {
+    fn record(&mut self, _unix_secs: u64, e: &Entry<'_>) {
+        self.0.push((e.status, e.bytes));
+    }
+}
+
+/// Runs one connection through a program read from `data`, then checks
+/// what it sent. Returns the statuses sent, in order.
+///
+/// The program is a list of operations, each a byte and an argument:
+/// - `0..=3`, `n`: the client sends the next `n + 1` bytes (one read);
+/// - `4`, `n`: the client sends the next `(n + 1) * 256` bytes (to reach
+///   the head limits);
+/// - `5`, `w`: the socket accepts at most `w * 97` bytes per write from now
+///   on (`0`: no write can go through);
+/// - `6`, `t`: `t * 250 ms` pass, and the connection's timer is looked at;
+/// - `7`: the client ends its stream (every later read is end of stream).
+///
+/// Checks, once the client has read everything: every response parses; a
+/// response's body is as long as its `Content-Length` (none for 1xx, and
+/// for what the log says went out head-only); responses come in the order
+/// the access log recorded them; nothing else was sent; and only the last
+/// response may be cut short.
+pub fn run_connection(data: &[u8]) -> Vec<u16> {
+    let config = config();
+    let mut clock = Clock::new();
+    let t0 = clock.now();
+    let mut elapsed = Duration::ZERO;
+    let mut log = Collect::default();
+    let mut conn = Conn::new("127.0.0.1:9".parse().unwrap(), t0);
+    let mut peer = ScriptedPeer {
+        incoming: VecDeque::from([Vec::new()]),
+        window: usize::MAX,
+        ..ScriptedPeer::default()
+    };
+    let mut eof = false;
+    let mut closed = false;
+    let mut rest = data;
+    let mut steps = 0;
+    while let [op, arg, tail @ ..] = rest {
+        rest = tail;
+        steps += 1;
+        assert!(steps < 100_000, "no end");
+        let next = match op % 8 {
+            0..=4 => {
+                let n = if op % 8 == 4 {
+                    (usize::from(*arg) + 1) * 256
+                } else {
+                    usize::from(*arg) + 1
+                }
+                .min(rest.len());
+                if eof || n == 0 {
+                    continue;
+                }
+                peer.incoming.push_front(rest[..n].to_vec());
+                rest = &rest[n..];
+                drive(&mut conn, &mut peer, config, &clock, &mut log)
+            }
+            5 => {
+                peer.window = usize::from(*arg) * 97;
+                drive(&mut conn, &mut peer, config, &clock, &mut log)
+            }
+            6 => {
+                elapsed += Duration::from_millis(250) * u32::from(*arg);
+                clock.set(t0 + elapsed, SystemTime::now());
+                let mut cx = Cx::new(config, &clock, Some(&mut log));
+                conn.on_timeout(&mut peer, &mut cx)
+            }
+            _ => {
+                if !eof {
+                    eof = true;
+                    peer.incoming.pop_back(); // no WouldBlock after the data
+                }
+                drive(&mut conn, &mut peer, config, &clock, &mut log)
+            }
+        };
+        if let Next::Close(_) = next {
+            closed = true;
+            break;
+        }
+    }
+    // The client now reads everything: the connection sends what it has.
+    if !closed {
+        peer.window = usize::MAX;
+        for _ in 0..10_000 {
+            match drive(&mut conn, &mut peer, config, &clock, &mut log) {
+                Next::Yield => {}
+                _ => break,
+            }
+        }
+    }
+    let mut cx = Cx::new(config, &clock, Some(&mut log));
+    conn.on_close(&mut cx);
+    check_responses(&peer.sent, &log.0, closed)
+}
+
+fn drive(
+    conn: &mut Conn,
+    peer: &mut ScriptedPeer,
+    config: &Config,
+    clock: &Clock,
+    log: &mut Collect,
+) -> Next {
+    let mut cx = Cx::new(config, clock, Some(log));
+    let mut next = conn.drive(peer, &mut cx);
+    let mut turns = 0;
+    while next == Next::Yield {
+        turns += 1;
+        assert!(turns < 100_000, "yields forever");
+        next = conn.drive(peer, &mut cx);
+    }
+    next
+}
+
+/// Walks `sent` response by response against the log (see
+/// [`run_connection`]); returns the statuses. `cut`: the connection was
+/// closed (a timeout, an error), so what it sent may stop anywhere in its
+/// last response.
+fn check_responses(sent: &[u8], log: &[(u16, u64)], cut: bool) -> Vec<u16> {
+    let mut statuses = Vec::new();
+    let mut pos = 0;
+    let mut logged = log.iter();
+    while pos < sent.len() {
+        let mut fields = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut fields);
+        let head_len = match response.parse(&sent[pos..]) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) if cut => break,
+            Ok(httparse::Status::Partial) => panic!("a response head cut short"),
+            Err(e) => panic!(
+                "not a response ({e}): {:?}",
+                String::from_utf8_lossy(&sent[pos..sent.len().min(pos + 60)])
+            ),
+        };
+        assert_eq!(response.version, Some(1), "HTTP/1.1 on every status line");
+        let code = response.code.expect("a status");
+        statuses.push(code);
+        pos += head_len;
+        if code == 100 {
+            assert_eq!(head_len, b"HTTP/1.1 100 Continue\r\n\r\n".len());
+            continue;
+        }
+        let length: u64 = response
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+            .map(|h| std::str::from_utf8(h.value).unwrap().parse().unwrap())
+            .expect("Content-Length on every final response");
+        let &(status, bytes) = logged.next().expect("every response is logged, in order");
+        assert_eq!(status, code, "responses in the order they were logged");
+        let left = (sent.len() - pos) as u64;
+        if bytes == 0 && length > 0 && left >= length {
+            // Head-only (HEAD, 304), unless the whole body follows and the
+            // log says none went out: then the log is wrong.
+            let next_is_head = sent[pos..].starts_with(b"HTTP/1.1 ") || pos == sent.len();
+            assert!(next_is_head, "a head-only response followed by body bytes");
+            continue;
+        }
+        if bytes == 0 && length > 0 {
+            continue; // head-only at the end of what was sent
+        }
+        if bytes < length {
+            // Cut short: only ever the last response, ending where the
+            // log says.
+            assert_eq!(left, bytes, "a response cut short is the last thing sent");
+            break;
+        }
+        assert_eq!(bytes, length, "logged bytes are the Content-Length");
+        if left < length {
+            assert!(cut, "a whole body unless the connection was cut");
+            break;
+        }
+        pos += length as usize;
+    }
+    statuses
+}
