@@ -57,7 +57,7 @@ use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::config::Config;
-use crate::conn::{BufPool, Conn, Cx, Next, Why};
+use crate::conn::{BufPool, Conn, Cx, Next, Why, later};
 use crate::counts::Counts;
 use crate::files::cache::FileCache;
 use crate::http::date::Clock;
@@ -284,16 +284,18 @@ impl<'c> EventLoop<'c> {
             return Some(Duration::ZERO);
         }
         let tick_nanos = TICK.as_nanos() as u64;
-        let mut wake = self
-            .wheel
-            .next_deadline()
-            .map(|t| self.epoch + Duration::from_nanos(t.saturating_mul(tick_nanos)));
+        let mut wake = self.wheel.next_deadline().map(|t| {
+            later(
+                self.epoch,
+                Duration::from_nanos(t.saturating_mul(tick_nanos)),
+            )
+        });
         let mut earliest = |t: Instant| wake = Some(wake.map_or(t, |w| w.min(t)));
         if let Accepting::Paused { retry: Some(at) } = self.accepting {
             earliest(at);
         }
         if self.log.as_ref().is_some_and(AccessLog::has_pending) {
-            earliest(self.clock.now() + FLUSH_INTERVAL);
+            earliest(later(self.clock.now(), FLUSH_INTERVAL));
         }
         if let Some(until) = self.draining_until {
             earliest(until);
@@ -339,7 +341,7 @@ impl<'c> EventLoop<'c> {
                 Err(_) => {
                     // Out of descriptors or worse: stop accepting for a
                     // while instead of spinning on it.
-                    self.pause_accepting(Some(self.clock.now() + ACCEPT_BACKOFF));
+                    self.pause_accepting(Some(later(self.clock.now(), ACCEPT_BACKOFF)));
                     return;
                 }
             }
@@ -413,7 +415,7 @@ impl<'c> EventLoop<'c> {
             Err(e) => {
                 eprintln!("skiff: listener: {e}");
                 self.accepting = Accepting::Paused {
-                    retry: Some(self.clock.now() + ACCEPT_BACKOFF),
+                    retry: Some(later(self.clock.now(), ACCEPT_BACKOFF)),
                 };
             }
         }
@@ -425,10 +427,7 @@ impl<'c> EventLoop<'c> {
             "skiff: stopping: finishing {in_flight} response(s) in flight, for at most {} s",
             self.config.shutdown_timeout.as_secs()
         );
-        self.draining_until = Some(crate::conn::later(
-            self.clock.now(),
-            self.config.shutdown_timeout,
-        ));
+        self.draining_until = Some(later(self.clock.now(), self.config.shutdown_timeout));
         self.stopping
             .store(true, std::sync::atomic::Ordering::Relaxed);
         if let Some(mut listener) = self.listener.take() {
