@@ -550,4 +550,50 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_large_error_page_is_queued_by_reference_a_small_one_copied() {
+        let dir = std::env::temp_dir().join(format!("skiff-pages-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("404.html"), vec![b'p'; 100_000]).unwrap();
+        let root = std::env::temp_dir();
+        let config = crate::config::Config::parse_from([
+            "skiff",
+            "--root",
+            root.to_str().unwrap(),
+            "--error-pages",
+            dir.to_str().unwrap(),
+        ])
+        .unwrap();
+        let clock = crate::http::date::Clock::new();
+        let mut cx = Cx::new(&config, &clock, None);
+        let peer: IpAddr = [127, 0, 0, 1].into();
+        let mut out = Output::default();
+        let status = crate::http::response::Status::NotFound;
+        out.queue(
+            Reply::error(status, &config),
+            Said::default(),
+            peer,
+            true,
+            &mut cx,
+        );
+        assert_eq!(out.queue.marks.len(), 1, "the 100 KB page is shared");
+        assert!(Arc::ptr_eq(
+            &out.queue.marks[0].data,
+            config.error_page(status)
+        ));
+        assert!(out.queue.buf.len() < 1024, "only the head was copied");
+        let mut out = Output::default();
+        let status = crate::http::response::Status::Forbidden;
+        out.queue(
+            Reply::error(status, &config),
+            Said::default(),
+            peer,
+            true,
+            &mut cx,
+        );
+        assert!(out.queue.marks.is_empty(), "the built-in 403 page is small");
+        assert!(out.queue.buf.ends_with(config.error_page(status)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
