@@ -28,6 +28,11 @@ pub const MAX_CONNECTIONS: u64 = 1_000_000;
 /// Largest custom error page (`--error-pages`): an error page is a short
 /// explanation, and each one is held in memory for the life of the server.
 pub const MAX_ERROR_PAGE: usize = 256 * 1024;
+/// Largest `--compress-threads`: compression is once per file version, so
+/// more threads only help a cold start with many files.
+pub const MAX_COMPRESS_THREADS: i64 = 64;
+/// Largest `--compress-cache`, in MiB: 64 GiB.
+pub const MAX_COMPRESS_CACHE_MIB: i64 = 65_536;
 /// Largest `--workers`: event loops beyond the CPUs only contend.
 pub const MAX_WORKERS: i64 = 256;
 
@@ -145,6 +150,20 @@ pub struct Args {
     #[arg(env = "SKIFF_PRECOMPRESSED", long)]
     pub precompressed: bool,
 
+    /// Do not compress text files on the fly (on by default: br, zstd or gzip, made once per file version).
+    #[arg(env = "SKIFF_NO_COMPRESS", long)]
+    pub no_compress: bool,
+
+    /// Threads that compress files, off the event loop (1 to 64).
+    #[arg(env = "SKIFF_COMPRESS_THREADS", long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=MAX_COMPRESS_THREADS))]
+    pub compress_threads: u16,
+
+    /// MiB of compressed files kept in memory, least recently used dropped first (1 to 65536).
+    #[arg(env = "SKIFF_COMPRESS_CACHE", long, value_name = "MIB", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_COMPRESS_CACHE_MIB))]
+    pub compress_cache: u32,
+
     /// Instead of serving: ask the skiff this configuration describes for PATH (HEAD, on loopback) and exit 0 if it answers 2xx or 3xx, 1 if not. For container health checks.
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "/")]
     pub health_check: Option<String>,
@@ -215,6 +234,12 @@ pub struct Config {
     pub precompressed: bool,
     /// `--health-check PATH`: probe a running server instead of serving.
     pub health_check: Option<String>,
+    /// Text files are compressed on the fly (not `--no-compress`).
+    pub compress: bool,
+    /// `--compress-threads`.
+    pub compress_threads: usize,
+    /// `--compress-cache`, in bytes.
+    pub compress_cache: usize,
 }
 
 /// A configuration problem, printed as `skiff: <message>`.
@@ -353,6 +378,9 @@ impl Config {
             show_hidden: args.show_hidden,
             precompressed: args.precompressed,
             health_check: args.health_check,
+            compress: !args.no_compress,
+            compress_threads: usize::from(args.compress_threads),
+            compress_cache: (args.compress_cache as usize).saturating_mul(1024 * 1024),
         })
     }
 

@@ -62,6 +62,7 @@ pub mod sys;
 #[doc(hidden)]
 pub mod testing;
 pub mod timer;
+pub mod work;
 
 /// The value behind a lock whose holder panicked. Nothing skiff keeps
 /// under a lock (counts, log buffers, the connection registry, the file

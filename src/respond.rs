@@ -37,6 +37,9 @@ use std::time::Instant;
 use crate::config::Config;
 use crate::files::body::FileStream;
 use crate::files::cache::{FileSource, ListingAsk, Uncached};
+use std::sync::Arc;
+
+use crate::files::compress::{self, Encodings};
 use crate::files::resolve::{Coding, Found, Resolution, Source};
 use crate::http::conditional::{
     ETag, Ranges, boundary, if_range_holds, match_holds, none_match_hits, parse_date, parse_range,
@@ -165,13 +168,15 @@ pub struct Context<'a> {
 
 /// Decides the reply to `req`: status, fields, body, and the fate of the
 /// request body and of the connection. Files are found through `files` (a
-/// cache), or with `None` by looking at the file system every time.
+/// cache), or with `None` by looking at the file system every time;
+/// encodings made on the fly through `encodings` (`None`: none are).
 pub fn respond(
     req: &Request<'_>,
     cx: Context<'_>,
     files: Option<&mut (dyn FileSource + '_)>,
+    encodings: Option<&mut (dyn Encodings + '_)>,
 ) -> Reply {
-    let reply = decide(req, files, cx.config, cx.clock);
+    let reply = decide(req, files, encodings, cx.config, cx.clock);
     finish(req, reply, cx.config, cx.draining)
 }
 
@@ -211,6 +216,7 @@ fn finish(req: &Request<'_>, mut reply: Reply, config: &Config, draining: bool) 
 fn decide(
     req: &Request<'_>,
     files: Option<&mut (dyn FileSource + '_)>,
+    encodings: Option<&mut (dyn Encodings + '_)>,
     config: &Config,
     clock: &Clock,
 ) -> Reply {
@@ -255,7 +261,7 @@ fn decide(
             reply.fields.location = Some(location);
             reply
         }
-        Ok(Resolution::File(found)) => file_reply(req, found, config, clock.unix_secs()),
+        Ok(Resolution::File(found)) => file_reply(req, found, config, clock.unix_secs(), encodings),
         Ok(Resolution::Directory { dir, path }) => {
             let json = wants_json(req.accept);
             let ask = ListingAsk {
@@ -301,20 +307,42 @@ fn find(
     }
 }
 
-/// The variant of `found` to send for `Accept-Encoding`: the coding with
-/// the highest non-zero weight, `br` before `gzip` on a tie.
-fn choose_variant(found: &Found, accept_encoding: Option<&[u8]>) -> Option<Coding> {
-    let mut best: Option<(Coding, u16)> = None;
-    for coding in [Coding::Br, Coding::Gzip] {
-        if found.variants.get(coding).is_none() {
-            continue;
+/// The variant of `found` to send for `Accept-Encoding`: among the
+/// codings it has on disk, and (when it is eligible) those made on the
+/// fly, the acceptable ones by weight, ties in [`Coding::PREFERENCE`]
+/// order. The first of them that exists now is sent; the best one is
+/// asked for if it does not (and sent once it is made). `identity;q=0`
+/// with nothing else acceptable is still answered identity: a 406 would
+/// help nobody, and RFC 9110 12.5.3 lets a server ignore the header.
+fn choose_variant(
+    found: &Arc<Found>,
+    accept_encoding: Option<&[u8]>,
+    mut encodings: Option<&mut (dyn Encodings + '_)>,
+) -> Option<(Coding, Arc<Found>)> {
+    let on_the_fly = encodings.is_some() && compress::eligible(found);
+    let mut ranked: Vec<(Coding, u16)> = Coding::PREFERENCE
+        .into_iter()
+        .filter(|&c| on_the_fly || found.variants.get(c).is_some())
+        .map(|c| (c, coding_weight(accept_encoding, c.token())))
+        .filter(|&(_, q)| q > 0)
+        .collect();
+    // Stable: equal weights keep the preference order.
+    ranked.sort_by_key(|&(_, q)| std::cmp::Reverse(q));
+    for (i, &(coding, _)) in ranked.iter().enumerate() {
+        if let Some(v) = found.variants.get(coding) {
+            return Some((coding, v.clone()));
         }
-        let q = coding_weight(accept_encoding, coding.token());
-        if q > 0 && best.is_none_or(|(_, b)| q > b) {
-            best = Some((coding, q));
+        if let Some(e) = encodings.as_deref_mut() {
+            // Only the best is asked for; a lesser one already made is
+            // still served meanwhile.
+            if i == 0 || e.has(found, coding) {
+                if let Some(v) = e.get(found, coding) {
+                    return Some((coding, v));
+                }
+            }
         }
     }
-    best.map(|(c, _)| c)
+    None
 }
 
 /// The `Content-Type` of a multipart/byteranges body.
@@ -325,17 +353,18 @@ fn multipart_type() -> &'static str {
 
 fn file_reply(
     req: &Request<'_>,
-    found: std::sync::Arc<Found>,
+    found: Arc<Found>,
     config: &Config,
     now_secs: u64,
+    encodings: Option<&mut (dyn Encodings + '_)>,
 ) -> Reply {
-    // 2a. A precompressed variant, or the file itself.
+    // 2a. A variant (on disk, or made on the fly), or the file itself.
     let mime = found.mime;
-    let vary = (!found.variants.is_empty()).then_some("Accept-Encoding");
-    let coding = choose_variant(&found, req.accept_encoding);
-    let found = match coding.and_then(|c| found.variants.get(c)) {
-        Some(v) => v.clone(),
-        None => found,
+    let varies = !found.variants.is_empty() || (encodings.is_some() && compress::eligible(&found));
+    let vary = varies.then_some("Accept-Encoding");
+    let (coding, found) = match choose_variant(&found, req.accept_encoding, encodings) {
+        Some((coding, variant)) => (Some(coding), variant),
+        None => (None, found),
     };
     let len = found.len;
     let modified = found.modified;

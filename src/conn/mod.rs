@@ -219,6 +219,8 @@ pub struct Cx<'a> {
     /// Where files are found (the driver's cache), or `None` to resolve
     /// every request afresh.
     pub files: Option<&'a mut dyn FileSource>,
+    /// Encodings made on the fly (`None` with `--no-compress`).
+    pub encodings: Option<&'a mut dyn crate::files::compress::Encodings>,
     /// The driver's buffer pool, if it keeps one.
     pub pool: Option<&'a mut BufPool>,
     /// Where requests are counted per path, if anywhere.
@@ -233,6 +235,7 @@ impl<'a> Cx<'a> {
             log,
             stopping: None,
             files: None,
+            encodings: None,
             pool: None,
             counts: None,
         }
@@ -631,7 +634,12 @@ impl Conn {
                             clock: cx.clock,
                             draining: cx.is_stopping(),
                         };
-                        let reply = respond(&req, context, cx.files.as_deref_mut());
+                        let reply = respond(
+                            &req,
+                            context,
+                            cx.files.as_deref_mut(),
+                            cx.encodings.as_deref_mut(),
+                        );
                         let said = Said {
                             line: Some(req.line),
                             referer: req.referer,

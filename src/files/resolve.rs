@@ -208,18 +208,27 @@ pub enum Resolution {
     },
 }
 
-/// A content coding a precompressed variant is stored in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A content coding a variant is stored in (on disk with
+/// `--precompressed`: br and gzip; made on the fly: all three).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Coding {
     Br,
+    Zstd,
     Gzip,
 }
 
 impl Coding {
+    /// In the order a tie between equal weights goes: br compresses web
+    /// text smallest (its built-in dictionary is made of web content),
+    /// zstd is close behind and decodes fastest, gzip is what every client
+    /// has.
+    pub const PREFERENCE: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
+
     /// The `Content-Encoding` value.
     pub fn token(self) -> &'static str {
         match self {
             Coding::Br => "br",
+            Coding::Zstd => "zstd",
             Coding::Gzip => "gzip",
         }
     }
@@ -228,7 +237,17 @@ impl Coding {
     pub fn suffix(self) -> &'static str {
         match self {
             Coding::Br => ".br",
+            Coding::Zstd => ".zst",
             Coding::Gzip => ".gz",
+        }
+    }
+
+    /// Position in [`Coding::PREFERENCE`].
+    pub fn index(self) -> usize {
+        match self {
+            Coding::Br => 0,
+            Coding::Zstd => 1,
+            Coding::Gzip => 2,
         }
     }
 }
@@ -246,6 +265,7 @@ impl Variants {
         match coding {
             Coding::Br => self.br.as_ref(),
             Coding::Gzip => self.gzip.as_ref(),
+            Coding::Zstd => None,
         }
     }
 
@@ -286,6 +306,18 @@ pub struct Found {
     pub variants: Variants,
 }
 
+/// Device, inode, size and modification time: what says a file is
+/// still the version that was looked at.
+pub fn identity_of(meta: &Metadata) -> (u64, u64, u64, i64, i64) {
+    (
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+    )
+}
+
 impl Found {
     fn new(file: File, meta: &Metadata, mime: &'static str, path: PathBuf) -> Found {
         let modified = meta.modified().ok();
@@ -297,13 +329,7 @@ impl Found {
             etag: ETag::of(meta),
             mime,
             path,
-            identity: (
-                meta.dev(),
-                meta.ino(),
-                meta.len(),
-                meta.mtime(),
-                meta.mtime_nsec(),
-            ),
+            identity: identity_of(meta),
             variants: Variants::default(),
         }
     }

@@ -26,7 +26,7 @@ pub const MAX_RANGES: usize = 16;
 /// A strong entity tag, stored inline (no allocation).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct ETag {
-    buf: [u8; 56],
+    buf: [u8; 64],
     len: u8,
 }
 
@@ -45,15 +45,32 @@ impl ETag {
 
     pub fn from_parts(ino: u64, size: u64, mtime_ns: u64) -> ETag {
         use std::io::Write;
-        let mut buf = [0u8; 56];
+        let mut buf = [0u8; 64];
         let mut cursor = &mut buf[..];
-        // At most 2 + 3*16 + 2 = 52 bytes: always fits.
+        // At most 2 + 3*16 + 2 = 52 bytes, 57 with the longest coding: always fits.
         let _ = write!(cursor, "\"{ino:x}-{size:x}-{mtime_ns:x}\"");
-        let len = 56 - cursor.len();
+        let len = 64 - cursor.len();
         ETag {
             buf,
             len: len as u8,
         }
+    }
+
+    /// The tag of this representation encoded with `coding`: the same
+    /// with `-token` before the closing quote, so no encoding's tag ever
+    /// matches another's, or the identity one.
+    pub fn encoded(&self, token: &str) -> ETag {
+        let mut tag = *self;
+        let len = self.len as usize;
+        let add = token.len() + 1;
+        if len + add > tag.buf.len() || len < 2 {
+            return tag;
+        }
+        tag.buf[len - 1] = b'-';
+        tag.buf[len..len + token.len()].copy_from_slice(token.as_bytes());
+        tag.buf[len + token.len()] = b'"';
+        tag.len = (len + add) as u8;
+        tag
     }
 
     /// The tag as sent, quotes included.
@@ -367,6 +384,28 @@ mod tests {
         assert!(!match_holds(b"W/\"1234-17c-abc\"", &t), "strong comparison");
         assert!(match_holds(b"*", &t));
         assert!(!match_holds(b"\"nope\"", &t));
+    }
+
+    #[test]
+    fn encoded_tags_differ_from_each_other_and_identity() {
+        let t = ETag::from_parts(u64::MAX, u64::MAX, u64::MAX);
+        let br = t.encoded("br");
+        let zstd = t.encoded("zstd");
+        assert_eq!(
+            br.as_bytes(),
+            format!(
+                "{}-br\"",
+                &String::from_utf8_lossy(t.as_bytes())[..t.as_bytes().len() - 1]
+            )
+            .as_bytes()
+        );
+        assert_ne!(br, t);
+        assert_ne!(br, zstd);
+        assert_ne!(zstd, t);
+        assert!(zstd.as_bytes().ends_with(b"-zstd\""));
+        assert!(!none_match_hits(t.as_bytes(), &br));
+        assert!(!none_match_hits(br.as_bytes(), &t));
+        assert!(none_match_hits(zstd.as_bytes(), &zstd));
     }
 
     #[test]

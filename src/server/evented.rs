@@ -60,9 +60,11 @@ use crate::config::Config;
 use crate::conn::{BufPool, Conn, Cx, Next, Why, later};
 use crate::counts::Counts;
 use crate::files::cache::FileCache;
+use crate::files::compress::LoopEncodings;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
 use crate::timer::{TimerHandle, TimerWheel};
+use crate::work::Mailbox;
 
 /// Timer resolution. Timeouts are whole seconds; 50 ms keeps them accurate
 /// to a twentieth of a second at twenty wakeups a second at most.
@@ -77,6 +79,8 @@ const EVENTS_CAPACITY: usize = 1024;
 
 const LISTENER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
+/// The compression workers' results are in the mailbox.
+const WAKER: Token = Token(usize::MAX - 2);
 const KEY_BITS: u32 = 32;
 const KEY_MASK: usize = (1 << KEY_BITS) - 1;
 /// Generations run 1..=MAX_GENERATION and wrap, so no connection token can
@@ -150,6 +154,9 @@ pub struct EventLoop<'c> {
     /// prints them all on SIGUSR1.
     counts: Arc<Counts>,
     tally: usize,
+    /// Compressed variants: this loop's cache, filled by the workers
+    /// through its mailbox and waker.
+    encodings: Option<LoopEncodings>,
 }
 
 impl<'c> EventLoop<'c> {
@@ -158,10 +165,22 @@ impl<'c> EventLoop<'c> {
         mut listener: TcpListener,
         log: Option<AccessLog>,
         max_connections: usize,
-        counts: Arc<Counts>,
+        shared: crate::server::Shared,
         tally: usize,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
+        let encodings = match &shared.compressor {
+            Some(compressor) => {
+                let waker = mio::Waker::new(poll.registry(), WAKER)?;
+                let mailbox = Arc::new(Mailbox::new(waker));
+                Some(LoopEncodings::new(
+                    config.compress_cache,
+                    compressor.clone(),
+                    mailbox,
+                ))
+            }
+            None => None,
+        };
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         // One loop answers SIGUSR1 (for all of them); every loop stops on
@@ -193,8 +212,9 @@ impl<'c> EventLoop<'c> {
             stopping: std::sync::atomic::AtomicBool::new(false),
             cache: FileCache::new(),
             pool: BufPool::new(),
-            counts,
+            counts: shared.counts,
             tally,
+            encodings,
         })
     }
 
@@ -233,6 +253,11 @@ impl<'c> EventLoop<'c> {
                             } else {
                                 signalled += 1;
                             }
+                        }
+                    }
+                    WAKER => {
+                        if let Some(e) = &mut self.encodings {
+                            e.receive();
                         }
                     }
                     token => self.on_event(token),
@@ -460,6 +485,10 @@ impl<'c> EventLoop<'c> {
         }
         cx.pool = Some(&mut self.pool);
         cx.counts = Some(self.counts.tally(self.tally));
+        cx.encodings = self
+            .encodings
+            .as_mut()
+            .map(|e| e as &mut dyn crate::files::compress::Encodings);
         (cx, &mut self.slots)
     }
 
@@ -580,7 +609,10 @@ mod tests {
             TcpListener::from_std(std_listener),
             None,
             16,
-            Arc::new(Counts::new(1)),
+            crate::server::Shared {
+                counts: Arc::new(Counts::new(1)),
+                compressor: None,
+            },
             0,
         )
         .unwrap();

@@ -15,6 +15,7 @@ use socket2::{Domain, Socket, Type};
 
 use crate::config::Config;
 use crate::counts::Counts;
+use crate::files::compress::Compressor;
 use crate::log::AccessLog;
 
 /// Listen backlog: connections the kernel completes and queues while the
@@ -132,13 +133,33 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )
     .map_err(|e| RunError(format!("cannot handle SIGUSR1: {e}")))?;
+    let compressor = if config.compress {
+        let pool = crate::work::Pool::new(config.compress_threads)
+            .map_err(|e| RunError(format!("cannot start compression threads: {e}")))?;
+        Some(Compressor::new(pool, config.compress_cache))
+    } else {
+        None
+    };
     announce(local, config);
     let counts = Arc::new(Counts::new(others.len() + 1));
-    let result = serve(config, first, others, log, cap, &counts);
+    let shared = Shared {
+        counts: counts.clone(),
+        compressor,
+    };
+    let result = serve(config, first, others, log, cap, &shared);
     if result.is_ok() && config.verbose {
         counts.print();
     }
     result
+}
+
+/// What every driver of one server shares.
+#[derive(Clone)]
+pub struct Shared {
+    /// Requests per path.
+    pub counts: Arc<Counts>,
+    /// The compression workers (none with `--no-compress`).
+    pub compressor: Option<Arc<Compressor>>,
 }
 
 /// Runs the configured driver(s) until they stop.
@@ -148,16 +169,16 @@ fn serve(
     others: Vec<std::net::TcpListener>,
     log: Option<AccessLog>,
     cap: usize,
-    counts: &Arc<Counts>,
+    shared: &Shared,
 ) -> Result<(), RunError> {
     let failed = |e: io::Error| RunError(format!("event loop: {e}"));
     if config.threaded {
-        return threaded::run(config, first, log, cap, counts.clone())
+        return threaded::run(config, first, log, cap, shared.clone())
             .map_err(|e| RunError(format!("threaded server: {e}")));
     }
     if others.is_empty() {
         let listener = mio::net::TcpListener::from_std(first);
-        return evented::EventLoop::new(config, listener, log, cap, counts.clone(), 0)
+        return evented::EventLoop::new(config, listener, log, cap, shared.clone(), 0)
             .and_then(|mut l| l.run())
             .map_err(failed);
     }
@@ -170,14 +191,14 @@ fn serve(
             .enumerate()
             .map(|(i, listener)| {
                 let log = log.as_ref().map(AccessLog::sibling);
-                let counts = counts.clone();
+                let shared = shared.clone();
                 scope.spawn(move || {
                     evented::EventLoop::new(
                         config,
                         mio::net::TcpListener::from_std(listener),
                         log,
                         each,
-                        counts,
+                        shared,
                         i + 1,
                     )
                     .and_then(|mut l| l.run())
@@ -189,7 +210,7 @@ fn serve(
             mio::net::TcpListener::from_std(first),
             log,
             each,
-            counts.clone(),
+            shared.clone(),
             0,
         )
         .and_then(|mut l| l.run());

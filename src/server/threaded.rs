@@ -39,6 +39,7 @@ use crate::config::Config;
 use crate::conn::{Conn, Cx, Direction, Next, Transport, Why};
 use crate::counts::Counts;
 use crate::files::cache::SharedCache;
+use crate::files::compress::SharedEncodings;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink, SharedLog};
 use crate::server::evented::ACCEPT_BACKOFF;
@@ -65,6 +66,9 @@ struct Shared {
     changed: Condvar,
     /// Requests per path (one tally for all threads).
     counts: Arc<Counts>,
+    /// Compressed variants, one cache for all threads (`--no-compress`:
+    /// none).
+    encodings: Option<SharedEncodings>,
 }
 
 impl Shared {
@@ -162,7 +166,7 @@ pub fn run(
     listener: TcpListener,
     log: Option<AccessLog>,
     max_connections: usize,
-    counts: Arc<Counts>,
+    server: crate::server::Shared,
 ) -> io::Result<()> {
     listener.set_nonblocking(false)?;
     let listener = Arc::new(listener);
@@ -173,7 +177,10 @@ pub fn run(
         stopping: AtomicBool::new(false),
         conns: Mutex::new(Slab::new()),
         changed: Condvar::new(),
-        counts,
+        counts: server.counts,
+        encodings: server
+            .compressor
+            .map(|c| SharedEncodings::new(config.compress_cache, c)),
     });
 
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGUSR1])?;
@@ -299,6 +306,7 @@ fn thread_cx<'a>(
     clock: &'a Clock,
     log: &'a mut Option<SharedLog>,
     files: &'a mut SharedCache,
+    encodings: &'a mut Option<SharedEncodings>,
 ) -> Cx<'a> {
     let mut cx = Cx::new(
         &shared.config,
@@ -310,6 +318,9 @@ fn thread_cx<'a>(
     if shared.config.file_cache {
         cx.files = Some(files);
     }
+    cx.encodings = encodings
+        .as_mut()
+        .map(|e| e as &mut dyn crate::files::compress::Encodings);
     cx
 }
 
@@ -322,6 +333,7 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr) {
     let mut conn = Conn::new(peer, clock.now());
     let mut log = shared.log.clone();
     let mut files = shared.cache.clone();
+    let mut encodings = shared.encodings.clone();
     let why = loop {
         clock.update();
         let idle = conn.is_idle();
@@ -331,14 +343,14 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr) {
         }
         let next = match conn.drive(
             &mut sock,
-            &mut thread_cx(shared, &clock, &mut log, &mut files),
+            &mut thread_cx(shared, &clock, &mut log, &mut files, &mut encodings),
         ) {
             Next::Wait => {
                 // A timeout, or a spurious wakeup: check the deadline.
                 clock.update();
                 conn.on_timeout(
                     &mut sock,
-                    &mut thread_cx(shared, &clock, &mut log, &mut files),
+                    &mut thread_cx(shared, &clock, &mut log, &mut files, &mut encodings),
                 )
             }
             other => other,

@@ -1,6 +1,7 @@
 mod basics;
 mod browser;
 mod cli;
+mod compression;
 mod conformance;
 mod container;
 mod counts;

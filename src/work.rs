@@ -1,0 +1,189 @@
+//! The worker pool: work that can take more than microseconds (compressing
+//! a file version, later checking a password) never runs on an event loop.
+//!
+//! A driver hands the pool a job (a closure); one of a few threads runs it,
+//! and the job delivers its own result back to whoever asked: for an event
+//! loop, into the loop's [`Mailbox`] and then a `mio::Waker`, so the loop
+//! wakes and takes it; for the threaded driver, straight into the state
+//! its threads share. Nothing here knows what a job does.
+//!
+//! Bounded: at most [`MAX_QUEUED`] jobs wait; past that, `spawn` refuses
+//! and the caller carries on without the result (it asks again later).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
+
+/// Jobs waiting at most. Each is one file version to compress: far more
+/// than a site has files changing at once.
+pub const MAX_QUEUED: usize = 1024;
+
+type Job = Box<dyn FnOnce() + Send>;
+
+struct Queue {
+    jobs: VecDeque<Job>,
+    closed: bool,
+}
+
+struct Inner {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+}
+
+/// The pool; clones share it. The threads end when the last clone is
+/// dropped (after the jobs already queued).
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+    _threads: Arc<Threads>,
+}
+
+/// Closes the queue when the last pool handle goes.
+struct Threads(Arc<Inner>);
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        crate::unpoison(self.0.queue.lock()).closed = true;
+        self.0.ready.notify_all();
+    }
+}
+
+impl Pool {
+    /// A pool of `threads` threads (at least one).
+    pub fn new(threads: usize) -> std::io::Result<Pool> {
+        let inner = Arc::new(Inner {
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::new(),
+                closed: false,
+            }),
+            ready: Condvar::new(),
+        });
+        for i in 0..threads.max(1) {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name(format!("skiff-work-{i}"))
+                .spawn(move || work(&inner))?;
+        }
+        Ok(Pool {
+            _threads: Arc::new(Threads(inner.clone())),
+            inner,
+        })
+    }
+
+    /// Queues `job`; false (and the job dropped) when the queue is full.
+    pub fn spawn(&self, job: impl FnOnce() + Send + 'static) -> bool {
+        let mut q = crate::unpoison(self.inner.queue.lock());
+        if q.jobs.len() >= MAX_QUEUED || q.closed {
+            return false;
+        }
+        q.jobs.push_back(Box::new(job));
+        drop(q);
+        self.inner.ready.notify_one();
+        true
+    }
+}
+
+fn work(inner: &Inner) {
+    loop {
+        let job = {
+            let mut q = crate::unpoison(inner.queue.lock());
+            loop {
+                if let Some(job) = q.jobs.pop_front() {
+                    break job;
+                }
+                if q.closed {
+                    return;
+                }
+                q = crate::unpoison(inner.ready.wait(q));
+            }
+        };
+        job();
+    }
+}
+
+/// Results waiting for an event loop, and how to wake it.
+pub struct Mailbox<T> {
+    items: Mutex<Vec<T>>,
+    waker: mio::Waker,
+}
+
+impl<T> Mailbox<T> {
+    pub fn new(waker: mio::Waker) -> Mailbox<T> {
+        Mailbox {
+            items: Mutex::new(Vec::new()),
+            waker,
+        }
+    }
+
+    /// Delivers `item` and wakes the loop.
+    pub fn post(&self, item: T) {
+        crate::unpoison(self.items.lock()).push(item);
+        let _ = self.waker.wake();
+    }
+
+    /// Everything delivered so far.
+    pub fn take(&self) -> Vec<T> {
+        std::mem::take(&mut *crate::unpoison(self.items.lock()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn jobs_run_off_the_calling_thread_and_deliver_back() {
+        let pool = Pool::new(2).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let caller = std::thread::current().id();
+        for i in 0..10 {
+            let tx = tx.clone();
+            assert!(pool.spawn(move || {
+                tx.send((i, std::thread::current().id())).unwrap();
+            }));
+        }
+        let mut got: Vec<_> = (0..10)
+            .map(|_| rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap())
+            .collect();
+        assert!(got.iter().all(|(_, t)| *t != caller));
+        got.sort_by_key(|(i, _)| *i);
+        assert_eq!(
+            got.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            (0..10).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn the_queue_is_bounded() {
+        let pool = Pool::new(1).unwrap();
+        let (hold_tx, hold_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = mpsc::channel();
+        // Occupy the only thread until the test lets go.
+        assert!(pool.spawn(move || {
+            started_tx.send(()).unwrap();
+            let _ = hold_rx.recv();
+        }));
+        started_rx.recv().unwrap();
+        for _ in 0..MAX_QUEUED {
+            assert!(pool.spawn(|| {}));
+        }
+        assert!(!pool.spawn(|| {}), "full");
+        drop(hold_tx);
+    }
+
+    #[test]
+    fn a_mailbox_wakes_its_poll() {
+        let mut poll = mio::Poll::new().unwrap();
+        let waker = mio::Waker::new(poll.registry(), mio::Token(7)).unwrap();
+        let mailbox = Arc::new(Mailbox::new(waker));
+        let pool = Pool::new(1).unwrap();
+        let m = mailbox.clone();
+        assert!(pool.spawn(move || m.post(42)));
+        let mut events = mio::Events::with_capacity(4);
+        poll.poll(&mut events, Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        assert!(events.iter().any(|e| e.token() == mio::Token(7)));
+        assert_eq!(mailbox.take(), [42]);
+        assert!(mailbox.take().is_empty());
+    }
+}
