@@ -320,12 +320,19 @@ fn choose_variant(
     mut encodings: Option<&mut (dyn Encodings + '_)>,
 ) -> Option<(Coding, Arc<Found>)> {
     let on_the_fly = encodings.is_some() && compress::eligible(found);
-    let mut ranked: Vec<(Coding, u16)> = Coding::PREFERENCE
-        .into_iter()
-        .filter(|&c| on_the_fly || found.variants.get(c).is_some())
-        .map(|c| (c, coding_weight(accept_encoding, c.token())))
-        .filter(|&(_, q)| q > 0)
-        .collect();
+    // At most three candidates: kept on the stack, no allocation.
+    let mut ranked = [(Coding::Br, 0u16); 3];
+    let mut n = 0;
+    for c in Coding::PREFERENCE {
+        if on_the_fly || found.variants.get(c).is_some() {
+            let q = coding_weight(accept_encoding, c.token());
+            if q > 0 {
+                ranked[n] = (c, q);
+                n += 1;
+            }
+        }
+    }
+    let ranked = &mut ranked[..n];
     // Stable: equal weights keep the preference order.
     ranked.sort_by_key(|&(_, q)| std::cmp::Reverse(q));
     for (i, &(coding, _)) in ranked.iter().enumerate() {

@@ -107,3 +107,58 @@ each_mode! {
         assert!(video.iter().all(|x| x.contains("\" 206 ") || x.contains("\" 304 ")), "{video:?}");
     }
 }
+
+const COMPRESS_PAGE: &str = include_str!("../fixtures/compress-check.html");
+
+each_mode! {
+    fn chromium_runs_scripts_and_applies_styles_that_arrive_compressed(mode) {
+        let Some(browser) = chromium() else {
+            assert!(std::env::var_os("CI").is_none(), "CI must install chromium (.ci/run does)");
+            eprintln!("skipped: chromium is not installed");
+            return;
+        };
+        let site = TempDir::new("browser-compress");
+        site.write("check.html", COMPRESS_PAGE);
+        // Each over 1 KiB, so each is compressed.
+        let mut css = String::from("#box { width: 123px; color: rebeccapurple; }\n");
+        let mut js = String::from("window.appRan = true;\n");
+        let mut data = String::new();
+        for i in 0..200 {
+            css.push_str(&format!(".rule-{i} {{ margin: {i}px; padding: {i}px; }}\n"));
+            js.push_str(&format!("window.value{i} = {i} * 2; // padding to be compressed\n"));
+            data.push_str(&format!("line {i} of a text file that compresses well\n"));
+        }
+        site.write("style.css", &css);
+        site.write("app.js", &js);
+        site.write("data.txt", &data);
+        let s = Server::start(mode, &site.path, &["--access-log", "-"]);
+        // Make every encoding of every file first (requests are answered
+        // identity until theirs is made), whichever the browser asks for.
+        for path in ["/style.css", "/app.js", "/data.txt"] {
+            for coding in ["gzip", "br", "zstd"] {
+                wait_for(|| {
+                    let r = s.get_with(path, &format!("Accept-Encoding: {coding}\r\n"));
+                    (r.header("content-encoding") == Some(coding)).then_some(())
+                })
+                .unwrap_or_else(|| panic!("{path} never came as {coding}"));
+            }
+        }
+        let dom = dump_dom(&browser, &s.url("/check.html"));
+        let result = dom
+            .lines()
+            .find_map(|l| l.split("RESULT ").nth(1))
+            .unwrap_or_else(|| panic!("no result in the page: {dom}"));
+        for want in [
+            "\"script\":\"ran\"",
+            "\"width\":\"123px\"",
+            "\"style.css\":\"encoded\"",
+            "\"app.js\":\"encoded\"",
+        ] {
+            assert!(result.contains(want), "{want} missing from {result}");
+        }
+        let lines: Vec<&str> = data.lines().collect();
+        let want = format!("{} {}", data.len(), &lines[0][..12]);
+        assert!(result.contains(&want), "{want} missing from {result}");
+        assert!(!result.contains("\"data\":\"null"), "data.txt came identity: {result}");
+    }
+}
