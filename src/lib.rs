@@ -32,12 +32,18 @@
 //! state return to a per-loop pool while it is idle, so an idle
 //! connection costs a few words.
 //!
+//! Slow work never runs on a loop: text files are compressed once per
+//! version by a small pool of threads ([`work`]), which hand each result
+//! back to the loop that asked through its mailbox and `mio::Waker`; until
+//! then requests are answered identity ([`files::compress`]).
+//!
 //! Module map:
 //! - [`config`]: flags -> validated [`config::Config`]
 //! - [`http`]: request parsing, response heads, the `Date` clock, content
 //!   negotiation
 //! - [`files`]: path resolution (hidden names, precompressed variants),
-//!   directory listings, file bodies, the file cache
+//!   directory listings, file bodies, the file cache, compression
+//! - [`work`]: the worker pool and the mailboxes results come back through
 //! - [`respond`]: request -> reply (methods, redirects, listings,
 //!   variants, conditionals, ranges)
 //! - [`conn`]: the per-connection state machine
