@@ -94,9 +94,12 @@ pub fn encode(coding: Coding, data: &[u8]) -> io::Result<Vec<u8>> {
             e.finish()
         }
         Coding::Br => {
+            // A window no larger than the file: the same output, and the
+            // encoder's memory sized to the file rather than to 4 MiB.
+            let lgwin = (usize::BITS - data.len().leading_zeros()).clamp(10, 24) as i32;
             let params = brotli::enc::BrotliEncoderParams {
                 quality: if best { 11 } else { 9 },
-                lgwin: 22,
+                lgwin,
                 ..Default::default()
             };
             let mut out = Vec::with_capacity(data.len() / 3);
