@@ -150,6 +150,28 @@ pub struct Args {
     #[arg(env = "SKIFF_PRECOMPRESSED", long)]
     pub precompressed: bool,
 
+    /// Names served for a folder, tried in order, comma-separated (also for / and --list-dirs).
+    #[arg(
+        env = "SKIFF_INDEX",
+        long,
+        value_name = "NAMES",
+        default_value = "index.html"
+    )]
+    pub index: String,
+
+    /// A file under the root served (200) for a GET or HEAD of a path that does not exist, when the request accepts text/html: a single-page app's client-side routes.
+    #[arg(env = "SKIFF_FALLBACK", long, value_name = "FILE")]
+    pub fallback: Option<String>,
+
+    /// Cache-Control for file responses whose URL path matches GLOB, e.g. '/assets/**=public, max-age=31536000, immutable' (repeatable; the first match wins; --max-age is the fallback).
+    #[arg(
+        env = "SKIFF_CACHE_CONTROL",
+        long = "cache-control",
+        value_name = "GLOB=VALUE",
+        value_delimiter = '\n'
+    )]
+    pub cache_control: Vec<String>,
+
     /// Do not compress text files on the fly (on by default: br, zstd or gzip, made once per file version).
     #[arg(env = "SKIFF_NO_COMPRESS", long)]
     pub no_compress: bool,
@@ -240,6 +262,15 @@ pub struct Config {
     pub compress_threads: usize,
     /// `--compress-cache`, in bytes.
     pub compress_cache: usize,
+    /// `--index`: the names served for a folder, in order.
+    pub index: Box<[Box<str>]>,
+    /// `--fallback`: the target (an origin-form path) of the file served
+    /// for a missing path asked for as HTML.
+    pub fallback: Option<Box<[u8]>>,
+    /// `--cache-control` rules, in order: the glob, and the extra headers
+    /// (`--header` ones plus this `Cache-Control`) of a file response it
+    /// matches.
+    pub cache_rules: Vec<(globset::GlobMatcher, Box<[u8]>)>,
 }
 
 /// A configuration problem, printed as `skiff: <message>`.
@@ -343,6 +374,18 @@ impl Config {
             let (name, value) = parse_header_spec(spec).map_err(invalid)?;
             extra_headers.extend_from_slice(format!("\r\n{name}: {value}").as_bytes());
         }
+        let mut cache_rules = Vec::new();
+        for spec in &args.cache_control {
+            let (glob, value) = parse_cache_rule(spec).map_err(invalid)?;
+            let mut headers = extra_headers.clone();
+            headers.extend_from_slice(format!("\r\nCache-Control: {value}").as_bytes());
+            cache_rules.push((glob, headers.into_boxed_slice()));
+        }
+        let index = parse_index(&args.index).map_err(invalid)?;
+        let fallback = match &args.fallback {
+            Some(file) => Some(fallback_target(&root, file).map_err(invalid)?),
+            None => None,
+        };
         let mut file_headers = extra_headers.clone();
         if let Some(secs) = args.max_age {
             file_headers.extend_from_slice(format!("\r\nCache-Control: max-age={secs}").as_bytes());
@@ -381,6 +424,9 @@ impl Config {
             compress: !args.no_compress,
             compress_threads: usize::from(args.compress_threads),
             compress_cache: (args.compress_cache as usize).saturating_mul(1024 * 1024),
+            index,
+            fallback,
+            cache_rules,
         })
     }
 
@@ -396,6 +442,7 @@ impl Config {
             show_hidden: self.show_hidden,
             list_dirs: self.list_dirs,
             precompressed: self.precompressed,
+            index: Some(&self.index),
         }
     }
 
@@ -440,6 +487,70 @@ fn parse_header_spec(spec: &str) -> Result<(&str, &str), String> {
         return Err(format!("--header '{spec}': skiff sets {name} itself"));
     }
     Ok((name, value))
+}
+
+/// `--index a.html,b.htm` -> the names. Each is one file name: not empty,
+/// no `/`, not `.` or `..`.
+fn parse_index(spec: &str) -> Result<Box<[Box<str>]>, String> {
+    let names: Vec<Box<str>> = spec.split(',').map(|n| n.trim().into()).collect();
+    for name in &names {
+        if name.is_empty()
+            || name.contains('/')
+            || name.contains('\0')
+            || &**name == "."
+            || &**name == ".."
+        {
+            return Err(format!("--index '{spec}': '{name}' is not a file name"));
+        }
+    }
+    Ok(names.into_boxed_slice())
+}
+
+/// `--fallback FILE` (relative to the root, with or without a leading
+/// `/`) -> the request target that finds it, checked now: a regular file
+/// under the root.
+fn fallback_target(root: &std::path::Path, file: &str) -> Result<Box<[u8]>, String> {
+    let rel = file.trim_start_matches('/');
+    let path = root.join(rel);
+    let shown = || format!("--fallback '{file}'");
+    let canonical = std::fs::canonicalize(&path).map_err(|e| format!("{}: {e}", shown()))?;
+    if !canonical.starts_with(root) {
+        return Err(format!("{}: not under the root", shown()));
+    }
+    if !std::fs::metadata(&canonical)
+        .map(|m| m.is_file())
+        .unwrap_or(false)
+    {
+        return Err(format!("{}: not a regular file", shown()));
+    }
+    let mut target = Vec::new();
+    for seg in rel.split('/').filter(|s| !s.is_empty()) {
+        target.push(b'/');
+        target.extend(
+            percent_encoding::utf8_percent_encode(seg, percent_encoding::NON_ALPHANUMERIC)
+                .flat_map(|s| s.bytes()),
+        );
+    }
+    Ok(target.into_boxed_slice())
+}
+
+/// `GLOB=VALUE` -> the compiled glob (matched against URL paths; `*`
+/// stays within a segment, `**` crosses them) and the value.
+fn parse_cache_rule(spec: &str) -> Result<(globset::GlobMatcher, &str), String> {
+    let Some((glob, value)) = spec.split_once('=') else {
+        return Err(format!("--cache-control '{spec}': expected 'GLOB=VALUE'"));
+    };
+    let value = value.trim_matches([' ', '\t']);
+    if value.is_empty() || value.chars().any(|c| c.is_control()) {
+        return Err(format!(
+            "--cache-control '{spec}': the value must be non-empty, without control characters"
+        ));
+    }
+    let glob = globset::GlobBuilder::new(glob.trim())
+        .literal_separator(true)
+        .build()
+        .map_err(|e| format!("--cache-control '{spec}': {e}"))?;
+    Ok((glob.compile_matcher(), value))
 }
 
 /// `-document_root DIR` and `-port N`, the original assignment's spellings,

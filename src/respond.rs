@@ -46,9 +46,9 @@ use crate::http::conditional::{
 };
 use crate::http::date::Clock;
 use crate::http::date::unix_secs;
-use crate::http::negotiate::{coding_weight, wants_json};
+use crate::http::negotiate::{accepts_html, coding_weight, wants_json};
 use crate::http::request::{Expect, Framing, HeadError, Method, Request};
-use crate::http::response::{Fields, Persist, Status, write_head};
+use crate::http::response::{Fields, Persist, Status, Vary, write_head};
 
 /// Content type of every error page.
 pub const HTML: &str = "text/html";
@@ -78,6 +78,8 @@ pub struct Reply {
     /// Send `100 Continue` before reading that body: the client asked
     /// (`Expect: 100-continue`, HTTP/1.1) and may be holding it back.
     pub send_continue: bool,
+    /// The `--cache-control` rule that applies (its index), if any.
+    pub cache_rule: Option<usize>,
 }
 
 /// What follows the head on a GET (a HEAD sends none of it).
@@ -109,6 +111,7 @@ impl Reply {
             head_only: false,
             discard: Framing::None,
             send_continue: false,
+            cache_rule: None,
         }
     }
 
@@ -137,7 +140,10 @@ impl Reply {
     /// responses (those with validators) get `Cache-Control` too.
     pub fn extra_headers<'c>(&self, config: &'c Config) -> &'c [u8] {
         if self.fields.etag.is_some() && !self.status.is_error() {
-            &config.file_headers
+            match self.cache_rule {
+                Some(i) => &config.cache_rules[i].1,
+                None => &config.file_headers,
+            }
         } else {
             &config.extra_headers
         }
@@ -254,7 +260,22 @@ fn decide(
     }
     let lookup = config.lookup();
     let mut files = files;
-    match find(files.as_deref_mut(), config, req.target, now) {
+    let mut reply = match find(files.as_deref_mut(), config, req.target, now) {
+        Err(Status::NotFound) if config.fallback.is_some() => {
+            match fallback(req, files.as_deref_mut(), config, now) {
+                Some(found) => {
+                    let mut reply = file_reply(req, found, config, clock.unix_secs(), encodings);
+                    reply.fields.vary.accept = true;
+                    reply
+                }
+                None => {
+                    // Whether this is a 404 depended on Accept too.
+                    let mut reply = Reply::error(Status::NotFound, config);
+                    reply.fields.vary.accept = true;
+                    reply
+                }
+            }
+        }
         Err(status) => Reply::error(status, config),
         Ok(Resolution::Redirect(location)) => {
             let mut reply = Reply::error(Status::MovedPermanently, config);
@@ -282,7 +303,7 @@ fn decide(
                         fields: Fields {
                             content_type: Some(if json { "application/json" } else { HTML }),
                             content_length: len,
-                            vary: Some("Accept"),
+                            vary: Vary::ACCEPT,
                             ..Fields::default()
                         },
                         body: Body::File(FileStream::window(Source::Bytes(body), 0, len)),
@@ -291,7 +312,56 @@ fn decide(
                 }
             }
         }
+    };
+    if reply.fields.etag.is_some() && !reply.status.is_error() && !config.cache_rules.is_empty() {
+        reply.cache_rule = cache_rule(req.target, config);
     }
+    reply
+}
+
+/// The `--fallback` file for a request that found nothing, if it gets
+/// one: GET or HEAD, accepting `text/html` (a browser navigating, not a
+/// script or an image fetching an asset), for a path that is not hidden
+/// and where nothing at all exists (a forbidden or hidden file keeps its
+/// status).
+fn fallback(
+    req: &Request<'_>,
+    files: Option<&mut (dyn FileSource + '_)>,
+    config: &Config,
+    now: Instant,
+) -> Option<Arc<Found>> {
+    let target = config.fallback.as_deref()?;
+    if !matches!(req.method, Method::Get | Method::Head) || !accepts_html(req.accept) {
+        return None;
+    }
+    let norm = crate::files::resolve::normalize(req.target).ok()?;
+    if !config.show_hidden
+        && norm
+            .path
+            .split(|&c| c == b'/')
+            .any(crate::files::resolve::is_hidden)
+    {
+        return None;
+    }
+    let asked = config.root.join(norm.relative());
+    match std::fs::symlink_metadata(&asked) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        _ => return None,
+    }
+    match find(files, config, target, now) {
+        Ok(Resolution::File(found)) => Some(found),
+        _ => None,
+    }
+}
+
+/// The first `--cache-control` rule whose glob matches the target's path.
+fn cache_rule(target: &[u8], config: &Config) -> Option<usize> {
+    let norm = crate::files::resolve::normalize(target).ok()?;
+    let path = std::str::from_utf8(&norm.path).ok()?;
+    config
+        .cache_rules
+        .iter()
+        .position(|(glob, _)| glob.is_match(path))
 }
 
 fn find(
@@ -368,7 +438,10 @@ fn file_reply(
     // 2a. A variant (on disk, or made on the fly), or the file itself.
     let mime = found.mime;
     let varies = !found.variants.is_empty() || (encodings.is_some() && compress::eligible(&found));
-    let vary = varies.then_some("Accept-Encoding");
+    let vary = Vary {
+        accept_encoding: varies,
+        ..Vary::default()
+    };
     let (coding, found) = match choose_variant(&found, req.accept_encoding, encodings) {
         Some((coding, variant)) => (Some(coding), variant),
         None => (None, found),

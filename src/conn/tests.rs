@@ -183,6 +183,7 @@ fn a_file_shorter_than_promised_is_a_500_not_padding() {
         head_only: false,
         discard: Framing::None,
         send_continue: false,
+        cache_rule: None,
     };
     let said = Said {
         line: Some(b"GET /a.txt HTTP/1.1"),

@@ -16,8 +16,9 @@
 //!    (so `a.txt -> .env` is hidden too). `.well-known` (RFC 8615: ACME
 //!    challenges, `security.txt`) is the one dot-name that is not hidden.
 //! 6. A directory requested without a trailing slash is a 301 to the same
-//!    path plus `/` (query kept); with the slash, its `index.html` is served
-//!    (checked the same way); without one it is listed (`--list-dirs`, see
+//!    path plus `/` (query kept); with the slash, the first of its index
+//!    names that exists (`--index`, default `index.html`) is served (checked
+//!    the same way); without one it is listed (`--list-dirs`, see
 //!    [`crate::files::listing`]) or 404.
 //! 7. Open the file (non-blocking, so a FIFO can never stall the loop, and
 //!    without following a last-moment symlink) and check it is a regular
@@ -79,6 +80,9 @@ pub struct Lookup<'a> {
     pub list_dirs: bool,
     /// Find `.br` and `.gz` variants beside each file (`--precompressed`).
     pub precompressed: bool,
+    /// The names served for a directory, tried in order (`--index`);
+    /// `None`: [`INDEX`] alone.
+    pub index: Option<&'a [Box<str>]>,
 }
 
 impl<'a> Lookup<'a> {
@@ -89,7 +93,18 @@ impl<'a> Lookup<'a> {
             show_hidden: false,
             list_dirs: false,
             precompressed: false,
+            index: None,
         }
+    }
+
+    /// The index names, in order.
+    pub fn index_names(&self) -> impl Iterator<Item = &str> {
+        let default: &[&str] = &[INDEX];
+        let (given, default) = match self.index {
+            Some(names) => (names, &[][..]),
+            None => (&[][..], default),
+        };
+        given.iter().map(|n| &**n).chain(default.iter().copied())
     }
 }
 
@@ -368,17 +383,26 @@ pub fn resolve_with(lookup: &Lookup<'_>, target: &[u8]) -> Result<Resolution, St
         if !norm.trailing_slash {
             return Ok(Resolution::Redirect(location_with_slash(&norm)));
         }
-        let index_path = canonical.join(INDEX);
-        return match contained(lookup, &index_path) {
-            Err(Status::NotFound) if lookup.list_dirs => Ok(Resolution::Directory {
+        // The first index name that is there (any other error, a symlink
+        // out or a forbidden file, is the answer).
+        for name in lookup.index_names() {
+            let index_path = canonical.join(name);
+            match contained(lookup, &index_path) {
+                Err(Status::NotFound) => continue,
+                Err(status) => return Err(status),
+                Ok(index) => {
+                    let found = open_regular(index, mime_for(name.as_bytes()))?;
+                    return Ok(Resolution::File(with_variants(lookup, found, &index_path)));
+                }
+            }
+        }
+        return if lookup.list_dirs {
+            Ok(Resolution::Directory {
                 dir: canonical,
                 path: norm.path,
-            }),
-            Err(status) => Err(status),
-            Ok(index) => {
-                let found = open_regular(index, mime_for(INDEX.as_bytes()))?;
-                Ok(Resolution::File(with_variants(lookup, found, &index_path)))
-            }
+            })
+        } else {
+            Err(Status::NotFound)
         };
     }
     if norm.trailing_slash {

@@ -37,6 +37,13 @@ pub fn wants_json(accept: Option<&[u8]>) -> bool {
     json > 0 && json >= html
 }
 
+/// Whether `Accept` names `text/html` itself with a weight above 0: a
+/// browser navigating to a page (`*/*`, what scripts and images send, does
+/// not count).
+pub fn accepts_html(accept: Option<&[u8]>) -> bool {
+    accept.is_some_and(|h| weighted(h).any(|(v, q)| q > 0 && v.eq_ignore_ascii_case(b"text/html")))
+}
+
 /// The weight `Accept-Encoding` gives `coding` (`gzip` also answers to
 /// `x-gzip`): its own entry, else `*`'s, else 0. No header at all means
 /// identity only here: a client that says nothing gets the file as it is.
@@ -124,6 +131,18 @@ mod tests {
         ));
         assert!(!json("*/*"));
         assert!(!wants_json(None));
+    }
+
+    #[test]
+    fn html_is_accepted_only_when_named() {
+        let browser = b"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8";
+        assert!(accepts_html(Some(browser)));
+        assert!(accepts_html(Some(b"TEXT/HTML")));
+        assert!(!accepts_html(Some(b"*/*")));
+        assert!(!accepts_html(Some(b"image/avif,image/webp,*/*;q=0.8")));
+        assert!(!accepts_html(Some(b"text/html;q=0")));
+        assert!(!accepts_html(Some(b"application/json")));
+        assert!(!accepts_html(None));
     }
 
     #[test]

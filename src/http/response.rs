@@ -200,7 +200,40 @@ pub struct Fields {
     /// `Content-Encoding` (a precompressed variant).
     pub content_encoding: Option<&'static str>,
     /// `Vary`: the request fields the choice of this body depended on.
-    pub vary: Option<&'static str>,
+    pub vary: Vary,
+}
+
+/// The request fields a response depended on (`Vary`), any of three.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Vary {
+    pub accept: bool,
+    pub accept_encoding: bool,
+    pub origin: bool,
+}
+
+impl Vary {
+    /// `Vary: Accept` alone.
+    pub const ACCEPT: Vary = Vary {
+        accept: true,
+        accept_encoding: false,
+        origin: false,
+    };
+
+    fn write(self, out: &mut Vec<u8>) {
+        let names = [
+            (self.accept, &b"Accept"[..]),
+            (self.accept_encoding, b"Accept-Encoding"),
+            (self.origin, b"Origin"),
+        ];
+        let mut first = true;
+        for (on, name) in names {
+            if on {
+                out.extend_from_slice(if first { b"\r\nVary: " } else { b", " });
+                out.extend_from_slice(name);
+                first = false;
+            }
+        }
+    }
 }
 
 /// Renders a complete response head (through the blank line) into `out`.
@@ -267,10 +300,7 @@ pub fn write_head(
         out.extend_from_slice(b"\r\nContent-Encoding: ");
         out.extend_from_slice(coding.as_bytes());
     }
-    if let Some(vary) = f.vary {
-        out.extend_from_slice(b"\r\nVary: ");
-        out.extend_from_slice(vary.as_bytes());
-    }
+    f.vary.write(out);
     out.extend_from_slice(extra);
     match persist {
         Persist::KeepAlive {
@@ -403,6 +433,33 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains("\r\nContent-Type:"), "{text}");
         assert!(text.contains("\r\nContent-Length: 0\r\n"), "{text}");
+    }
+
+    #[test]
+    fn vary_lists_what_was_consulted() {
+        let render = |vary: Vary| {
+            let mut out = Vec::new();
+            vary.write(&mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(render(Vary::default()), "");
+        assert_eq!(render(Vary::ACCEPT), "\r\nVary: Accept");
+        assert_eq!(
+            render(Vary {
+                accept: true,
+                accept_encoding: true,
+                origin: true
+            }),
+            "\r\nVary: Accept, Accept-Encoding, Origin"
+        );
+        assert_eq!(
+            render(Vary {
+                accept_encoding: true,
+                origin: true,
+                ..Vary::default()
+            }),
+            "\r\nVary: Accept-Encoding, Origin"
+        );
     }
 
     #[test]

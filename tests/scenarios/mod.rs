@@ -14,5 +14,6 @@ mod paths;
 mod persistence;
 mod precompressed;
 mod ranges;
+mod sites;
 mod tools;
 mod workers;
