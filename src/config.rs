@@ -172,6 +172,23 @@ pub struct Args {
     )]
     pub cache_control: Vec<String>,
 
+    /// Let pages from these origins read responses (CORS): '*' or a comma-separated list such as 'https://app.example,http://localhost:3000'.
+    #[arg(env = "SKIFF_CORS", long, value_name = "ORIGINS")]
+    pub cors: Option<String>,
+
+    /// Request headers a CORS preflight may ask for, comma-separated.
+    #[arg(
+        env = "SKIFF_CORS_ALLOW_HEADERS",
+        long,
+        value_name = "NAMES",
+        default_value = "Accept, Accept-Language, Content-Language, Content-Type, Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, Authorization"
+    )]
+    pub cors_allow_headers: String,
+
+    /// Response headers a cross-origin page may read besides the safelisted ones, comma-separated (e.g. 'ETag, Content-Range').
+    #[arg(env = "SKIFF_CORS_EXPOSE_HEADERS", long, value_name = "NAMES")]
+    pub cors_expose_headers: Option<String>,
+
     /// Do not compress text files on the fly (on by default: br, zstd or gzip, made once per file version).
     #[arg(env = "SKIFF_NO_COMPRESS", long)]
     pub no_compress: bool,
@@ -271,7 +288,24 @@ pub struct Config {
     /// (`--header` ones plus this `Cache-Control`) of a file response it
     /// matches.
     pub cache_rules: Vec<(globset::GlobMatcher, Box<[u8]>)>,
+    /// `--cors` and its companions; `None`: no CORS headers at all.
+    pub cors: Option<Cors>,
 }
+
+/// Cross-origin resource sharing, validated.
+#[derive(Debug, Clone)]
+pub struct Cors {
+    /// `None`: any origin (`*`); else exactly these (lowercase).
+    pub origins: Option<Vec<Box<str>>>,
+    /// Header names a preflight may ask for (lowercase).
+    pub allow_headers: Vec<Box<str>>,
+    /// `Access-Control-Expose-Headers`, rendered, if any.
+    pub expose_headers: Option<Box<str>>,
+}
+
+/// How long a browser may keep a preflight's answer. Chromium caps it at
+/// two hours, Firefox at a day.
+pub const CORS_MAX_AGE_SECS: u64 = 7200;
 
 /// A configuration problem, printed as `skiff: <message>`.
 #[derive(Debug)]
@@ -382,6 +416,17 @@ impl Config {
             cache_rules.push((glob, headers.into_boxed_slice()));
         }
         let index = parse_index(&args.index).map_err(invalid)?;
+        let cors = match &args.cors {
+            Some(origins) => Some(
+                parse_cors(
+                    origins,
+                    &args.cors_allow_headers,
+                    args.cors_expose_headers.as_deref(),
+                )
+                .map_err(invalid)?,
+            ),
+            None => None,
+        };
         let fallback = match &args.fallback {
             Some(file) => Some(fallback_target(&root, file).map_err(invalid)?),
             None => None,
@@ -427,6 +472,7 @@ impl Config {
             index,
             fallback,
             cache_rules,
+            cors,
         })
     }
 
@@ -487,6 +533,63 @@ fn parse_header_spec(spec: &str) -> Result<(&str, &str), String> {
         return Err(format!("--header '{spec}': skiff sets {name} itself"));
     }
     Ok((name, value))
+}
+
+/// `--cors` and its lists, validated: origins are `scheme://host[:port]`
+/// (no path), header names are tokens.
+fn parse_cors(origins: &str, allow: &str, expose: Option<&str>) -> Result<Cors, String> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    let names = |flag: &str, list: &str| -> Result<Vec<Box<str>>, String> {
+        let mut out = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            if !name.chars().all(token) {
+                return Err(format!("{flag} '{list}': '{name}' is not a header name"));
+            }
+            out.push(name.to_ascii_lowercase().into());
+        }
+        Ok(out)
+    };
+    let origins = if origins.trim() == "*" {
+        None
+    } else {
+        let mut list = Vec::new();
+        for origin in origins.split(',').map(str::trim) {
+            let ok = origin.split_once("://").is_some_and(|(scheme, rest)| {
+                !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                    && !rest.is_empty()
+                    && !rest.contains(['/', '?', '#', ' ', '@'])
+            });
+            if !ok {
+                return Err(format!(
+                    "--cors '{origins}': '{origin}' is not an origin like https://example.com or http://localhost:3000"
+                ));
+            }
+            list.push(origin.to_ascii_lowercase().into());
+        }
+        Some(list)
+    };
+    let expose = match expose {
+        Some(list) => {
+            let v = names("--cors-expose-headers", list)?;
+            (!v.is_empty()).then(|| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+                    .into()
+            })
+        }
+        None => None,
+    };
+    Ok(Cors {
+        origins,
+        allow_headers: names("--cors-allow-headers", allow)?,
+        expose_headers: expose,
+    })
 }
 
 /// `--index a.html,b.htm` -> the names. Each is one file name: not empty,

@@ -80,6 +80,18 @@ pub struct Reply {
     pub send_continue: bool,
     /// The `--cache-control` rule that applies (its index), if any.
     pub cache_rule: Option<usize>,
+    /// CORS headers, for a request from an allowed origin.
+    pub cors: Option<CorsReply>,
+}
+
+/// What CORS adds to a reply (`--cors`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsReply {
+    /// `Access-Control-Allow-Origin`: `*`, or the request's origin.
+    pub allow_origin: Option<Box<[u8]>>,
+    /// A preflight's answer: the requested headers that are allowed,
+    /// joined (maybe empty).
+    pub preflight: Option<Vec<u8>>,
 }
 
 /// What follows the head on a GET (a HEAD sends none of it).
@@ -112,6 +124,7 @@ impl Reply {
             discard: Framing::None,
             send_continue: false,
             cache_rule: None,
+            cors: None,
         }
     }
 
@@ -151,16 +164,127 @@ impl Reply {
 
     /// Renders the head into `out`.
     pub fn write_head(&self, out: &mut Vec<u8>, config: &Config, date: &[u8]) {
+        let extra = self.extra_headers(config);
+        let with_cors;
+        let extra = match (&self.cors, &config.cors) {
+            (Some(cors), Some(settings)) => {
+                with_cors = cors_headers(extra, cors, settings);
+                &with_cors[..]
+            }
+            _ => extra,
+        };
         write_head(
             out,
             config.version,
             self.status,
             date,
             &self.fields,
-            self.extra_headers(config),
+            extra,
             self.persist,
         );
     }
+}
+
+/// `extra` plus the CORS fields of `cors`.
+fn cors_headers(extra: &[u8], cors: &CorsReply, settings: &crate::config::Cors) -> Vec<u8> {
+    let mut out = Vec::with_capacity(extra.len() + 160);
+    out.extend_from_slice(extra);
+    out.extend_from_slice(b"\r\nAccess-Control-Allow-Origin: ");
+    out.extend_from_slice(cors.allow_origin.as_deref().unwrap_or(b"*"));
+    match &cors.preflight {
+        Some(headers) => {
+            out.extend_from_slice(b"\r\nAccess-Control-Allow-Methods: ");
+            out.extend_from_slice(crate::http::response::ALLOW.as_bytes());
+            if !headers.is_empty() {
+                out.extend_from_slice(b"\r\nAccess-Control-Allow-Headers: ");
+                out.extend_from_slice(headers);
+            }
+            out.extend_from_slice(b"\r\nAccess-Control-Max-Age: ");
+            crate::http::response::write_u64(&mut out, crate::config::CORS_MAX_AGE_SECS);
+        }
+        None => {
+            if let Some(expose) = &settings.expose_headers {
+                out.extend_from_slice(b"\r\nAccess-Control-Expose-Headers: ");
+                out.extend_from_slice(expose.as_bytes());
+            }
+        }
+    }
+    out
+}
+
+/// The `Access-Control-Allow-Origin` value for `origin` under `cors`:
+/// `Some(None)` for `*`, `Some(Some(origin))` for a listed one, `None`
+/// when it is not allowed.
+fn allowed_origin(origin: &[u8], cors: &crate::config::Cors) -> Option<Option<Box<[u8]>>> {
+    match &cors.origins {
+        None => Some(None),
+        Some(list) => list
+            .iter()
+            .any(|o| o.as_bytes().eq_ignore_ascii_case(origin))
+            .then(|| Some(origin.into())),
+    }
+}
+
+/// A CORS preflight (`OPTIONS` with `Origin` and
+/// `Access-Control-Request-Method`) from an allowed origin: 204 with the
+/// methods skiff has, the requested headers `--cors-allow-headers` permits
+/// (a browser refuses the real request if its method or a header is
+/// missing), and how long to keep this answer. From any other origin it is
+/// a plain `OPTIONS`.
+fn preflight(req: &Request<'_>, config: &Config) -> Option<Reply> {
+    let cors = config.cors.as_ref()?;
+    if req.method != Method::Options || req.ac_request_method.is_none() {
+        return None;
+    }
+    let allow_origin = allowed_origin(req.origin?, cors)?;
+    let mut headers = Vec::new();
+    for name in req
+        .ac_request_headers
+        .unwrap_or_default()
+        .split(|&c| c == b',')
+        .map(crate::http::trim_ows)
+        .filter(|n| !n.is_empty())
+    {
+        if cors
+            .allow_headers
+            .iter()
+            .any(|a| a.as_bytes().eq_ignore_ascii_case(name))
+        {
+            if !headers.is_empty() {
+                headers.extend_from_slice(b", ");
+            }
+            headers.extend_from_slice(name);
+        }
+    }
+    Some(Reply {
+        status: Status::NoContent,
+        fields: Fields::default(),
+        body: Body::Empty,
+        cors: Some(CorsReply {
+            allow_origin,
+            preflight: Some(headers),
+        }),
+        ..Reply::error(Status::NoContent, config)
+    })
+}
+
+/// CORS on any other reply: `Access-Control-Allow-Origin` (and expose
+/// headers) for an allowed origin, and `Vary: Origin` on every reply when
+/// origins are listed (the answer depends on it).
+fn with_cors(req: &Request<'_>, mut reply: Reply, config: &Config) -> Reply {
+    let Some(cors) = &config.cors else {
+        return reply;
+    };
+    reply.fields.vary.origin |= cors.origins.is_some();
+    if reply.cors.is_none() {
+        if let Some(allow_origin) = req.origin.and_then(|o| allowed_origin(o, cors)) {
+            reply.cors = Some(CorsReply {
+                allow_origin,
+                preflight: None,
+            });
+        }
+    }
+    reply
 }
 
 /// Everything [`respond`] needs besides the request and the files.
@@ -182,8 +306,11 @@ pub fn respond(
     files: Option<&mut (dyn FileSource + '_)>,
     encodings: Option<&mut (dyn Encodings + '_)>,
 ) -> Reply {
-    let reply = decide(req, files, encodings, cx.config, cx.clock);
-    finish(req, reply, cx.config, cx.draining)
+    let reply = match preflight(req, cx.config) {
+        Some(reply) => reply,
+        None => decide(req, files, encodings, cx.config, cx.clock),
+    };
+    with_cors(req, finish(req, reply, cx.config, cx.draining), cx.config)
 }
 
 /// Connection policy: keep-alive, HEAD, the request body and `100

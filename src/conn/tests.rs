@@ -184,6 +184,7 @@ fn a_file_shorter_than_promised_is_a_500_not_padding() {
         discard: Framing::None,
         send_continue: false,
         cache_rule: None,
+        cors: None,
     };
     let said = Said {
         line: Some(b"GET /a.txt HTTP/1.1"),

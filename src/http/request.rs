@@ -133,6 +133,12 @@ pub struct Request<'b> {
     pub referer: Option<&'b [u8]>,
     pub accept: Option<&'b [u8]>,
     pub accept_encoding: Option<&'b [u8]>,
+    /// `Origin` (a cross-origin request from a browser).
+    pub origin: Option<&'b [u8]>,
+    /// `Access-Control-Request-Method` (a CORS preflight).
+    pub ac_request_method: Option<&'b [u8]>,
+    /// `Access-Control-Request-Headers`.
+    pub ac_request_headers: Option<&'b [u8]>,
     pub expect: Expect,
     /// Bytes of the buffer the head occupies, leading empty lines included.
     pub head_len: usize,
@@ -286,6 +292,9 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
         referer: None,
         accept: None,
         accept_encoding: None,
+        origin: None,
+        ac_request_method: None,
+        ac_request_headers: None,
         expect: Expect::Nothing,
         head_len: fields_start + len,
     };
@@ -343,6 +352,12 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
             req.accept = Some(value);
         } else if name.eq_ignore_ascii_case(b"accept-encoding") {
             req.accept_encoding = Some(value);
+        } else if name.eq_ignore_ascii_case(b"origin") {
+            req.origin = Some(value);
+        } else if name.eq_ignore_ascii_case(b"access-control-request-method") {
+            req.ac_request_method = Some(value);
+        } else if name.eq_ignore_ascii_case(b"access-control-request-headers") {
+            req.ac_request_headers = Some(value);
         } else if name.eq_ignore_ascii_case(b"expect") {
             for item in value.split(|&c| c == b',').map(trim_ows) {
                 if item.eq_ignore_ascii_case(b"100-continue") {

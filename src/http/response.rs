@@ -18,6 +18,7 @@ pub const SERVER: &str = concat!("skiff/", env!("CARGO_PKG_VERSION"));
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
     Ok,
+    NoContent,
     PartialContent,
     MovedPermanently,
     NotModified,
@@ -39,8 +40,9 @@ pub enum Status {
 
 impl Status {
     /// All statuses, for tables indexed by status.
-    pub const ALL: [Status; 18] = [
+    pub const ALL: [Status; 19] = [
         Status::Ok,
+        Status::NoContent,
         Status::PartialContent,
         Status::MovedPermanently,
         Status::NotModified,
@@ -63,6 +65,7 @@ impl Status {
     pub fn code(self) -> u16 {
         match self {
             Status::Ok => 200,
+            Status::NoContent => 204,
             Status::PartialContent => 206,
             Status::MovedPermanently => 301,
             Status::NotModified => 304,
@@ -86,6 +89,7 @@ impl Status {
     pub fn reason(self) -> &'static str {
         match self {
             Status::Ok => "OK",
+            Status::NoContent => "No Content",
             Status::PartialContent => "Partial Content",
             Status::MovedPermanently => "Moved Permanently",
             Status::NotModified => "Not Modified",
@@ -115,23 +119,24 @@ impl Status {
     pub fn index(self) -> usize {
         match self {
             Status::Ok => 0,
-            Status::PartialContent => 1,
-            Status::MovedPermanently => 2,
-            Status::NotModified => 3,
-            Status::BadRequest => 4,
-            Status::Forbidden => 5,
-            Status::NotFound => 6,
-            Status::MethodNotAllowed => 7,
-            Status::RequestTimeout => 8,
-            Status::PreconditionFailed => 9,
-            Status::UriTooLong => 10,
-            Status::RangeNotSatisfiable => 11,
-            Status::ExpectationFailed => 12,
-            Status::HeaderFieldsTooLarge => 13,
-            Status::InternalServerError => 14,
-            Status::NotImplemented => 15,
-            Status::ServiceUnavailable => 16,
-            Status::VersionNotSupported => 17,
+            Status::NoContent => 1,
+            Status::PartialContent => 2,
+            Status::MovedPermanently => 3,
+            Status::NotModified => 4,
+            Status::BadRequest => 5,
+            Status::Forbidden => 6,
+            Status::NotFound => 7,
+            Status::MethodNotAllowed => 8,
+            Status::RequestTimeout => 9,
+            Status::PreconditionFailed => 10,
+            Status::UriTooLong => 11,
+            Status::RangeNotSatisfiable => 12,
+            Status::ExpectationFailed => 13,
+            Status::HeaderFieldsTooLarge => 14,
+            Status::InternalServerError => 15,
+            Status::NotImplemented => 16,
+            Status::ServiceUnavailable => 17,
+            Status::VersionNotSupported => 18,
         }
     }
 }
@@ -269,8 +274,11 @@ pub fn write_head(
             out.extend_from_slice(b"; charset=utf-8");
         }
     }
-    out.extend_from_slice(b"\r\nContent-Length: ");
-    write_u64(out, f.content_length);
+    // A 204 has no content, and says no length (RFC 9110 8.6).
+    if status != Status::NoContent {
+        out.extend_from_slice(b"\r\nContent-Length: ");
+        write_u64(out, f.content_length);
+    }
     if let Some(t) = &f.last_modified {
         out.extend_from_slice(b"\r\nLast-Modified: ");
         out.extend_from_slice(t);

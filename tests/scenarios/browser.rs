@@ -162,3 +162,53 @@ each_mode! {
         assert!(!result.contains("\"data\":\"null"), "data.txt came identity: {result}");
     }
 }
+
+/// A page on one port that fetches `url` (once plainly, once with a header
+/// that needs a preflight) and writes what happened into `#result`.
+fn cross_origin_page(url: &str) -> String {
+    format!(
+        r#"<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><pre id="result">PENDING</pre>
+<script>
+"use strict";
+(async () => {{
+  const out = {{}};
+  try {{ const r = await fetch("{url}"); out.simple = r.status + " " + (await r.text()).trim(); }}
+  catch (e) {{ out.simple = "blocked " + e.name; }}
+  try {{ const r = await fetch("{url}", {{ headers: {{ "If-None-Match": "\"nope\"" }} }}); out.preflighted = r.status + " " + (await r.text()).trim(); }}
+  catch (e) {{ out.preflighted = "blocked " + e.name; }}
+  document.getElementById("result").textContent = "RESULT " + JSON.stringify(out);
+}})();
+</script></body></html>"#
+    )
+}
+
+each_mode! {
+    fn chromium_fetches_across_ports_only_with_cors(mode) {
+        let Some(browser) = chromium() else {
+            assert!(std::env::var_os("CI").is_none(), "CI must install chromium (.ci/run does)");
+            eprintln!("skipped: chromium is not installed");
+            return;
+        };
+        let pages = TempDir::new("cors-pages");
+        let data = site();
+        let page_server = Server::start(mode, &pages.path, &[]);
+        let origin = format!("http://127.0.0.1:{}", page_server.port());
+        for (args, simple, preflighted) in [
+            (vec!["--cors".to_string(), origin.clone()], "200 hello, skiff", "200 hello, skiff"),
+            (vec![], "blocked TypeError", "blocked TypeError"),
+            (vec!["--cors".to_string(), "http://127.0.0.1:1".to_string()], "blocked TypeError", "blocked TypeError"),
+        ] {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let data_server = Server::start(mode, &data.path, &args);
+            let name = format!("cors-{}.html", data_server.port());
+            pages.write(&name, cross_origin_page(&data_server.url("/a.txt")));
+            let dom = dump_dom(&browser, &page_server.url(&format!("/{name}")));
+            let result = dom
+                .lines()
+                .find_map(|l| l.split("RESULT ").nth(1))
+                .unwrap_or_else(|| panic!("no result in the page: {dom}"));
+            assert!(result.contains(&format!("\"simple\":\"{simple}\"")), "{args:?}: {result}");
+            assert!(result.contains(&format!("\"preflighted\":\"{preflighted}\"")), "{args:?}: {result}");
+        }
+    }
+}

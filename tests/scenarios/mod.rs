@@ -4,6 +4,7 @@ mod cli;
 mod compression;
 mod conformance;
 mod container;
+mod cors;
 mod counts;
 mod demo;
 mod errors;
