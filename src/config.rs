@@ -181,7 +181,7 @@ pub struct Args {
         env = "SKIFF_CORS_ALLOW_HEADERS",
         long,
         value_name = "NAMES",
-        default_value = "Accept, Accept-Language, Content-Language, Content-Type, Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, Authorization"
+        default_value = "Accept,Accept-Language,Content-Language,Content-Type,Range,If-Match,If-None-Match,If-Modified-Since,If-Unmodified-Since,If-Range,Authorization"
     )]
     pub cors_allow_headers: String,
 
