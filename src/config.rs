@@ -189,6 +189,28 @@ pub struct Args {
     #[arg(env = "SKIFF_CORS_EXPOSE_HEADERS", long, value_name = "NAMES")]
     pub cors_expose_headers: Option<String>,
 
+    /// Ask for a user name and password (Basic authentication) from this Apache htpasswd file of bcrypt entries (htpasswd -B).
+    #[arg(env = "SKIFF_HTPASSWD", long, value_name = "FILE")]
+    pub htpasswd: Option<PathBuf>,
+
+    /// The realm named in the password prompt.
+    #[arg(
+        env = "SKIFF_AUTH_REALM",
+        long,
+        value_name = "TEXT",
+        default_value = "skiff"
+    )]
+    pub auth_realm: String,
+
+    /// A URL path served without credentials under --htpasswd, e.g. /healthz (repeatable).
+    #[arg(
+        env = "SKIFF_AUTH_EXEMPT",
+        long,
+        value_name = "PATH",
+        value_delimiter = '\n'
+    )]
+    pub auth_exempt: Vec<String>,
+
     /// Do not compress text files on the fly (on by default: br, zstd or gzip, made once per file version).
     #[arg(env = "SKIFF_NO_COMPRESS", long)]
     pub no_compress: bool,
@@ -290,6 +312,13 @@ pub struct Config {
     pub cache_rules: Vec<(globset::GlobMatcher, Box<[u8]>)>,
     /// `--cors` and its companions; `None`: no CORS headers at all.
     pub cors: Option<Cors>,
+    /// `--htpasswd`, read and checked; `None`: no authentication.
+    pub htpasswd: Option<std::sync::Arc<crate::auth::Htpasswd>>,
+    /// `WWW-Authenticate` for a 401, rendered with the realm, plus the
+    /// `--header` fields.
+    pub auth_challenge: Box<[u8]>,
+    /// `--auth-exempt` paths, normalised.
+    pub auth_exempt: Vec<Vec<u8>>,
 }
 
 /// Cross-origin resource sharing, validated.
@@ -416,6 +445,41 @@ impl Config {
             cache_rules.push((glob, headers.into_boxed_slice()));
         }
         let index = parse_index(&args.index).map_err(invalid)?;
+        let htpasswd = match &args.htpasswd {
+            Some(path) => {
+                let shown = path.display();
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| invalid(format!("--htpasswd '{shown}': {e}")))?;
+                let file = crate::auth::Htpasswd::parse(&text)
+                    .map_err(|e| invalid(format!("--htpasswd '{shown}' {e}")))?;
+                Some(std::sync::Arc::new(file))
+            }
+            None => None,
+        };
+        let realm = &args.auth_realm;
+        if realm
+            .chars()
+            .any(|c| c.is_control() || c == '"' || c == '\\')
+        {
+            return Err(invalid(format!(
+                "--auth-realm '{realm}': no quotes, backslashes or control characters"
+            )));
+        }
+        let mut auth_challenge = extra_headers.clone();
+        auth_challenge.extend_from_slice(
+            format!("\r\nWWW-Authenticate: Basic realm=\"{realm}\", charset=\"UTF-8\"").as_bytes(),
+        );
+        let mut auth_exempt = Vec::new();
+        for path in &args.auth_exempt {
+            match crate::files::resolve::normalize(path.as_bytes()) {
+                Ok(n) if path.starts_with('/') => auth_exempt.push(n.path),
+                _ => {
+                    return Err(invalid(format!(
+                        "--auth-exempt '{path}': expected a path such as /healthz"
+                    )));
+                }
+            }
+        }
         let cors = match &args.cors {
             Some(origins) => Some(
                 parse_cors(
@@ -473,6 +537,9 @@ impl Config {
             fallback,
             cache_rules,
             cors,
+            htpasswd,
+            auth_challenge: auth_challenge.into_boxed_slice(),
+            auth_exempt,
         })
     }
 

@@ -56,6 +56,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod auth;
 pub mod config;
 pub mod conn;
 pub mod counts;

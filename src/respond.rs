@@ -34,6 +34,7 @@
 
 use std::time::Instant;
 
+use crate::auth::Verdict;
 use crate::config::Config;
 use crate::files::body::FileStream;
 use crate::files::cache::{FileSource, ListingAsk, Uncached};
@@ -152,6 +153,9 @@ impl Reply {
     /// The fields `--header` and `--max-age` add to this reply: file
     /// responses (those with validators) get `Cache-Control` too.
     pub fn extra_headers<'c>(&self, config: &'c Config) -> &'c [u8] {
+        if self.status == Status::Unauthorized {
+            return &config.auth_challenge;
+        }
         if self.fields.etag.is_some() && !self.status.is_error() {
             match self.cache_rule {
                 Some(i) => &config.cache_rules[i].1,
@@ -294,6 +298,28 @@ pub struct Context<'a> {
     pub clock: &'a Clock,
     /// The server is stopping: every reply is the last on its connection.
     pub draining: bool,
+    /// What authentication said of this request (`Granted` when none is
+    /// needed: see [`needs_auth`]).
+    pub auth: Verdict,
+}
+
+/// Whether `req` must show credentials: `--htpasswd` is on, and it is not
+/// a CORS preflight (browsers never send credentials with one) nor for an
+/// `--auth-exempt` path.
+pub fn needs_auth(req: &Request<'_>, config: &Config) -> bool {
+    if config.htpasswd.is_none() {
+        return false;
+    }
+    if req.method == Method::Options && req.ac_request_method.is_some() && req.origin.is_some() {
+        return false;
+    }
+    if config.auth_exempt.is_empty() {
+        return true;
+    }
+    match crate::files::resolve::normalize(req.target) {
+        Ok(n) => !config.auth_exempt.contains(&n.path),
+        Err(_) => true,
+    }
 }
 
 /// Decides the reply to `req`: status, fields, body, and the fate of the
@@ -306,9 +332,14 @@ pub fn respond(
     files: Option<&mut (dyn FileSource + '_)>,
     encodings: Option<&mut (dyn Encodings + '_)>,
 ) -> Reply {
-    let reply = match preflight(req, cx.config) {
-        Some(reply) => reply,
-        None => decide(req, files, encodings, cx.config, cx.clock),
+    let reply = match (preflight(req, cx.config), cx.auth) {
+        (Some(reply), _) => reply,
+        (None, Verdict::Granted) => decide(req, files, encodings, cx.config, cx.clock),
+        (None, Verdict::Denied) => Reply::error(Status::Unauthorized, cx.config),
+        // The check could not start (too many under way) or had no answer.
+        (None, Verdict::Busy | Verdict::Pending) => {
+            Reply::error(Status::ServiceUnavailable, cx.config)
+        }
     };
     with_cors(req, finish(req, reply, cx.config, cx.draining), cx.config)
 }

@@ -219,6 +219,8 @@ pub struct Cx<'a> {
     /// Where files are found (the driver's cache), or `None` to resolve
     /// every request afresh.
     pub files: Option<&'a mut dyn FileSource>,
+    /// Where credentials are checked (`--htpasswd`).
+    pub auth: Option<&'a mut dyn crate::auth::Authenticator>,
     /// Encodings made on the fly (`None` with `--no-compress`).
     pub encodings: Option<&'a mut dyn crate::files::compress::Encodings>,
     /// The driver's buffer pool, if it keeps one.
@@ -235,6 +237,7 @@ impl<'a> Cx<'a> {
             log,
             stopping: None,
             files: None,
+            auth: None,
             encodings: None,
             pool: None,
             counts: None,
@@ -273,6 +276,10 @@ enum Reading {
     Head { since: Instant, scanned: usize },
     /// A request body is being read and thrown away; its reply waits.
     Body(Box<BodyRead>),
+    /// A head (still in the buffer) waits for its credentials to be
+    /// checked off the loop; the driver drives the connection again when
+    /// the verdict is in, and the head is read again.
+    Parked { since: Instant },
 }
 
 /// A request body being discarded, and the reply sent once it is.
@@ -337,6 +344,8 @@ enum Step {
     Progress,
     /// Nothing more can be done without more input.
     NeedInput,
+    /// The request waits for a verdict: send what is queued, read nothing.
+    Parked,
 }
 
 impl Conn {
@@ -374,6 +383,9 @@ impl Conn {
                 (later(*since, config.header_timeout), Timeout::Header)
             }
             (Reading::Body(b), _) => (later(b.since, config.header_timeout), Timeout::Header),
+            (Reading::Parked { since }, _) => {
+                (later(*since, config.header_timeout), Timeout::Header)
+            }
             (Reading::Idle, Writing::Idle { since }) => {
                 // A new connection that sends nothing is idle too; with
                 // keep-alive off it gets the header timeout.
@@ -442,12 +454,17 @@ impl Conn {
             }
             // 1. Answer what is already buffered, while there is room.
             let mut need_input = false;
+            let mut parked = false;
             while budget.requests > 0 && self.accepts_more() {
                 match self.next_request(cx, sendfile) {
                     Step::Answered => budget.requests -= 1,
                     Step::Progress => {}
                     Step::NeedInput => {
                         need_input = true;
+                        break;
+                    }
+                    Step::Parked => {
+                        parked = true;
                         break;
                     }
                 }
@@ -458,6 +475,9 @@ impl Conn {
             }
             if let Writing::Shut { .. } = self.writing {
                 continue;
+            }
+            if parked {
+                return Next::Wait;
             }
             if !need_input {
                 if budget.requests == 0 {
@@ -608,6 +628,14 @@ impl Conn {
                 };
                 Step::Progress
             }
+            Reading::Parked { since } => {
+                // Driven again: the verdict may be in. Read the head anew.
+                *reading = Reading::Head {
+                    since: *since,
+                    scanned: 0,
+                };
+                Step::Progress
+            }
             Reading::Head { since, scanned } => {
                 let since = *since;
                 let data = input.data();
@@ -629,10 +657,23 @@ impl Conn {
                         if let Some(tally) = cx.counts {
                             crate::counts::lock(tally).count(req.target);
                         }
+                        let auth = if crate::respond::needs_auth(&req, cx.config) {
+                            match cx.auth.as_deref_mut() {
+                                Some(a) => a.verdict(req.authorization),
+                                None => crate::auth::Verdict::Denied,
+                            }
+                        } else {
+                            crate::auth::Verdict::Granted
+                        };
+                        if auth == crate::auth::Verdict::Pending {
+                            *reading = Reading::Parked { since };
+                            return Step::Parked;
+                        }
                         let context = Context {
                             config: cx.config,
                             clock: cx.clock,
                             draining: cx.is_stopping(),
+                            auth,
                         };
                         let reply = respond(
                             &req,

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::files::body::read_exact_at;
 use crate::files::resolve::{Coding, Found, Source, Variants};
-use crate::work::{Mailbox, Pool};
+use crate::work::Pool;
 
 /// Smaller files are not worth a `Content-Encoding`: the saving is less
 /// than a packet, and less than the header costs.
@@ -138,11 +138,6 @@ pub struct Done {
 
 /// Where a driver wants its results.
 pub type Deliver = Arc<dyn Fn(Done) + Send + Sync>;
-
-/// Delivery into an event loop's mailbox (which wakes it).
-pub fn to_mailbox(mailbox: Arc<Mailbox<Done>>) -> Deliver {
-    Arc::new(move |done| mailbox.post(done))
-}
 
 #[derive(Default)]
 struct Memo {
@@ -413,34 +408,32 @@ pub trait Encodings {
     fn has(&mut self, found: &Found, coding: Coding) -> bool;
 }
 
-/// An event loop's encodings: its own cache, filled from its mailbox.
+/// An event loop's encodings: its own cache, filled with what the
+/// workers deliver (through the loop's mailbox and waker, see
+/// [`LoopEncodings::record`]).
 pub struct LoopEncodings {
     cache: EncodedCache,
     compressor: Arc<Compressor>,
-    mailbox: Arc<Mailbox<Done>>,
     deliver: Deliver,
     /// Originals of jobs under way, to build variants from when they end.
     waiting: HashMap<(Version, Coding), Arc<Found>>,
 }
 
 impl LoopEncodings {
-    pub fn new(budget: usize, compressor: Arc<Compressor>, mailbox: Arc<Mailbox<Done>>) -> Self {
+    /// `deliver` posts a result to the loop (which then calls `record`).
+    pub fn new(budget: usize, compressor: Arc<Compressor>, deliver: Deliver) -> Self {
         LoopEncodings {
             cache: EncodedCache::new(budget),
             compressor,
-            deliver: to_mailbox(mailbox.clone()),
-            mailbox,
+            deliver,
             waiting: HashMap::new(),
         }
     }
 
-    /// Takes what the workers delivered (the loop calls this when its
-    /// waker fires).
-    pub fn receive(&mut self) {
-        for done in self.mailbox.take() {
-            let original = self.waiting.remove(&(done.version.clone(), done.coding));
-            self.cache.record(done, original.as_deref());
-        }
+    /// Takes a result the workers delivered.
+    pub fn record(&mut self, done: Done) {
+        let original = self.waiting.remove(&(done.version.clone(), done.coding));
+        self.cache.record(done, original.as_deref());
     }
 
     pub fn cache(&self) -> &EncodedCache {

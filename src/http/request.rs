@@ -133,6 +133,8 @@ pub struct Request<'b> {
     pub referer: Option<&'b [u8]>,
     pub accept: Option<&'b [u8]>,
     pub accept_encoding: Option<&'b [u8]>,
+    /// `Authorization` (`--htpasswd`).
+    pub authorization: Option<&'b [u8]>,
     /// `Origin` (a cross-origin request from a browser).
     pub origin: Option<&'b [u8]>,
     /// `Access-Control-Request-Method` (a CORS preflight).
@@ -292,6 +294,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
         referer: None,
         accept: None,
         accept_encoding: None,
+        authorization: None,
         origin: None,
         ac_request_method: None,
         ac_request_headers: None,
@@ -352,6 +355,8 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
             req.accept = Some(value);
         } else if name.eq_ignore_ascii_case(b"accept-encoding") {
             req.accept_encoding = Some(value);
+        } else if name.eq_ignore_ascii_case(b"authorization") {
+            req.authorization = Some(value);
         } else if name.eq_ignore_ascii_case(b"origin") {
             req.origin = Some(value);
         } else if name.eq_ignore_ascii_case(b"access-control-request-method") {

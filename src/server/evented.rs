@@ -56,6 +56,7 @@ use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
+use crate::auth::{Authenticator, Known, Verdict, Verdicts};
 use crate::config::Config;
 use crate::conn::{BufPool, Conn, Cx, Next, Why, later};
 use crate::counts::Counts;
@@ -65,6 +66,7 @@ use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
 use crate::timer::{TimerHandle, TimerWheel};
 use crate::work::Mailbox;
+use std::collections::HashMap;
 
 /// Timer resolution. Timeouts are whole seconds; 50 ms keeps them accurate
 /// to a twentieth of a second at twenty wakeups a second at most.
@@ -157,6 +159,54 @@ pub struct EventLoop<'c> {
     /// Compressed variants: this loop's cache, filled by the workers
     /// through its mailbox and waker.
     encodings: Option<LoopEncodings>,
+    /// Credentials checks (`--htpasswd`), answered through the mailbox.
+    auth: Option<LoopAuth>,
+    /// What the workers hand back; its waker wakes this loop.
+    mailbox: Option<Arc<Mailbox<Mail>>>,
+}
+
+/// What the workers hand back to a loop.
+enum Mail {
+    Compressed(crate::files::compress::Done),
+    Verified { key: [u8; 32], ok: bool },
+}
+
+/// This loop's password checks: verdicts it remembers, and the
+/// connections parked on each check under way.
+struct LoopAuth {
+    verdicts: Verdicts,
+    pool: crate::work::Pool,
+    mailbox: Arc<Mailbox<Mail>>,
+    /// The connection being driven now (set before each drive).
+    token: Token,
+    waiting: HashMap<[u8; 32], Vec<Token>>,
+}
+
+impl Authenticator for LoopAuth {
+    fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict {
+        let key = match self.verdicts.known(authorization) {
+            Known::Verdict(v) => return v,
+            Known::Running(key) => key,
+            Known::Ask(key) => {
+                let mailbox = self.mailbox.clone();
+                let header = authorization.unwrap_or_default();
+                let started = self
+                    .verdicts
+                    .start(&self.pool, key, header, move |key, ok| {
+                        mailbox.post(Mail::Verified { key, ok });
+                    });
+                if !started {
+                    return Verdict::Busy;
+                }
+                key
+            }
+        };
+        let waiting = self.waiting.entry(key).or_default();
+        if !waiting.contains(&self.token) {
+            waiting.push(self.token);
+        }
+        Verdict::Pending
+    }
 }
 
 impl<'c> EventLoop<'c> {
@@ -169,17 +219,36 @@ impl<'c> EventLoop<'c> {
         tally: usize,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let encodings = match &shared.compressor {
-            Some(compressor) => {
-                let waker = mio::Waker::new(poll.registry(), WAKER)?;
-                let mailbox = Arc::new(Mailbox::new(waker));
+        // One waker per poll: compression results and verdicts share it.
+        let mailbox = match &shared.pool {
+            Some(_) => Some(Arc::new(Mailbox::new(mio::Waker::new(
+                poll.registry(),
+                WAKER,
+            )?))),
+            None => None,
+        };
+        let encodings = match (&shared.compressor, &mailbox) {
+            (Some(compressor), Some(mailbox)) => {
+                let mailbox = mailbox.clone();
+                let deliver: crate::files::compress::Deliver =
+                    Arc::new(move |done| mailbox.post(Mail::Compressed(done)));
                 Some(LoopEncodings::new(
                     config.compress_cache,
                     compressor.clone(),
-                    mailbox,
+                    deliver,
                 ))
             }
-            None => None,
+            _ => None,
+        };
+        let auth = match (&config.htpasswd, &shared.pool, &mailbox) {
+            (Some(file), Some(pool), Some(mailbox)) => Some(LoopAuth {
+                verdicts: Verdicts::new(file.clone()),
+                pool: pool.clone(),
+                mailbox: mailbox.clone(),
+                token: LISTENER,
+                waiting: HashMap::new(),
+            }),
+            _ => None,
         };
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -215,6 +284,8 @@ impl<'c> EventLoop<'c> {
             counts: shared.counts,
             tally,
             encodings,
+            auth,
+            mailbox,
         })
     }
 
@@ -255,11 +326,7 @@ impl<'c> EventLoop<'c> {
                             }
                         }
                     }
-                    WAKER => {
-                        if let Some(e) = &mut self.encodings {
-                            e.receive();
-                        }
-                    }
+                    WAKER => self.take_mail(),
                     token => self.on_event(token),
                 }
             }
@@ -489,7 +556,35 @@ impl<'c> EventLoop<'c> {
             .encodings
             .as_mut()
             .map(|e| e as &mut dyn crate::files::compress::Encodings);
+        cx.auth = self.auth.as_mut().map(|a| a as &mut dyn Authenticator);
         (cx, &mut self.slots)
+    }
+
+    /// Takes what the workers delivered: compressed variants into the
+    /// cache, verdicts into the auth state, and the connections parked on
+    /// those verdicts are driven.
+    fn take_mail(&mut self) {
+        let Some(mailbox) = &self.mailbox else {
+            return;
+        };
+        for mail in mailbox.take() {
+            match mail {
+                Mail::Compressed(done) => {
+                    if let Some(e) = &mut self.encodings {
+                        e.record(done);
+                    }
+                }
+                Mail::Verified { key, ok } => {
+                    let Some(auth) = &mut self.auth else {
+                        continue;
+                    };
+                    auth.verdicts.record(key, ok);
+                    for t in auth.waiting.remove(&key).unwrap_or_default() {
+                        self.on_event(t);
+                    }
+                }
+            }
+        }
     }
 
     /// A readiness event. A connection already in the `ready` list is left
@@ -515,6 +610,9 @@ impl<'c> EventLoop<'c> {
     }
 
     fn drive(&mut self, key: usize, t: Token) {
+        if let Some(auth) = &mut self.auth {
+            auth.token = t;
+        }
         let (mut cx, slots) = self.cx();
         let slot = &mut slots[key];
         let next = slot.conn.drive(&mut slot.sock, &mut cx);
@@ -525,6 +623,9 @@ impl<'c> EventLoop<'c> {
         let Some(key) = self.key_of(t) else {
             return;
         };
+        if let Some(auth) = &mut self.auth {
+            auth.token = t;
+        }
         let (mut cx, slots) = self.cx();
         let slot = &mut slots[key];
         slot.timer = None;
@@ -612,6 +713,7 @@ mod tests {
             crate::server::Shared {
                 counts: Arc::new(Counts::new(1)),
                 compressor: None,
+                pool: None,
             },
             0,
         )

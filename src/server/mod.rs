@@ -133,18 +133,25 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )
     .map_err(|e| RunError(format!("cannot handle SIGUSR1: {e}")))?;
-    let compressor = if config.compress {
-        let pool = crate::work::Pool::new(config.compress_threads)
-            .map_err(|e| RunError(format!("cannot start compression threads: {e}")))?;
-        Some(Compressor::new(pool, config.compress_cache))
+    // One pool for all slow work: compression and password checks.
+    let pool = if config.compress || config.htpasswd.is_some() {
+        Some(
+            crate::work::Pool::new(config.compress_threads)
+                .map_err(|e| RunError(format!("cannot start worker threads: {e}")))?,
+        )
     } else {
         None
+    };
+    let compressor = match (&pool, config.compress) {
+        (Some(pool), true) => Some(Compressor::new(pool.clone(), config.compress_cache)),
+        _ => None,
     };
     announce(local, config);
     let counts = Arc::new(Counts::new(others.len() + 1));
     let shared = Shared {
         counts: counts.clone(),
         compressor,
+        pool,
     };
     let result = serve(config, first, others, log, cap, &shared);
     if result.is_ok() && config.verbose {
@@ -160,6 +167,8 @@ pub struct Shared {
     pub counts: Arc<Counts>,
     /// The compression workers (none with `--no-compress`).
     pub compressor: Option<Arc<Compressor>>,
+    /// The worker pool (for password checks; the compressor has it too).
+    pub pool: Option<crate::work::Pool>,
 }
 
 /// Runs the configured driver(s) until they stop.

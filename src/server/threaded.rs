@@ -35,6 +35,7 @@ use std::time::Instant;
 use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
 use slab::Slab;
 
+use crate::auth::SharedVerdicts;
 use crate::config::Config;
 use crate::conn::{Conn, Cx, Direction, Next, Transport, Why};
 use crate::counts::Counts;
@@ -69,6 +70,8 @@ struct Shared {
     /// Compressed variants, one cache for all threads (`--no-compress`:
     /// none).
     encodings: Option<SharedEncodings>,
+    /// Password checks (`--htpasswd`): one set of verdicts for all threads.
+    auth: Option<SharedVerdicts>,
 }
 
 impl Shared {
@@ -181,6 +184,10 @@ pub fn run(
         encodings: server
             .compressor
             .map(|c| SharedEncodings::new(config.compress_cache, c)),
+        auth: match (&config.htpasswd, server.pool) {
+            (Some(file), Some(pool)) => Some(SharedVerdicts::new(file.clone(), pool)),
+            _ => None,
+        },
     });
 
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGUSR1])?;
@@ -307,6 +314,7 @@ fn thread_cx<'a>(
     log: &'a mut Option<SharedLog>,
     files: &'a mut SharedCache,
     encodings: &'a mut Option<SharedEncodings>,
+    auth: &'a mut Option<SharedVerdicts>,
 ) -> Cx<'a> {
     let mut cx = Cx::new(
         &shared.config,
@@ -321,6 +329,9 @@ fn thread_cx<'a>(
     cx.encodings = encodings
         .as_mut()
         .map(|e| e as &mut dyn crate::files::compress::Encodings);
+    cx.auth = auth
+        .as_mut()
+        .map(|a| a as &mut dyn crate::auth::Authenticator);
     cx
 }
 
@@ -334,6 +345,7 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr) {
     let mut log = shared.log.clone();
     let mut files = shared.cache.clone();
     let mut encodings = shared.encodings.clone();
+    let mut auth = shared.auth.clone();
     let why = loop {
         clock.update();
         let idle = conn.is_idle();
@@ -343,14 +355,28 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr) {
         }
         let next = match conn.drive(
             &mut sock,
-            &mut thread_cx(shared, &clock, &mut log, &mut files, &mut encodings),
+            &mut thread_cx(
+                shared,
+                &clock,
+                &mut log,
+                &mut files,
+                &mut encodings,
+                &mut auth,
+            ),
         ) {
             Next::Wait => {
                 // A timeout, or a spurious wakeup: check the deadline.
                 clock.update();
                 conn.on_timeout(
                     &mut sock,
-                    &mut thread_cx(shared, &clock, &mut log, &mut files, &mut encodings),
+                    &mut thread_cx(
+                        shared,
+                        &clock,
+                        &mut log,
+                        &mut files,
+                        &mut encodings,
+                        &mut auth,
+                    ),
                 )
             }
             other => other,

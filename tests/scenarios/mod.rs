@@ -1,3 +1,4 @@
+mod auth;
 mod basics;
 mod browser;
 mod cli;

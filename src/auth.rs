@@ -1,0 +1,446 @@
+//! Basic authentication (`--htpasswd`): who may read, checked without ever
+//! running bcrypt on an event loop.
+//!
+//! - **The file.** An Apache htpasswd file of bcrypt entries
+//!   (`htpasswd -B`: `name:$2y$...`). Blank lines and `#` comments are
+//!   skipped; any other hash format is refused at start, with its line.
+//! - **A request.** Its `Authorization: Basic ...` is decoded; missing or
+//!   malformed is a 401. A verdict already known (a salted SHA-256 of the
+//!   header value is the key) is used at once. Otherwise the check is a
+//!   job for the worker pool: the event loop parks the connection until the
+//!   verdict comes back through its mailbox and waker, then answers; the
+//!   threaded driver's thread waits for it.
+//! - **Bounded.** At most [`MAX_REMEMBERED`] verdicts are remembered, and at
+//!   most [`MAX_IN_FLIGHT`] checks run at once per driver; past that, 503.
+//! - **Constant time.** bcrypt compares in constant time; an unknown user
+//!   is checked against a dummy hash, so a wrong name costs what a wrong
+//!   password does; the remembered keys are compared whole.
+//! - **Exempt paths** (`--auth-exempt`, for health checks and the like) need
+//!   no credentials.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use crate::work::Pool;
+
+/// Verdicts remembered, right and wrong. A browser sends the same header
+/// with every request: after the first check each costs a hash.
+pub const MAX_REMEMBERED: usize = 1024;
+/// Checks under way at once, per driver; more get 503 at once.
+pub const MAX_IN_FLIGHT: usize = 64;
+/// Longest `Authorization` value looked at.
+const MAX_HEADER: usize = 4096;
+
+/// A bcrypt hash of a password no one has, checked for unknown users.
+/// (Made with `htpasswd -nbB -C 5`; the cost of the entries of a file
+/// made with the default `htpasswd -B`.)
+const DUMMY_HASH: &str = "$2y$05$N5TMrYbpTskjkSa.gM1isu2DpB/VNVeSDr6towez3R9Po/e3ZzuJu";
+
+/// The users and their hashes, as read at start.
+#[derive(Debug, Clone)]
+pub struct Htpasswd {
+    users: HashMap<String, String>,
+    /// Salt of the verdict keys: random per process.
+    salt: [u8; 16],
+}
+
+impl Htpasswd {
+    /// Parses an htpasswd file's text; an error names the line.
+    pub fn parse(text: &str) -> Result<Htpasswd, String> {
+        let mut users = HashMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let n = i + 1;
+            let Some((user, hash)) = line.split_once(':') else {
+                return Err(format!("line {n}: expected 'name:hash'"));
+            };
+            let bcrypt = ["$2a$", "$2b$", "$2y$", "$2x$"]
+                .iter()
+                .any(|p| hash.starts_with(p))
+                && hash.len() == 60
+                && hash.parse::<bcrypt::HashParts>().is_ok();
+            if !bcrypt {
+                let kind = if hash.starts_with("$apr1$") {
+                    "an MD5 (apr1) hash"
+                } else if hash.starts_with("{SHA}") {
+                    "a SHA-1 hash"
+                } else if hash.starts_with('$') {
+                    "an unsupported hash"
+                } else {
+                    "a crypt or plain-text password"
+                };
+                return Err(format!(
+                    "line {n}: {kind} for '{user}'; only bcrypt is accepted (make it with htpasswd -B)"
+                ));
+            }
+            if user.is_empty() {
+                return Err(format!("line {n}: an empty user name"));
+            }
+            users.insert(user.to_string(), hash.to_string());
+        }
+        Ok(Htpasswd {
+            users,
+            salt: random_salt(),
+        })
+    }
+
+    /// The key a header value is remembered by.
+    fn key(&self, header: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.salt);
+        h.update(header);
+        h.finalize().into()
+    }
+
+    /// Runs bcrypt (slow: a worker's job). True when `user` has `password`.
+    pub fn verify(&self, user: &str, password: &[u8]) -> bool {
+        match self.users.get(user) {
+            Some(hash) => bcrypt::verify(password, hash).unwrap_or(false),
+            None => {
+                // The same work as a real check, then no.
+                let _ = bcrypt::verify(password, DUMMY_HASH);
+                false
+            }
+        }
+    }
+}
+
+fn random_salt() -> [u8; 16] {
+    use std::io::Read;
+    let mut salt = [0u8; 16];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        if f.read_exact(&mut salt).is_ok() {
+            return salt;
+        }
+    }
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    let a = h.finish();
+    h.write_u64(a);
+    salt[..8].copy_from_slice(&a.to_le_bytes());
+    salt[8..].copy_from_slice(&h.finish().to_le_bytes());
+    salt
+}
+
+/// `Basic <base64(user:password)>` -> (user, password); `None` when
+/// malformed (not Basic, bad base64, no colon, not UTF-8 in the name).
+pub fn credentials(header: &[u8]) -> Option<(String, Vec<u8>)> {
+    if header.len() > MAX_HEADER {
+        return None;
+    }
+    let (scheme, rest) = header.split_at(header.iter().position(|&c| c == b' ')?);
+    if !scheme.eq_ignore_ascii_case(b"basic") {
+        return None;
+    }
+    let decoded = decode_base64(crate::http::trim_ows(rest))?;
+    let colon = decoded.iter().position(|&c| c == b':')?;
+    let user = std::str::from_utf8(&decoded[..colon]).ok()?.to_string();
+    Some((user, decoded[colon + 1..].to_vec()))
+}
+
+fn decode_base64(s: &[u8]) -> Option<Vec<u8>> {
+    fn val(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    }
+    if s.is_empty() || s.len() % 4 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    for (i, quad) in s.chunks(4).enumerate() {
+        let last = i == s.len() / 4 - 1;
+        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &quad[..4 - pad] {
+            n = n << 6 | val(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Some(out)
+}
+
+/// What a request gets, as far as authentication goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Right credentials (or none needed).
+    Granted,
+    /// Missing, malformed or wrong: 401.
+    Denied,
+    /// Too many checks under way: 503.
+    Busy,
+    /// Being checked: the connection waits for the answer.
+    Pending,
+}
+
+/// What [`Verdicts::known`] says of a header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Known {
+    Verdict(Verdict),
+    /// A check of it is under way (its key).
+    Running([u8; 32]),
+    /// Nothing yet: start a check under this key.
+    Ask([u8; 32]),
+}
+
+/// Verdicts remembered, and checks under way: one per driver.
+pub struct Verdicts {
+    file: Arc<Htpasswd>,
+    remembered: HashMap<[u8; 32], bool>,
+    /// Insertion order, for dropping the oldest.
+    order: std::collections::VecDeque<[u8; 32]>,
+    running: HashSet<[u8; 32]>,
+}
+
+impl Verdicts {
+    pub fn new(file: Arc<Htpasswd>) -> Verdicts {
+        Verdicts {
+            file,
+            remembered: HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            running: HashSet::new(),
+        }
+    }
+
+    /// What is known of `authorization` now.
+    pub fn known(&self, authorization: Option<&[u8]>) -> Known {
+        let Some(header) = authorization else {
+            return Known::Verdict(Verdict::Denied);
+        };
+        let key = self.file.key(header);
+        if let Some(&ok) = self.remembered.get(&key) {
+            return Known::Verdict(if ok {
+                Verdict::Granted
+            } else {
+                Verdict::Denied
+            });
+        }
+        if self.running.contains(&key) {
+            return Known::Running(key);
+        }
+        if credentials(header).is_none() {
+            return Known::Verdict(Verdict::Denied);
+        }
+        if self.running.len() >= MAX_IN_FLIGHT {
+            return Known::Verdict(Verdict::Busy);
+        }
+        Known::Ask(key)
+    }
+
+    /// Starts a check of `authorization` on `pool`; `done(key, ok)` is
+    /// called on a worker when it ends. False if the pool refused it.
+    pub fn start(
+        &mut self,
+        pool: &Pool,
+        key: [u8; 32],
+        authorization: &[u8],
+        done: impl FnOnce([u8; 32], bool) + Send + 'static,
+    ) -> bool {
+        let Some((user, password)) = credentials(authorization) else {
+            return false;
+        };
+        let file = self.file.clone();
+        let started = pool.spawn(move || {
+            let ok = file.verify(&user, &password);
+            done(key, ok);
+        });
+        if started {
+            self.running.insert(key);
+        }
+        started
+    }
+
+    /// Records a finished check.
+    pub fn record(&mut self, key: [u8; 32], ok: bool) {
+        self.running.remove(&key);
+        if self.remembered.insert(key, ok).is_none() {
+            self.order.push_back(key);
+            while self.order.len() > MAX_REMEMBERED {
+                if let Some(old) = self.order.pop_front() {
+                    self.remembered.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+/// How a driver checks credentials, as the connection sees it.
+pub trait Authenticator {
+    /// The verdict on a request with this `Authorization` (if any): known
+    /// now, or `Pending` after a check was started (the driver will drive
+    /// the connection again when it ends).
+    fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict;
+}
+
+/// The threaded driver's: one set of verdicts for all threads; a thread
+/// whose request needs a check hands it to the pool and waits for it.
+#[derive(Clone)]
+pub struct SharedVerdicts {
+    verdicts: Arc<Mutex<Verdicts>>,
+    pool: Pool,
+}
+
+impl SharedVerdicts {
+    pub fn new(file: Arc<Htpasswd>, pool: Pool) -> SharedVerdicts {
+        SharedVerdicts {
+            verdicts: Arc::new(Mutex::new(Verdicts::new(file))),
+            pool,
+        }
+    }
+}
+
+impl Authenticator for SharedVerdicts {
+    fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict {
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let mut v = crate::unpoison(self.verdicts.lock());
+            let key = match v.known(authorization) {
+                Known::Running(_) => None,
+                Known::Verdict(verdict) => return verdict,
+                Known::Ask(key) => Some(key),
+            };
+            if let (Some(key), Some(header)) = (key, authorization) {
+                let shared = self.verdicts.clone();
+                let started = v.start(&self.pool, key, header, move |key, ok| {
+                    crate::unpoison(shared.lock()).record(key, ok);
+                    let _ = tx.send(());
+                });
+                if !started {
+                    return Verdict::Busy;
+                }
+            }
+        }
+        // This thread is the connection's own: it may wait. Another thread
+        // checking the same header is waited for by polling its verdict.
+        let _ = rx.recv_timeout(std::time::Duration::from_secs(10));
+        for _ in 0..1000 {
+            match crate::unpoison(self.verdicts.lock()).known(authorization) {
+                Known::Running(_) => {}
+                Known::Verdict(v) => return v,
+                Known::Ask(_) => return Verdict::Busy,
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Verdict::Busy
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bcrypt_entries_are_accepted_and_errors_name_the_line() {
+        let good =
+            "# users\nalice:$2y$05$h59PpUmBdxKIEHeeRi6zkegIWAtGjZCvubBSMFkr8i5bKSRO2vvJ6\n\n";
+        let file = Htpasswd::parse(good).unwrap();
+        assert!(file.verify("alice", b"secret"));
+        assert!(!file.verify("alice", b"Secret"));
+        assert!(!file.verify("bob", b"secret"));
+        for (text, line, what) in [
+            ("a:$apr1$x$y\n", 1, "apr1"),
+            ("# c\nb:{SHA}abc=\n", 2, "SHA-1"),
+            ("\n\nc:plain\n", 3, "plain"),
+            ("d:$2y$05$short\n", 1, "bcrypt"),
+            ("no colon\n", 1, "name:hash"),
+        ] {
+            let e = Htpasswd::parse(text).unwrap_err();
+            assert!(
+                e.starts_with(&format!("line {line}:")) && e.contains(what),
+                "{text:?}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn credentials_are_decoded_strictly() {
+        // alice:secret
+        assert_eq!(
+            credentials(b"Basic YWxpY2U6c2VjcmV0"),
+            Some(("alice".into(), b"secret".to_vec()))
+        );
+        assert_eq!(
+            credentials(b"basic   YWxpY2U6c2VjcmV0"),
+            Some(("alice".into(), b"secret".to_vec()))
+        );
+        // a password may hold colons: "u:p:q"
+        assert_eq!(
+            credentials(b"Basic dTpwOnE="),
+            Some(("u".into(), b"p:q".to_vec()))
+        );
+        for bad in [
+            &b"Bearer YWxpY2U6c2VjcmV0"[..],
+            b"Basic",
+            b"Basic ",
+            b"Basic YWxpY2U",           // bad length
+            b"Basic YWxpY2U6c2VjcmV0=", // bad padding
+            b"Basic @@@@",
+            b"Basic YWxpY2U=", // no colon ("alice")
+            b"BasicYWxpY2U6c2VjcmV0",
+        ] {
+            assert_eq!(credentials(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn verdicts_are_remembered_bounded_and_in_flight_is_capped() {
+        let file = Arc::new(
+            Htpasswd::parse("alice:$2y$05$h59PpUmBdxKIEHeeRi6zkegIWAtGjZCvubBSMFkr8i5bKSRO2vvJ6\n")
+                .unwrap(),
+        );
+        let mut v = Verdicts::new(file);
+        assert_eq!(v.known(None), Known::Verdict(Verdict::Denied));
+        assert_eq!(
+            v.known(Some(b"Basic !!!!")),
+            Known::Verdict(Verdict::Denied)
+        );
+        let header = b"Basic YWxpY2U6c2VjcmV0";
+        let Known::Ask(key) = v.known(Some(header)) else {
+            panic!("unknown at first");
+        };
+        v.running.insert(key);
+        assert_eq!(v.known(Some(header)), Known::Running(key));
+        v.record(key, true);
+        assert_eq!(v.known(Some(header)), Known::Verdict(Verdict::Granted));
+        // Cap on checks under way.
+        for i in 0..MAX_IN_FLIGHT {
+            v.running.insert([i as u8 + 1; 32]);
+        }
+        assert_eq!(
+            v.known(Some(b"Basic Ym9iOng=")),
+            Known::Verdict(Verdict::Busy)
+        );
+        // Bounded memory.
+        for i in 0..MAX_REMEMBERED + 10 {
+            let mut k = [0u8; 32];
+            k[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            k[31] = 7;
+            v.record(k, false);
+        }
+        assert_eq!(v.remembered.len(), MAX_REMEMBERED);
+        assert!(
+            matches!(v.known(Some(header)), Known::Ask(_)),
+            "the oldest verdict was dropped"
+        );
+    }
+}
