@@ -430,6 +430,7 @@ mod tests {
             v.known(Some(b"Basic Ym9iOng=")),
             Known::Verdict(Verdict::Busy)
         );
+        v.running.clear();
         // Bounded memory.
         for i in 0..MAX_REMEMBERED + 10 {
             let mut k = [0u8; 32];

@@ -172,7 +172,7 @@ pub struct Args {
     )]
     pub cache_control: Vec<String>,
 
-    /// Let pages from these origins read responses (CORS): '*' or a comma-separated list such as 'https://app.example,http://localhost:3000'.
+    /// Let pages from these origins read responses (CORS): '*' or a comma-separated list such as `https://app.example,http://localhost:3000`.
     #[arg(env = "SKIFF_CORS", long, value_name = "ORIGINS")]
     pub cors: Option<String>,
 

@@ -38,14 +38,17 @@
 //! then requests are answered identity ([`files::compress`]).
 //!
 //! Module map:
+//! - [`auth`]: Basic authentication (`--htpasswd`), checked on the worker
+//!   pool
 //! - [`config`]: flags -> validated [`config::Config`]
 //! - [`http`]: request parsing, response heads, the `Date` clock, content
 //!   negotiation
 //! - [`files`]: path resolution (hidden names, precompressed variants),
 //!   directory listings, file bodies, the file cache, compression
 //! - [`work`]: the worker pool and the mailboxes results come back through
-//! - [`respond`]: request -> reply (methods, redirects, listings,
-//!   variants, conditionals, ranges)
+//! - [`respond`]: request -> reply (methods, authentication, CORS,
+//!   redirects, listings, the fallback, variants, conditionals, ranges,
+//!   cache rules) and the connection's fate
 //! - [`conn`]: the per-connection state machine
 //! - [`timer`]: the timer wheel
 //! - [`log`]: the access log
