@@ -275,9 +275,9 @@ fn preflight(req: &Request<'_>, config: &Config) -> Option<Reply> {
 /// CORS on any other reply: `Access-Control-Allow-Origin` (and expose
 /// headers) for an allowed origin, and `Vary: Origin` on every reply when
 /// origins are listed (the answer depends on it).
-fn with_cors(req: &Request<'_>, mut reply: Reply, config: &Config) -> Reply {
+fn with_cors(req: &Request<'_>, reply: &mut Reply, config: &Config) {
     let Some(cors) = &config.cors else {
-        return reply;
+        return;
     };
     reply.fields.vary.origin |= cors.origins.is_some();
     if reply.cors.is_none() {
@@ -288,7 +288,6 @@ fn with_cors(req: &Request<'_>, mut reply: Reply, config: &Config) -> Reply {
             });
         }
     }
-    reply
 }
 
 /// Everything [`respond`] needs besides the request and the files.
@@ -341,12 +340,15 @@ pub fn respond(
             Reply::error(Status::ServiceUnavailable, cx.config)
         }
     };
-    with_cors(req, finish(req, reply, cx.config, cx.draining), cx.config)
+    let mut reply = reply;
+    finish(req, &mut reply, cx.config, cx.draining);
+    with_cors(req, &mut reply, cx.config);
+    reply
 }
 
 /// Connection policy: keep-alive, HEAD, the request body and `100
 /// Continue`, for a reply decided from a request.
-fn finish(req: &Request<'_>, mut reply: Reply, config: &Config, draining: bool) -> Reply {
+fn finish(req: &Request<'_>, reply: &mut Reply, config: &Config, draining: bool) {
     let readable = match req.framing {
         Framing::None | Framing::Chunked => true,
         Framing::Length(n) => n <= MAX_DISCARD,
@@ -374,7 +376,6 @@ fn finish(req: &Request<'_>, mut reply: Reply, config: &Config, draining: bool) 
     // ignored (it cannot parse a 1xx).
     reply.send_continue =
         req.expect == Expect::Continue && req.minor >= 1 && reply.discard != Framing::None;
-    reply
 }
 
 fn decide(

@@ -596,8 +596,8 @@ impl Conn {
             &mut self.writing,
             &mut self.responses,
             peer,
+            reply,
             Queued {
-                reply,
                 said,
                 ending,
                 sendfile,
@@ -690,12 +690,11 @@ impl Conn {
                         let framing = match reply.discard {
                             Framing::None => {
                                 let queued = Queued {
-                                    reply,
                                     said,
                                     ending: Why::Done,
                                     sendfile,
                                 };
-                                queue_reply(output, writing, responses, peer, queued, cx);
+                                queue_reply(output, writing, responses, peer, reply, queued, cx);
                                 input.consume(head_len);
                                 *reading = next_head(input, now);
                                 return Step::Answered;
@@ -731,7 +730,6 @@ impl Conn {
                 *reading = Reading::Idle;
                 let code = refused.status.code();
                 let queued = Queued {
-                    reply: refused,
                     said: Said {
                         line: line.as_deref(),
                         ..Said::default()
@@ -739,7 +737,7 @@ impl Conn {
                     ending: Why::Protocol(code),
                     sendfile,
                 };
-                queue_reply(output, writing, responses, peer, queued, cx);
+                queue_reply(output, writing, responses, peer, refused, queued, cx);
                 Step::Answered
             }
             Reading::Body(body) => {
@@ -780,12 +778,11 @@ impl Conn {
                     }
                 };
                 let queued = Queued {
-                    reply,
                     said: said.said(),
                     ending,
                     sendfile,
                 };
-                queue_reply(output, writing, responses, peer, queued, cx);
+                queue_reply(output, writing, responses, peer, reply, queued, cx);
                 Step::Answered
             }
         }
@@ -884,7 +881,6 @@ impl Conn {
 
 /// A reply about to be queued.
 struct Queued<'s> {
-    reply: Reply,
     said: Said<'s>,
     /// Why the connection ends, if this reply ends it.
     ending: Why,
@@ -900,12 +896,13 @@ fn queue_reply(
     writing: &mut Writing,
     responses: &mut u64,
     peer: IpAddr,
+    reply: Reply,
     q: Queued<'_>,
     cx: &mut Cx<'_>,
 ) {
     *responses += 1;
     let now = cx.clock.now();
-    let closes = output.queue(q.reply, q.said, peer, q.sendfile, cx);
+    let closes = output.queue(reply, q.said, peer, q.sendfile, cx);
     let ending = closes.then(|| {
         if cx.is_stopping() && q.ending == Why::Done {
             Why::Shutdown
