@@ -34,12 +34,27 @@ pub fn site() -> &'static PathBuf {
     })
 }
 
-/// The connection target's configuration: listings on, so `/list/` lists.
+/// The connection target's configuration: listings, the fallback, CORS,
+/// cache rules and two index names on, so all of them are reached.
 pub fn config() -> &'static Config {
     static CONFIG: OnceLock<Config> = OnceLock::new();
     CONFIG.get_or_init(|| {
         let root = site().to_str().unwrap().to_string();
-        Config::parse_from(["skiff", "--root", &root, "--list-dirs"]).unwrap()
+        Config::parse_from([
+            "skiff",
+            "--root",
+            &root,
+            "--list-dirs",
+            "--fallback",
+            "dir/index.html",
+            "--cors",
+            "http://a.example,http://b.example",
+            "--cache-control",
+            "/dir/**=no-cache",
+            "--index",
+            "index.html,index.htm",
+        ])
+        .unwrap()
     })
 }
 
