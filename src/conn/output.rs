@@ -566,32 +566,29 @@ mod tests {
         ])
         .unwrap();
         let clock = crate::http::date::Clock::new();
-        let mut cx = Cx::new(&config, &clock, None);
         let peer: IpAddr = [127, 0, 0, 1].into();
-        let mut out = Output::default();
+        let queued = |status| {
+            let mut out = Output::default();
+            let mut cx = Cx::new(&config, &clock, None);
+            out.queue(
+                Reply::error(status, &config),
+                Said::default(),
+                peer,
+                true,
+                &mut cx,
+            );
+            out
+        };
         let status = crate::http::response::Status::NotFound;
-        out.queue(
-            Reply::error(status, &config),
-            Said::default(),
-            peer,
-            true,
-            &mut cx,
-        );
+        let out = queued(status);
         assert_eq!(out.queue.marks.len(), 1, "the 100 KB page is shared");
         assert!(Arc::ptr_eq(
             &out.queue.marks[0].data,
             config.error_page(status)
         ));
         assert!(out.queue.buf.len() < 1024, "only the head was copied");
-        let mut out = Output::default();
         let status = crate::http::response::Status::Forbidden;
-        out.queue(
-            Reply::error(status, &config),
-            Said::default(),
-            peer,
-            true,
-            &mut cx,
-        );
+        let out = queued(status);
         assert!(out.queue.marks.is_empty(), "the built-in 403 page is small");
         assert!(out.queue.buf.ends_with(config.error_page(status)));
         let _ = std::fs::remove_dir_all(&dir);

@@ -306,33 +306,47 @@ fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
     }
 }
 
-/// What a connection thread lends its `Conn`: the shared config, log and
-/// file cache, and the live stop flag.
-fn thread_cx<'a>(
-    shared: &'a Shared,
-    clock: &'a Clock,
-    log: &'a mut Option<SharedLog>,
-    files: &'a mut SharedCache,
-    encodings: &'a mut Option<SharedEncodings>,
-    auth: &'a mut Option<SharedVerdicts>,
-) -> Cx<'a> {
-    let mut cx = Cx::new(
-        &shared.config,
-        clock,
-        log.as_mut().map(|l| l as &mut dyn LogSink),
-    );
-    cx.stopping = Some(&shared.stopping);
-    cx.counts = Some(shared.counts.tally(0));
-    if shared.config.file_cache {
-        cx.files = Some(files);
+/// A connection thread's own handles on what all threads share.
+struct Handles {
+    log: Option<SharedLog>,
+    files: SharedCache,
+    encodings: Option<SharedEncodings>,
+    auth: Option<SharedVerdicts>,
+}
+
+impl Handles {
+    fn new(shared: &Shared) -> Handles {
+        Handles {
+            log: shared.log.clone(),
+            files: shared.cache.clone(),
+            encodings: shared.encodings.clone(),
+            auth: shared.auth.clone(),
+        }
     }
-    cx.encodings = encodings
-        .as_mut()
-        .map(|e| e as &mut dyn crate::files::compress::Encodings);
-    cx.auth = auth
-        .as_mut()
-        .map(|a| a as &mut dyn crate::auth::Authenticator);
-    cx
+
+    /// What the thread lends its `Conn` for one call: the shared config,
+    /// log, caches and verdicts, and the live stop flag.
+    fn cx<'a>(&'a mut self, shared: &'a Shared, clock: &'a Clock) -> Cx<'a> {
+        let mut cx = Cx::new(
+            &shared.config,
+            clock,
+            self.log.as_mut().map(|l| l as &mut dyn LogSink),
+        );
+        cx.stopping = Some(&shared.stopping);
+        cx.counts = Some(shared.counts.tally(0));
+        if shared.config.file_cache {
+            cx.files = Some(&mut self.files);
+        }
+        cx.encodings = self
+            .encodings
+            .as_mut()
+            .map(|e| e as &mut dyn crate::files::compress::Encodings);
+        cx.auth = self
+            .auth
+            .as_mut()
+            .map(|a| a as &mut dyn crate::auth::Authenticator);
+        cx
+    }
 }
 
 /// One connection's thread: the same `Conn` as the event loop, driven over
@@ -342,10 +356,7 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr) {
     let config = &shared.config;
     let mut clock = Clock::new();
     let mut conn = Conn::new(peer, clock.now());
-    let mut log = shared.log.clone();
-    let mut files = shared.cache.clone();
-    let mut encodings = shared.encodings.clone();
-    let mut auth = shared.auth.clone();
+    let mut handles = Handles::new(shared);
     let why = loop {
         clock.update();
         let idle = conn.is_idle();
@@ -353,31 +364,11 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr) {
         if idle && shared.stopping() {
             break Why::Shutdown;
         }
-        let next = match conn.drive(
-            &mut sock,
-            &mut thread_cx(
-                shared,
-                &clock,
-                &mut log,
-                &mut files,
-                &mut encodings,
-                &mut auth,
-            ),
-        ) {
+        let next = match conn.drive(&mut sock, &mut handles.cx(shared, &clock)) {
             Next::Wait => {
                 // A timeout, or a spurious wakeup: check the deadline.
                 clock.update();
-                conn.on_timeout(
-                    &mut sock,
-                    &mut thread_cx(
-                        shared,
-                        &clock,
-                        &mut log,
-                        &mut files,
-                        &mut encodings,
-                        &mut auth,
-                    ),
-                )
+                conn.on_timeout(&mut sock, &mut handles.cx(shared, &clock))
             }
             other => other,
         };
@@ -385,7 +376,7 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr) {
             break why;
         }
     };
-    let mut cx = Cx::new(config, &clock, log.as_mut().map(|l| l as &mut dyn LogSink));
+    let mut cx = handles.cx(shared, &clock);
     conn.on_close(&mut cx);
     {
         // Close under the lock (see `Shared::conns`).

@@ -66,6 +66,15 @@ fn dump_dom(browser: &str, url: &str) -> String {
     reader.join().unwrap()
 }
 
+/// Loads `url` and returns what the page wrote after `RESULT `.
+fn page_result(browser: &str, url: &str) -> String {
+    let dom = dump_dom(browser, url);
+    dom.lines()
+        .find_map(|l| l.split("RESULT ").nth(1))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no result in the page: {dom}"))
+}
+
 each_mode! {
     fn chromium_decodes_images_and_plays_and_seeks_the_video(mode) {
         let Some(browser) = chromium() else {
@@ -81,11 +90,7 @@ each_mode! {
         site.write("check.html", PAGE);
         site.write("tick.txt", "t");
         let s = Server::start(mode, &site.path, &["--access-log", "-"]);
-        let dom = dump_dom(&browser, &s.url("/check.html"));
-        let result = dom
-            .lines()
-            .find_map(|l| l.split("RESULT ").nth(1))
-            .unwrap_or_else(|| panic!("no result in the page: {dom}"));
+        let result = page_result(&browser, &s.url("/check.html"));
         for want in [
             "\"mandelbrot.png\":\"480x320\"",
             "\"testcard.jpg\":\"480x320\"",
@@ -143,11 +148,7 @@ each_mode! {
                 .unwrap_or_else(|| panic!("{path} never came as {coding}"));
             }
         }
-        let dom = dump_dom(&browser, &s.url("/check.html"));
-        let result = dom
-            .lines()
-            .find_map(|l| l.split("RESULT ").nth(1))
-            .unwrap_or_else(|| panic!("no result in the page: {dom}"));
+        let result = page_result(&browser, &s.url("/check.html"));
         for want in [
             "\"script\":\"ran\"",
             "\"width\":\"123px\"",
@@ -202,11 +203,7 @@ each_mode! {
             let data_server = Server::start(mode, &data.path, &args);
             let name = format!("cors-{}.html", data_server.port());
             pages.write(&name, cross_origin_page(&data_server.url("/a.txt")));
-            let dom = dump_dom(&browser, &page_server.url(&format!("/{name}")));
-            let result = dom
-                .lines()
-                .find_map(|l| l.split("RESULT ").nth(1))
-                .unwrap_or_else(|| panic!("no result in the page: {dom}"));
+            let result = page_result(&browser, &page_server.url(&format!("/{name}")));
             assert!(result.contains(&format!("\"simple\":\"{simple}\"")), "{args:?}: {result}");
             assert!(result.contains(&format!("\"preflighted\":\"{preflighted}\"")), "{args:?}: {result}");
         }
