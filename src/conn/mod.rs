@@ -273,7 +273,7 @@ enum Reading {
     Idle,
     /// A head is arriving: its first byte was looked at at `since`, and
     /// its first `scanned` bytes are known not to end it.
-    Head { since: Instant, scanned: usize },
+    Head { since: Instant, scanned: u32 },
     /// A request body is being read and thrown away; its reply waits.
     Body(Box<BodyRead>),
     /// A head (still in the buffer) waits for its credentials to be
@@ -330,8 +330,9 @@ struct Busy {
 #[derive(Debug)]
 pub struct Conn {
     peer: SocketAddr,
-    /// Responses queued so far (a 408 is sent only when none was).
-    responses: u64,
+    /// A response was queued on this connection (a 408 is sent only when
+    /// none was).
+    answered: bool,
     reading: Reading,
     writing: Writing,
     busy: Option<Box<Busy>>,
@@ -352,7 +353,7 @@ impl Conn {
     pub fn new(peer: SocketAddr, now: Instant) -> Conn {
         Conn {
             peer,
-            responses: 0,
+            answered: false,
             reading: Reading::Idle,
             writing: Writing::Idle { since: now },
             busy: None,
@@ -551,8 +552,10 @@ impl Conn {
                 // A stall begins: note what the kernel holds for the client
                 // (a blocking transport's writes are armed for at most a
                 // second, so this is near its start there too).
-                if stall.queued == usize::MAX {
-                    stall.queued = io.unsent_bytes().unwrap_or(usize::MAX);
+                if stall.queued == u32::MAX {
+                    stall.queued = io
+                        .unsent_bytes()
+                        .map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX - 1));
                 }
                 return Some(Next::Wait);
             }
@@ -594,7 +597,7 @@ impl Conn {
         queue_reply(
             &mut busy.output,
             &mut self.writing,
-            &mut self.responses,
+            &mut self.answered,
             peer,
             reply,
             Queued {
@@ -612,7 +615,7 @@ impl Conn {
         let now = cx.clock.now();
         let Conn {
             peer,
-            responses,
+            answered,
             reading,
             writing,
             busy,
@@ -639,8 +642,8 @@ impl Conn {
             Reading::Head { since, scanned } => {
                 let since = *since;
                 let data = input.data();
-                if !head_worth_parsing(data, *scanned) {
-                    *scanned = data.len();
+                if !head_worth_parsing(data, *scanned as usize) {
+                    *scanned = data.len() as u32;
                     return Step::NeedInput;
                 }
                 let refused = match request::parse(data) {
@@ -649,7 +652,7 @@ impl Conn {
                         // valid head, and parse names every head over a
                         // limit (a property test checks this).
                         debug_assert!(!input.is_full(), "parse left a full buffer partial");
-                        *scanned = data.len();
+                        *scanned = data.len() as u32;
                         return Step::NeedInput;
                     }
                     Err(e) => Reply::refuse(e, cx.config),
@@ -694,7 +697,7 @@ impl Conn {
                                     ending: Why::Done,
                                     sendfile,
                                 };
-                                queue_reply(output, writing, responses, peer, reply, queued, cx);
+                                queue_reply(output, writing, answered, peer, reply, queued, cx);
                                 input.consume(head_len);
                                 *reading = next_head(input, now);
                                 return Step::Answered;
@@ -737,7 +740,7 @@ impl Conn {
                     ending: Why::Protocol(code),
                     sendfile,
                 };
-                queue_reply(output, writing, responses, peer, refused, queued, cx);
+                queue_reply(output, writing, answered, peer, refused, queued, cx);
                 Step::Answered
             }
             Reading::Body(body) => {
@@ -782,7 +785,7 @@ impl Conn {
                     ending,
                     sendfile,
                 };
-                queue_reply(output, writing, responses, peer, reply, queued, cx);
+                queue_reply(output, writing, answered, peer, reply, queued, cx);
                 Step::Answered
             }
         }
@@ -834,7 +837,10 @@ impl Conn {
             return Next::Wait;
         }
         let next = match (kind, &mut self.writing) {
-            (Timeout::Send, Writing::Sending { stall, .. }) => match io.unsent_bytes() {
+            (Timeout::Send, Writing::Sending { stall, .. }) => match io
+                .unsent_bytes()
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX - 1))
+            {
                 // The client is reading what the kernel holds: not stalled.
                 Some(queued) if queued < stall.queued => {
                     *stall = Stall {
@@ -845,7 +851,7 @@ impl Conn {
                 }
                 _ => Next::Close(Why::Timeout(Timeout::Send)),
             },
-            (Timeout::Header, Writing::Idle { .. }) if self.responses == 0 => {
+            (Timeout::Header, Writing::Idle { .. }) if !self.answered => {
                 let line = self
                     .busy
                     .as_ref()
@@ -894,13 +900,13 @@ struct Queued<'s> {
 fn queue_reply(
     output: &mut Output,
     writing: &mut Writing,
-    responses: &mut u64,
+    answered: &mut bool,
     peer: IpAddr,
     reply: Reply,
     q: Queued<'_>,
     cx: &mut Cx<'_>,
 ) {
-    *responses += 1;
+    *answered = true;
     let now = cx.clock.now();
     let closes = output.queue(reply, q.said, peer, q.sendfile, cx);
     let ending = closes.then(|| {

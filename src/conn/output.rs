@@ -45,18 +45,18 @@ const MAX_IOV: usize = 32;
 
 /// How a response's sending is going: when a write last made progress,
 /// and what the kernel held for the client when the stall since then
-/// began (`SIOCOUTQ`; `usize::MAX` when not known).
+/// began (`SIOCOUTQ`; `u32::MAX` when not known).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Stall {
     pub progress: Instant,
-    pub queued: usize,
+    pub queued: u32,
 }
 
 impl Stall {
     pub fn new(now: Instant) -> Stall {
         Stall {
             progress: now,
-            queued: usize::MAX,
+            queued: u32::MAX,
         }
     }
 
