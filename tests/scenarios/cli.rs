@@ -265,8 +265,10 @@ fn readme_flags_table_matches_help() {
 }
 
 /// Every numeric flag, its environment variable, and its largest value.
-const NUMERIC_FLAGS: [(&str, &str, &str); 8] = [
+const NUMERIC_FLAGS: [(&str, &str, &str); 10] = [
     ("--port", "SKIFF_PORT", "65535"),
+    ("--compress-threads", "SKIFF_COMPRESS_THREADS", "64"),
+    ("--compress-cache", "SKIFF_COMPRESS_CACHE", "65536"),
     ("--keep-alive-timeout", "SKIFF_KEEP_ALIVE_TIMEOUT", "86400"),
     ("--header-timeout", "SKIFF_HEADER_TIMEOUT", "86400"),
     ("--send-timeout", "SKIFF_SEND_TIMEOUT", "86400"),
@@ -331,6 +333,10 @@ fn the_largest_value_of_every_timeout_serves_and_stops() {
             "2147483648",
             "--max-connections",
             "1000000",
+            "--compress-threads",
+            "64",
+            "--compress-cache",
+            "65536",
         ],
     );
     let r = s.connect().get("/a.txt");
