@@ -111,15 +111,22 @@ impl Reply {
     /// An error reply with its page as the body. It closes the connection
     /// unless [`respond`] (which knows the request) decides otherwise.
     pub fn error(status: Status, config: &Config) -> Reply {
+        let fields = Fields {
+            content_type: Some(HTML),
+            content_length: config.error_page(status).len() as u64,
+            allow: status == Status::MethodNotAllowed,
+            ..Fields::default()
+        };
+        Reply::new(status, fields, Body::Page(status))
+    }
+
+    /// A reply with these fields and body, closing the connection unless
+    /// [`respond`] (which knows the request) decides otherwise.
+    pub fn new(status: Status, fields: Fields, body: Body) -> Reply {
         Reply {
             status,
-            fields: Fields {
-                content_type: Some(HTML),
-                content_length: config.error_page(status).len() as u64,
-                allow: status == Status::MethodNotAllowed,
-                ..Fields::default()
-            },
-            body: Body::Page(status),
+            fields,
+            body,
             persist: Persist::Close,
             head_only: false,
             discard: Framing::None,
@@ -261,14 +268,11 @@ fn preflight(req: &Request<'_>, config: &Config) -> Option<Reply> {
         }
     }
     Some(Reply {
-        status: Status::NoContent,
-        fields: Fields::default(),
-        body: Body::Empty,
         cors: Some(CorsReply {
             allow_origin,
             preflight: Some(headers),
         }),
-        ..Reply::error(Status::NoContent, config)
+        ..Reply::new(Status::NoContent, Fields::default(), Body::Empty)
     })
 }
 
@@ -405,15 +409,13 @@ fn decide(
             _ => find(files, config, req.target, now).map(|_| ()),
         };
         return match exists {
-            Ok(()) => Reply {
-                status: Status::Ok,
-                fields: Fields {
+            Ok(()) => {
+                let fields = Fields {
                     allow: true,
                     ..Fields::default()
-                },
-                body: Body::Empty,
-                ..Reply::error(Status::Ok, config)
-            },
+                };
+                Reply::new(Status::Ok, fields, Body::Empty)
+            }
             Err(status) => Reply::error(status, config),
         };
     }
@@ -457,17 +459,14 @@ fn decide(
                 Err(e) => Reply::error(crate::files::resolve::io_status(&e), config),
                 Ok(body) => {
                     let len = body.len() as u64;
-                    Reply {
-                        status: Status::Ok,
-                        fields: Fields {
-                            content_type: Some(if json { "application/json" } else { HTML }),
-                            content_length: len,
-                            vary: Vary::ACCEPT,
-                            ..Fields::default()
-                        },
-                        body: Body::File(FileStream::window(Source::Bytes(body), 0, len)),
-                        ..Reply::error(Status::Ok, config)
-                    }
+                    let fields = Fields {
+                        content_type: Some(if json { "application/json" } else { HTML }),
+                        content_length: len,
+                        vary: Vary::ACCEPT,
+                        ..Fields::default()
+                    };
+                    let body = Body::File(FileStream::window(Source::Bytes(body), 0, len));
+                    Reply::new(Status::Ok, fields, body)
                 }
             }
         }
@@ -651,12 +650,7 @@ fn file_reply(
         vary,
         ..Fields::default()
     };
-    let whole = Reply {
-        status: Status::Ok,
-        fields,
-        body: Body::Empty,
-        ..Reply::error(Status::Ok, config)
-    };
+    let whole = Reply::new(Status::Ok, fields, Body::Empty);
     if not_modified {
         return Reply {
             status: Status::NotModified,

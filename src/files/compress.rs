@@ -296,24 +296,26 @@ impl EncodedCache {
     fn look(&mut self, found: &Found, coding: Coding) -> Result<Arc<Found>, bool> {
         self.clock += 1;
         let clock = self.clock;
-        if self.map.len() >= MAX_FILES && !self.map.contains_key(&found.path) {
-            self.drop_least_recent(|_| true);
-        }
-        let entry = self.map.entry(found.path.clone()).or_insert(Entry {
+        let fresh = || Entry {
             identity: found.identity,
             slots: [Slot::Unknown, Slot::Unknown, Slot::Unknown],
             used: clock,
             bytes: 0,
-        });
+        };
+        // The path is cloned only for a file seen for the first time.
+        if !self.map.contains_key(&found.path) {
+            if self.map.len() >= MAX_FILES {
+                self.drop_least_recent(|_| true);
+            }
+            self.map.insert(found.path.clone(), fresh());
+        }
+        let Some(entry) = self.map.get_mut(&found.path) else {
+            return Err(false);
+        };
         if entry.identity != found.identity {
             // Another version: what was made of the old one goes.
             self.bytes -= entry.bytes;
-            *entry = Entry {
-                identity: found.identity,
-                slots: [Slot::Unknown, Slot::Unknown, Slot::Unknown],
-                used: clock,
-                bytes: 0,
-            };
+            *entry = fresh();
         }
         entry.used = clock;
         let slot = &mut entry.slots[coding.index()];
