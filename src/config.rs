@@ -229,6 +229,22 @@ pub struct Args {
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "/")]
     pub health_check: Option<String>,
 
+    /// Serve HTTPS on --port with this PEM certificate chain (leaf first); needs --tls-key. SIGHUP reloads both files.
+    #[arg(env = "SKIFF_TLS_CERT", long, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(env = "SKIFF_TLS_KEY", long, value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a certificate made at start for localhost, 127.0.0.1 and ::1 (for local development); its SHA-256 fingerprint is printed.
+    #[arg(env = "SKIFF_TLS_SELF_SIGNED", long)]
+    pub tls_self_signed: bool,
+
+    /// With HTTPS: also listen for plain HTTP on this port (0: any free one) and answer every request there with a 308 redirect to the https:// URL.
+    #[arg(env = "SKIFF_REDIRECT_HTTP", long, value_name = "PORT")]
+    pub redirect_http: Option<u16>,
+
     /// Independent event loops, each on its own thread and SO_REUSEPORT listener; 0 means one per CPU (at most 256).
     #[arg(env = "SKIFF_WORKERS", long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(0..=MAX_WORKERS))]
@@ -319,6 +335,11 @@ pub struct Config {
     pub auth_challenge: Box<[u8]>,
     /// `--auth-exempt` paths, normalised.
     pub auth_exempt: Vec<Vec<u8>>,
+    /// HTTPS (`--tls-cert`/`--tls-key` or `--tls-self-signed`); `None`:
+    /// plain HTTP.
+    pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
+    /// `--redirect-http`: the plain-HTTP port that redirects to HTTPS.
+    pub redirect_http: Option<u16>,
 }
 
 /// Cross-origin resource sharing, validated.
@@ -495,6 +516,35 @@ impl Config {
             Some(file) => Some(fallback_target(&root, file).map_err(invalid)?),
             None => None,
         };
+        let tls = match (&args.tls_cert, &args.tls_key, args.tls_self_signed) {
+            (Some(_), _, true) | (_, Some(_), true) => {
+                return Err(invalid(
+                    "--tls-self-signed makes its own certificate: give it without --tls-cert and --tls-key".into(),
+                ));
+            }
+            (Some(cert), Some(key), false) => Some(std::sync::Arc::new(
+                crate::tls::Tls::from_files(cert, key).map_err(invalid)?,
+            )),
+            (Some(_), None, _) => return Err(invalid("--tls-cert needs --tls-key".into())),
+            (None, Some(_), _) => return Err(invalid("--tls-key needs --tls-cert".into())),
+            (None, None, true) => Some(std::sync::Arc::new(
+                crate::tls::Tls::self_signed().map_err(invalid)?,
+            )),
+            (None, None, false) => None,
+        };
+        if let Some(port) = args.redirect_http {
+            if tls.is_none() {
+                return Err(invalid(
+                    "--redirect-http needs HTTPS (--tls-cert and --tls-key, or --tls-self-signed)"
+                        .into(),
+                ));
+            }
+            if port != 0 && port == args.port {
+                return Err(invalid(format!(
+                    "--redirect-http {port} is the HTTPS port itself; give another"
+                )));
+            }
+        }
         let mut file_headers = extra_headers.clone();
         if let Some(secs) = args.max_age {
             file_headers.extend_from_slice(format!("\r\nCache-Control: max-age={secs}").as_bytes());
@@ -540,6 +590,8 @@ impl Config {
             htpasswd,
             auth_challenge: auth_challenge.into_boxed_slice(),
             auth_exempt,
+            tls,
+            redirect_http: args.redirect_http,
         })
     }
 

@@ -72,6 +72,7 @@ pub mod sys;
 #[doc(hidden)]
 pub mod testing;
 pub mod timer;
+pub mod tls;
 pub mod work;
 
 /// The value behind a lock whose holder panicked. Nothing skiff keeps

@@ -304,6 +304,9 @@ pub struct Context<'a> {
     /// What authentication said of this request (`Granted` when none is
     /// needed: see [`needs_auth`]).
     pub auth: Verdict,
+    /// The request came to the `--redirect-http` listener: answer it with
+    /// a 308 to HTTPS on this port.
+    pub redirect: Option<u16>,
 }
 
 /// Whether `req` must show credentials: `--htpasswd` is on, and it is not
@@ -335,6 +338,11 @@ pub fn respond(
     files: Option<&mut (dyn FileSource + '_)>,
     encodings: Option<&mut (dyn Encodings + '_)>,
 ) -> Reply {
+    if let Some(port) = cx.redirect {
+        let mut reply = to_https(req, port, cx.config);
+        finish(req, &mut reply, cx.config, cx.draining);
+        return reply;
+    }
     let reply = match (preflight(req, cx.config), cx.auth) {
         (Some(reply), _) => reply,
         (None, Verdict::Granted) => decide(req, files, encodings, cx.config, cx.clock),
@@ -348,6 +356,71 @@ pub fn respond(
     finish(req, &mut reply, cx.config, cx.draining);
     with_cors(req, &mut reply, cx.config);
     reply
+}
+
+/// `--redirect-http`: a 308 to the same URL over HTTPS on `port`. The
+/// host is the target's authority (absolute-form) or `Host` without its
+/// port; a request with neither (HTTP/1.0 without `Host`) gets 400, as
+/// there is no name to send it to.
+fn to_https(req: &Request<'_>, port: u16, config: &Config) -> Reply {
+    use crate::http::target::{Target, parse};
+    let authority = absolute_authority(req.target).or(req.host);
+    let (Some(authority), Some(target)) = (authority, parse(req.target)) else {
+        return Reply::error(Status::BadRequest, config);
+    };
+    let host = match authority.first() {
+        Some(b'[') => match authority.iter().position(|&c| c == b']') {
+            Some(end) => &authority[..=end],
+            None => return Reply::error(Status::BadRequest, config),
+        },
+        _ => authority.split(|&c| c == b':').next().unwrap_or_default(),
+    };
+    if host.is_empty() {
+        return Reply::error(Status::BadRequest, config);
+    }
+    let mut location = b"https://".to_vec();
+    location.extend_from_slice(host);
+    if port != 443 {
+        location.push(b':');
+        crate::http::response::write_u64(&mut location, u64::from(port));
+    }
+    match target {
+        Target::Asterisk => location.push(b'/'),
+        Target::Path { path, query } => {
+            location.extend_from_slice(path);
+            if let Some(q) = query {
+                location.push(b'?');
+                location.extend_from_slice(q);
+            }
+        }
+    }
+    let mut reply = Reply::error(Status::PermanentRedirect, config);
+    reply.fields.location = Some(location);
+    reply
+}
+
+/// The authority of an absolute-form target (`http://host:port/p`),
+/// checked like `Host`.
+fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
+    let lower = |n: usize| target.get(..n).map(|p| p.to_ascii_lowercase());
+    let rest = if lower(7).as_deref() == Some(b"http://") {
+        &target[7..]
+    } else if lower(8).as_deref() == Some(b"https://") {
+        &target[8..]
+    } else {
+        return None;
+    };
+    let end = rest
+        .iter()
+        .position(|&c| c == b'/' || c == b'?')
+        .unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let ok = !authority.is_empty()
+        && !authority.contains(&b'@')
+        && authority
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || b"-._~%:[]".contains(&c));
+    ok.then_some(authority)
 }
 
 /// Connection policy: keep-alive, HEAD, the request body and `100

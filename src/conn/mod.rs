@@ -158,6 +158,8 @@ pub enum Timeout {
     Send,
     /// After the last response, waiting for the client to close.
     Linger,
+    /// A TLS handshake finishing (`--header-timeout` from accept).
+    Handshake,
 }
 
 /// Why a connection ended, for `--verbose`.
@@ -177,6 +179,10 @@ pub enum Why {
     Shutdown,
     /// A file could not be read to the length promised.
     FileError,
+    /// The TLS handshake failed, or a record did not decrypt.
+    Tls,
+    /// Plain HTTP arrived on the HTTPS port (answered 400).
+    PlainHttp,
 }
 
 impl std::fmt::Display for Why {
@@ -188,10 +194,13 @@ impl std::fmt::Display for Why {
             Why::Timeout(Timeout::Header) => f.write_str("header timeout"),
             Why::Timeout(Timeout::Send) => f.write_str("send timeout"),
             Why::Timeout(Timeout::Linger) => f.write_str("linger timeout"),
+            Why::Timeout(Timeout::Handshake) => f.write_str("TLS handshake timeout"),
             Why::Protocol(code) => write!(f, "protocol error ({code})"),
             Why::Done => f.write_str("last response sent"),
             Why::Shutdown => f.write_str("server stopping"),
             Why::FileError => f.write_str("file error"),
+            Why::Tls => f.write_str("TLS error"),
+            Why::PlainHttp => f.write_str("plain HTTP on the HTTPS port"),
         }
     }
 }
@@ -227,6 +236,9 @@ pub struct Cx<'a> {
     pub pool: Option<&'a mut BufPool>,
     /// Where requests are counted per path, if anywhere.
     pub counts: Option<&'a std::sync::Mutex<crate::counts::Tally>>,
+    /// This connection came to the `--redirect-http` listener: every
+    /// request is answered with a redirect to HTTPS on this port.
+    pub redirect: Option<u16>,
 }
 
 impl<'a> Cx<'a> {
@@ -241,6 +253,7 @@ impl<'a> Cx<'a> {
             encodings: None,
             pool: None,
             counts: None,
+            redirect: None,
         }
     }
 
@@ -657,10 +670,12 @@ impl Conn {
                     }
                     Err(e) => Reply::refuse(e, cx.config),
                     Ok(Some(req)) => {
-                        if let Some(tally) = cx.counts {
+                        if let (Some(tally), None) = (cx.counts, cx.redirect) {
                             crate::counts::lock(tally).count(req.target);
                         }
-                        let auth = if crate::respond::needs_auth(&req, cx.config) {
+                        let auth = if cx.redirect.is_none()
+                            && crate::respond::needs_auth(&req, cx.config)
+                        {
                             match cx.auth.as_deref_mut() {
                                 Some(a) => a.verdict(req.authorization),
                                 None => crate::auth::Verdict::Denied,
@@ -677,6 +692,7 @@ impl Conn {
                             clock: cx.clock,
                             draining: cx.is_stopping(),
                             auth,
+                            redirect: cx.redirect,
                         };
                         let reply = respond(
                             &req,

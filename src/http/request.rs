@@ -142,6 +142,8 @@ pub struct Request<'b> {
     /// `Access-Control-Request-Headers`.
     pub ac_request_headers: Option<&'b [u8]>,
     pub expect: Expect,
+    /// `Host`, checked to hold only host characters (`--redirect-http`).
+    pub host: Option<&'b [u8]>,
     /// Bytes of the buffer the head occupies, leading empty lines included.
     pub head_len: usize,
 }
@@ -299,6 +301,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
         ac_request_method: None,
         ac_request_headers: None,
         expect: Expect::Nothing,
+        host: None,
         head_len: fields_start + len,
     };
     let mut hosts = 0;
@@ -318,6 +321,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
             if value.is_empty() || !valid_host(value) {
                 return Err(HeadError::Malformed("Host"));
             }
+            req.host = Some(value);
         } else if name.eq_ignore_ascii_case(b"content-length") {
             if content_length.is_some() {
                 return Err(HeadError::Malformed("Content-Length twice"));

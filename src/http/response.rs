@@ -22,6 +22,8 @@ pub enum Status {
     PartialContent,
     MovedPermanently,
     NotModified,
+    /// `--redirect-http`: the same request, over HTTPS.
+    PermanentRedirect,
     BadRequest,
     Unauthorized,
     Forbidden,
@@ -41,7 +43,7 @@ pub enum Status {
 
 impl Status {
     /// All statuses, for tables indexed by status.
-    pub const ALL: [Status; 20] = [
+    pub const ALL: [Status; 21] = [
         Status::Ok,
         Status::NoContent,
         Status::PartialContent,
@@ -62,6 +64,7 @@ impl Status {
         Status::NotImplemented,
         Status::ServiceUnavailable,
         Status::VersionNotSupported,
+        Status::PermanentRedirect,
     ];
 
     pub fn code(self) -> u16 {
@@ -71,6 +74,7 @@ impl Status {
             Status::PartialContent => 206,
             Status::MovedPermanently => 301,
             Status::NotModified => 304,
+            Status::PermanentRedirect => 308,
             Status::BadRequest => 400,
             Status::Unauthorized => 401,
             Status::Forbidden => 403,
@@ -96,6 +100,7 @@ impl Status {
             Status::PartialContent => "Partial Content",
             Status::MovedPermanently => "Moved Permanently",
             Status::NotModified => "Not Modified",
+            Status::PermanentRedirect => "Permanent Redirect",
             Status::BadRequest => "Bad Request",
             Status::Unauthorized => "Unauthorized",
             Status::Forbidden => "Forbidden",
@@ -142,6 +147,7 @@ impl Status {
             Status::NotImplemented => 17,
             Status::ServiceUnavailable => 18,
             Status::VersionNotSupported => 19,
+            Status::PermanentRedirect => 20,
         }
     }
 }

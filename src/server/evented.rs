@@ -52,18 +52,19 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
 use crate::auth::{Authenticator, Known, Verdict, Verdicts};
 use crate::config::Config;
-use crate::conn::{BufPool, Conn, Cx, Next, Why, later};
+use crate::conn::{BufPool, Conn, Cx, Next, Timeout, Why, later};
 use crate::counts::Counts;
 use crate::files::cache::FileCache;
 use crate::files::compress::LoopEncodings;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
+use crate::server::tls::{Session, TlsBufs, TlsIo};
 use crate::timer::{TimerHandle, TimerWheel};
 use crate::work::Mailbox;
 use std::collections::HashMap;
@@ -83,6 +84,8 @@ const LISTENER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
 /// The compression workers' results are in the mailbox.
 const WAKER: Token = Token(usize::MAX - 2);
+/// The `--redirect-http` listener.
+const REDIRECT: Token = Token(usize::MAX - 3);
 const KEY_BITS: u32 = 32;
 const KEY_MASK: usize = (1 << KEY_BITS) - 1;
 /// Generations run 1..=MAX_GENERATION and wrap, so no connection token can
@@ -109,6 +112,21 @@ struct Slot {
     /// In the `ready` list.
     /// INVARIANT: true exactly while the slot's token is in `ready` once.
     queued: bool,
+    /// Came to the `--redirect-http` listener.
+    redirect: bool,
+    /// HTTPS: the TLS session between the socket and `conn`.
+    tls: Option<Box<Session>>,
+}
+
+impl Slot {
+    /// When this connection's timer should fire: the handshake's deadline
+    /// while there is one, else the connection core's.
+    fn deadline(&self, config: &Config) -> Instant {
+        self.tls
+            .as_ref()
+            .and_then(|s| s.deadline(config.header_timeout))
+            .unwrap_or_else(|| self.conn.deadline(config))
+    }
 }
 
 /// Whether the listener is being watched.
@@ -128,6 +146,10 @@ pub struct EventLoop<'c> {
     config: &'c Config,
     poll: Poll,
     listener: Option<TcpListener>,
+    /// `--redirect-http`: plain HTTP answered with redirects to HTTPS.
+    redirect_listener: Option<TcpListener>,
+    /// The HTTPS port redirects point to.
+    https_port: u16,
     accepting: Accepting,
     /// More connections may be waiting in the backlog (the accept budget
     /// ran out): accept again next turn without waiting for an edge.
@@ -163,6 +185,8 @@ pub struct EventLoop<'c> {
     auth: Option<LoopAuth>,
     /// What the workers hand back; its waker wakes this loop.
     mailbox: Option<Arc<Mailbox<Mail>>>,
+    /// Record buffers lent to TLS sessions while they are busy.
+    tls_bufs: TlsBufs,
 }
 
 /// What the workers hand back to a loop.
@@ -213,6 +237,7 @@ impl<'c> EventLoop<'c> {
     pub fn new(
         config: &'c Config,
         mut listener: TcpListener,
+        mut redirect_listener: Option<TcpListener>,
         log: Option<AccessLog>,
         max_connections: usize,
         shared: crate::server::Shared,
@@ -252,12 +277,16 @@ impl<'c> EventLoop<'c> {
         };
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
-        // One loop answers SIGUSR1 (for all of them); every loop stops on
-        // SIGTERM and SIGINT.
-        let mut signals = if tally == 0 {
-            Signals::new([SIGTERM, SIGINT, SIGUSR1])?
-        } else {
-            Signals::new([SIGTERM, SIGINT])?
+        if let Some(l) = &mut redirect_listener {
+            poll.registry().register(l, REDIRECT, Interest::READABLE)?;
+        }
+        let https_port = listener.local_addr()?.port();
+        // One loop answers SIGUSR1 and, with HTTPS, SIGHUP (for all of
+        // them); every loop stops on SIGTERM and SIGINT.
+        let mut signals = match (tally, &config.tls) {
+            (0, Some(_)) => Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGHUP])?,
+            (0, None) => Signals::new([SIGTERM, SIGINT, SIGUSR1])?,
+            _ => Signals::new([SIGTERM, SIGINT])?,
         };
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
@@ -266,6 +295,8 @@ impl<'c> EventLoop<'c> {
             config,
             poll,
             listener: Some(listener),
+            redirect_listener,
+            https_port,
             accepting: Accepting::Open,
             accept_pending: true,
             max_connections: max_connections.max(1),
@@ -286,6 +317,7 @@ impl<'c> EventLoop<'c> {
             encodings,
             auth,
             mailbox,
+            tls_bufs: TlsBufs::new(),
         })
     }
 
@@ -316,13 +348,13 @@ impl<'c> EventLoop<'c> {
             let mut signalled = 0;
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(),
+                    LISTENER | REDIRECT => self.accept(),
                     SIGNALS => {
                         for signal in self.signals.pending() {
-                            if signal == SIGUSR1 {
-                                self.counts.print();
-                            } else {
-                                signalled += 1;
+                            match signal {
+                                SIGUSR1 => self.counts.print(),
+                                SIGHUP => super::reload_tls(self.config),
+                                _ => signalled += 1,
                             }
                         }
                     }
@@ -414,34 +446,46 @@ impl<'c> EventLoop<'c> {
             .map(|_| key)
     }
 
+    /// Accepts from the listener and the redirect listener, at most
+    /// [`ACCEPTS_PER_TURN`] in all.
     fn accept(&mut self) {
-        for _ in 0..ACCEPTS_PER_TURN {
-            if self.slots.len() >= self.max_connections {
-                self.pause_accepting(None);
-                return;
-            }
-            let Some(listener) = &self.listener else {
-                return;
-            };
-            match listener.accept() {
-                Ok((sock, peer)) => self.admit(sock, peer),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.accept_pending = false;
+        let mut budget = ACCEPTS_PER_TURN;
+        let mut more = false;
+        for redirect in [false, true] {
+            loop {
+                if self.slots.len() >= self.max_connections {
+                    self.pause_accepting(None);
                     return;
                 }
-                Err(e) if super::accept_error_is_transient(&e) => {}
-                Err(_) => {
-                    // Out of descriptors or worse: stop accepting for a
-                    // while instead of spinning on it.
-                    self.pause_accepting(Some(later(self.clock.now(), ACCEPT_BACKOFF)));
-                    return;
+                let listener = match redirect {
+                    false => &self.listener,
+                    true => &self.redirect_listener,
+                };
+                let Some(listener) = listener else {
+                    break;
+                };
+                if budget == 0 {
+                    more = true;
+                    break;
+                }
+                budget -= 1;
+                match listener.accept() {
+                    Ok((sock, peer)) => self.admit(sock, peer, redirect),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if super::accept_error_is_transient(&e) => {}
+                    Err(_) => {
+                        // Out of descriptors or worse: stop accepting for a
+                        // while instead of spinning on it.
+                        self.pause_accepting(Some(later(self.clock.now(), ACCEPT_BACKOFF)));
+                        return;
+                    }
                 }
             }
         }
-        self.accept_pending = true;
+        self.accept_pending = more;
     }
 
-    fn admit(&mut self, mut sock: TcpStream, peer: std::net::SocketAddr) {
+    fn admit(&mut self, mut sock: TcpStream, peer: std::net::SocketAddr, redirect: bool) {
         let _ = sock.set_nodelay(true);
         let entry = self.slots.vacant_entry();
         // --max-connections is at most a million: a key always fits.
@@ -461,12 +505,25 @@ impl<'c> EventLoop<'c> {
             eprintln!("skiff: register {peer}: {e}");
             return;
         }
+        let tls = match (&self.config.tls, redirect) {
+            (Some(tls), false) => match Session::new(&tls.server, self.clock.now()) {
+                Ok(session) => Some(Box::new(session)),
+                Err(e) => {
+                    eprintln!("skiff: TLS session for {peer}: {e}");
+                    let _ = self.poll.registry().deregister(&mut sock);
+                    return;
+                }
+            },
+            _ => None,
+        };
         entry.insert(Slot {
             conn: Conn::new(peer, self.clock.now()),
             sock,
             generation,
             timer: None,
             queued: false,
+            redirect,
+            tls,
         });
         if self.config.verbose {
             eprintln!("skiff: {peer} connected");
@@ -476,7 +533,10 @@ impl<'c> EventLoop<'c> {
 
     fn pause_accepting(&mut self, retry: Option<Instant>) {
         if self.accepting == Accepting::Open {
-            if let Some(listener) = &mut self.listener {
+            for listener in [&mut self.listener, &mut self.redirect_listener]
+                .into_iter()
+                .flatten()
+            {
                 let _ = self.poll.registry().deregister(listener);
             }
         }
@@ -493,11 +553,14 @@ impl<'c> EventLoop<'c> {
         let Some(listener) = &mut self.listener else {
             return;
         };
-        match self
-            .poll
-            .registry()
+        let registry = self.poll.registry();
+        let registered = registry
             .register(listener, LISTENER, Interest::READABLE)
-        {
+            .and_then(|()| match &mut self.redirect_listener {
+                Some(l) => registry.register(l, REDIRECT, Interest::READABLE),
+                None => Ok(()),
+            });
+        match registered {
             Ok(()) => {
                 self.accepting = Accepting::Open;
                 // Connections may have queued while paused; no edge will
@@ -522,7 +585,10 @@ impl<'c> EventLoop<'c> {
         self.draining_until = Some(later(self.clock.now(), self.config.shutdown_timeout));
         self.stopping
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(mut listener) = self.listener.take() {
+        for mut listener in [self.listener.take(), self.redirect_listener.take()]
+            .into_iter()
+            .flatten()
+        {
             if self.accepting == Accepting::Open {
                 let _ = self.poll.registry().deregister(&mut listener);
             }
@@ -540,7 +606,7 @@ impl<'c> EventLoop<'c> {
         }
     }
 
-    fn cx(&mut self) -> (Cx<'_>, &mut Slab<Slot>) {
+    fn cx(&mut self) -> (Cx<'_>, &mut Slab<Slot>, &mut TlsBufs) {
         let mut cx = Cx::new(
             self.config,
             &self.clock,
@@ -557,7 +623,7 @@ impl<'c> EventLoop<'c> {
             .as_mut()
             .map(|e| e as &mut dyn crate::files::compress::Encodings);
         cx.auth = self.auth.as_mut().map(|a| a as &mut dyn Authenticator);
-        (cx, &mut self.slots)
+        (cx, &mut self.slots, &mut self.tls_bufs)
     }
 
     /// Takes what the workers delivered: compressed variants into the
@@ -613,9 +679,18 @@ impl<'c> EventLoop<'c> {
         if let Some(auth) = &mut self.auth {
             auth.token = t;
         }
-        let (mut cx, slots) = self.cx();
+        let https_port = self.https_port;
+        let (mut cx, slots, bufs) = self.cx();
         let slot = &mut slots[key];
-        let next = slot.conn.drive(&mut slot.sock, &mut cx);
+        if slot.redirect {
+            cx.redirect = Some(https_port);
+        }
+        let next = match &mut slot.tls {
+            None => slot.conn.drive(&mut slot.sock, &mut cx),
+            Some(session) => {
+                super::tls::drive(session, &mut slot.conn, &mut slot.sock, &mut cx, bufs)
+            }
+        };
         self.after(key, t, next);
     }
 
@@ -626,10 +701,33 @@ impl<'c> EventLoop<'c> {
         if let Some(auth) = &mut self.auth {
             auth.token = t;
         }
-        let (mut cx, slots) = self.cx();
+        let https_port = self.https_port;
+        let (mut cx, slots, bufs) = self.cx();
         let slot = &mut slots[key];
         slot.timer = None;
-        let next = slot.conn.on_timeout(&mut slot.sock, &mut cx);
+        if slot.redirect {
+            cx.redirect = Some(https_port);
+        }
+        let next = match &mut slot.tls {
+            None => slot.conn.on_timeout(&mut slot.sock, &mut cx),
+            Some(session) if session.handshaking() => {
+                match session.deadline(cx.config.header_timeout) {
+                    Some(d) if cx.clock.now() >= d && session.refused() => {
+                        Next::Close(Why::PlainHttp)
+                    }
+                    Some(d) if cx.clock.now() >= d => Next::Close(Why::Timeout(Timeout::Handshake)),
+                    _ => Next::Wait,
+                }
+            }
+            Some(session) => {
+                let mut io = TlsIo {
+                    session,
+                    sock: &mut slot.sock,
+                    bufs,
+                };
+                slot.conn.on_timeout(&mut io, &mut cx)
+            }
+        };
         self.after(key, t, next);
     }
 
@@ -652,7 +750,7 @@ impl<'c> EventLoop<'c> {
     }
 
     fn arm_timer(&mut self, key: usize, t: Token) {
-        let tick = self.tick_ceil(self.slots[key].conn.deadline(self.config));
+        let tick = self.tick_ceil(self.slots[key].deadline(self.config));
         let slot = &mut self.slots[key];
         match slot.timer {
             // Fires no later than needed; on_timeout re-checks.
@@ -708,6 +806,7 @@ mod tests {
         let el = EventLoop::new(
             config,
             TcpListener::from_std(std_listener),
+            None,
             None,
             16,
             crate::server::Shared {

@@ -5,6 +5,7 @@
 
 pub mod evented;
 pub mod threaded;
+pub mod tls;
 pub mod transport;
 
 use std::io;
@@ -124,6 +125,33 @@ pub fn run(config: &Config) -> Result<(), RunError> {
             );
         }
     }
+    // --redirect-http: a plain listener per loop on one more port.
+    let mut redirects = Vec::new();
+    let mut redirect_local = None;
+    if let Some(port) = config.redirect_http {
+        let mut addr = config.addr;
+        addr.set_port(port);
+        let failed =
+            |e: io::Error| RunError(format!("cannot listen on {addr} (--redirect-http): {e}"));
+        let first = bind(addr, reuse_port).map_err(failed)?;
+        let at = first.local_addr().map_err(failed)?;
+        redirects.push(first);
+        if !config.threaded {
+            for _ in 1..config.workers {
+                redirects.push(bind(at, true).map_err(failed)?);
+            }
+        }
+        redirect_local = Some(at);
+    }
+    // With HTTPS, SIGHUP reloads the certificate; like SIGUSR1 it must not
+    // end the process before the driver's handler is in place.
+    if config.tls.is_some() {
+        signal_hook::flag::register(
+            signal_hook::consts::SIGHUP,
+            Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        )
+        .map_err(|e| RunError(format!("cannot handle SIGHUP: {e}")))?;
+    }
     // SIGUSR1's default action ends the process: take it over before
     // anyone can know the address, so a report asked for right after the
     // start-up line never kills the server. (The driver's own handler
@@ -146,14 +174,14 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         (Some(pool), true) => Some(Compressor::new(pool.clone(), config.compress_cache)),
         _ => None,
     };
-    announce(local, config);
+    announce(local, config, redirect_local);
     let counts = Arc::new(Counts::new(others.len() + 1));
     let shared = Shared {
         counts: counts.clone(),
         compressor,
         pool,
     };
-    let result = serve(config, first, others, log, cap, &shared);
+    let result = serve(config, first, others, redirects, log, cap, &shared);
     if result.is_ok() && config.verbose {
         counts.print();
     }
@@ -176,21 +204,26 @@ fn serve(
     config: &Config,
     first: std::net::TcpListener,
     others: Vec<std::net::TcpListener>,
+    redirects: Vec<std::net::TcpListener>,
     log: Option<AccessLog>,
     cap: usize,
     shared: &Shared,
 ) -> Result<(), RunError> {
     let failed = |e: io::Error| RunError(format!("event loop: {e}"));
+    let mut redirects = redirects.into_iter();
     if config.threaded {
-        return threaded::run(config, first, log, cap, shared.clone())
+        return threaded::run(config, first, redirects.next(), log, cap, shared.clone())
             .map_err(|e| RunError(format!("threaded server: {e}")));
     }
+    let mio_listener = mio::net::TcpListener::from_std;
     if others.is_empty() {
-        let listener = mio::net::TcpListener::from_std(first);
-        return evented::EventLoop::new(config, listener, log, cap, shared.clone(), 0)
+        let listener = mio_listener(first);
+        let redirect = redirects.next().map(mio_listener);
+        return evented::EventLoop::new(config, listener, redirect, log, cap, shared.clone(), 0)
             .and_then(|mut l| l.run())
             .map_err(failed);
     }
+    let first_redirect = redirects.next().map(mio_listener);
     // Several event loops: each its own thread, poll, slab, wheel, listener
     // and log buffer (over one shared sink), and a share of the cap.
     let each = (cap / config.workers).max(1);
@@ -201,10 +234,12 @@ fn serve(
             .map(|(i, listener)| {
                 let log = log.as_ref().map(AccessLog::sibling);
                 let shared = shared.clone();
+                let redirect = redirects.next().map(mio_listener);
                 scope.spawn(move || {
                     evented::EventLoop::new(
                         config,
-                        mio::net::TcpListener::from_std(listener),
+                        mio_listener(listener),
+                        redirect,
                         log,
                         each,
                         shared,
@@ -216,7 +251,8 @@ fn serve(
             .collect();
         let mut result = evented::EventLoop::new(
             config,
-            mio::net::TcpListener::from_std(first),
+            mio_listener(first),
+            first_redirect,
             log,
             each,
             shared.clone(),
@@ -285,15 +321,59 @@ pub fn health_check(config: &Config, path: &str) -> Result<(), String> {
 /// How long the health check waits for each of connect, send and reply.
 pub const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
-fn announce(local: SocketAddr, config: &Config) {
+/// The start-up line, `Listening on http://ADDR:PORT/ (root: DIR)` (or
+/// `https://`); with `--tls-self-signed` the certificate's fingerprint on
+/// the next line; with `--redirect-http` the redirect listener's address.
+fn announce(local: SocketAddr, config: &Config, redirect: Option<SocketAddr>) {
     use io::Write;
     let mut out = io::stdout().lock();
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let _ = writeln!(
         out,
-        "Listening on http://{local}/ (root: {})",
+        "Listening on {scheme}://{local}/ (root: {})",
         config.root.display()
     );
+    if let Some(tls) = &config.tls {
+        if let crate::tls::Source::SelfSigned { fingerprint, spki } = &tls.source {
+            let _ = writeln!(
+                out,
+                "Self-signed certificate for localhost, 127.0.0.1 and ::1; SHA-256 fingerprint {fingerprint} (public key SHA-256 {spki})"
+            );
+        }
+    }
+    if let Some(at) = redirect {
+        let _ = writeln!(out, "Redirecting http://{at}/ to https://");
+    }
     let _ = out.flush();
+}
+
+/// SIGHUP with HTTPS: loads the certificate and key files again, on a
+/// thread of its own (reading and checking a key is not work for the event
+/// loop), and says in one line what came of it. A file that does not load
+/// leaves the current certificate in place.
+pub fn reload_tls(config: &Config) {
+    let Some(tls) = config.tls.clone() else {
+        return;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("tls-reload".into())
+        .spawn(move || match tls.reload() {
+            Ok(true) => eprintln!(
+                "skiff: SIGHUP: reloaded the TLS certificate (SHA-256 {})",
+                tls.current_fingerprint()
+            ),
+            Ok(false) => {
+                eprintln!("skiff: SIGHUP: a self-signed certificate has no files to reload")
+            }
+            Err(e) => eprintln!("skiff: SIGHUP: kept the current TLS certificate: {e}"),
+        });
+    if let Err(e) = spawned {
+        eprintln!("skiff: SIGHUP: cannot reload the TLS certificate: {e}");
+    }
 }
 
 #[cfg(test)]

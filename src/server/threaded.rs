@@ -32,18 +32,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use slab::Slab;
 
 use crate::auth::SharedVerdicts;
 use crate::config::Config;
-use crate::conn::{Conn, Cx, Direction, Next, Transport, Why};
+use crate::conn::{Conn, Cx, Direction, Next, Timeout, Transport, Why};
 use crate::counts::Counts;
 use crate::files::cache::SharedCache;
 use crate::files::compress::SharedEncodings;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink, SharedLog};
 use crate::server::evented::ACCEPT_BACKOFF;
+use crate::server::tls::{Hs, Session, TlsBufs, TlsIo};
 
 /// Stack size of a connection thread. The deepest frame is the parser's
 /// 100-slot header array (about 3 KiB); 256 KiB leaves ample room and keeps
@@ -72,6 +73,8 @@ struct Shared {
     encodings: Option<SharedEncodings>,
     /// Password checks (`--htpasswd`): one set of verdicts for all threads.
     auth: Option<SharedVerdicts>,
+    /// The HTTPS port `--redirect-http` connections are sent to.
+    https_port: u16,
 }
 
 impl Shared {
@@ -167,12 +170,21 @@ impl Transport for Socket {
 pub fn run(
     config: &Config,
     listener: TcpListener,
+    redirect: Option<TcpListener>,
     log: Option<AccessLog>,
     max_connections: usize,
     server: crate::server::Shared,
 ) -> io::Result<()> {
     listener.set_nonblocking(false)?;
+    let https_port = listener.local_addr()?.port();
     let listener = Arc::new(listener);
+    let redirect = match redirect {
+        Some(l) => {
+            l.set_nonblocking(false)?;
+            Some(Arc::new(l))
+        }
+        None => None,
+    };
     let shared = Arc::new(Shared {
         config: config.clone(),
         log: log.map(SharedLog::new),
@@ -188,12 +200,17 @@ pub fn run(
             (Some(file), Some(pool)) => Some(SharedVerdicts::new(file.clone(), pool)),
             _ => None,
         },
+        https_port,
     });
 
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGUSR1])?;
+    let mut signals = match &config.tls {
+        Some(_) => signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGHUP])?,
+        None => signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGUSR1])?,
+    };
     {
         let shared = shared.clone();
         let listener = listener.clone();
+        let redirect = redirect.clone();
         std::thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
@@ -203,6 +220,10 @@ pub fn run(
                         shared.counts.print();
                         continue;
                     }
+                    if signal == SIGHUP {
+                        crate::server::reload_tls(&shared.config);
+                        continue;
+                    }
                     seen += 1;
                     if seen == 1 {
                         eprintln!(
@@ -210,8 +231,11 @@ pub fn run(
                             shared.config.shutdown_timeout.as_secs()
                         );
                         shared.stop();
-                        // Wakes the blocked accept and refuses new connections.
+                        // Wakes the blocked accepts and refuses new connections.
                         let _ = socket2::SockRef::from(&*listener).shutdown(Shutdown::Both);
+                        if let Some(r) = &redirect {
+                            let _ = socket2::SockRef::from(&**r).shutdown(Shutdown::Both);
+                        }
                     } else {
                         if let Some(log) = &shared.log {
                             log.with(AccessLog::flush);
@@ -232,7 +256,14 @@ pub fn run(
             })?;
     }
 
-    accept_loop(&shared, &listener, max_connections.max(1));
+    if let Some(redirect) = redirect {
+        let shared = shared.clone();
+        let cap = max_connections.max(1);
+        std::thread::Builder::new()
+            .name("accept-redirect".into())
+            .spawn(move || accept_loop(&shared, &redirect, cap, true))?;
+    }
+    accept_loop(&shared, &listener, max_connections.max(1), false);
 
     // Stopping: wait for the connections still open, within the timeout.
     let until = crate::conn::later(Instant::now(), config.shutdown_timeout);
@@ -254,7 +285,12 @@ pub fn run(
     Ok(())
 }
 
-fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, max_connections: usize) {
+fn accept_loop(
+    shared: &Arc<Shared>,
+    listener: &TcpListener,
+    max_connections: usize,
+    redirect: bool,
+) {
     loop {
         // Wait for a free place; new connections queue in the backlog.
         {
@@ -271,7 +307,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, max_connections: us
                 if shared.stopping() {
                     return;
                 }
-                spawn_connection(shared, sock, peer);
+                spawn_connection(shared, sock, peer, redirect);
             }
             Err(_) if shared.stopping() => return,
             Err(e) if super::accept_error_is_transient(&e) => {}
@@ -282,7 +318,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, max_connections: us
     }
 }
 
-fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
+fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr, redirect: bool) {
     let _ = sock.set_nodelay(true);
     let idle = Arc::new(AtomicBool::new(false));
     let id = shared.lock_conns().insert((sock.as_raw_fd(), idle.clone()));
@@ -298,11 +334,93 @@ fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr) {
                 idle,
                 shared: thread_shared.clone(),
             };
-            serve(&thread_shared, id, sock, peer)
+            serve(&thread_shared, id, sock, peer, redirect)
         });
     if let Err(e) = spawned {
         eprintln!("skiff: cannot start a thread for {peer}: {e}");
         shared.lock_conns().remove(id);
+    }
+}
+
+/// The TLS handshake over a blocking socket, within `--header-timeout`
+/// (a plain-HTTP client is answered and drained within the linger time).
+fn handshake(
+    shared: &Shared,
+    server: &Arc<rustls::ServerConfig>,
+    sock: &mut Socket,
+    clock: &mut Clock,
+) -> Result<(Box<Session>, TlsBufs), Why> {
+    let config = &shared.config;
+    let mut session = Box::new(Session::new(server, clock.now()).map_err(|_| Why::Tls)?);
+    let mut bufs = TlsBufs::new();
+    // A stop cuts a handshake that has not begun, like an idle read.
+    sock.idle.store(true, Ordering::SeqCst);
+    loop {
+        let Some(deadline) = session.deadline(config.header_timeout) else {
+            return Ok((session, bufs));
+        };
+        let expired = if session.refused() {
+            Why::PlainHttp
+        } else {
+            Why::Timeout(Timeout::Handshake)
+        };
+        if shared.stopping() && !session.refused() && sock.idle.load(Ordering::SeqCst) {
+            return Err(Why::Shutdown);
+        }
+        let armed = sock
+            .sock
+            .arm(deadline, clock, Direction::Read)
+            .and_then(|()| sock.sock.arm(deadline, clock, Direction::Write));
+        if armed.is_err() {
+            return Err(expired);
+        }
+        match session.handshake(sock, &mut bufs) {
+            Ok(Hs::Done) => return Ok((session, bufs)),
+            Ok(Hs::Wait) => clock.update(),
+            Ok(Hs::Close) if session.refused() => return Err(Why::PlainHttp),
+            Ok(Hs::Close) => return Err(Why::PeerClosed),
+            Err(_) => return Err(Why::Tls),
+        }
+    }
+}
+
+/// Drives a connection until it closes, and says why.
+fn run_conn<T: Transport>(
+    shared: &Shared,
+    conn: &mut Conn,
+    io: &mut T,
+    idle_flag: &AtomicBool,
+    handles: &mut Handles,
+    clock: &mut Clock,
+    redirect: bool,
+) -> Why {
+    loop {
+        clock.update();
+        let idle = conn.is_idle();
+        idle_flag.store(idle, Ordering::SeqCst);
+        if idle && shared.stopping() {
+            return Why::Shutdown;
+        }
+        let mut cx = handles.cx(shared, clock);
+        if redirect {
+            cx.redirect = Some(shared.https_port);
+        }
+        let next = match conn.drive(io, &mut cx) {
+            Next::Wait => {
+                // A timeout, or a spurious wakeup: check the deadline.
+                drop(cx);
+                clock.update();
+                let mut cx = handles.cx(shared, clock);
+                if redirect {
+                    cx.redirect = Some(shared.https_port);
+                }
+                conn.on_timeout(io, &mut cx)
+            }
+            other => other,
+        };
+        if let Next::Close(why) = next {
+            return why;
+        }
     }
 }
 
@@ -351,30 +469,44 @@ impl Handles {
 
 /// One connection's thread: the same `Conn` as the event loop, driven over
 /// a blocking socket; `Conn` arms the socket's timeouts with its deadline
-/// before every call (`Transport::arm`).
-fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr) {
+/// before every call (`Transport::arm`). With HTTPS, the handshake comes
+/// first, within `--header-timeout`, then the same `Conn` runs over TLS.
+fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, redirect: bool) {
     let config = &shared.config;
     let mut clock = Clock::new();
     let mut conn = Conn::new(peer, clock.now());
     let mut handles = Handles::new(shared);
-    let why = loop {
-        clock.update();
-        let idle = conn.is_idle();
-        sock.idle.store(idle, Ordering::SeqCst);
-        if idle && shared.stopping() {
-            break Why::Shutdown;
-        }
-        let next = match conn.drive(&mut sock, &mut handles.cx(shared, &clock)) {
-            Next::Wait => {
-                // A timeout, or a spurious wakeup: check the deadline.
-                clock.update();
-                conn.on_timeout(&mut sock, &mut handles.cx(shared, &clock))
+    let idle = sock.idle.clone();
+    let why = match (&config.tls, redirect) {
+        (Some(tls), false) => match handshake(shared, &tls.server, &mut sock, &mut clock) {
+            Ok((mut session, mut bufs)) => {
+                conn = Conn::new(peer, clock.now());
+                let mut io = TlsIo {
+                    session: &mut session,
+                    sock: &mut sock,
+                    bufs: &mut bufs,
+                };
+                run_conn(
+                    shared,
+                    &mut conn,
+                    &mut io,
+                    &idle,
+                    &mut handles,
+                    &mut clock,
+                    false,
+                )
             }
-            other => other,
-        };
-        if let Next::Close(why) = next {
-            break why;
-        }
+            Err(why) => why,
+        },
+        _ => run_conn(
+            shared,
+            &mut conn,
+            &mut sock,
+            &idle,
+            &mut handles,
+            &mut clock,
+            redirect,
+        ),
     };
     let mut cx = handles.cx(shared, &clock);
     conn.on_close(&mut cx);

@@ -1,0 +1,708 @@
+//! TLS between the socket and the connection core: a [`Session`] per
+//! connection, and [`TlsIo`], the [`Transport`] the core is driven over
+//! while a session is open. The HTTP code does not know it is there.
+//!
+//! # Memory
+//! rustls's unbuffered API: the session owns no record buffers of its
+//! own. It borrows three from the loop's [`TlsBufs`] while it has bytes
+//! in them (ciphertext received, ciphertext to send, plaintext decrypted
+//! but not yet read) and gives each back as soon as it is empty, so an
+//! idle keep-alive TLS connection holds only rustls's state (keys and
+//! secrets). The buffers a loop keeps for reuse are bounded
+//! ([`TLS_POOL_MAX`] of each kind).
+//!
+//! # Phases
+//! ```text
+//!   Handshake --finished--> Open
+//!       |  \--plain HTTP--> Refused (a plain-text 400, then drain and close)
+//!       +-- error, EOF or --header-timeout: closed
+//! ```
+//! The driver runs [`Session::handshake`] until it says `Done`; its
+//! deadline ([`Session::deadline`]) is `--header-timeout` from accept, on
+//! the loop's timer wheel like every other deadline. Then the connection
+//! core runs over [`TlsIo`].
+//!
+//! # Writes
+//! A write encrypts up to [`MAX_WRITE`] bytes of plaintext into the
+//! outgoing buffer and sends what the socket takes. While ciphertext is
+//! still waiting, the next write says `WouldBlock`, so at most one write's
+//! worth is held here and the connection's write budget and backpressure
+//! work as over a plain socket. Reads first try to send what is waiting,
+//! and a blocking driver finishes sending it before it waits for the next
+//! request ([`TlsIo::arm`]).
+//!
+//! sendfile does not apply: file bodies are read in chunks, encrypted and
+//! written as the socket accepts them. (kTLS would let the kernel encrypt
+//! and bring sendfile back; the kernels this was built on lack it.)
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::ServerConfig;
+use rustls::server::UnbufferedServerConnection;
+use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, InsufficientSizeError};
+
+use crate::conn::{
+    Conn, Cx, Direction, LINGER_MAX_BYTES, LINGER_TIMEOUT, Next, Transport, Why, later,
+};
+use crate::http::date::Clock;
+
+/// Largest TLS record on the wire: 2^14 bytes of payload plus the most
+/// expansion a cipher may add, plus the header.
+pub const RECORD_MAX: usize = (1 << 14) + 256 + 5;
+/// Incoming buffer: one whole record. A handshake message split over
+/// records is joined in place and may need more; the buffer then grows,
+/// up to [`INCOMING_MAX`].
+pub const INCOMING: usize = RECORD_MAX;
+/// A handshake message is at most 64 KiB (rustls's limit), plus headers.
+pub const INCOMING_MAX: usize = 64 * 1024 + 4 * RECORD_MAX;
+/// Plaintext encrypted per write: the connection core writes up to one
+/// 64 KiB chunk at a time, which becomes four records.
+pub const MAX_WRITE: usize = 64 * 1024;
+/// Outgoing buffer: one write's records with their headers and tags.
+pub const OUTGOING: usize = MAX_WRITE + 8 * 64;
+/// Buffers of each kind a loop keeps for reuse.
+pub const TLS_POOL_MAX: usize = 32;
+
+/// The reply to a request in plain text on the HTTPS port (as nginx does:
+/// 400, explained, and the connection closed).
+pub const PLAIN_HTTP_REPLY: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+Content-Length: 69\r\n\
+Connection: close\r\n\
+\r\n\
+This port speaks HTTPS. Ask for the same address with https:// here.\n";
+
+/// Record buffers lent to sessions while they have bytes in them.
+#[derive(Debug, Default)]
+pub struct TlsBufs {
+    incoming: Vec<Vec<u8>>,
+    outgoing: Vec<Vec<u8>>,
+    plain: Vec<Vec<u8>>,
+}
+
+impl TlsBufs {
+    pub fn new() -> TlsBufs {
+        TlsBufs::default()
+    }
+
+    fn take(list: &mut Vec<Vec<u8>>, size: usize) -> Vec<u8> {
+        list.pop().unwrap_or_else(|| vec![0; size])
+    }
+
+    fn give(list: &mut Vec<Vec<u8>>, buf: Vec<u8>, size: usize) {
+        if buf.len() == size && list.len() < TLS_POOL_MAX {
+            list.push(buf);
+        }
+    }
+}
+
+/// Where a session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Handshake {
+        since: Instant,
+    },
+    Open,
+    /// Plain HTTP arrived: the 400 is sent and the write side shut; the
+    /// client's input is read and dropped until it closes.
+    Refused {
+        since: Instant,
+        drained: usize,
+    },
+}
+
+/// Closing the write side: a close_notify, then FIN once it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closing {
+    No,
+    /// close_notify is queued; shut the socket once the queue is sent.
+    Flushing,
+    Shut,
+}
+
+/// What the handshake did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hs {
+    /// Finished: the connection core takes over.
+    Done,
+    /// Waiting for the socket.
+    Wait,
+    /// Over: close now (plain HTTP drained, or the client went away).
+    Close,
+}
+
+/// One step of rustls's state machine.
+enum Got {
+    /// Something changed (plaintext taken, a record encoded or sent, the
+    /// peer's close_notify): step again.
+    Again,
+    /// Records to send, and the socket is full.
+    Blocked,
+    /// More input is needed to get anywhere.
+    NeedInput,
+    /// Traffic may flow; `n` bytes of plaintext were encrypted.
+    Open(usize),
+    Closed,
+}
+
+/// What to do in the `WriteTraffic` state.
+#[derive(Clone, Copy)]
+enum Put<'a> {
+    Nothing,
+    Data(&'a [u8]),
+    CloseNotify,
+}
+
+/// A TLS connection's state.
+pub struct Session {
+    conn: UnbufferedServerConnection,
+    phase: Phase,
+    /// Ciphertext received: `incoming[..in_len]`.
+    incoming: Vec<u8>,
+    in_len: usize,
+    /// Ciphertext to send: `outgoing[out_pos..out_end]`.
+    outgoing: Vec<u8>,
+    out_pos: usize,
+    out_end: usize,
+    /// Decrypted, not yet read: `plain[plain_pos..]`.
+    plain: Vec<u8>,
+    plain_pos: usize,
+    closing: Closing,
+    peer_closed: bool,
+    /// No byte has arrived yet (for the plain-HTTP check).
+    fresh: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("phase", &self.phase)
+            .finish()
+    }
+}
+
+fn other(e: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+}
+
+impl Session {
+    pub fn new(config: &Arc<ServerConfig>, now: Instant) -> io::Result<Session> {
+        Ok(Session {
+            conn: UnbufferedServerConnection::new(config.clone()).map_err(other)?,
+            phase: Phase::Handshake { since: now },
+            incoming: Vec::new(),
+            in_len: 0,
+            outgoing: Vec::new(),
+            out_pos: 0,
+            out_end: 0,
+            plain: Vec::new(),
+            plain_pos: 0,
+            closing: Closing::No,
+            peer_closed: false,
+            fresh: true,
+        })
+    }
+
+    /// Whether the connection core is not running yet (or never will).
+    pub fn handshaking(&self) -> bool {
+        self.phase != Phase::Open
+    }
+
+    /// The deadline of the handshake (`--header-timeout` from accept) or
+    /// of draining a refused plain-HTTP client; `None` once open.
+    pub fn deadline(&self, header_timeout: Duration) -> Option<Instant> {
+        match self.phase {
+            Phase::Handshake { since } => Some(later(since, header_timeout)),
+            Phase::Refused { since, .. } => Some(later(since, LINGER_TIMEOUT)),
+            Phase::Open => None,
+        }
+    }
+
+    /// Whether this session refused a plain-HTTP client.
+    pub fn refused(&self) -> bool {
+        matches!(self.phase, Phase::Refused { .. })
+    }
+
+    /// The negotiated protocol version, once known ("TLSv1.3").
+    pub fn version(&self) -> Option<&'static str> {
+        self.conn.protocol_version().map(|v| match v {
+            rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+            rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+            _ => "TLS",
+        })
+    }
+
+    /// Ciphertext waiting to be sent.
+    pub fn pending(&self) -> usize {
+        self.out_end - self.out_pos
+    }
+
+    /// Gives back the buffers that hold nothing.
+    pub fn release(&mut self, bufs: &mut TlsBufs) {
+        if self.in_len == 0 && !self.incoming.is_empty() {
+            TlsBufs::give(
+                &mut bufs.incoming,
+                std::mem::take(&mut self.incoming),
+                INCOMING,
+            );
+        }
+        if self.out_pos == self.out_end && !self.outgoing.is_empty() {
+            self.out_pos = 0;
+            self.out_end = 0;
+            TlsBufs::give(
+                &mut bufs.outgoing,
+                std::mem::take(&mut self.outgoing),
+                OUTGOING,
+            );
+        }
+        if self.plain_pos == self.plain.len() && self.plain.capacity() > 0 {
+            let mut plain = std::mem::take(&mut self.plain);
+            self.plain_pos = 0;
+            if plain.capacity() <= RECORD_MAX && bufs.plain.len() < TLS_POOL_MAX {
+                plain.clear();
+                bufs.plain.push(plain);
+            }
+        }
+    }
+
+    /// Sends waiting ciphertext. `Ok(true)`: none is left.
+    fn flush<S: Write>(&mut self, sock: &mut S) -> io::Result<bool> {
+        let sent = send(&self.outgoing, &mut self.out_pos, &mut self.out_end, sock)?;
+        if sent && self.closing == Closing::Flushing {
+            self.closing = Closing::Shut;
+        }
+        Ok(sent)
+    }
+
+    /// Reads what the socket has into the incoming buffer: `Ok(0)` at the
+    /// end of the stream.
+    fn fill<S: Read>(&mut self, sock: &mut S, bufs: &mut TlsBufs) -> io::Result<usize> {
+        if self.incoming.is_empty() {
+            self.incoming = TlsBufs::take(&mut bufs.incoming, INCOMING);
+        }
+        if self.in_len == self.incoming.len() {
+            // Only a handshake message joined over records gets here.
+            if self.incoming.len() >= INCOMING_MAX {
+                return Err(other("a TLS message larger than 64 KiB"));
+            }
+            let grown = (self.incoming.len() * 2).min(INCOMING_MAX);
+            self.incoming.resize(grown, 0);
+        }
+        let n = sock.read(&mut self.incoming[self.in_len..])?;
+        self.in_len += n;
+        Ok(n)
+    }
+
+    /// One step of rustls: processes the records received, and does what
+    /// the state it reaches asks (take plaintext, encode a handshake
+    /// record, send, or encrypt `put`).
+    fn step<S: Write>(
+        &mut self,
+        sock: &mut S,
+        bufs: &mut TlsBufs,
+        put: Put<'_>,
+    ) -> io::Result<Got> {
+        let status = self
+            .conn
+            .process_tls_records(&mut self.incoming[..self.in_len]);
+        let discard = status.discard;
+        let got = match status.state {
+            Err(e) => Err(other(e)),
+            Ok(ConnectionState::ReadTraffic(mut records)) => {
+                let mut got = Ok(Got::Again);
+                while let Some(record) = records.next_record() {
+                    match record {
+                        Ok(record) => {
+                            if self.plain.capacity() == 0 {
+                                self.plain = bufs.plain.pop().unwrap_or_default();
+                            }
+                            self.plain.extend_from_slice(record.payload);
+                        }
+                        Err(e) => {
+                            got = Err(other(e));
+                            break;
+                        }
+                    }
+                }
+                got
+            }
+            Ok(ConnectionState::EncodeTlsData(mut encode)) => loop {
+                if self.outgoing.is_empty() {
+                    self.outgoing = TlsBufs::take(&mut bufs.outgoing, OUTGOING);
+                }
+                match encode.encode(&mut self.outgoing[self.out_end..]) {
+                    Ok(n) => {
+                        self.out_end += n;
+                        break Ok(Got::Again);
+                    }
+                    Err(EncodeError::InsufficientSize(InsufficientSizeError { required_size })) => {
+                        let need = self.out_end + required_size;
+                        self.outgoing.resize(need.max(self.outgoing.len()), 0);
+                    }
+                    Err(e) => break Err(other(e)),
+                }
+            },
+            Ok(ConnectionState::TransmitTlsData(transmit)) => {
+                match send(&self.outgoing, &mut self.out_pos, &mut self.out_end, sock) {
+                    Ok(true) => {
+                        transmit.done();
+                        Ok(Got::Again)
+                    }
+                    Ok(false) => Ok(Got::Blocked),
+                    Err(e) => Err(e),
+                }
+            }
+            Ok(ConnectionState::BlockedHandshake) => Ok(Got::NeedInput),
+            Ok(ConnectionState::WriteTraffic(mut traffic)) => match put {
+                Put::Nothing => Ok(Got::Open(0)),
+                Put::Data(data) => {
+                    let data = &data[..data.len().min(MAX_WRITE)];
+                    loop {
+                        if self.outgoing.is_empty() {
+                            self.outgoing = TlsBufs::take(&mut bufs.outgoing, OUTGOING);
+                        }
+                        match traffic.encrypt(data, &mut self.outgoing[self.out_end..]) {
+                            Ok(n) => {
+                                self.out_end += n;
+                                break Ok(Got::Open(data.len()));
+                            }
+                            Err(EncryptError::InsufficientSize(InsufficientSizeError {
+                                required_size,
+                            })) => {
+                                let need = self.out_end + required_size;
+                                self.outgoing.resize(need.max(self.outgoing.len()), 0);
+                            }
+                            Err(e) => break Err(other(e)),
+                        }
+                    }
+                }
+                Put::CloseNotify => loop {
+                    if self.outgoing.is_empty() {
+                        self.outgoing = TlsBufs::take(&mut bufs.outgoing, OUTGOING);
+                    }
+                    match traffic.queue_close_notify(&mut self.outgoing[self.out_end..]) {
+                        Ok(n) => {
+                            self.out_end += n;
+                            break Ok(Got::Open(0));
+                        }
+                        Err(EncryptError::InsufficientSize(InsufficientSizeError {
+                            required_size,
+                        })) => {
+                            let need = self.out_end + required_size;
+                            self.outgoing.resize(need.max(self.outgoing.len()), 0);
+                        }
+                        Err(e) => break Err(other(e)),
+                    }
+                },
+            },
+            Ok(ConnectionState::PeerClosed) => {
+                self.peer_closed = true;
+                Ok(Got::Again)
+            }
+            Ok(ConnectionState::Closed) => Ok(Got::Closed),
+            Ok(ConnectionState::ReadEarlyData(mut early)) => {
+                // Never offered (no 0-RTT): drop it.
+                while early.next_record().is_some() {}
+                Ok(Got::Again)
+            }
+            Ok(_) => Ok(Got::Closed),
+        };
+        if discard > 0 {
+            self.incoming.copy_within(discard..self.in_len, 0);
+            self.in_len -= discard;
+        }
+        got
+    }
+
+    /// Runs the handshake as far as the socket allows. A client speaking
+    /// plain HTTP gets [`PLAIN_HTTP_REPLY`]; errors (a broken ClientHello,
+    /// no shared version or cipher) end the connection.
+    pub fn handshake<S: Transport>(&mut self, sock: &mut S, bufs: &mut TlsBufs) -> io::Result<Hs> {
+        if let Phase::Refused { .. } = self.phase {
+            return self.drain(sock);
+        }
+        loop {
+            match self.step(sock, bufs, Put::Nothing)? {
+                Got::Again => {}
+                Got::Blocked => return Ok(Hs::Wait),
+                Got::Open(_) => {
+                    self.phase = Phase::Open;
+                    return Ok(Hs::Done);
+                }
+                Got::Closed => return Ok(Hs::Close),
+                Got::NeedInput => {
+                    let n = match self.fill(sock, bufs) {
+                        Ok(0) => return Ok(Hs::Close),
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Hs::Wait),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e),
+                    };
+                    if std::mem::take(&mut self.fresh)
+                        && n > 0
+                        && self.incoming[0].is_ascii_uppercase()
+                    {
+                        return self.refuse(sock);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Answers a plain-HTTP client with a plain 400 and shuts the write
+    /// side; then reads and drops what it sends until it closes.
+    fn refuse<S: Transport>(&mut self, sock: &mut S) -> io::Result<Hs> {
+        // Small enough for any socket buffer; a client that cannot take
+        // it is gone anyway.
+        let _ = sock.write(PLAIN_HTTP_REPLY);
+        sock.shutdown_write();
+        self.in_len = 0;
+        self.phase = Phase::Refused {
+            since: match self.phase {
+                Phase::Handshake { since } => since,
+                _ => Instant::now(),
+            },
+            drained: 0,
+        };
+        self.drain(sock)
+    }
+
+    fn drain<S: Read>(&mut self, sock: &mut S) -> io::Result<Hs> {
+        let Phase::Refused { since, mut drained } = self.phase else {
+            return Ok(Hs::Close);
+        };
+        let mut scratch = [0u8; 4096];
+        let result = loop {
+            match sock.read(&mut scratch) {
+                Ok(0) => break Ok(Hs::Close),
+                Ok(n) => {
+                    drained += n;
+                    if drained > LINGER_MAX_BYTES {
+                        break Ok(Hs::Close);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(Hs::Wait),
+                Err(_) => break Ok(Hs::Close),
+            }
+        };
+        self.phase = Phase::Refused { since, drained };
+        result
+    }
+}
+
+/// Writes `buf[*pos..*end]`; `Ok(true)` once all is sent (both reset),
+/// `Ok(false)` if the socket would block first.
+fn send<S: Write>(buf: &[u8], pos: &mut usize, end: &mut usize, sock: &mut S) -> io::Result<bool> {
+    while *pos < *end {
+        match sock.write(&buf[*pos..*end]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => *pos += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) => return Err(e),
+        }
+    }
+    *pos = 0;
+    *end = 0;
+    Ok(true)
+}
+
+/// The connection core's transport over an open session.
+pub struct TlsIo<'a, S> {
+    pub session: &'a mut Session,
+    pub sock: &'a mut S,
+    pub bufs: &'a mut TlsBufs,
+}
+
+impl<S: Transport> TlsIo<'_, S> {
+    /// Sends waiting ciphertext, and shuts the socket's write side once a
+    /// queued close_notify has gone.
+    fn flush_out(&mut self) -> io::Result<bool> {
+        let was = self.session.closing;
+        let done = self.session.flush(self.sock)?;
+        if was == Closing::Flushing && self.session.closing == Closing::Shut {
+            self.sock.shutdown_write();
+        }
+        Ok(done)
+    }
+
+    fn encrypt(&mut self, data: &[u8]) -> io::Result<usize> {
+        if !self.flush_out()? {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        loop {
+            match self.session.step(self.sock, self.bufs, Put::Data(data))? {
+                Got::Open(n) => {
+                    match self.flush_out() {
+                        Ok(_) => {}
+                        // The bytes are taken; the error shows next call.
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(_) => {}
+                    }
+                    return Ok(n);
+                }
+                Got::Again => {}
+                Got::Blocked | Got::NeedInput => return Err(io::ErrorKind::WouldBlock.into()),
+                Got::Closed => return Err(io::ErrorKind::BrokenPipe.into()),
+            }
+        }
+    }
+}
+
+impl<S: Transport> Read for TlsIo<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let s = &mut *self.session;
+            if s.plain_pos < s.plain.len() {
+                let n = buf.len().min(s.plain.len() - s.plain_pos);
+                buf[..n].copy_from_slice(&s.plain[s.plain_pos..s.plain_pos + n]);
+                s.plain_pos += n;
+                if s.plain_pos == s.plain.len() {
+                    s.plain.clear();
+                    s.plain_pos = 0;
+                }
+                return Ok(n);
+            }
+            if s.peer_closed || buf.is_empty() {
+                return Ok(0);
+            }
+            match self.flush_out() {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            match self.session.step(self.sock, self.bufs, Put::Nothing)? {
+                Got::Again => {}
+                Got::Blocked => return Err(io::ErrorKind::WouldBlock.into()),
+                Got::Closed => return Ok(0),
+                Got::NeedInput | Got::Open(_) => {
+                    if self.session.fill(self.sock, self.bufs)? == 0 {
+                        // End of stream without close_notify: the
+                        // request bytes already read are all there is.
+                        return Ok(0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<S: Transport> Write for TlsIo<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.encrypt(buf)
+    }
+
+    /// Small pieces (a head and a small body) go out as one record.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        const GATHER: usize = 16 * 1024;
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        let first = bufs.iter().find(|b| !b.is_empty());
+        match first {
+            None => Ok(0),
+            Some(first) if total > GATHER || first.len() == total => self.write(first),
+            Some(_) => {
+                let mut gathered = [0u8; GATHER];
+                let mut n = 0;
+                for b in bufs {
+                    gathered[n..n + b.len()].copy_from_slice(b);
+                    n += b.len();
+                }
+                self.encrypt(&gathered[..n])
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.flush_out()? {
+            true => Ok(()),
+            false => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+impl<S: Transport> Transport for TlsIo<'_, S> {
+    const BLOCKING: bool = S::BLOCKING;
+
+    /// A close_notify, then FIN once everything before it is sent.
+    fn shutdown_write(&mut self) {
+        if self.session.closing != Closing::No {
+            return;
+        }
+        let queued = loop {
+            match self.session.step(self.sock, self.bufs, Put::CloseNotify) {
+                Ok(Got::Open(_)) => break true,
+                Ok(Got::Again) => {}
+                _ => break false,
+            }
+        };
+        self.session.closing = Closing::Flushing;
+        if !queued {
+            // No session to close politely: just FIN.
+            self.session.out_pos = self.session.out_end;
+        }
+        let _ = self.flush_out();
+    }
+
+    /// A blocking driver sends what is waiting before it waits to read:
+    /// the end of a response may still be here.
+    fn arm(&mut self, deadline: Instant, clock: &Clock, dir: Direction) -> io::Result<()> {
+        if S::BLOCKING && dir != Direction::Write {
+            while self.session.pending() > 0 {
+                self.sock.arm(deadline, clock, Direction::Write)?;
+                match self.flush_out() {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        self.sock.arm(deadline, clock, dir)
+    }
+
+    fn unsent_bytes(&self) -> Option<usize> {
+        self.sock.unsent_bytes().map(|n| n + self.session.pending())
+    }
+}
+
+/// Drives a TLS connection one turn: the handshake while it lasts, then
+/// the connection core over [`TlsIo`]. Buffers that hold nothing go back
+/// to `bufs` whenever the connection waits.
+pub fn drive<S: Transport>(
+    session: &mut Session,
+    conn: &mut Conn,
+    sock: &mut S,
+    cx: &mut Cx<'_>,
+    bufs: &mut TlsBufs,
+) -> Next {
+    if session.handshaking() {
+        match session.handshake(sock, bufs) {
+            // The keep-alive clock starts when the handshake ends.
+            Ok(Hs::Done) => *conn = Conn::new(conn.peer(), cx.clock.now()),
+            Ok(Hs::Wait) => {
+                session.release(bufs);
+                return Next::Wait;
+            }
+            Ok(Hs::Close) if session.refused() => return Next::Close(Why::PlainHttp),
+            Ok(Hs::Close) => return Next::Close(Why::PeerClosed),
+            Err(_) => return Next::Close(Why::Tls),
+        }
+    }
+    let next = conn.drive(
+        &mut TlsIo {
+            session: &mut *session,
+            sock,
+            bufs: &mut *bufs,
+        },
+        cx,
+    );
+    if next == Next::Wait {
+        session.release(bufs);
+    }
+    next
+}

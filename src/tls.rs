@@ -1,0 +1,271 @@
+//! HTTPS settings: the certificate and key (`--tls-cert`/`--tls-key`, or
+//! one made at start with `--tls-self-signed`), the rustls configuration
+//! every connection shares, and reloading the certificate on SIGHUP.
+//!
+//! rustls with the ring provider; TLS 1.3 and 1.2 with rustls's default
+//! (AEAD-only, forward-secret) cipher suites; ALPN `http/1.1`. The
+//! certificate is served through a resolver holding the current one, so a
+//! reload swaps it for new handshakes while open connections keep the
+//! session they have. A file that does not load on reload leaves the old
+//! certificate in place.
+//!
+//! The connection side (handshake, records, buffers) is
+//! `server::tls`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+
+/// Largest certificate or key file read: a chain of a few certificates is
+/// a few KiB; anything this large is a mistake.
+pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
+/// The names `--tls-self-signed` makes its certificate for.
+pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+/// HTTPS as configured: what connections handshake with.
+pub struct Tls {
+    /// Shared by every connection of every loop.
+    pub server: Arc<ServerConfig>,
+    certs: Arc<Certs>,
+    /// Where the certificate came from, for the start-up line.
+    pub source: Source,
+}
+
+/// Where the certificate came from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    /// Made at start; its SHA-256 fingerprint (colon-separated hex) and
+    /// the base64 SHA-256 of its public key (for Chromium's
+    /// `--ignore-certificate-errors-spki-list`).
+    SelfSigned {
+        fingerprint: String,
+        spki: String,
+    },
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls").field("source", &self.source).finish()
+    }
+}
+
+/// The certificate new handshakes get.
+#[derive(Debug)]
+struct Certs {
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl ResolvesServerCert for Certs {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(crate::unpoison(self.current.read()).clone())
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+impl Tls {
+    /// HTTPS with the certificate chain and key in these PEM files.
+    pub fn from_files(cert: &Path, key: &Path) -> Result<Tls, String> {
+        let loaded = load(cert, key)?;
+        Tls::with(
+            loaded,
+            Source::Files {
+                cert: cert.to_path_buf(),
+                key: key.to_path_buf(),
+            },
+        )
+    }
+
+    /// HTTPS with a new self-signed certificate for localhost, 127.0.0.1
+    /// and ::1.
+    pub fn self_signed() -> Result<Tls, String> {
+        let names: Vec<String> = SELF_SIGNED_NAMES.iter().map(|s| s.to_string()).collect();
+        let made = rcgen::generate_simple_self_signed(names)
+            .map_err(|e| format!("--tls-self-signed: {e}"))?;
+        let der = made.cert.der().clone();
+        let fingerprint = fingerprint(&der);
+        use rcgen::PublicKeyData;
+        let spki = spki_hash(&made.signing_key.subject_public_key_info());
+        let key = PrivateKeyDer::try_from(made.signing_key.serialize_der())
+            .map_err(|e| format!("--tls-self-signed: {e}"))?;
+        let certified = CertifiedKey::from_der(vec![der], key, &provider())
+            .map_err(|e| format!("--tls-self-signed: {e}"))?;
+        Tls::with(certified, Source::SelfSigned { fingerprint, spki })
+    }
+
+    fn with(certified: CertifiedKey, source: Source) -> Result<Tls, String> {
+        let certs = Arc::new(Certs {
+            current: RwLock::new(Arc::new(certified)),
+        });
+        let mut server = ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_no_client_auth()
+            .with_cert_resolver(certs.clone());
+        server.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // Larger records than this are split; also the default. Stated so
+        // the buffers in `server::tls` are sized against it.
+        server.max_fragment_size = None;
+        Ok(Tls {
+            server: Arc::new(server),
+            certs,
+            source,
+        })
+    }
+
+    /// Loads the certificate and key again from their files (SIGHUP). On
+    /// failure the current certificate stays, and the error says why.
+    /// A self-signed certificate has nothing to reload.
+    pub fn reload(&self) -> Result<bool, String> {
+        let Source::Files { cert, key } = &self.source else {
+            return Ok(false);
+        };
+        let loaded = load(cert, key)?;
+        *crate::unpoison(self.certs.current.write()) = Arc::new(loaded);
+        Ok(true)
+    }
+
+    /// The SHA-256 fingerprint of the certificate served now.
+    pub fn current_fingerprint(&self) -> String {
+        let current = crate::unpoison(self.certs.current.read()).clone();
+        current.cert.first().map(fingerprint).unwrap_or_default()
+    }
+}
+
+/// Reads a PEM certificate chain and private key and checks that they
+/// belong together. Errors name the file.
+fn load(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
+    let cert_pem = read_pem(cert, "--tls-cert")?;
+    let key_pem = read_pem(key, "--tls-key")?;
+    let shown = cert.display();
+    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("--tls-cert '{shown}': not a PEM certificate: {e}"))?;
+    if chain.is_empty() {
+        return Err(format!("--tls-cert '{shown}': no certificate in it"));
+    }
+    let key_der = PrivateKeyDer::from_pem_slice(&key_pem)
+        .map_err(|e| format!("--tls-key '{}': not a PEM private key: {e}", key.display()))?;
+    CertifiedKey::from_der(chain, key_der, &provider()).map_err(|e| {
+        format!(
+            "--tls-cert '{shown}' with --tls-key '{}': {e}",
+            key.display()
+        )
+    })
+}
+
+fn read_pem(path: &Path, flag: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let shown = path.display();
+    let file = std::fs::File::open(path).map_err(|e| format!("{flag} '{shown}': {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_PEM_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{flag} '{shown}': {e}"))?;
+    if bytes.len() as u64 > MAX_PEM_BYTES {
+        return Err(format!(
+            "{flag} '{shown}': larger than {MAX_PEM_BYTES} bytes"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// SHA-256 of a certificate, as colon-separated uppercase hex (the form
+/// `openssl x509 -fingerprint -sha256` prints).
+pub fn fingerprint(der: &CertificateDer<'_>) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(der.as_ref());
+    digest
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Base64 of the SHA-256 of a DER SubjectPublicKeyInfo.
+pub fn spki_hash(spki_der: &[u8]) -> String {
+    use sha2::Digest;
+    base64(&sha2::Sha256::digest(spki_der))
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_standard_alphabet_and_padding() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(&[0xff, 0xfe, 0xfd, 0x00]), "//79AA==");
+    }
+
+    #[test]
+    fn a_self_signed_certificate_is_made_and_fingerprinted() {
+        let tls = Tls::self_signed().unwrap();
+        let Source::SelfSigned { fingerprint, spki } = &tls.source else {
+            panic!("self-signed");
+        };
+        assert_eq!(fingerprint.len(), 32 * 3 - 1);
+        assert_eq!(*fingerprint, tls.current_fingerprint());
+        assert_eq!(spki.len(), 44);
+        assert_eq!(tls.server.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        assert_eq!(tls.reload(), Ok(false), "nothing to reload");
+    }
+
+    #[test]
+    fn files_that_are_missing_or_wrong_are_one_line_errors() {
+        let dir = std::env::temp_dir().join(format!("skiff-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = Tls::from_files(&dir.join("no.pem"), &dir.join("no.key")).unwrap_err();
+        assert!(missing.starts_with("--tls-cert '"), "{missing}");
+        std::fs::write(dir.join("junk.pem"), "not pem at all").unwrap();
+        std::fs::write(dir.join("junk.key"), "not pem either").unwrap();
+        let junk = Tls::from_files(&dir.join("junk.pem"), &dir.join("junk.key")).unwrap_err();
+        assert!(junk.contains("no certificate"), "{junk}");
+
+        // A certificate with someone else's key.
+        let a = rcgen::generate_simple_self_signed(vec!["a".into()]).unwrap();
+        let b = rcgen::generate_simple_self_signed(vec!["b".into()]).unwrap();
+        std::fs::write(dir.join("a.pem"), a.cert.pem()).unwrap();
+        std::fs::write(dir.join("b.key"), b.signing_key.serialize_pem()).unwrap();
+        let mismatch = Tls::from_files(&dir.join("a.pem"), &dir.join("b.key")).unwrap_err();
+        assert!(mismatch.contains("with --tls-key"), "{mismatch}");
+        assert!(!mismatch.contains('\n'));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
