@@ -408,7 +408,6 @@ fn run_conn<T: Transport>(
         let next = match conn.drive(io, &mut cx) {
             Next::Wait => {
                 // A timeout, or a spurious wakeup: check the deadline.
-                drop(cx);
                 clock.update();
                 let mut cx = handles.cx(shared, clock);
                 if redirect {

@@ -466,6 +466,10 @@ impl Session {
             },
             drained: 0,
         };
+        if S::BLOCKING {
+            // The driver arms the socket with the new deadline first.
+            return Ok(Hs::Wait);
+        }
         self.drain(sock)
     }
 

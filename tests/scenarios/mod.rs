@@ -17,5 +17,6 @@ mod persistence;
 mod precompressed;
 mod ranges;
 mod sites;
+mod tls;
 mod tools;
 mod workers;

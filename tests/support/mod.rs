@@ -301,10 +301,12 @@ fn collect_until_closed(
     (lines, closed)
 }
 
-/// `Listening on http://127.0.0.1:PORT/ (root: DIR)` -> the address.
+/// `Listening on http://127.0.0.1:PORT/ (root: DIR)` (or `https://`) ->
+/// the address.
 pub fn parse_listening(line: &str) -> SocketAddr {
     let rest = line
         .strip_prefix("Listening on http://")
+        .or_else(|| line.strip_prefix("Listening on https://"))
         .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));
     let end = rest.find('/').unwrap();
     rest[..end].parse().unwrap()
@@ -347,9 +349,11 @@ impl Response {
     }
 }
 
-/// A raw HTTP/1.x client over one TCP connection.
+/// A raw HTTP/1.x client over one TCP connection, in the clear or over
+/// TLS (rustls, verifying the server against a test CA).
 pub struct Client {
     pub stream: TcpStream,
+    pub tls: Option<rustls::ClientConnection>,
     buf: Vec<u8>,
 }
 
@@ -360,12 +364,50 @@ impl Client {
         stream.set_nodelay(true).unwrap();
         Client {
             stream,
+            tls: None,
             buf: Vec::new(),
         }
     }
 
+    /// Connects and completes a TLS handshake for `name`, trusting `ca`.
+    pub fn connect_tls(addr: SocketAddr, ca: &TestCa, name: &str) -> Client {
+        let mut c = Client::connect(addr);
+        let name = rustls::pki_types::ServerName::try_from(name.to_string()).unwrap();
+        let mut conn = rustls::ClientConnection::new(ca.client_config(), name).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut c.stream).expect("TLS handshake");
+        }
+        c.tls = Some(conn);
+        c
+    }
+
+    /// The certificate the server presented (TLS only).
+    pub fn peer_certificate(&self) -> Vec<u8> {
+        let conn = self.tls.as_ref().expect("a TLS client");
+        conn.peer_certificates().expect("certificates")[0].to_vec()
+    }
+
+    /// Reads from the connection (through TLS if on). A TLS stream that
+    /// ends without close_notify reads as its end.
+    fn raw_read(&mut self, into: &mut [u8]) -> std::io::Result<usize> {
+        match &mut self.tls {
+            None => self.stream.read(into),
+            Some(conn) => match rustls::Stream::new(conn, &mut self.stream).read(into) {
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(0),
+                other => other,
+            },
+        }
+    }
+
     pub fn send(&mut self, bytes: impl AsRef<[u8]>) -> &mut Self {
-        self.stream.write_all(bytes.as_ref()).expect("send");
+        match &mut self.tls {
+            None => self.stream.write_all(bytes.as_ref()).expect("send"),
+            Some(conn) => {
+                let mut s = rustls::Stream::new(conn, &mut self.stream);
+                s.write_all(bytes.as_ref()).expect("send");
+                s.flush().expect("send");
+            }
+        }
         self
     }
 
@@ -395,7 +437,7 @@ impl Client {
     fn fill(&mut self) -> usize {
         let mut chunk = [0u8; 65536];
         let n = loop {
-            match self.stream.read(&mut chunk) {
+            match self.raw_read(&mut chunk) {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 other => break other.expect("read (timed out?)"),
             }
@@ -459,7 +501,7 @@ impl Client {
     /// Asserts the server closes the connection with no further bytes.
     pub fn expect_closed(&mut self) {
         let mut rest = Vec::new();
-        match self.stream.read_to_end(&mut rest) {
+        match self.read_rest(&mut rest) {
             Ok(_) => {}
             // A reset after the server closed also means closed.
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
@@ -477,7 +519,7 @@ impl Client {
     pub fn expect_open_for(&mut self, d: Duration) {
         self.stream.set_read_timeout(Some(d)).unwrap();
         let mut b = [0u8; 1];
-        match self.stream.read(&mut b) {
+        match self.raw_read(&mut b) {
             Err(e)
                 if matches!(
                     e.kind(),
@@ -495,10 +537,121 @@ impl Client {
     /// Everything left on the connection until the server closes it.
     pub fn read_to_close(&mut self) -> Vec<u8> {
         let mut rest = Vec::new();
-        let _ = self.stream.read_to_end(&mut rest);
+        let _ = self.read_rest(&mut rest);
         let mut all = std::mem::take(&mut self.buf);
         all.extend_from_slice(&rest);
         all
+    }
+}
+
+impl Client {
+    /// Reads until the end of the stream.
+    fn read_rest(&mut self, into: &mut Vec<u8>) -> std::io::Result<usize> {
+        let mut chunk = [0u8; 16384];
+        let mut total = 0;
+        loop {
+            match self.raw_read(&mut chunk) {
+                Ok(0) => return Ok(total),
+                Ok(n) => {
+                    into.extend_from_slice(&chunk[..n]);
+                    total += n;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// A certificate authority made for one test, and a server certificate
+/// it signed for localhost, 127.0.0.1 and ::1, written as PEM files.
+pub struct TestCa {
+    pub dir: TempDir,
+    pub ca_pem: String,
+    pub ca_der: Vec<u8>,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "skiff test CA");
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let dir = TempDir::new("tls");
+        let ca_pem = cert.pem();
+        dir.write("ca.pem", &ca_pem);
+        let ca = TestCa {
+            dir,
+            ca_pem,
+            ca_der: cert.der().to_vec(),
+            issuer: rcgen::Issuer::new(params, key),
+        };
+        ca.issue("cert.pem", "key.pem", &["localhost", "127.0.0.1", "::1"]);
+        ca
+    }
+
+    /// Signs a server certificate for `names`, written to `cert`/`key`
+    /// in the CA's folder; returns the certificate's DER.
+    pub fn issue(&self, cert: &str, key: &str, names: &[&str]) -> Vec<u8> {
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let params = rcgen::CertificateParams::new(names).unwrap();
+        let pair = rcgen::KeyPair::generate().unwrap();
+        let made = params.signed_by(&pair, &self.issuer).unwrap();
+        self.dir.write(cert, made.pem());
+        self.dir.write(key, pair.serialize_pem());
+        made.der().to_vec()
+    }
+
+    pub fn path(&self, rel: &str) -> String {
+        self.dir.path.join(rel).display().to_string()
+    }
+
+    /// `--tls-cert CERT --tls-key KEY` for the default certificate.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "--tls-cert".into(),
+            self.path("cert.pem"),
+            "--tls-key".into(),
+            self.path("key.pem"),
+        ]
+    }
+
+    /// A rustls client configuration trusting only this CA.
+    pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(rustls::pki_types::CertificateDer::from(self.ca_der.clone()))
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Arc::new(config)
+    }
+}
+
+impl Server {
+    /// Starts an HTTPS server with the CA's certificate and `args`.
+    pub fn start_tls(mode: Mode, root: &Path, ca: &TestCa, args: &[&str]) -> Server {
+        let mut all: Vec<String> = ca.args();
+        all.extend(args.iter().map(|s| s.to_string()));
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        Server::start(mode, root, &all)
+    }
+
+    pub fn connect_tls(&self, ca: &TestCa) -> Client {
+        Client::connect_tls(self.addr, ca, "localhost")
     }
 }
 
