@@ -145,6 +145,93 @@ impl Tls {
     }
 }
 
+/// A client configuration for `--health-check` over HTTPS: it asks the
+/// server these flags describe, on loopback, and accepts exactly the
+/// certificate they name (with `--tls-self-signed`, which makes a new one
+/// in every process, any certificate: the check is about being up).
+pub fn health_check_client(tls: &Tls) -> Arc<rustls::ClientConfig> {
+    let expected = match tls.source {
+        Source::Files { .. } => crate::unpoison(tls.certs.current.read())
+            .cert
+            .first()
+            .map(|c| c.to_vec()),
+        Source::SelfSigned { .. } => None,
+    };
+    let provider = provider();
+    let verifier = Arc::new(Pinned {
+        expected,
+        provider: provider.clone(),
+    });
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .expect("the ring provider supports TLS 1.2 and 1.3")
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Arc::new(config)
+}
+
+/// Accepts one certificate (or any, when `expected` is `None`); the
+/// handshake signature is still checked against it.
+#[derive(Debug)]
+struct Pinned {
+    expected: Option<Vec<u8>>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        match &self.expected {
+            Some(der) if der.as_slice() != end_entity.as_ref() => Err(rustls::Error::General(
+                "the server's certificate is not the one configured".into(),
+            )),
+            _ => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
 /// Reads a PEM certificate chain and private key and checks that they
 /// belong together. Errors name the file.
 fn load(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {

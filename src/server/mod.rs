@@ -292,13 +292,27 @@ pub fn health_check(config: &Config, path: &str) -> Result<(), String> {
     let request = format!(
         "HEAD {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: skiff-health-check\r\nConnection: close\r\n\r\n"
     );
-    stream
-        .write_all(request.as_bytes())
+    // Over HTTPS when the server speaks it (see `tls::health_check_client`).
+    let mut tls = match &config.tls {
+        Some(tls) => {
+            let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+            let conn = rustls::ClientConnection::new(crate::tls::health_check_client(tls), name)
+                .map_err(|e| fail("set up TLS for", io::Error::other(e)))?;
+            Some(conn)
+        }
+        None => None,
+    };
+    let mut io: Box<dyn ReadWrite + '_> = match &mut tls {
+        Some(conn) => Box::new(rustls::Stream::new(conn, &mut stream)),
+        None => Box::new(&mut stream),
+    };
+    io.write_all(request.as_bytes())
+        .and_then(|()| io.flush())
         .map_err(|e| fail("send to", e))?;
     let mut head = Vec::new();
     let mut chunk = [0u8; 512];
     while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
-        match stream.read(&mut chunk) {
+        match io.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => head.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -317,6 +331,10 @@ pub fn health_check(config: &Config, path: &str) -> Result<(), String> {
         None => Err(format!("{addr} did not answer {path} with HTTP")),
     }
 }
+
+/// A stream the health check can speak through, TLS or not.
+trait ReadWrite: io::Read + io::Write {}
+impl<T: io::Read + io::Write> ReadWrite for T {}
 
 /// How long the health check waits for each of connect, send and reply.
 pub const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);

@@ -46,7 +46,7 @@ each_mode! {
 }
 
 /// Runs skiff expecting it to fail at once; returns its stderr.
-fn fails(args: &[&str]) -> String {
+pub(crate) fn fails(args: &[&str]) -> String {
     let out = Command::new(bin()).args(args).output().unwrap();
     assert!(!out.status.success(), "{args:?} should fail");
     assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");

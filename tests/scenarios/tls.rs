@@ -491,3 +491,174 @@ fn openssl_s_client_negotiates_tls13_tls12_and_alpn_and_nothing_older() {
         assert!(!out.contains("Cipher is ECDHE"), "{old}: {out}");
     }
 }
+
+#[test]
+fn bad_tls_flags_are_one_line_errors() {
+    use super::cli::fails;
+    let site = site();
+    let root = site.path.to_str().unwrap();
+    let ca = TestCa::new();
+    let (cert, key) = (ca.path("cert.pem"), ca.path("key.pem"));
+    let e = fails(&["--root", root, "--tls-cert", &cert]);
+    assert!(e.contains("--tls-cert needs --tls-key"), "{e}");
+    let e = fails(&["--root", root, "--tls-key", &key]);
+    assert!(e.contains("--tls-key needs --tls-cert"), "{e}");
+    let e = fails(&[
+        "--root",
+        root,
+        "--tls-self-signed",
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+    ]);
+    assert!(e.contains("--tls-self-signed"), "{e}");
+    let e = fails(&[
+        "--root",
+        root,
+        "--tls-cert",
+        "/no/such.pem",
+        "--tls-key",
+        &key,
+    ]);
+    assert!(e.contains("--tls-cert '/no/such.pem'"), "{e}");
+    // The key in place of the certificate, and the other way round.
+    let e = fails(&["--root", root, "--tls-cert", &key, "--tls-key", &key]);
+    assert!(e.contains("--tls-cert"), "{e}");
+    let e = fails(&["--root", root, "--tls-cert", &cert, "--tls-key", &cert]);
+    assert!(e.contains("--tls-key"), "{e}");
+    // Someone else's key.
+    ca.issue("other.pem", "other.key", &["localhost"]);
+    let e = fails(&[
+        "--root",
+        root,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &ca.path("other.key"),
+    ]);
+    assert!(e.contains("with --tls-key"), "{e}");
+    // A file far too large to be a certificate is not read whole.
+    let huge = site.write("huge.pem", vec![b'A'; 2 * 1024 * 1024]);
+    let e = fails(&[
+        "--root",
+        root,
+        "--tls-cert",
+        huge.to_str().unwrap(),
+        "--tls-key",
+        &key,
+    ]);
+    assert!(e.contains("larger than"), "{e}");
+
+    let e = fails(&["--root", root, "--redirect-http", "8081"]);
+    assert!(e.contains("--redirect-http needs HTTPS"), "{e}");
+    let e = fails(&[
+        "--root",
+        root,
+        "--tls-self-signed",
+        "--port",
+        "9443",
+        "--redirect-http",
+        "9443",
+    ]);
+    assert!(e.contains("is the HTTPS port itself"), "{e}");
+    for bad in ["70000", "-1", "eighty", ""] {
+        let e = fails(&[
+            "--root",
+            root,
+            "--tls-self-signed",
+            &format!("--redirect-http={bad}"),
+        ]);
+        assert!(e.contains("--redirect-http"), "{bad:?}: {e}");
+    }
+
+    // The same through the environment.
+    let out = Command::new(bin())
+        .args(["--root", root])
+        .env("SKIFF_TLS_CERT", "/no/such.pem")
+        .env("SKIFF_TLS_KEY", &key)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--tls-cert '/no/such.pem'"), "{err}");
+    let out = Command::new(bin())
+        .args(["--root", root])
+        .env("SKIFF_REDIRECT_HTTP", "99999")
+        .env("SKIFF_TLS_SELF_SIGNED", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--redirect-http"));
+}
+
+#[test]
+fn a_redirect_port_in_use_is_one_line_and_exit_1() {
+    let site = site();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = Command::new(bin())
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--tls-self-signed",
+            "--redirect-http",
+            &port,
+            "--root",
+        ])
+        .arg(&site.path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--redirect-http"), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "no start-up line when it cannot listen"
+    );
+}
+
+#[test]
+fn the_health_check_speaks_https_and_knows_the_certificate() {
+    let site = site();
+    let ca = TestCa::new();
+    let s = Server::start_tls(Mode::Evented, &site.path, &ca, &[]);
+    let port = s.port().to_string();
+    let check = |cert: &str, key: &str| {
+        Command::new(bin())
+            .args(["--bind", "127.0.0.1", "--port", &port, "--root"])
+            .arg(&site.path)
+            .args([
+                "--tls-cert",
+                cert,
+                "--tls-key",
+                key,
+                "--health-check",
+                "/a.txt",
+            ])
+            .output()
+            .unwrap()
+    };
+    let up = check(&ca.path("cert.pem"), &ca.path("key.pem"));
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    // Flags naming another certificate: this is not the server they describe.
+    ca.issue("other.pem", "other.key", &["localhost"]);
+    let other = check(&ca.path("other.pem"), &ca.path("other.key"));
+    assert_eq!(other.status.code(), Some(1));
+    // And plain HTTP flags against the HTTPS port fail too.
+    let plain = Command::new(bin())
+        .args(["--bind", "127.0.0.1", "--port", &port, "--root"])
+        .arg(&site.path)
+        .args(["--health-check", "/a.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(plain.status.code(), Some(1));
+}
