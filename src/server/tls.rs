@@ -710,3 +710,74 @@ pub fn drive<S: Transport>(
     }
     next
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client on another thread asks twice over one connection; between
+    /// the requests the server's session gives every buffer back.
+    #[test]
+    fn an_idle_session_holds_no_buffers_and_borrows_them_again() {
+        let tls = crate::tls::Tls::self_signed().unwrap();
+        let client_config = crate::tls::health_check_client(&tls);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = std::thread::spawn(move || {
+            let mut sock = std::net::TcpStream::connect(addr).unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let mut conn = rustls::ClientConnection::new(client_config, name).unwrap();
+            let mut answers = Vec::new();
+            for ask in [&b"one"[..], b"two"] {
+                let mut stream = rustls::Stream::new(&mut conn, &mut sock);
+                stream.write_all(ask).unwrap();
+                let mut got = [0u8; 64];
+                let n = stream.read(&mut got).unwrap();
+                answers.push(got[..n].to_vec());
+            }
+            answers
+        });
+        let (mut sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut bufs = TlsBufs::new();
+        let mut session = Session::new(&tls.server, Instant::now()).unwrap();
+        while session.handshake(&mut sock, &mut bufs).unwrap() != Hs::Done {}
+        assert_eq!(session.version(), Some("TLSv1.3"));
+        for _ in 0..2 {
+            let mut io = TlsIo {
+                session: &mut session,
+                sock: &mut sock,
+                bufs: &mut bufs,
+            };
+            let mut got = [0u8; 64];
+            let n = io.read(&mut got).unwrap();
+            let mut answer = b"re: ".to_vec();
+            answer.extend_from_slice(&got[..n]);
+            assert_eq!(io.write(&answer).unwrap(), answer.len());
+            io.flush().unwrap();
+            session.release(&mut bufs);
+            assert_eq!(session.incoming.capacity(), 0, "no incoming buffer");
+            assert_eq!(session.outgoing.capacity(), 0, "no outgoing buffer");
+            assert_eq!(session.plain.capacity(), 0, "no plaintext buffer");
+            assert_eq!(bufs.incoming.len(), 1, "the buffers went back to the pool");
+            assert_eq!(bufs.outgoing.len(), 1);
+        }
+        assert_eq!(
+            client.join().unwrap(),
+            [b"re: one".to_vec(), b"re: two".to_vec()]
+        );
+    }
+
+    #[test]
+    fn the_plain_http_reply_is_framed_by_its_length() {
+        let text = std::str::from_utf8(PLAIN_HTTP_REPLY).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.contains(&format!("Content-Length: {}", body.len())),
+            "{head}"
+        );
+    }
+}

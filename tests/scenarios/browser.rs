@@ -26,6 +26,11 @@ fn chromium() -> Option<String> {
 
 /// Runs headless Chromium on `url` and returns the dumped DOM.
 fn dump_dom(browser: &str, url: &str) -> String {
+    dump_dom_with(browser, url, &[])
+}
+
+/// The same with more Chromium flags.
+fn dump_dom_with(browser: &str, url: &str, extra: &[String]) -> String {
     let profile = TempDir::new("chromium-profile");
     let mut child = Command::new(browser)
         .args([
@@ -41,6 +46,7 @@ fn dump_dom(browser: &str, url: &str) -> String {
             "--dump-dom",
         ])
         .arg(format!("--user-data-dir={}", profile.path.display()))
+        .args(extra)
         .arg(url)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -68,11 +74,103 @@ fn dump_dom(browser: &str, url: &str) -> String {
 
 /// Loads `url` and returns what the page wrote after `RESULT `.
 fn page_result(browser: &str, url: &str) -> String {
-    let dom = dump_dom(browser, url);
+    page_result_with(browser, url, &[])
+}
+
+fn page_result_with(browser: &str, url: &str, extra: &[String]) -> String {
+    let dom = dump_dom_with(browser, url, extra);
     dom.lines()
         .find_map(|l| l.split("RESULT ").nth(1))
         .map(str::to_string)
         .unwrap_or_else(|| panic!("no result in the page: {dom}"))
+}
+
+/// The media check page and its files in a new folder.
+fn media_site() -> TempDir {
+    let site = TempDir::new("browser");
+    let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www/media");
+    for name in [
+        "skiff.mp4",
+        "mandelbrot.png",
+        "testcard.jpg",
+        "gradient.jpeg",
+        "life.gif",
+        "skiff.pdf",
+    ] {
+        std::fs::copy(www.join(name), site.path.join(name)).unwrap();
+    }
+    site.write("check.html", PAGE);
+    site.write("tick.txt", "t");
+    site
+}
+
+/// What the media page must report, and that the video came by Range.
+fn assert_media_page(s: &Server, result: &str) {
+    for want in [
+        "\"mandelbrot.png\":\"480x320\"",
+        "\"testcard.jpg\":\"480x320\"",
+        "\"gradient.jpeg\":\"480x320\"",
+        "\"life.gif\":\"300x225\"",
+        "\"pdf\":\"200 application/pdf %PDF-\"",
+        "\"duration\":8",
+        "\"seeked\":\"ok\"",
+        "\"seekable\":8",
+        "\"done\":true",
+    ] {
+        assert!(result.contains(want), "{want} missing from {result}");
+    }
+    let lines = s.wait_stdout(|l| l.iter().any(|x| x.contains("/skiff.mp4 ")));
+    let video: Vec<&String> = lines
+        .iter()
+        .filter(|x| x.contains("\"GET /skiff.mp4 "))
+        .collect();
+    assert!(video.iter().any(|x| x.contains("\" 206 ")), "{video:?}");
+    assert!(
+        video
+            .iter()
+            .all(|x| x.contains("\" 206 ") || x.contains("\" 304 ")),
+        "{video:?}"
+    );
+}
+
+each_mode! {
+    fn chromium_plays_and_seeks_the_video_over_https_trusting_only_the_key(mode) {
+        let Some(browser) = chromium() else {
+            assert!(std::env::var_os("CI").is_none(), "CI must install chromium (.ci/run does)");
+            eprintln!("skipped: chromium is not installed");
+            return;
+        };
+        let site = media_site();
+        let ca = TestCa::new();
+        let s = Server::start_tls(mode, &site.path, &ca, &["--access-log", "-"]);
+        let url = format!("https://127.0.0.1:{}/check.html", s.port());
+        // Chromium verifies the chain as usual and accepts the failure to
+        // reach a known root only for this one public key.
+        let trust = vec![format!("--ignore-certificate-errors-spki-list={}", ca.spki)];
+        let result = page_result_with(&browser, &url, &trust);
+        assert_media_page(&s, &result);
+    }
+}
+
+#[test]
+fn chromium_refuses_the_https_page_without_trusting_the_key() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install chromium (.ci/run does)"
+        );
+        eprintln!("skipped: chromium is not installed");
+        return;
+    };
+    let site = TempDir::new("untrusted");
+    site.write("p.html", "<p>RESULT reached</p>");
+    let ca = TestCa::new();
+    let s = Server::start_tls(Mode::Evented, &site.path, &ca, &[]);
+    let url = format!("https://127.0.0.1:{}/p.html", s.port());
+    let dom = dump_dom(&browser, &url);
+    assert!(!dom.contains("RESULT reached"), "{dom}");
+    let trust = vec![format!("--ignore-certificate-errors-spki-list={}", ca.spki)];
+    assert!(dump_dom_with(&browser, &url, &trust).contains("RESULT reached"));
 }
 
 each_mode! {
@@ -82,34 +180,10 @@ each_mode! {
             eprintln!("skipped: chromium is not installed");
             return;
         };
-        let site = TempDir::new("browser");
-        let www = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www/media");
-        for name in ["skiff.mp4", "mandelbrot.png", "testcard.jpg", "gradient.jpeg", "life.gif", "skiff.pdf"] {
-            std::fs::copy(www.join(name), site.path.join(name)).unwrap();
-        }
-        site.write("check.html", PAGE);
-        site.write("tick.txt", "t");
+        let site = media_site();
         let s = Server::start(mode, &site.path, &["--access-log", "-"]);
         let result = page_result(&browser, &s.url("/check.html"));
-        for want in [
-            "\"mandelbrot.png\":\"480x320\"",
-            "\"testcard.jpg\":\"480x320\"",
-            "\"gradient.jpeg\":\"480x320\"",
-            "\"life.gif\":\"300x225\"",
-            "\"pdf\":\"200 application/pdf %PDF-\"",
-            "\"duration\":8",
-            "\"seeked\":\"ok\"",
-            "\"seekable\":8",
-            "\"done\":true",
-        ] {
-            assert!(result.contains(want), "{want} missing from {result}");
-        }
-        // The browser asked for the video by Range and got 206 (and may
-        // revalidate its cached copy, which is a 304).
-        let lines = s.wait_stdout(|l| l.iter().any(|x| x.contains("/skiff.mp4 ")));
-        let video: Vec<&String> = lines.iter().filter(|x| x.contains("\"GET /skiff.mp4 ")).collect();
-        assert!(video.iter().any(|x| x.contains("\" 206 ")), "{video:?}");
-        assert!(video.iter().all(|x| x.contains("\" 206 ") || x.contains("\" 304 ")), "{video:?}");
+        assert_media_page(&s, &result);
     }
 }
 

@@ -569,6 +569,9 @@ pub struct TestCa {
     pub dir: TempDir,
     pub ca_pem: String,
     pub ca_der: Vec<u8>,
+    /// Base64 SHA-256 of the default server certificate's public key
+    /// (what Chromium's `--ignore-certificate-errors-spki-list` takes).
+    pub spki: String,
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
 }
 
@@ -588,13 +591,17 @@ impl TestCa {
         let dir = TempDir::new("tls");
         let ca_pem = cert.pem();
         dir.write("ca.pem", &ca_pem);
-        let ca = TestCa {
+        let mut ca = TestCa {
             dir,
             ca_pem,
             ca_der: cert.der().to_vec(),
+            spki: String::new(),
             issuer: rcgen::Issuer::new(params, key),
         };
         ca.issue("cert.pem", "key.pem", &["localhost", "127.0.0.1", "::1"]);
+        let key_pem = std::fs::read_to_string(ca.dir.path.join("key.pem")).unwrap();
+        let pair = rcgen::KeyPair::from_pem(&key_pem).unwrap();
+        ca.spki = skiff::tls::spki_hash(&rcgen::PublicKeyData::subject_public_key_info(&pair));
         ca
     }
 
