@@ -71,14 +71,20 @@ impl Pool {
 
     /// Queues `job`; false (and the job dropped) when the queue is full.
     pub fn spawn(&self, job: impl FnOnce() + Send + 'static) -> bool {
+        self.try_spawn(job).is_ok()
+    }
+
+    /// Queues `job`, or hands it back when the queue is full (for a job
+    /// that owns something the caller must not lose: it can run it).
+    pub fn try_spawn<F: FnOnce() + Send + 'static>(&self, job: F) -> Result<(), F> {
         let mut q = crate::unpoison(self.inner.queue.lock());
         if q.jobs.len() >= MAX_QUEUED || q.closed {
-            return false;
+            return Err(job);
         }
         q.jobs.push_back(Box::new(job));
         drop(q);
         self.inner.ready.notify_one();
-        true
+        Ok(())
     }
 }
 

@@ -64,7 +64,7 @@ use crate::files::cache::FileCache;
 use crate::files::compress::LoopEncodings;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
-use crate::server::tls::{Session, TlsBufs, TlsIo};
+use crate::server::tls::{Driven, Session, TlsBufs, TlsIo};
 use crate::timer::{TimerHandle, TimerWheel};
 use crate::work::Mailbox;
 use std::collections::HashMap;
@@ -116,6 +116,9 @@ struct Slot {
     redirect: bool,
     /// HTTPS: the TLS session between the socket and `conn`.
     tls: Option<Box<Session>>,
+    /// The TLS session is on a worker, processing handshake records: the
+    /// connection is left alone until it comes back through the mailbox.
+    away: bool,
 }
 
 impl Slot {
@@ -187,12 +190,23 @@ pub struct EventLoop<'c> {
     mailbox: Option<Arc<Mailbox<Mail>>>,
     /// Record buffers lent to TLS sessions while they are busy.
     tls_bufs: TlsBufs,
+    /// Workers for TLS handshakes (`None`: no HTTPS).
+    handshakes: Option<crate::work::Pool>,
 }
 
 /// What the workers hand back to a loop.
 enum Mail {
     Compressed(crate::files::compress::Done),
-    Verified { key: [u8; 32], ok: bool },
+    Verified {
+        key: [u8; 32],
+        ok: bool,
+    },
+    /// A TLS session back from processing handshake records.
+    Handshake {
+        token: Token,
+        session: Box<Session>,
+        ok: bool,
+    },
 }
 
 /// This loop's password checks: verdicts it remembers, and the
@@ -245,12 +259,12 @@ impl<'c> EventLoop<'c> {
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         // One waker per poll: compression results and verdicts share it.
-        let mailbox = match &shared.pool {
-            Some(_) => Some(Arc::new(Mailbox::new(mio::Waker::new(
+        let mailbox = match (&shared.pool, &shared.handshakes) {
+            (None, None) => None,
+            _ => Some(Arc::new(Mailbox::new(mio::Waker::new(
                 poll.registry(),
                 WAKER,
             )?))),
-            None => None,
         };
         let encodings = match (&shared.compressor, &mailbox) {
             (Some(compressor), Some(mailbox)) => {
@@ -318,6 +332,7 @@ impl<'c> EventLoop<'c> {
             auth,
             mailbox,
             tls_bufs: TlsBufs::new(),
+            handshakes: shared.handshakes,
         })
     }
 
@@ -524,6 +539,7 @@ impl<'c> EventLoop<'c> {
             queued: false,
             redirect,
             tls,
+            away: false,
         });
         if self.config.verbose {
             eprintln!("skiff: {peer} connected");
@@ -649,6 +665,20 @@ impl<'c> EventLoop<'c> {
                         self.on_event(t);
                     }
                 }
+                Mail::Handshake { token, session, ok } => {
+                    // The connection may have closed meanwhile (stopping).
+                    let Some(key) = self.key_of(token) else {
+                        continue;
+                    };
+                    let slot = &mut self.slots[key];
+                    slot.tls = Some(session);
+                    slot.away = false;
+                    if ok {
+                        self.drive(key, token);
+                    } else {
+                        self.close(key, Why::Tls);
+                    }
+                }
             }
         }
     }
@@ -657,7 +687,8 @@ impl<'c> EventLoop<'c> {
     /// to it: it is driven once per turn, whatever woke it.
     fn on_event(&mut self, t: Token) {
         if let Some(key) = self.key_of(t) {
-            if !self.slots[key].queued {
+            let slot = &self.slots[key];
+            if !slot.queued && !slot.away {
                 self.drive(key, t);
             }
         }
@@ -680,6 +711,7 @@ impl<'c> EventLoop<'c> {
             auth.token = t;
         }
         let https_port = self.https_port;
+        let offload = self.handshakes.is_some();
         let (mut cx, slots, bufs) = self.cx();
         let slot = &mut slots[key];
         if slot.redirect {
@@ -688,10 +720,43 @@ impl<'c> EventLoop<'c> {
         let next = match &mut slot.tls {
             None => slot.conn.drive(&mut slot.sock, &mut cx),
             Some(session) => {
-                super::tls::drive(session, &mut slot.conn, &mut slot.sock, &mut cx, bufs)
+                let sock = &mut slot.sock;
+                match super::tls::drive(session, &mut slot.conn, sock, &mut cx, bufs, offload) {
+                    Driven::Next(next) => next,
+                    Driven::Process => {
+                        self.process_away(key, t);
+                        return;
+                    }
+                }
             }
         };
         self.after(key, t, next);
+    }
+
+    /// Hands a connection's TLS session to a handshake worker; it comes
+    /// back as `Mail::Handshake`. When the workers' queue is full the work
+    /// is done here instead, and comes back the same way.
+    fn process_away(&mut self, key: usize, t: Token) {
+        let (Some(pool), Some(mailbox)) = (&self.handshakes, &self.mailbox) else {
+            return;
+        };
+        let slot = &mut self.slots[key];
+        let Some(mut session) = slot.tls.take() else {
+            return;
+        };
+        slot.away = true;
+        let mailbox = mailbox.clone();
+        let job = move || {
+            let ok = session.process_away().is_ok();
+            mailbox.post(Mail::Handshake {
+                token: t,
+                session,
+                ok,
+            });
+        };
+        if let Err(job) = pool.try_spawn(job) {
+            job();
+        }
     }
 
     fn expire(&mut self, t: Token) {
@@ -705,6 +770,14 @@ impl<'c> EventLoop<'c> {
         let (mut cx, slots, bufs) = self.cx();
         let slot = &mut slots[key];
         slot.timer = None;
+        if slot.away {
+            // Back soon from a worker, and driven then; look again a tick
+            // later.
+            let tick = self.tick_floor(self.clock.now()) + 1;
+            let slot = &mut self.slots[key];
+            slot.timer = Some((self.wheel.insert(tick, t), tick));
+            return;
+        }
         if slot.redirect {
             cx.redirect = Some(https_port);
         }
@@ -813,6 +886,7 @@ mod tests {
                 counts: Arc::new(Counts::new(1)),
                 compressor: None,
                 pool: None,
+                handshakes: None,
             },
             0,
         )

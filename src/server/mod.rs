@@ -174,12 +174,23 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         (Some(pool), true) => Some(Compressor::new(pool.clone(), config.compress_cache)),
         _ => None,
     };
+    // TLS handshakes' key exchange and signature, off the event loops: a
+    // pool of their own, so that a handshake never waits behind a file
+    // being compressed. One thread per loop.
+    let handshakes = match (&config.tls, config.threaded) {
+        (Some(_), false) => Some(
+            crate::work::Pool::new(config.workers)
+                .map_err(|e| RunError(format!("cannot start handshake threads: {e}")))?,
+        ),
+        _ => None,
+    };
     announce(local, config, redirect_local);
     let counts = Arc::new(Counts::new(others.len() + 1));
     let shared = Shared {
         counts: counts.clone(),
         compressor,
         pool,
+        handshakes,
     };
     let result = serve(config, first, others, redirects, log, cap, &shared);
     if result.is_ok() && config.verbose {
@@ -197,6 +208,8 @@ pub struct Shared {
     pub compressor: Option<Arc<Compressor>>,
     /// The worker pool (for password checks; the compressor has it too).
     pub pool: Option<crate::work::Pool>,
+    /// Workers for TLS handshakes (event loops with HTTPS only).
+    pub handshakes: Option<crate::work::Pool>,
 }
 
 /// Runs the configured driver(s) until they stop.

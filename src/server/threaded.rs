@@ -374,9 +374,11 @@ fn handshake(
         if armed.is_err() {
             return Err(expired);
         }
-        match session.handshake(sock, &mut bufs) {
+        match session.handshake(sock, &mut bufs, false) {
             Ok(Hs::Done) => return Ok((session, bufs)),
             Ok(Hs::Wait) => clock.update(),
+            // Never asked to (offload is false): a thread of its own.
+            Ok(Hs::Process) => {}
             Ok(Hs::Close) if session.refused() => return Err(Why::PlainHttp),
             Ok(Hs::Close) => return Err(Why::PeerClosed),
             Err(_) => return Err(Why::Tls),

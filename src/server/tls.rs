@@ -23,8 +23,8 @@
 //! core runs over [`TlsIo`].
 //!
 //! # Writes
-//! A write encrypts up to [`MAX_WRITE`] bytes of plaintext into the
-//! outgoing buffer and sends what the socket takes. While ciphertext is
+//! A write encrypts up to [`MAX_WRITE`] bytes of plaintext (one record)
+//! into the outgoing buffer and sends what the socket takes. While ciphertext is
 //! still waiting, the next write says `WouldBlock`, so at most one write's
 //! worth is held here and the connection's write budget and backpressure
 //! work as over a plain socket. Reads first try to send what is waiting,
@@ -57,11 +57,15 @@ pub const RECORD_MAX: usize = (1 << 14) + 256 + 5;
 pub const INCOMING: usize = RECORD_MAX;
 /// A handshake message is at most 64 KiB (rustls's limit), plus headers.
 pub const INCOMING_MAX: usize = 64 * 1024 + 4 * RECORD_MAX;
-/// Plaintext encrypted per write: the connection core writes up to one
-/// 64 KiB chunk at a time, which becomes four records.
-pub const MAX_WRITE: usize = 64 * 1024;
-/// Outgoing buffer: one write's records with their headers and tags.
-pub const OUTGOING: usize = MAX_WRITE + 8 * 64;
+/// Plaintext encrypted per write: one full record. Measured against 64 KiB
+/// (four records per write): 5 MB bodies over HTTPS went 1.19x faster
+/// (medians of 3 rounds with wrk, 64 connections), because at most one
+/// record waits here while the socket is full and the kernel's queue is
+/// refilled sooner; 40 KB bodies went 0.93x (three sends, not one).
+pub const MAX_WRITE: usize = 16 * 1024;
+/// Outgoing buffer: one record with its header and tag, or a handshake
+/// flight (a larger one grows the buffer, which is then not kept).
+pub const OUTGOING: usize = RECORD_MAX + 1024;
 /// Buffers of each kind a loop keeps for reuse.
 pub const TLS_POOL_MAX: usize = 32;
 
@@ -131,6 +135,9 @@ pub enum Hs {
     Wait,
     /// Over: close now (plain HTTP drained, or the client went away).
     Close,
+    /// New handshake bytes arrived: process them off the loop
+    /// ([`Session::process_away`]), then drive the handshake again.
+    Process,
 }
 
 /// One step of rustls's state machine.
@@ -419,7 +426,19 @@ impl Session {
     /// Runs the handshake as far as the socket allows. A client speaking
     /// plain HTTP gets [`PLAIN_HTTP_REPLY`]; errors (a broken ClientHello,
     /// no shared version or cipher) end the connection.
-    pub fn handshake<S: Transport>(&mut self, sock: &mut S, bufs: &mut TlsBufs) -> io::Result<Hs> {
+    ///
+    /// With `offload`, bytes read are not processed here: the call returns
+    /// [`Hs::Process`] and the caller has [`Session::process_away`] run on
+    /// a worker (the handshake's key exchange and signature take tens of
+    /// microseconds with ECDSA, milliseconds with RSA). Everything this
+    /// call then does itself is cheap: sending what was encoded, and
+    /// noticing the handshake is over.
+    pub fn handshake<S: Transport>(
+        &mut self,
+        sock: &mut S,
+        bufs: &mut TlsBufs,
+        offload: bool,
+    ) -> io::Result<Hs> {
         if let Phase::Refused { .. } = self.phase {
             return self.drain(sock);
         }
@@ -446,7 +465,24 @@ impl Session {
                     {
                         return self.refuse(sock);
                     }
+                    if offload {
+                        return Ok(Hs::Process);
+                    }
                 }
+            }
+        }
+    }
+
+    /// Processes the handshake records received, without any I/O: on a
+    /// worker thread, between two [`Hs::Process`] handshake calls. It
+    /// stops where rustls needs the socket (to send what it encoded, or
+    /// for more input) or the handshake is over.
+    pub fn process_away(&mut self) -> io::Result<()> {
+        let mut bufs = TlsBufs::new();
+        loop {
+            match self.step(&mut Nowhere, &mut bufs, Put::Nothing)? {
+                Got::Again => {}
+                _ => return Ok(()),
             }
         }
     }
@@ -494,6 +530,18 @@ impl Session {
         };
         self.phase = Phase::Refused { since, drained };
         result
+    }
+}
+
+/// A socket that is always full: records are encoded but not sent.
+struct Nowhere;
+
+impl Write for Nowhere {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -683,18 +731,22 @@ pub fn drive<S: Transport>(
     sock: &mut S,
     cx: &mut Cx<'_>,
     bufs: &mut TlsBufs,
-) -> Next {
+    offload: bool,
+) -> Driven {
     if session.handshaking() {
-        match session.handshake(sock, bufs) {
+        match session.handshake(sock, bufs, offload) {
             // The keep-alive clock starts when the handshake ends.
             Ok(Hs::Done) => *conn = Conn::new(conn.peer(), cx.clock.now()),
             Ok(Hs::Wait) => {
                 session.release(bufs);
-                return Next::Wait;
+                return Driven::Next(Next::Wait);
             }
-            Ok(Hs::Close) if session.refused() => return Next::Close(Why::PlainHttp),
-            Ok(Hs::Close) => return Next::Close(Why::PeerClosed),
-            Err(_) => return Next::Close(Why::Tls),
+            Ok(Hs::Process) => return Driven::Process,
+            Ok(Hs::Close) if session.refused() => {
+                return Driven::Next(Next::Close(Why::PlainHttp));
+            }
+            Ok(Hs::Close) => return Driven::Next(Next::Close(Why::PeerClosed)),
+            Err(_) => return Driven::Next(Next::Close(Why::Tls)),
         }
     }
     let next = conn.drive(
@@ -708,7 +760,15 @@ pub fn drive<S: Transport>(
     if next == Next::Wait {
         session.release(bufs);
     }
-    next
+    Driven::Next(next)
+}
+
+/// What [`drive`] asks of the driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driven {
+    Next(Next),
+    /// Hand the session to a worker for [`Session::process_away`].
+    Process,
 }
 
 #[cfg(test)]
@@ -744,7 +804,7 @@ mod tests {
             .unwrap();
         let mut bufs = TlsBufs::new();
         let mut session = Session::new(&tls.server, Instant::now()).unwrap();
-        while session.handshake(&mut sock, &mut bufs).unwrap() != Hs::Done {}
+        while session.handshake(&mut sock, &mut bufs, false).unwrap() != Hs::Done {}
         assert_eq!(session.version(), Some("TLSv1.3"));
         for _ in 0..2 {
             let mut io = TlsIo {
@@ -769,6 +829,65 @@ mod tests {
             client.join().unwrap(),
             [b"re: one".to_vec(), b"re: two".to_vec()]
         );
+    }
+
+    /// With `offload`, the handshake never processes records itself: it
+    /// reads, says `Process`, and the records are processed elsewhere (on
+    /// another thread here, as on a worker).
+    #[test]
+    fn an_offloaded_handshake_processes_records_on_another_thread() {
+        let tls = crate::tls::Tls::self_signed().unwrap();
+        let client_config = crate::tls::health_check_client(&tls);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = std::thread::spawn(move || {
+            let mut sock = std::net::TcpStream::connect(addr).unwrap();
+            sock.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let mut conn = rustls::ClientConnection::new(client_config, name).unwrap();
+            let mut stream = rustls::Stream::new(&mut conn, &mut sock);
+            stream.write_all(b"ping").unwrap();
+            let mut got = [0u8; 16];
+            let n = stream.read(&mut got).unwrap();
+            got[..n].to_vec()
+        });
+        let (mut sock, _) = listener.accept().unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut bufs = TlsBufs::new();
+        let mut session = Box::new(Session::new(&tls.server, Instant::now()).unwrap());
+        let mut away = 0;
+        loop {
+            match session.handshake(&mut sock, &mut bufs, true).unwrap() {
+                Hs::Done => break,
+                Hs::Process => {
+                    away += 1;
+                    session = std::thread::spawn(move || {
+                        session.process_away().unwrap();
+                        session
+                    })
+                    .join()
+                    .unwrap();
+                }
+                Hs::Wait => {}
+                Hs::Close => panic!("closed"),
+            }
+        }
+        assert!(
+            away >= 2,
+            "the hello and the finish were processed away: {away}"
+        );
+        let mut io = TlsIo {
+            session: &mut session,
+            sock: &mut sock,
+            bufs: &mut bufs,
+        };
+        let mut got = [0u8; 16];
+        let n = io.read(&mut got).unwrap();
+        assert_eq!(&got[..n], b"ping");
+        io.write_all(b"pong").unwrap();
+        assert_eq!(client.join().unwrap(), b"pong");
     }
 
     #[test]
