@@ -122,6 +122,16 @@ struct Slot {
 }
 
 impl Slot {
+    /// Nothing to lose by closing now: the connection core is between
+    /// requests and no TLS record is still waiting to be sent.
+    fn is_idle(&self) -> bool {
+        self.conn.is_idle()
+            && self
+                .tls
+                .as_ref()
+                .is_none_or(|s| s.handshaking() || s.pending() == 0)
+    }
+
     /// When this connection's timer should fire: the handshake's deadline
     /// while there is one, else the connection core's.
     fn deadline(&self, config: &Config) -> Instant {
@@ -593,7 +603,7 @@ impl<'c> EventLoop<'c> {
     }
 
     fn start_draining(&mut self) {
-        let in_flight = self.slots.iter().filter(|(_, s)| !s.conn.is_idle()).count();
+        let in_flight = self.slots.iter().filter(|(_, s)| !s.is_idle()).count();
         eprintln!(
             "skiff: stopping: finishing {in_flight} response(s) in flight, for at most {} s",
             self.config.shutdown_timeout.as_secs()
@@ -614,7 +624,7 @@ impl<'c> EventLoop<'c> {
         let idle: Vec<usize> = self
             .slots
             .iter()
-            .filter(|(_, s)| s.conn.is_idle())
+            .filter(|(_, s)| s.is_idle())
             .map(|(k, _)| k)
             .collect();
         for key in idle {
@@ -807,7 +817,7 @@ impl<'c> EventLoop<'c> {
     fn after(&mut self, key: usize, t: Token, next: Next) {
         match next {
             Next::Close(why) => self.close(key, why),
-            Next::Wait if self.draining_until.is_some() && self.slots[key].conn.is_idle() => {
+            Next::Wait if self.draining_until.is_some() && self.slots[key].is_idle() => {
                 self.close(key, Why::Shutdown);
             }
             Next::Yield => {

@@ -57,11 +57,16 @@ pub const RECORD_MAX: usize = (1 << 14) + 256 + 5;
 pub const INCOMING: usize = RECORD_MAX;
 /// A handshake message is at most 64 KiB (rustls's limit), plus headers.
 pub const INCOMING_MAX: usize = 64 * 1024 + 4 * RECORD_MAX;
-/// Plaintext encrypted per write: one full record. Measured against 64 KiB
-/// (four records per write): 5 MB bodies over HTTPS went 1.19x faster
-/// (medians of 3 rounds with wrk, 64 connections), because at most one
-/// record waits here while the socket is full and the kernel's queue is
-/// refilled sooner; 40 KB bodies went 0.93x (three sends, not one).
+/// Plaintext encrypted per write: one full record per send, as nginx
+/// does (`ssl_buffer_size 16k`). Measured on 5 MB bodies over HTTPS (wrk,
+/// 64 connections, 3 rounds each, server and client pinned to a core
+/// each; docs/https.md): four records per send gave 266-281 responses/s
+/// at about 1,650 us of server CPU each; one record per send 282-376 at
+/// 1,750-2,980 us. Two records per send (32 KiB) was no better than four,
+/// and neither was one record only once a send had come back short. The
+/// loopback client is the bottleneck here, and it is kept busier by
+/// records arriving one send at a time. The price is more sends: 40 KB
+/// bodies took 24 us of CPU instead of 17 (nginx: 35).
 pub const MAX_WRITE: usize = 16 * 1024;
 /// Outgoing buffer: one record with its header and tag, or a handshake
 /// flight (a larger one grows the buffer, which is then not kept).
@@ -588,12 +593,8 @@ impl<S: Transport> TlsIo<'_, S> {
         loop {
             match self.session.step(self.sock, self.bufs, Put::Data(data))? {
                 Got::Open(n) => {
-                    match self.flush_out() {
-                        Ok(_) => {}
-                        // The bytes are taken; the error shows next call.
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(_) => {}
-                    }
+                    // The bytes are taken; an error shows next call.
+                    let _ = self.flush_out();
                     return Ok(n);
                 }
                 Got::Again => {}
@@ -650,20 +651,24 @@ impl<S: Transport> Write for TlsIo<'_, S> {
         self.encrypt(buf)
     }
 
-    /// Small pieces (a head and a small body) go out as one record.
+    /// Pieces (a head and its body, pipelined responses) fill a record
+    /// together instead of one record each.
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        const GATHER: usize = 16 * 1024;
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let first = bufs.iter().find(|b| !b.is_empty());
         match first {
             None => Ok(0),
-            Some(first) if total > GATHER || first.len() == total => self.write(first),
+            Some(first) if first.len() >= MAX_WRITE || first.len() == total => self.write(first),
             Some(_) => {
-                let mut gathered = [0u8; GATHER];
+                let mut gathered = [0u8; MAX_WRITE];
                 let mut n = 0;
                 for b in bufs {
-                    gathered[n..n + b.len()].copy_from_slice(b);
-                    n += b.len();
+                    let take = b.len().min(MAX_WRITE - n);
+                    gathered[n..n + take].copy_from_slice(&b[..take]);
+                    n += take;
+                    if n == MAX_WRITE {
+                        break;
+                    }
                 }
                 self.encrypt(&gathered[..n])
             }
