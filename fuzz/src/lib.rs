@@ -291,3 +291,106 @@ fn check_responses(sent: &[u8], log: &[(u16, u64)], cut: bool) -> Vec<u16> {
     }
     statuses
 }
+
+/// The HTTPS configuration of the TLS target (a certificate made once).
+pub fn tls() -> &'static skiff::tls::Tls {
+    static TLS: OnceLock<skiff::tls::Tls> = OnceLock::new();
+    TLS.get_or_init(|| skiff::tls::Tls::self_signed().expect("a certificate"))
+}
+
+/// Runs a TLS handshake on a client's bytes read from a program, and
+/// checks what the server sent. Returns an outcome: 200 the handshake
+/// finished, 400 plain HTTP was refused, 0 it closed, 1 it is still
+/// waiting, 2 an error ended it.
+///
+/// The program is a list of operations, each a byte and an argument:
+/// - `0..=3`, `n`: the client sends the next `n + 1` bytes (one read);
+/// - `4`, `n`: the client sends the next `(n + 1) * 256` bytes;
+/// - `5`: from now on, records are processed as on a worker
+///   (`Session::process_away`), or no longer;
+/// - `6`, `7`: the client ends its stream.
+///
+/// Checks: it never panics or spins; a refused client got exactly the
+/// plain-text 400; anything else sent is whole TLS records (a known
+/// content type, version 3.x, a length within the limit).
+pub fn run_tls(data: &[u8]) -> u16 {
+    use skiff::server::tls::{Hs, PLAIN_HTTP_REPLY, RECORD_MAX, Session, TlsBufs};
+    let mut session = Session::new(&tls().server, std::time::Instant::now()).unwrap();
+    let mut bufs = TlsBufs::new();
+    let mut peer = ScriptedPeer {
+        window: usize::MAX,
+        ..ScriptedPeer::default()
+    };
+    let mut offload = false;
+    let mut eof = false;
+    let mut outcome = 1;
+    let mut rest = data;
+    'program: while let [op, arg, tail @ ..] = rest {
+        rest = tail;
+        match op % 8 {
+            0..=4 => {
+                let n = if op % 8 == 4 {
+                    (usize::from(*arg) + 1) * 256
+                } else {
+                    usize::from(*arg) + 1
+                }
+                .min(rest.len());
+                if eof || n == 0 {
+                    continue;
+                }
+                peer.incoming.push_back(rest[..n].to_vec());
+                rest = &rest[n..];
+            }
+            5 => offload = !offload,
+            _ => eof = true,
+        }
+        if !eof {
+            peer.incoming.push_back(Vec::new()); // then the socket is empty
+        }
+        for _ in 0..1_000 {
+            match session.handshake(&mut peer, &mut bufs, offload) {
+                Ok(Hs::Process) => {
+                    if session.process_away().is_err() {
+                        outcome = 2;
+                        break 'program;
+                    }
+                }
+                Ok(Hs::Wait) => {
+                    // Every read chunk is consumed before WouldBlock.
+                    peer.incoming.retain(|c| !c.is_empty());
+                    break;
+                }
+                Ok(Hs::Done) => {
+                    outcome = 200;
+                    break 'program;
+                }
+                Ok(Hs::Close) => {
+                    outcome = if session.refused() { 400 } else { 0 };
+                    break 'program;
+                }
+                Err(_) => {
+                    outcome = 2;
+                    break 'program;
+                }
+            }
+        }
+    }
+    if session.refused() {
+        assert_eq!(peer.sent, PLAIN_HTTP_REPLY, "a refusal is the plain 400");
+        assert!(peer.shut, "and the write side is shut");
+        return 400;
+    }
+    let mut pos = 0;
+    while pos < peer.sent.len() {
+        let head = &peer.sent[pos..];
+        assert!(head.len() >= 5, "a record header cut short");
+        assert!((20..=23).contains(&head[0]), "content type {}", head[0]);
+        assert_eq!(head[1], 3, "record version");
+        let len = usize::from(u16::from_be_bytes([head[3], head[4]]));
+        assert!(5 + len <= RECORD_MAX, "record of {len} bytes");
+        assert!(head.len() >= 5 + len, "a record cut short");
+        pos += 5 + len;
+    }
+    session.release(&mut bufs);
+    outcome
+}

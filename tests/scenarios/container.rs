@@ -241,4 +241,14 @@ fn the_deployment_examples_hold_together() {
     {
         assert!(help.contains(&format!("[env: SKIFF_{var}=")), "SKIFF_{var}");
     }
+    // The commented-out HTTPS example names real variables too.
+    let commented: Vec<&str> = unit
+        .lines()
+        .filter_map(|l| l.strip_prefix("#Environment="))
+        .filter_map(|kv| kv.split_once('=').map(|(k, _)| k))
+        .collect();
+    assert!(commented.contains(&"SKIFF_TLS_CERT"), "{commented:?}");
+    for var in commented {
+        assert!(help.contains(&format!("[env: {var}=")), "{var} is not a skiff variable");
+    }
 }

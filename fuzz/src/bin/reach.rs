@@ -2,7 +2,9 @@
 //! of inputs) and counts the inputs by outcome: the status each input
 //! comes to (`parse_request`: 200 a request, 0 incomplete, else the
 //! error's status; `resolve_path`: 200 a file, 301 a redirect, 299 a
-//! listing, else the error's status; `connection`: every status it sent).
+//! listing, else the error's status; `connection`: every status it sent;
+//! `tls_handshake`: 200 finished, 400 plain HTTP refused, 0 closed, 1
+//! waiting, 2 an error).
 //!
 //! usage: reach TARGET CORPUS_DIR... (a fuzzer's corpus and its seeds)
 
@@ -11,7 +13,7 @@ use std::collections::BTreeMap;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, target, dirs @ ..] = &args[..] else {
-        eprintln!("usage: reach parse_request|resolve_path|connection CORPUS_DIR...");
+        eprintln!("usage: reach parse_request|resolve_path|connection|tls_handshake CORPUS_DIR...");
         std::process::exit(2);
     };
     let mut counts: BTreeMap<u16, u64> = BTreeMap::new();
@@ -31,6 +33,7 @@ fn main() {
             "parse_request" => vec![skiff_fuzz::parse_outcome(&data)],
             "resolve_path" => vec![skiff_fuzz::resolve_outcome(&data)],
             "connection" => skiff_fuzz::run_connection(&data),
+            "tls_handshake" => vec![skiff_fuzz::run_tls(&data)],
             _ => {
                 eprintln!("reach: unknown target {target}");
                 std::process::exit(2);
