@@ -249,6 +249,9 @@ fn the_deployment_examples_hold_together() {
         .collect();
     assert!(commented.contains(&"SKIFF_TLS_CERT"), "{commented:?}");
     for var in commented {
-        assert!(help.contains(&format!("[env: {var}=")), "{var} is not a skiff variable");
+        assert!(
+            help.contains(&format!("[env: {var}=")),
+            "{var} is not a skiff variable"
+        );
     }
 }
