@@ -100,6 +100,11 @@ impl Counts {
     /// Writes the report to stderr in one write.
     pub fn print(&self) {
         let report = self.report();
+        // Through the stderr writer once the server runs: never blocks.
+        if let Some(w) = crate::log::stderr_writer() {
+            w.submit(report);
+            return;
+        }
         let mut err = std::io::stderr().lock();
         let _ = err.write_all(&report);
         let _ = err.flush();

@@ -1,9 +1,20 @@
-//! The access log: one Common Log Format line per response.
+//! The access log: one Common Log Format line per response; and the
+//! server's own messages on stderr ([`say`]).
 //!
-//! Owns a buffer and a sink (a file or stdout). Lines are appended to the
-//! buffer and written out when it grows large, when [`AccessLog::flush_due`]
-//! finds a second has passed since the last write, and at exit. Never does
-//! a write per request and never blocks on anything but the sink itself.
+//! An [`AccessLog`] owns a buffer. Lines are appended to it and handed on
+//! when it grows large, when [`AccessLog::flush_due`] finds a second has
+//! passed since the last hand-over, and at exit. Never a write per request.
+//!
+//! # Output never blocks serving
+//! Buffers go to a [`Writer`]: a thread of its own that owns the sink (a
+//! file, stdout or stderr) and writes whatever it is handed, blocking there
+//! and nowhere else. At most [`LOG_QUEUE_BYTES`] wait for it. When a reader
+//! stalls (a pipe nobody reads, `less` not scrolled, a container's log
+//! reader stuck) or the disk is full, the queue fills and further lines
+//! are dropped and counted, never waited for; once a write goes through
+//! again, one line on stderr says how many were lost
+//! (`skiff: access log: N lines dropped ...`). [`Writer::dropped`] has the
+//! total.
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -70,7 +81,191 @@ pub struct Entry<'a> {
 
 /// Where log lines end up: shared by every buffer that writes to it, each
 /// write a whole buffer of whole lines, so lines never interleave.
-pub type Sink = Arc<Mutex<Box<dyn Write + Send>>>;
+pub type Sink = Arc<Writer>;
+
+/// Bytes of output that may wait for a slow reader (per stream: the access
+/// log, stderr) before lines are dropped: 4 MiB, about 40,000 access log
+/// lines.
+pub const LOG_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+
+/// A thread that writes buffers of whole lines to a sink, fed through a
+/// bounded queue (see the module documentation).
+pub struct Writer {
+    inner: Arc<WriterInner>,
+    /// What the drop report calls this stream ("access log", "stderr").
+    name: &'static str,
+}
+
+struct WriterInner {
+    queue: Mutex<WriterQueue>,
+    /// Work arrived, or the queue is closing.
+    ready: std::sync::Condvar,
+    /// The queue emptied (for [`Writer::finish`]).
+    idle: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct WriterQueue {
+    bufs: std::collections::VecDeque<Vec<u8>>,
+    bytes: usize,
+    /// A buffer is being written now.
+    writing: bool,
+    /// Lines dropped since the last report.
+    unreported: u64,
+    /// Lines dropped since start.
+    dropped: u64,
+    closed: bool,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("name", &self.name).finish()
+    }
+}
+
+fn lines_in(buf: &[u8]) -> u64 {
+    buf.iter().filter(|&&c| c == b'\n').count() as u64
+}
+
+impl Writer {
+    /// Starts the thread writing to `sink`. Its drop reports go to stderr
+    /// (through [`say`]), or into `sink` itself when it is stderr.
+    pub fn spawn(sink: Box<dyn Write + Send>, name: &'static str) -> io::Result<Arc<Writer>> {
+        let inner = Arc::new(WriterInner {
+            queue: Mutex::new(WriterQueue::default()),
+            ready: std::sync::Condvar::new(),
+            idle: std::sync::Condvar::new(),
+        });
+        let thread_inner = inner.clone();
+        std::thread::Builder::new()
+            .name(format!("skiff-{}", name.replace(' ', "-")))
+            .spawn(move || write_out(&thread_inner, sink, name))?;
+        Ok(Arc::new(Writer { inner, name }))
+    }
+
+    /// Hands over a buffer of whole lines; never blocks. Past
+    /// [`LOG_QUEUE_BYTES`] waiting, the lines are dropped and counted.
+    pub fn submit(&self, buf: Vec<u8>) {
+        if buf.is_empty() {
+            return;
+        }
+        let mut q = crate::unpoison(self.inner.queue.lock());
+        if q.closed || q.bytes + buf.len() > LOG_QUEUE_BYTES {
+            let n = lines_in(&buf);
+            q.unreported += n;
+            q.dropped += n;
+            return;
+        }
+        q.bytes += buf.len();
+        q.bufs.push_back(buf);
+        drop(q);
+        self.inner.ready.notify_one();
+    }
+
+    /// Lines dropped since start.
+    pub fn dropped(&self) -> u64 {
+        crate::unpoison(self.inner.queue.lock()).dropped
+    }
+
+    /// Waits until everything handed over is written, for at most
+    /// `timeout` (a reader that never reads must not stop the exit).
+    pub fn finish(&self, timeout: Duration) {
+        let until = Instant::now() + timeout;
+        let mut q = crate::unpoison(self.inner.queue.lock());
+        while !q.bufs.is_empty() || q.writing {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            q = crate::unpoison(self.inner.idle.wait_timeout(q, left)).0;
+        }
+    }
+}
+
+/// The writer thread: takes buffers and writes them, then reports drops
+/// once a write has gone through.
+fn write_out(inner: &WriterInner, mut sink: Box<dyn Write + Send>, name: &'static str) {
+    loop {
+        let buf = {
+            let mut q = crate::unpoison(inner.queue.lock());
+            loop {
+                if let Some(buf) = q.bufs.pop_front() {
+                    q.writing = true;
+                    break buf;
+                }
+                q.writing = false;
+                inner.idle.notify_all();
+                if q.closed {
+                    return;
+                }
+                q = crate::unpoison(inner.ready.wait(q));
+            }
+        };
+        let written = sink.write_all(&buf).and_then(|()| sink.flush());
+        let mut q = crate::unpoison(inner.queue.lock());
+        q.bytes -= buf.len();
+        match written {
+            Ok(()) => {
+                let lost = std::mem::take(&mut q.unreported);
+                drop(q);
+                if lost > 0 {
+                    let line = format!(
+                        "skiff: {name}: {lost} lines dropped while the output could not keep up\n"
+                    );
+                    if name == "stderr" {
+                        let _ = sink.write_all(line.as_bytes()).and_then(|()| sink.flush());
+                    } else {
+                        say(line.trim_end().to_string());
+                    }
+                }
+            }
+            Err(_) => {
+                // A full disk, a closed pipe: the lines are lost, and said
+                // so once a write goes through again.
+                let n = lines_in(&buf);
+                q.unreported += n;
+                q.dropped += n;
+            }
+        }
+    }
+}
+
+/// The stderr writer, once the server runs (before that, messages go
+/// straight to stderr).
+static STDERR: std::sync::OnceLock<Arc<Writer>> = std::sync::OnceLock::new();
+
+/// Starts the stderr writer; messages from now on never block.
+pub fn start_stderr() -> io::Result<()> {
+    if STDERR.get().is_none() {
+        let _ = STDERR.set(Writer::spawn(Box::new(io::stderr()), "stderr")?);
+    }
+    Ok(())
+}
+
+/// The stderr writer, if started (its drop count is a metric).
+pub fn stderr_writer() -> Option<&'static Arc<Writer>> {
+    STDERR.get()
+}
+
+/// One line to stderr (without its newline): through the stderr writer
+/// once started, so a stalled stderr never blocks serving.
+pub fn say(mut line: String) {
+    match STDERR.get() {
+        Some(w) => {
+            line.push('\n');
+            w.submit(line.into_bytes());
+        }
+        None => eprintln!("{line}"),
+    }
+}
+
+/// Like `eprintln!`, through [`say`].
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::log::say(format!($($arg)*))
+    };
+}
 
 /// Something a connection can record a response into.
 pub trait LogSink {
@@ -104,11 +299,17 @@ impl AccessLog {
         } else {
             Box::new(OpenOptions::new().create(true).append(true).open(target)?)
         };
-        Ok(Self::with_sink(sink))
+        Self::with_sink(sink)
     }
 
-    pub fn with_sink(sink: Box<dyn Write + Send>) -> AccessLog {
-        Self::sharing(Arc::new(Mutex::new(sink)))
+    /// A log writing to `sink` from a writer thread of its own.
+    pub fn with_sink(sink: Box<dyn Write + Send>) -> io::Result<AccessLog> {
+        Ok(Self::sharing(Writer::spawn(sink, "access log")?))
+    }
+
+    /// The writer the log's lines go through (drop counts, exit).
+    pub fn writer(&self) -> &Arc<Writer> {
+        &self.sink
     }
 
     /// Another buffer writing to the same sink (one per event loop).
@@ -179,19 +380,15 @@ impl AccessLog {
         !self.buf.is_empty()
     }
 
-    /// Writes everything buffered. A failing sink loses the lines (and says
-    /// so on stderr) rather than stopping the server.
+    /// Hands everything buffered to the writer thread; never blocks (see
+    /// the module documentation for what happens when it cannot keep up).
     pub fn flush(&mut self) {
         self.last_flush = Instant::now();
         if self.buf.is_empty() {
             return;
         }
-        let mut sink = crate::unpoison(self.sink.lock());
-        if let Err(e) = sink.write_all(&self.buf).and_then(|()| sink.flush()) {
-            eprintln!("skiff: access log: {e}");
-        }
-        drop(sink);
-        self.buf.clear();
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(4096));
+        self.sink.submit(full);
     }
 }
 
@@ -294,7 +491,7 @@ mod tests {
     #[test]
     fn common_log_format() {
         let shared = Shared::default();
-        let mut log = AccessLog::with_sink(Box::new(shared.clone()));
+        let mut log = AccessLog::with_sink(Box::new(shared.clone())).unwrap();
         // 2026-11-22 10:00:00 UTC
         let t = 1_795_341_600;
         log.record(
@@ -323,11 +520,78 @@ mod tests {
             "buffered, not written per line"
         );
         log.flush();
+        log.writer().finish(Duration::from_secs(10));
         let text = String::from_utf8(shared.0.lock().unwrap().clone()).unwrap();
         assert_eq!(
             text,
             "127.0.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /a.txt?q=1 HTTP/1.1\" 200 380\n::1 - - [22/Nov/2026:10:00:00 +0000] \"-\" 400 0\n"
         );
+    }
+
+    /// A sink that blocks every write until it is opened.
+    #[derive(Clone)]
+    struct Gate(Arc<(Mutex<bool>, std::sync::Condvar)>, Shared);
+    impl Write for Gate {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            let (open, cv) = &*self.0;
+            let mut open = open.lock().unwrap();
+            while !*open {
+                open = cv.wait(open).unwrap();
+            }
+            self.1.write(b)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_sink_never_blocks_and_drops_past_the_bound() {
+        let gate = Gate(Arc::default(), Shared::default());
+        let writer = Writer::spawn(Box::new(gate.clone()), "access log").unwrap();
+        // One buffer is taken by the blocked thread; then the queue fills.
+        let line = vec![b'x'; 1023]
+            .into_iter()
+            .chain([b'\n'])
+            .collect::<Vec<u8>>();
+        let lines = 2 * LOG_QUEUE_BYTES / line.len();
+        // Submitting never waits for the sink (or this would not return).
+        for _ in 0..lines {
+            writer.submit(line.clone());
+        }
+        let dropped = writer.dropped();
+        assert!(
+            dropped > 0 && (dropped as usize) < lines,
+            "{dropped} of {lines}"
+        );
+        // The reader comes back: everything queued is written, nothing of
+        // what was dropped, and the count adds up.
+        *gate.0.0.lock().unwrap() = true;
+        gate.0.1.notify_all();
+        writer.finish(Duration::from_secs(10));
+        let written = lines_in(&gate.1.0.lock().unwrap());
+        assert_eq!(written + dropped, lines as u64);
+    }
+
+    /// A sink that fails (a full disk): lines are lost and counted, and the
+    /// writer goes on.
+    struct Full;
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::other("no space left on device"))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_sink_loses_lines_and_counts_them() {
+        let writer = Writer::spawn(Box::new(Full), "access log").unwrap();
+        writer.submit(b"a\nb\n".to_vec());
+        writer.submit(b"c\n".to_vec());
+        writer.finish(Duration::from_secs(10));
+        assert_eq!(writer.dropped(), 3);
     }
 
     #[test]

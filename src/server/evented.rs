@@ -527,14 +527,14 @@ impl<'c> EventLoop<'c> {
                 .registry()
                 .register(&mut sock, t, Interest::READABLE | Interest::WRITABLE)
         {
-            eprintln!("skiff: register {peer}: {e}");
+            crate::say!("skiff: register {peer}: {e}");
             return;
         }
         let tls = match (&self.config.tls, redirect) {
             (Some(tls), false) => match Session::new(&tls.server, self.clock.now()) {
                 Ok(session) => Some(Box::new(session)),
                 Err(e) => {
-                    eprintln!("skiff: TLS session for {peer}: {e}");
+                    crate::say!("skiff: TLS session for {peer}: {e}");
                     let _ = self.poll.registry().deregister(&mut sock);
                     return;
                 }
@@ -552,7 +552,7 @@ impl<'c> EventLoop<'c> {
             away: false,
         });
         if self.config.verbose {
-            eprintln!("skiff: {peer} connected");
+            crate::say!("skiff: {peer} connected");
         }
         self.arm_timer(key, t);
     }
@@ -594,7 +594,7 @@ impl<'c> EventLoop<'c> {
                 self.accept_pending = true;
             }
             Err(e) => {
-                eprintln!("skiff: listener: {e}");
+                crate::say!("skiff: listener: {e}");
                 self.accepting = Accepting::Paused {
                     retry: Some(later(self.clock.now(), ACCEPT_BACKOFF)),
                 };
@@ -604,7 +604,7 @@ impl<'c> EventLoop<'c> {
 
     fn start_draining(&mut self) {
         let in_flight = self.slots.iter().filter(|(_, s)| !s.is_idle()).count();
-        eprintln!(
+        crate::say!(
             "skiff: stopping: finishing {in_flight} response(s) in flight, for at most {} s",
             self.config.shutdown_timeout.as_secs()
         );
@@ -859,7 +859,7 @@ impl<'c> EventLoop<'c> {
         slot.conn.on_close(&mut cx);
         let _ = self.poll.registry().deregister(&mut slot.sock);
         if self.config.verbose {
-            eprintln!("skiff: {} closed: {why}", slot.conn.peer());
+            crate::say!("skiff: {} closed: {why}", slot.conn.peer());
         }
         drop(slot);
         self.resume_accepting();

@@ -50,7 +50,7 @@ pub fn accept_error_is_transient(e: &io::Error) -> bool {
         return true;
     }
     if !matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) {
-        eprintln!("skiff: accept: {e}");
+        crate::say!("skiff: accept: {e}");
     }
     false
 }
@@ -106,7 +106,7 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     let nofile = crate::sys::raise_nofile_limit().unwrap_or(1024);
     let (cap, warning) = connection_cap(config.max_connections, nofile);
     if let Some(w) = warning {
-        eprintln!("skiff: {w}");
+        crate::say!("skiff: {w}");
     }
     let reuse_port = config.workers > 1;
     let first = bind(config.addr, reuse_port)
@@ -192,12 +192,23 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         pool,
         handshakes,
     };
+    // From here on, messages on stderr never block serving (`log::say`).
+    crate::log::start_stderr()
+        .map_err(|e| RunError(format!("cannot start the stderr writer: {e}")))?;
+    let log_writer = log.as_ref().map(|l| l.writer().clone());
     let result = serve(config, first, others, redirects, log, cap, &shared);
     if result.is_ok() && config.verbose {
         counts.print();
     }
+    // The last lines, unless nobody reads them.
+    for w in log_writer.iter().chain(crate::log::stderr_writer()) {
+        w.finish(EXIT_FLUSH);
+    }
     result
 }
+
+/// How long the exit waits for the access log and stderr to be written.
+pub const EXIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What every driver of one server shares.
 #[derive(Clone)]
@@ -393,17 +404,17 @@ pub fn reload_tls(config: &Config) {
     let spawned = std::thread::Builder::new()
         .name("tls-reload".into())
         .spawn(move || match tls.reload() {
-            Ok(true) => eprintln!(
+            Ok(true) => crate::say!(
                 "skiff: SIGHUP: reloaded the TLS certificate (SHA-256 {})",
                 tls.current_fingerprint()
             ),
             Ok(false) => {
-                eprintln!("skiff: SIGHUP: a self-signed certificate has no files to reload")
+                crate::say!("skiff: SIGHUP: a self-signed certificate has no files to reload")
             }
-            Err(e) => eprintln!("skiff: SIGHUP: kept the current TLS certificate: {e}"),
+            Err(e) => crate::say!("skiff: SIGHUP: kept the current TLS certificate: {e}"),
         });
     if let Err(e) = spawned {
-        eprintln!("skiff: SIGHUP: cannot reload the TLS certificate: {e}");
+        crate::say!("skiff: SIGHUP: cannot reload the TLS certificate: {e}");
     }
 }
 

@@ -226,7 +226,7 @@ pub fn run(
                     }
                     seen += 1;
                     if seen == 1 {
-                        eprintln!(
+                        crate::say!(
                             "skiff: stopping: finishing responses in flight, for at most {} s",
                             shared.config.shutdown_timeout.as_secs()
                         );
@@ -238,7 +238,11 @@ pub fn run(
                         }
                     } else {
                         if let Some(log) = &shared.log {
-                            log.with(AccessLog::flush);
+                            let writer = log.with(|l| {
+                                l.flush();
+                                l.writer().clone()
+                            });
+                            writer.finish(crate::server::EXIT_FLUSH);
                         }
                         std::process::exit(0);
                     }
@@ -323,7 +327,7 @@ fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr, red
     let idle = Arc::new(AtomicBool::new(false));
     let id = shared.lock_conns().insert((sock.as_raw_fd(), idle.clone()));
     if shared.config.verbose {
-        eprintln!("skiff: {peer} connected");
+        crate::say!("skiff: {peer} connected");
     }
     let thread_shared = shared.clone();
     let spawned = std::thread::Builder::new()
@@ -337,7 +341,7 @@ fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr, red
             serve(&thread_shared, id, sock, peer, redirect)
         });
     if let Err(e) = spawned {
-        eprintln!("skiff: cannot start a thread for {peer}: {e}");
+        crate::say!("skiff: cannot start a thread for {peer}: {e}");
         shared.lock_conns().remove(id);
     }
 }
@@ -518,7 +522,7 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, redirec
         drop(sock);
     }
     if config.verbose {
-        eprintln!("skiff: {peer} closed: {why}");
+        crate::say!("skiff: {peer} closed: {why}");
     }
     shared.changed.notify_all();
 }

@@ -145,3 +145,87 @@ each_mode! {
         assert!(lines[0].ends_with("\"GET /a.txt HTTP/1.1\" 200 13"), "{}", lines[0]);
     }
 }
+
+each_mode! {
+    /// `skiff --access-log - | (a reader that stops reading)`: the server
+    /// goes on answering; lines past the writer's bound are dropped and
+    /// counted, and once the reader drains, one stderr line says how many.
+    /// Every request is either a line the reader got or one of those.
+    fn a_stalled_log_reader_never_stops_serving(mode) {
+        use std::io::{BufRead, BufReader, Read};
+        use std::process::{Command, Stdio};
+        let site = site();
+        let mut child = Command::new(bin())
+            .args(["--bind", "127.0.0.1", "--port", "0", "--root"])
+            .arg(&site.path)
+            .args(mode.args())
+            .args(["--access-log", "-"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        struct Kill(std::process::Child);
+        impl Drop for Kill {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let mut out = child.stdout.take().unwrap();
+        let err = child.stderr.take().unwrap();
+        let mut child = Kill(child);
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        // The start-up line, byte by byte: nothing after it is read.
+        let mut first = Vec::new();
+        let mut b = [0u8; 1];
+        while first.last() != Some(&b'\n') {
+            assert_eq!(out.read(&mut b).unwrap(), 1, "the start-up line");
+            first.push(b[0]);
+        }
+        let addr = parse_listening(String::from_utf8(first).unwrap().trim_end());
+
+        // About 6 KB of log per request: 1,200 of them are far more than
+        // the pipe and the writer's 4 MiB hold while nobody reads.
+        let target = format!("/a.txt?{}", "q".repeat(6000));
+        let total = 1200;
+        let mut c = Client::connect(addr);
+        for _ in 0..total - 1 {
+            let r = c.get(&target);
+            assert_eq!((r.status, r.body.as_slice()), (200, &b"hello, skiff\n"[..]));
+        }
+        // A new connection is served too.
+        assert_eq!(Client::connect(addr).get(&target).status, 200);
+
+        // The reader comes back.
+        let reader = std::thread::spawn(move || {
+            BufReader::new(out).lines().map_while(Result::ok).count() as u64
+        });
+        let dropped = |lines: &[String]| -> u64 {
+            lines
+                .iter()
+                .filter_map(|l| l.strip_prefix("skiff: access log: "))
+                .filter_map(|l| l.split(' ').next()?.parse::<u64>().ok())
+                .sum()
+        };
+        wait_for(|| (dropped(&stderr.lock().unwrap()) > 0).then_some(()))
+            .unwrap_or_else(|| panic!("no drop report: {:?}", stderr.lock().unwrap()));
+        let ok = std::process::Command::new("kill")
+            .args(["-s", "TERM", &child.0.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        wait_for(|| child.0.try_wait().unwrap()).expect("exits");
+        let received = reader.join().unwrap();
+        let lost = dropped(&stderr.lock().unwrap());
+        assert!(received > 0, "lines written once the reader came back");
+        assert_eq!(received + lost, total, "{received} lines read, {lost} dropped");
+    }
+}
