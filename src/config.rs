@@ -33,6 +33,8 @@ pub const MAX_ERROR_PAGE: usize = 256 * 1024;
 pub const MAX_COMPRESS_THREADS: i64 = 64;
 /// Largest `--compress-cache`, in MiB: 64 GiB.
 pub const MAX_COMPRESS_CACHE_MIB: i64 = 65_536;
+/// Largest `--fd`: a descriptor number (Linux caps them far lower).
+pub const MAX_FD: i64 = i32::MAX as i64;
 /// Largest `--workers`: event loops beyond the CPUs only contend.
 pub const MAX_WORKERS: i64 = 256;
 
@@ -245,6 +247,11 @@ pub struct Args {
     #[arg(env = "SKIFF_REDIRECT_HTTP", long, value_name = "PORT")]
     pub redirect_http: Option<u16>,
 
+    /// Serve on this inherited listening socket instead of binding --bind/--port (socket activation by hand; systemd's LISTEN_FDS is read without it).
+    #[arg(env = "SKIFF_FD", long, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=MAX_FD))]
+    pub fd: Option<u32>,
+
     /// Independent event loops, each on its own thread and SO_REUSEPORT listener; 0 means one per CPU (at most 256).
     #[arg(env = "SKIFF_WORKERS", long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(0..=MAX_WORKERS))]
@@ -340,6 +347,32 @@ pub struct Config {
     pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
     /// `--redirect-http`: the plain-HTTP port that redirects to HTTPS.
     pub redirect_http: Option<u16>,
+    /// Inherited listening sockets to serve on instead of binding: the
+    /// server's, then (with HTTPS) the redirect listener's. From `--fd`,
+    /// or systemd's `LISTEN_FDS` for this process.
+    pub listen_fds: Vec<i32>,
+}
+
+/// The sockets systemd handed this process (`sd_listen_fds`): none unless
+/// `LISTEN_PID` is this process; then descriptors 3, 3 + 1, ... for
+/// `LISTEN_FDS` of them. skiff takes one, or two with HTTPS (the second
+/// for `--redirect-http`).
+pub fn systemd_fds(pid: Option<&str>, fds: Option<&str>, me: u32) -> Result<Vec<i32>, String> {
+    let (Some(pid), Some(fds)) = (pid, fds) else {
+        return Ok(Vec::new());
+    };
+    if pid.trim().parse::<u32>() != Ok(me) {
+        return Ok(Vec::new()); // meant for another process
+    }
+    match fds.trim().parse::<u32>() {
+        Ok(0) => Ok(Vec::new()),
+        Ok(1) => Ok(vec![3]),
+        Ok(2) => Ok(vec![3, 4]),
+        Ok(n) => Err(format!(
+            "LISTEN_FDS={n}: skiff takes one socket, or two (HTTPS and its --redirect-http listener)"
+        )),
+        Err(_) => Err(format!("LISTEN_FDS '{fds}': expected a number")),
+    }
 }
 
 /// Cross-origin resource sharing, validated.
@@ -545,6 +578,20 @@ impl Config {
                 )));
             }
         }
+        let listen_fds = match args.fd {
+            Some(n) => vec![n as i32],
+            None => systemd_fds(
+                std::env::var("LISTEN_PID").ok().as_deref(),
+                std::env::var("LISTEN_FDS").ok().as_deref(),
+                std::process::id(),
+            )
+            .map_err(invalid)?,
+        };
+        if listen_fds.len() == 2 && tls.is_none() {
+            return Err(invalid(
+                "LISTEN_FDS=2: the second socket is for --redirect-http, which needs HTTPS".into(),
+            ));
+        }
         let mut file_headers = extra_headers.clone();
         if let Some(secs) = args.max_age {
             file_headers.extend_from_slice(format!("\r\nCache-Control: max-age={secs}").as_bytes());
@@ -592,6 +639,7 @@ impl Config {
             auth_exempt,
             tls,
             redirect_http: args.redirect_http,
+            listen_fds,
         })
     }
 
@@ -880,5 +928,35 @@ mod tests {
                 other => panic!("{args:?}: {other:?}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod activation_tests {
+    use super::systemd_fds;
+
+    #[test]
+    fn systemd_sockets_are_taken_only_when_meant_for_this_process() {
+        assert_eq!(systemd_fds(None, None, 7), Ok(vec![]));
+        assert_eq!(systemd_fds(Some("7"), None, 7), Ok(vec![]));
+        assert_eq!(
+            systemd_fds(Some("8"), Some("1"), 7),
+            Ok(vec![]),
+            "another process's"
+        );
+        assert_eq!(systemd_fds(Some("7"), Some("0"), 7), Ok(vec![]));
+        assert_eq!(systemd_fds(Some("7"), Some("1"), 7), Ok(vec![3]));
+        assert_eq!(systemd_fds(Some(" 7\n"), Some("2"), 7), Ok(vec![3, 4]));
+        assert!(
+            systemd_fds(Some("7"), Some("3"), 7)
+                .unwrap_err()
+                .contains("LISTEN_FDS=3")
+        );
+        assert!(
+            systemd_fds(Some("7"), Some("x"), 7)
+                .unwrap_err()
+                .contains("'x'")
+        );
+        assert_eq!(systemd_fds(Some("x"), Some("1"), 7), Ok(vec![]));
     }
 }

@@ -109,26 +109,50 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         crate::say!("skiff: {w}");
     }
     let reuse_port = config.workers > 1;
-    let first = bind(config.addr, reuse_port)
-        .map_err(|e| RunError(format!("cannot listen on {}: {e}", config.addr)))?;
+    let inherited = |fd: i32| {
+        crate::sys::inherited_listener(fd)
+            .map_err(|e| RunError(format!("cannot serve on descriptor {fd}: {e}")))
+    };
+    let first = match config.listen_fds.first() {
+        Some(&fd) => inherited(fd)?,
+        None => bind(config.addr, reuse_port)
+            .map_err(|e| RunError(format!("cannot listen on {}: {e}", config.addr)))?,
+    };
     let local = first
         .local_addr()
         .map_err(|e| RunError(format!("cannot listen on {}: {e}", config.addr)))?;
     // More loops listen on the very port the first one got (it may have
-    // been chosen by the OS), sharing it through SO_REUSEPORT.
+    // been chosen by the OS), sharing it through SO_REUSEPORT; an inherited
+    // socket is shared by descriptor instead.
     let mut others = Vec::new();
     if !config.threaded {
         for _ in 1..config.workers {
             others.push(
-                bind(local, true)
-                    .map_err(|e| RunError(format!("cannot listen on {local}: {e}")))?,
+                match config.listen_fds.is_empty() {
+                    true => bind(local, true),
+                    false => first.try_clone(),
+                }
+                .map_err(|e| RunError(format!("cannot listen on {local}: {e}")))?,
             );
         }
     }
-    // --redirect-http: a plain listener per loop on one more port.
+    // --redirect-http: a plain listener per loop on one more port (or the
+    // second inherited socket).
     let mut redirects = Vec::new();
     let mut redirect_local = None;
-    if let Some(port) = config.redirect_http {
+    if let Some(&fd) = config.listen_fds.get(1) {
+        let l = inherited(fd)?;
+        redirect_local = l.local_addr().ok();
+        if !config.threaded {
+            for _ in 1..config.workers {
+                redirects.push(
+                    l.try_clone()
+                        .map_err(|e| RunError(format!("descriptor {fd}: {e}")))?,
+                );
+            }
+        }
+        redirects.insert(0, l);
+    } else if let Some(port) = config.redirect_http {
         let mut addr = config.addr;
         addr.set_port(port);
         let failed =

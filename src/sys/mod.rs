@@ -165,3 +165,43 @@ mod tests {
         std::fs::remove_file(path).unwrap();
     }
 }
+
+/// Takes over an inherited listening TCP socket (`--fd N`, or systemd's
+/// socket activation). Refuses a descriptor that is not open, not a
+/// socket, not TCP, or not listening, so a wrong number is one clear
+/// error rather than a server that never accepts. The descriptor is made
+/// close-on-exec and non-blocking.
+#[cfg(unix)]
+pub fn inherited_listener(fd: i32) -> io::Result<std::net::TcpListener> {
+    use std::os::fd::{BorrowedFd, FromRawFd};
+    if fd < 0 {
+        return Err(io::Error::other("not a descriptor"));
+    }
+    // SAFETY: fcntl(F_GETFD) only asks whether `fd` is open; it reads and
+    // writes no memory of ours.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::other("no such open descriptor"));
+    }
+    // SAFETY: `fd` was just seen open, and it lives for the rest of the
+    // process (nothing else in skiff owns or closes it): borrowing it for
+    // the checks below cannot outlive it.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let sock = socket2::SockRef::from(&borrowed);
+    let kind = sock
+        .r#type()
+        .map_err(|_| io::Error::other("not a socket"))?;
+    let domain = sock.domain()?;
+    if kind != socket2::Type::STREAM
+        || !(domain == socket2::Domain::IPV4 || domain == socket2::Domain::IPV6)
+    {
+        return Err(io::Error::other("not a TCP socket"));
+    }
+    if !sock.is_listener()? {
+        return Err(io::Error::other("a socket that is not listening"));
+    }
+    sock.set_cloexec(true)?;
+    sock.set_nonblocking(true)?;
+    // SAFETY: `fd` is an open listening TCP socket (checked above) that no
+    // other owner in this process will close: the listener takes it over.
+    Ok(unsafe { std::net::TcpListener::from_raw_fd(fd) })
+}

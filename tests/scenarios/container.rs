@@ -241,6 +241,11 @@ fn the_deployment_examples_hold_together() {
     {
         assert!(help.contains(&format!("[env: SKIFF_{var}=")), "SKIFF_{var}");
     }
+    // The socket unit hands one socket to this service.
+    let socket = repo_file("deploy/skiff.socket");
+    assert_eq!(values(&socket, "Accept"), ["no"]);
+    assert_eq!(values(&socket, "Service"), ["skiff.service"]);
+    assert_eq!(values(&socket, "ListenStream").len(), 1);
     // The commented-out HTTPS example names real variables too.
     let commented: Vec<&str> = unit
         .lines()
