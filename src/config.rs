@@ -40,8 +40,18 @@ pub const MAX_WORKERS: i64 = 256;
 
 /// skiff: a small, fast HTTP/1.1 static file server.
 #[derive(Debug, Parser)]
-#[command(name = "skiff", version, about, long_about = None)]
+#[command(
+    name = "skiff",
+    version,
+    about,
+    long_about = None,
+    after_help = "Each setting comes from the command line, else its SKIFF_* variable, else the --config file, else its default."
+)]
 pub struct Args {
+    /// Read settings from this TOML file: each key is a flag's name (keep-alive-timeout = 5, list-dirs = true, header = ['X-A: 1']). Flags and SKIFF_* variables win over it.
+    #[arg(env = "SKIFF_CONFIG", long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// Document root: the folder to serve.
     #[arg(env = "SKIFF_ROOT", long, value_name = "DIR", default_value = "www")]
     pub root: PathBuf,
@@ -353,6 +363,88 @@ pub struct Config {
     pub listen_fds: Vec<i32>,
 }
 
+/// Largest `--config` file read.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Keys a config file may not hold: the file itself, and what is an
+/// action rather than a setting.
+const NOT_IN_FILE: [&str; 4] = ["config", "health-check", "help", "version"];
+
+/// The arguments `--config FILE` adds: for each key, `--key=value` (or
+/// `--key` for `true`), unless the command line or a variable already set
+/// that flag. Each item is the key and one argument. Errors name the file
+/// and the key.
+fn config_file_args(
+    file: &std::path::Path,
+    matches: &clap::ArgMatches,
+) -> Result<Vec<(String, OsString)>, String> {
+    use clap::CommandFactory;
+    use clap::parser::ValueSource;
+    use std::io::Read;
+    let shown = file.display();
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| format!("--config '{shown}': {e}"))?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "--config '{shown}': larger than {MAX_CONFIG_BYTES} bytes"
+        ));
+    }
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        let message = e.message().replace('\n', " ");
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        match line {
+            Some(l) => format!("--config '{shown}': line {l}: {message}"),
+            None => format!("--config '{shown}': {message}"),
+        }
+    })?;
+    let command = Args::command();
+    let mut out = Vec::new();
+    for (key, value) in &table {
+        let bad = |what: &str| format!("--config '{shown}': key '{key}': {what}");
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(key.as_str()))
+            .filter(|_| !NOT_IN_FILE.contains(&key.as_str()))
+            .ok_or_else(|| bad("not a setting (keys are the flags' names, as in --help)"))?;
+        if matches!(
+            matches.value_source(arg.get_id().as_str()),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        ) {
+            continue;
+        }
+        let flag = format!("--{key}");
+        let scalar = |v: &toml::Value| match v {
+            toml::Value::String(s) => Ok(s.clone()),
+            toml::Value::Integer(i) => Ok(i.to_string()),
+            _ => Err(bad("expected a string or a whole number")),
+        };
+        match arg.get_action() {
+            clap::ArgAction::SetTrue => match value {
+                toml::Value::Boolean(true) => out.push((key.clone(), flag.into())),
+                toml::Value::Boolean(false) => {}
+                _ => return Err(bad("expected true or false")),
+            },
+            clap::ArgAction::Append => {
+                let items = match value {
+                    toml::Value::Array(items) => {
+                        items.iter().map(scalar).collect::<Result<Vec<_>, _>>()?
+                    }
+                    one => vec![scalar(one)?],
+                };
+                for item in items {
+                    out.push((key.clone(), format!("{flag}={item}").into()));
+                }
+            }
+            _ => out.push((key.clone(), format!("{flag}={}", scalar(value)?).into())),
+        }
+    }
+    Ok(out)
+}
+
 /// The sockets systemd handed this process (`sd_listen_fds`): none unless
 /// `LISTEN_PID` is this process; then descriptors 3, 3 + 1, ... for
 /// `LISTEN_FDS` of them. skiff takes one, or two with HTTPS (the second
@@ -407,8 +499,9 @@ impl Config {
         I: IntoIterator<Item = T>,
         T: Into<OsString>,
     {
-        let args = legacy_spellings(args.into_iter().map(Into::into));
-        let args = Args::try_parse_from(args).map_err(|e| match e.kind() {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut args = legacy_spellings(args.into_iter().map(Into::into));
+        let clap_error = |e: clap::Error| match e.kind() {
             clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                 ConfigError::Info(e.to_string())
             }
@@ -417,8 +510,34 @@ impl Config {
                 let first = text.lines().next().unwrap_or("invalid arguments");
                 ConfigError::Invalid(first.trim_start_matches("error: ").to_string())
             }
-        })?;
-        Config::from_args(args)
+        };
+        let matches = Args::command()
+            .try_get_matches_from(&args)
+            .map_err(clap_error)?;
+        if let Some(file) = matches.get_one::<PathBuf>("config") {
+            // The file fills in what neither a flag nor a variable set;
+            // then everything is parsed again, together.
+            let added = config_file_args(file, &matches).map_err(ConfigError::Invalid)?;
+            let keys: Vec<String> = added.iter().map(|(k, _)| k.clone()).collect();
+            args.extend(added.into_iter().map(|(_, a)| a));
+            let matches =
+                Args::command()
+                    .try_get_matches_from(&args)
+                    .map_err(|e| match clap_error(e) {
+                        ConfigError::Invalid(m) => {
+                            let key = keys.iter().find(|k| m.contains(&format!("--{k}")));
+                            ConfigError::Invalid(match key {
+                                Some(k) => format!("--config '{}': key '{k}': {m}", file.display()),
+                                None => m,
+                            })
+                        }
+                        info => info,
+                    })?;
+            let parsed = Args::from_arg_matches(&matches).map_err(clap_error)?;
+            return Config::from_args(parsed);
+        }
+        let parsed = Args::from_arg_matches(&matches).map_err(clap_error)?;
+        Config::from_args(parsed)
     }
 
     /// Validates parsed flags.

@@ -4,6 +4,7 @@ mod basics;
 mod browser;
 mod cli;
 mod compression;
+mod config_file;
 mod conformance;
 mod container;
 mod cors;
