@@ -48,7 +48,7 @@ pub const MAX_WORKERS: i64 = 256;
     after_help = "Each setting comes from the command line, else its SKIFF_* variable, else the --config file, else its default."
 )]
 pub struct Args {
-    /// Read settings from this TOML file: each key is a flag's name (keep-alive-timeout = 5, list-dirs = true, header = ['X-A: 1']). Flags and SKIFF_* variables win over it.
+    /// Read settings from this TOML file, each key a flag's name (keep-alive-timeout = 5, list-dirs = true, header = ['X-A: 1']); flags and SKIFF_* variables win over it.
     #[arg(env = "SKIFF_CONFIG", long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -273,6 +273,9 @@ pub struct Args {
 pub enum LogFormat {
     Common,
     Combined,
+    // One JSON object per line. (A doc comment here would turn --help's
+    // layout into the long one, with every value described.)
+    Json,
 }
 
 /// The `--protocol` values.
@@ -297,8 +300,8 @@ pub struct Config {
     /// The version on every status line.
     pub version: Version,
     pub access_log: Option<String>,
-    /// Combined Log Format instead of Common.
-    pub access_log_combined: bool,
+    /// `--access-log-format`.
+    pub access_log_format: crate::log::Format,
     pub verbose: bool,
     /// The body of every error response, indexed by `Status::index`;
     /// shared, so a large custom page is sent by reference, never copied
@@ -727,7 +730,11 @@ impl Config {
                 Protocol::Http11 => Version::Http11,
             },
             access_log: args.access_log,
-            access_log_combined: args.access_log_format == LogFormat::Combined,
+            access_log_format: match args.access_log_format {
+                LogFormat::Common => crate::log::Format::Common,
+                LogFormat::Combined => crate::log::Format::Combined,
+                LogFormat::Json => crate::log::Format::Json,
+            },
             verbose: args.verbose,
             error_pages,
             sendfile: !args.no_sendfile,

@@ -37,6 +37,8 @@ pub struct Said<'a> {
     pub line: Option<&'a [u8]>,
     pub referer: Option<&'a [u8]>,
     pub user_agent: Option<&'a [u8]>,
+    /// When the head's first byte was read (for the JSON log's duration).
+    pub started: Option<Instant>,
 }
 
 impl Said<'_> {
@@ -47,6 +49,7 @@ impl Said<'_> {
             line: self.line.map(Box::from),
             referer: self.referer.map(Box::from),
             user_agent: self.user_agent.map(Box::from),
+            started: self.started,
         }
     }
 }
@@ -57,6 +60,7 @@ pub struct OwnedSaid {
     line: Option<Box<[u8]>>,
     referer: Option<Box<[u8]>>,
     user_agent: Option<Box<[u8]>>,
+    started: Option<Instant>,
 }
 
 impl OwnedSaid {
@@ -65,6 +69,7 @@ impl OwnedSaid {
             line: self.line.as_deref(),
             referer: self.referer.as_deref(),
             user_agent: self.user_agent.as_deref(),
+            started: self.started,
         }
     }
 }
@@ -77,6 +82,23 @@ pub struct Entry<'a> {
     pub status: u16,
     /// Body bytes sent.
     pub bytes: u64,
+    /// From the head's first byte to the response being complete in the
+    /// server's hands (queued whole, or its last byte given to the
+    /// socket), in microseconds; `None` when no head was read.
+    pub duration_us: Option<u64>,
+    /// The TLS version, over HTTPS.
+    pub tls: Option<&'static str>,
+}
+
+/// How each response is written down (`--access-log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Common,
+    /// Common plus the quoted Referer and User-Agent.
+    Combined,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Where log lines end up: shared by every buffer that writes to it, each
@@ -274,8 +296,7 @@ pub trait LogSink {
 
 pub struct AccessLog {
     sink: Sink,
-    /// Combined Log Format: Referer and User-Agent after the size.
-    combined: bool,
+    format: Format,
     buf: Vec<u8>,
     last_flush: Instant,
     stamp_secs: u64,
@@ -314,19 +335,19 @@ impl AccessLog {
 
     /// Another buffer writing to the same sink (one per event loop).
     pub fn sibling(&self) -> AccessLog {
-        Self::sharing(self.sink.clone()).combined(self.combined)
+        Self::sharing(self.sink.clone()).format(self.format)
     }
 
-    /// Switches to the Combined Log Format.
-    pub fn combined(mut self, on: bool) -> AccessLog {
-        self.combined = on;
+    /// Switches the line format.
+    pub fn format(mut self, format: Format) -> AccessLog {
+        self.format = format;
         self
     }
 
     fn sharing(sink: Sink) -> AccessLog {
         AccessLog {
             sink,
-            combined: false,
+            format: Format::Common,
             buf: Vec::with_capacity(4096),
             last_flush: Instant::now(),
             stamp_secs: u64::MAX,
@@ -336,6 +357,13 @@ impl AccessLog {
 
     /// Appends one line. `unix_secs` is the wall time of the response.
     pub fn record(&mut self, unix_secs: u64, e: &Entry<'_>) {
+        if self.format == Format::Json {
+            write_json(&mut self.buf, unix_secs, e);
+            if self.buf.len() >= FLUSH_BYTES {
+                self.flush();
+            }
+            return;
+        }
         if unix_secs != self.stamp_secs {
             self.stamp_secs = unix_secs;
             self.stamp = clf_time(unix_secs);
@@ -352,7 +380,7 @@ impl AccessLog {
         write_u64(&mut self.buf, u64::from(e.status));
         self.buf.push(b' ');
         write_u64(&mut self.buf, e.bytes);
-        if self.combined {
+        if self.format == Format::Combined {
             for field in [e.said.referer, e.said.user_agent] {
                 self.buf.extend_from_slice(b" \"");
                 match field {
@@ -443,6 +471,94 @@ pub(crate) fn escape_into(out: &mut Vec<u8>, raw: &[u8]) {
     }
 }
 
+/// One JSON object: `time` (RFC 3339, UTC), `remote`, `method`, `path`,
+/// `query`, `protocol` (from the request line; `null` when it could not
+/// be read), `status`, `bytes`, `duration_us`, `referer`, `user_agent`,
+/// `tls` (the version over HTTPS, else `null`).
+fn write_json(out: &mut Vec<u8>, unix_secs: u64, e: &Entry<'_>) {
+    let mut parts = e.said.line.map(|l| l.splitn(3, |&c| c == b' '));
+    let method = parts.as_mut().and_then(Iterator::next);
+    let target = parts.as_mut().and_then(Iterator::next);
+    let protocol = parts.as_mut().and_then(Iterator::next);
+    let (path, query) = match target {
+        Some(t) => match t.iter().position(|&c| c == b'?') {
+            Some(i) => (Some(&t[..i]), Some(&t[i + 1..])),
+            None => (Some(t), None),
+        },
+        None => (None, None),
+    };
+    out.extend_from_slice(b"{\"time\":\"");
+    out.extend_from_slice(&Utc::from_unix(unix_secs).iso(b'T'));
+    out.extend_from_slice(b"Z\",\"remote\":\"");
+    write_ip(out, e.peer);
+    out.push(b'"');
+    for (name, value) in [
+        ("method", method),
+        ("path", path),
+        ("query", query),
+        ("protocol", protocol),
+    ] {
+        json_field(out, name, value);
+    }
+    out.extend_from_slice(b",\"status\":");
+    write_u64(out, u64::from(e.status));
+    out.extend_from_slice(b",\"bytes\":");
+    write_u64(out, e.bytes);
+    out.extend_from_slice(b",\"duration_us\":");
+    match e.duration_us {
+        Some(us) => write_u64(out, us),
+        None => out.extend_from_slice(b"null"),
+    }
+    json_field(out, "referer", e.said.referer);
+    json_field(out, "user_agent", e.said.user_agent);
+    json_field(out, "tls", e.tls.map(str::as_bytes));
+    out.extend_from_slice(b"}\n");
+}
+
+/// `,"name":"value"` (escaped) or `,"name":null`.
+fn json_field(out: &mut Vec<u8>, name: &str, value: Option<&[u8]>) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    match value {
+        Some(v) => {
+            out.push(b'"');
+            json_escape_into(out, v);
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// A JSON string's content for any bytes: valid UTF-8 as it is (with `"`,
+/// `\` and control characters escaped), each byte that is not UTF-8 as
+/// `\u00XX`. The result is always valid JSON, and one line.
+pub(crate) fn json_escape_into(out: &mut Vec<u8>, raw: &[u8]) {
+    for chunk in raw.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.extend_from_slice(b"\\\""),
+                '\\' => out.extend_from_slice(b"\\\\"),
+                '\n' => out.extend_from_slice(b"\\n"),
+                '\r' => out.extend_from_slice(b"\\r"),
+                '\t' => out.extend_from_slice(b"\\t"),
+                // Controls, DEL and the line separators some parsers
+                // treat as line ends.
+                c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{2028}' || c == '\u{2029}' => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => {
+                    let mut b = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+                }
+            }
+        }
+        for &b in chunk.invalid() {
+            let _ = write!(out, "\\u{b:04x}");
+        }
+    }
+}
+
 /// An IP address as text; IPv4 without `fmt` (the common case).
 fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
@@ -504,6 +620,8 @@ mod tests {
                 },
                 status: 200,
                 bytes: 380,
+                duration_us: None,
+                tls: None,
             },
         );
         log.record(
@@ -513,6 +631,8 @@ mod tests {
                 said: Said::default(),
                 status: 400,
                 bytes: 0,
+                duration_us: None,
+                tls: None,
             },
         );
         assert!(
@@ -592,6 +712,62 @@ mod tests {
         writer.submit(b"c\n".to_vec());
         writer.finish(Duration::from_secs(10));
         assert_eq!(writer.dropped(), 3);
+    }
+
+    #[test]
+    fn a_json_line_holds_every_field() {
+        let mut out = Vec::new();
+        write_json(
+            &mut out,
+            1_795_341_600,
+            &Entry {
+                peer: "::1".parse().unwrap(),
+                said: Said {
+                    line: Some(b"GET /a b?q=1&x=\"2\" HTTP/1.1"),
+                    referer: Some(b"http://r/\xff"),
+                    user_agent: None,
+                    started: None,
+                },
+                status: 200,
+                bytes: 13,
+                duration_us: Some(42),
+                tls: Some("TLSv1.3"),
+            },
+        );
+        assert_eq!(out.last(), Some(&b'\n'));
+        assert_eq!(out.iter().filter(|&&c| c == b'\n').count(), 1);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["time"], "2026-11-22T10:00:00Z");
+        assert_eq!(v["remote"], "::1");
+        assert_eq!(v["method"], "GET");
+        assert_eq!(v["path"], "/a");
+        assert_eq!(v["query"], serde_json::Value::Null);
+        assert_eq!(
+            v["protocol"], "b?q=1&x=\"2\" HTTP/1.1",
+            "split at spaces: the line is as sent"
+        );
+        assert_eq!(v["status"], 200);
+        assert_eq!(v["bytes"], 13);
+        assert_eq!(v["duration_us"], 42);
+        assert_eq!(v["referer"], "http://r/\u{ff}");
+        assert_eq!(v["user_agent"], serde_json::Value::Null);
+        assert_eq!(v["tls"], "TLSv1.3");
+    }
+
+    proptest::proptest! {
+        /// Any bytes make valid JSON, on one line; UTF-8 comes back as it
+        /// was sent.
+        #[test]
+        fn any_bytes_escape_to_a_valid_json_string(raw in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let mut out = b"\"".to_vec();
+            json_escape_into(&mut out, &raw);
+            out.push(b'"');
+            proptest::prop_assert!(!out.contains(&b'\n'));
+            let back: String = serde_json::from_slice(&out).unwrap();
+            if let Ok(text) = std::str::from_utf8(&raw) {
+                proptest::prop_assert_eq!(back, text);
+            }
+        }
     }
 
     #[test]

@@ -239,6 +239,8 @@ pub struct Cx<'a> {
     /// This connection came to the `--redirect-http` listener: every
     /// request is answered with a redirect to HTTPS on this port.
     pub redirect: Option<u16>,
+    /// The TLS version, for a connection over HTTPS (the access log).
+    pub tls: Option<&'static str>,
 }
 
 impl<'a> Cx<'a> {
@@ -254,6 +256,7 @@ impl<'a> Cx<'a> {
             pool: None,
             counts: None,
             redirect: None,
+            tls: None,
         }
     }
 
@@ -265,7 +268,11 @@ impl<'a> Cx<'a> {
 
 fn log(cx: &mut Cx<'_>, peer: IpAddr, said: Said<'_>, status: u16, bytes: u64) {
     let secs = cx.clock.unix_secs();
+    let tls = cx.tls;
     if let Some(log) = cx.log.as_deref_mut() {
+        let duration_us = said
+            .started
+            .map(|t| Instant::now().saturating_duration_since(t).as_micros() as u64);
         log.record(
             secs,
             &Entry {
@@ -273,6 +280,8 @@ fn log(cx: &mut Cx<'_>, peer: IpAddr, said: Said<'_>, status: u16, bytes: u64) {
                 said,
                 status,
                 bytes,
+                duration_us,
+                tls,
             },
         );
     }
@@ -704,6 +713,7 @@ impl Conn {
                             line: Some(req.line),
                             referer: req.referer,
                             user_agent: req.user_agent,
+                            started: Some(since),
                         };
                         let head_len = req.head_len;
                         let framing = match reply.discard {
@@ -751,6 +761,7 @@ impl Conn {
                 let queued = Queued {
                     said: Said {
                         line: line.as_deref(),
+                        started: Some(since),
                         ..Said::default()
                     },
                     ending: Why::Protocol(code),

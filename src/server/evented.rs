@@ -730,6 +730,7 @@ impl<'c> EventLoop<'c> {
         let next = match &mut slot.tls {
             None => slot.conn.drive(&mut slot.sock, &mut cx),
             Some(session) => {
+                cx.tls = session.version();
                 let sock = &mut slot.sock;
                 match super::tls::drive(session, &mut slot.conn, sock, &mut cx, bufs, offload) {
                     Driven::Next(next) => next,
@@ -803,6 +804,7 @@ impl<'c> EventLoop<'c> {
                 }
             }
             Some(session) => {
+                cx.tls = session.version();
                 let mut io = TlsIo {
                     session,
                     sock: &mut slot.sock,

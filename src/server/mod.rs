@@ -99,7 +99,7 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         Some(target) => Some(
             AccessLog::open(target)
                 .map_err(|e| RunError(format!("cannot open access log '{target}': {e}")))?
-                .combined(config.access_log_combined),
+                .format(config.access_log_format),
         ),
         None => None,
     };

@@ -390,6 +390,15 @@ fn handshake(
     }
 }
 
+/// What kind of connection `run_conn` drives.
+#[derive(Clone, Copy)]
+struct How {
+    /// Came to the `--redirect-http` listener.
+    redirect: bool,
+    /// The TLS version, over HTTPS.
+    tls: Option<&'static str>,
+}
+
 /// Drives a connection until it closes, and says why.
 fn run_conn<T: Transport>(
     shared: &Shared,
@@ -398,7 +407,7 @@ fn run_conn<T: Transport>(
     idle_flag: &AtomicBool,
     handles: &mut Handles,
     clock: &mut Clock,
-    redirect: bool,
+    how: How,
 ) -> Why {
     loop {
         clock.update();
@@ -408,17 +417,19 @@ fn run_conn<T: Transport>(
             return Why::Shutdown;
         }
         let mut cx = handles.cx(shared, clock);
-        if redirect {
+        if how.redirect {
             cx.redirect = Some(shared.https_port);
         }
+        cx.tls = how.tls;
         let next = match conn.drive(io, &mut cx) {
             Next::Wait => {
                 // A timeout, or a spurious wakeup: check the deadline.
                 clock.update();
                 let mut cx = handles.cx(shared, clock);
-                if redirect {
+                if how.redirect {
                     cx.redirect = Some(shared.https_port);
                 }
+                cx.tls = how.tls;
                 conn.on_timeout(io, &mut cx)
             }
             other => other,
@@ -486,6 +497,10 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, redirec
         (Some(tls), false) => match handshake(shared, &tls.server, &mut sock, &mut clock) {
             Ok((mut session, mut bufs)) => {
                 conn = Conn::new(peer, clock.now());
+                let how = How {
+                    redirect: false,
+                    tls: session.version(),
+                };
                 let mut io = TlsIo {
                     session: &mut session,
                     sock: &mut sock,
@@ -498,20 +513,26 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, redirec
                     &idle,
                     &mut handles,
                     &mut clock,
-                    false,
+                    how,
                 )
             }
             Err(why) => why,
         },
-        _ => run_conn(
-            shared,
-            &mut conn,
-            &mut sock,
-            &idle,
-            &mut handles,
-            &mut clock,
-            redirect,
-        ),
+        _ => {
+            let how = How {
+                redirect,
+                tls: None,
+            };
+            run_conn(
+                shared,
+                &mut conn,
+                &mut sock,
+                &idle,
+                &mut handles,
+                &mut clock,
+                how,
+            )
+        }
     };
     let mut cx = handles.cx(shared, &clock);
     conn.on_close(&mut cx);

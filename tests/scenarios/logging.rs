@@ -229,3 +229,58 @@ each_mode! {
         assert_eq!(received + lost, total, "{received} lines read, {lost} dropped");
     }
 }
+
+each_mode! {
+    /// `--access-log-format json`: one object per line, every line parsed
+    /// by a real JSON parser, hostile request bytes included.
+    fn json_lines_parse_whatever_the_client_sends(mode) {
+        let site = site();
+        let s = Server::start(mode, &site.path, &["--access-log", "-", "--access-log-format", "json"]);
+        let mut c = s.connect();
+        c.send("GET /a.txt?q=1&r=%22 HTTP/1.1\r\nHost: t\r\nReferer: http://x/\"quoted\"\\\r\nUser-Agent: t\u{e9}st/1.0 \u{2028}\r\n\r\n");
+        assert_eq!(c.response().status, 200);
+        // Bytes that are not UTF-8, quotes and backslashes in the target.
+        c.send(b"GET /\xff\xfe\"\\x HTTP/1.1\r\nHost: t\r\n\r\n".as_slice());
+        let second = c.response().status;
+        // A line the parser refuses is still logged.
+        let mut bad = s.connect();
+        bad.send(b"GET /\x01 HTTP/1.1\r\nHost: t\r\n\r\n".as_slice());
+        assert_eq!(bad.response().status, 400);
+        let lines = s.wait_stdout(|l| l.len() >= 3);
+        let v: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .collect();
+        let first = &v[0];
+        assert_eq!(first["remote"], "127.0.0.1");
+        assert_eq!(first["method"], "GET");
+        assert_eq!(first["path"], "/a.txt");
+        assert_eq!(first["query"], "q=1&r=%22");
+        assert_eq!(first["protocol"], "HTTP/1.1");
+        assert_eq!(first["status"], 200);
+        assert_eq!(first["bytes"], 13);
+        assert!(first["duration_us"].as_u64().is_some(), "{first}");
+        assert_eq!(first["referer"], "http://x/\"quoted\"\\");
+        assert_eq!(first["user_agent"], "t\u{e9}st/1.0 \u{2028}");
+        assert_eq!(first["tls"], serde_json::Value::Null);
+        let t = first["time"].as_str().unwrap();
+        assert!(t.len() == 20 && t.ends_with('Z') && &t[10..11] == "T", "{t}");
+        assert_eq!(v[1]["path"], "/\u{ff}\u{fe}\"\\x");
+        assert_eq!(v[1]["status"], second);
+        assert_eq!(v[2]["status"], 400);
+        assert_eq!(v[2]["path"], "/\u{1}");
+    }
+}
+
+each_mode! {
+    fn the_json_log_names_the_tls_version(mode) {
+        let site = site();
+        let ca = TestCa::new();
+        let s = Server::start_tls(mode, &site.path, &ca, &["--access-log", "-", "--access-log-format", "json"]);
+        assert_eq!(s.connect_tls(&ca).get("/a.txt").status, 200);
+        let lines = s.wait_stdout(|l| !l.is_empty());
+        let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(v["tls"], "TLSv1.3");
+        assert_eq!(v["path"], "/a.txt");
+    }
+}
