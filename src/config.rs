@@ -257,6 +257,10 @@ pub struct Args {
     #[arg(env = "SKIFF_REDIRECT_HTTP", long, value_name = "PORT")]
     pub redirect_http: Option<u16>,
 
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics, on a listener of their own (e.g. 127.0.0.1:9100); never on the public port.
+    #[arg(env = "SKIFF_METRICS", long, value_name = "ADDR:PORT")]
+    pub metrics: Option<String>,
+
     /// Serve on this inherited listening socket instead of binding --bind/--port (socket activation by hand; systemd's LISTEN_FDS is read without it).
     #[arg(env = "SKIFF_FD", long, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=MAX_FD))]
@@ -360,6 +364,8 @@ pub struct Config {
     pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
     /// `--redirect-http`: the plain-HTTP port that redirects to HTTPS.
     pub redirect_http: Option<u16>,
+    /// `--metrics`: where the metrics listener binds.
+    pub metrics: Option<SocketAddr>,
     /// Inherited listening sockets to serve on instead of binding: the
     /// server's, then (with HTTPS) the redirect listener's. From `--fd`,
     /// or systemd's `LISTEN_FDS` for this process.
@@ -714,6 +720,19 @@ impl Config {
                 "LISTEN_FDS=2: the second socket is for --redirect-http, which needs HTTPS".into(),
             ));
         }
+        let metrics = match &args.metrics {
+            Some(spec) => Some(
+                spec.to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "--metrics '{spec}': expected ADDR:PORT, e.g. 127.0.0.1:9100"
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
         let mut file_headers = extra_headers.clone();
         if let Some(secs) = args.max_age {
             file_headers.extend_from_slice(format!("\r\nCache-Control: max-age={secs}").as_bytes());
@@ -766,6 +785,7 @@ impl Config {
             tls,
             redirect_http: args.redirect_http,
             listen_fds,
+            metrics,
         })
     }
 

@@ -66,6 +66,7 @@ pub mod counts;
 pub mod files;
 pub mod http;
 pub mod log;
+pub mod metrics;
 pub mod respond;
 pub mod server;
 pub mod sys;

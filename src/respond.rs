@@ -307,6 +307,9 @@ pub struct Context<'a> {
     /// The request came to the `--redirect-http` listener: answer it with
     /// a 308 to HTTPS on this port.
     pub redirect: Option<u16>,
+    /// The request came to the `--metrics` listener: it gets the metrics,
+    /// and nothing else.
+    pub metrics: Option<&'a crate::metrics::Page>,
 }
 
 /// Whether `req` must show credentials: `--htpasswd` is on, and it is not
@@ -340,6 +343,11 @@ pub fn respond(
 ) -> Reply {
     if let Some(port) = cx.redirect {
         let mut reply = to_https(req, port, cx.config);
+        finish(req, &mut reply, cx.config, cx.draining);
+        return reply;
+    }
+    if let Some(page) = cx.metrics {
+        let mut reply = metrics_reply(req, page, cx.config);
         finish(req, &mut reply, cx.config, cx.draining);
         return reply;
     }
@@ -397,6 +405,50 @@ fn to_https(req: &Request<'_>, port: u16, config: &Config) -> Reply {
     let mut reply = Reply::error(Status::PermanentRedirect, config);
     reply.fields.location = Some(location);
     reply
+}
+
+/// The `--metrics` listener: `GET`/`HEAD /metrics` (any query) gets the
+/// Prometheus text, `OPTIONS` what every `OPTIONS` gets; another path is
+/// 404, another method 405 (or 501).
+fn metrics_reply(req: &Request<'_>, page: &crate::metrics::Page, config: &Config) -> Reply {
+    use crate::http::target::{Target, parse};
+    match req.method {
+        Method::Get | Method::Head | Method::Options => {}
+        Method::Other => return Reply::error(Status::NotImplemented, config),
+        _ => return Reply::error(Status::MethodNotAllowed, config),
+    }
+    let is_metrics = matches!(
+        parse(req.target),
+        Some(Target::Path {
+            path: b"/metrics",
+            ..
+        })
+    );
+    match (req.method, is_metrics) {
+        (Method::Options, true) => Reply::new(
+            Status::Ok,
+            Fields {
+                allow: true,
+                ..Fields::default()
+            },
+            Body::Empty,
+        ),
+        (_, false) => Reply::error(Status::NotFound, config),
+        _ => {
+            let text: Arc<[u8]> = page.render().into();
+            let len = text.len() as u64;
+            let fields = Fields {
+                content_type: Some("text/plain; version=0.0.4"),
+                content_length: len,
+                ..Fields::default()
+            };
+            Reply::new(
+                Status::Ok,
+                fields,
+                Body::File(FileStream::window(Source::Bytes(text), 0, len)),
+            )
+        }
+    }
 }
 
 /// The authority of an absolute-form target (`http://host:port/p`),

@@ -185,6 +185,45 @@ pub enum Why {
     PlainHttp,
 }
 
+impl Why {
+    /// A short name of each kind of reason, for metrics; [`Why::index`]
+    /// is a position in it.
+    pub const LABELS: [&'static str; 13] = [
+        "peer_closed",
+        "reset",
+        "idle_timeout",
+        "header_timeout",
+        "send_timeout",
+        "linger_timeout",
+        "handshake_timeout",
+        "protocol_error",
+        "done",
+        "shutdown",
+        "file_error",
+        "tls_error",
+        "plain_http",
+    ];
+
+    /// Position in [`Why::LABELS`].
+    pub fn index(self) -> usize {
+        match self {
+            Why::PeerClosed => 0,
+            Why::Reset => 1,
+            Why::Timeout(Timeout::Idle) => 2,
+            Why::Timeout(Timeout::Header) => 3,
+            Why::Timeout(Timeout::Send) => 4,
+            Why::Timeout(Timeout::Linger) => 5,
+            Why::Timeout(Timeout::Handshake) => 6,
+            Why::Protocol(_) => 7,
+            Why::Done => 8,
+            Why::Shutdown => 9,
+            Why::FileError => 10,
+            Why::Tls => 11,
+            Why::PlainHttp => 12,
+        }
+    }
+}
+
 impl std::fmt::Display for Why {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -241,6 +280,11 @@ pub struct Cx<'a> {
     pub redirect: Option<u16>,
     /// The TLS version, for a connection over HTTPS (the access log).
     pub tls: Option<&'static str>,
+    /// Where responses are counted (`--metrics`).
+    pub metrics: Option<&'a crate::metrics::LoopMetrics>,
+    /// This connection came to the `--metrics` listener: it is served the
+    /// metrics and nothing else.
+    pub metrics_page: Option<&'a crate::metrics::Page>,
 }
 
 impl<'a> Cx<'a> {
@@ -257,6 +301,8 @@ impl<'a> Cx<'a> {
             counts: None,
             redirect: None,
             tls: None,
+            metrics: None,
+            metrics_page: None,
         }
     }
 
@@ -269,10 +315,15 @@ impl<'a> Cx<'a> {
 fn log(cx: &mut Cx<'_>, peer: IpAddr, said: Said<'_>, status: u16, bytes: u64) {
     let secs = cx.clock.unix_secs();
     let tls = cx.tls;
+    let duration_us = || {
+        said.started
+            .map(|t| Instant::now().saturating_duration_since(t).as_micros() as u64)
+    };
+    if let Some(m) = cx.metrics {
+        m.response(said.line, status, bytes, duration_us());
+    }
     if let Some(log) = cx.log.as_deref_mut() {
-        let duration_us = said
-            .started
-            .map(|t| Instant::now().saturating_duration_since(t).as_micros() as u64);
+        let duration_us = duration_us();
         log.record(
             secs,
             &Entry {
@@ -679,10 +730,12 @@ impl Conn {
                     }
                     Err(e) => Reply::refuse(e, cx.config),
                     Ok(Some(req)) => {
-                        if let (Some(tally), None) = (cx.counts, cx.redirect) {
+                        if let (Some(tally), None, None) = (cx.counts, cx.redirect, cx.metrics_page)
+                        {
                             crate::counts::lock(tally).count(req.target);
                         }
                         let auth = if cx.redirect.is_none()
+                            && cx.metrics_page.is_none()
                             && crate::respond::needs_auth(&req, cx.config)
                         {
                             match cx.auth.as_deref_mut() {
@@ -702,6 +755,7 @@ impl Conn {
                             draining: cx.is_stopping(),
                             auth,
                             redirect: cx.redirect,
+                            metrics: cx.metrics_page,
                         };
                         let reply = respond(
                             &req,

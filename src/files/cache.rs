@@ -115,11 +115,24 @@ pub struct FileCache {
     listings: Listings,
     bytes: usize,
     descriptors: usize,
+    /// Where hits and misses are counted (`--metrics`), and as which loop.
+    metrics: Option<(Arc<crate::metrics::Metrics>, usize)>,
 }
 
 impl FileCache {
     pub fn new() -> FileCache {
         FileCache::default()
+    }
+
+    /// Counts hits and misses into loop `index`'s metrics.
+    pub fn count_into(&mut self, metrics: Arc<crate::metrics::Metrics>, index: usize) {
+        self.metrics = Some((metrics, index));
+    }
+
+    fn count(&self, hit: bool) {
+        if let Some((m, i)) = &self.metrics {
+            m.of(*i).file_cache(hit);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -317,7 +330,13 @@ impl<H: Holder> FileSource for H {
         let Some(key) = cache_key(target) else {
             return resolve_with(lookup, target);
         };
-        let stale = match self.hold().get(key, now) {
+        let looked = {
+            let cache = self.hold();
+            let looked = cache.get(key, now);
+            cache.count(looked.is_ok());
+            looked
+        };
+        let stale = match looked {
             Ok(found) => return Ok(Resolution::File(found)),
             Err(stale) => stale,
         };
@@ -377,6 +396,13 @@ fn record_listing(listings: &mut Listings, ask: ListingAsk<'_>, body: Arc<[u8]>,
 /// every other thread.
 #[derive(Clone, Default)]
 pub struct SharedCache(Arc<Mutex<FileCache>>);
+
+impl SharedCache {
+    /// Counts hits and misses into the (threaded driver's one) metrics.
+    pub fn count_into(&self, metrics: Arc<crate::metrics::Metrics>) {
+        crate::unpoison(self.0.lock()).count_into(metrics, 0);
+    }
+}
 
 impl Holder for SharedCache {
     type Held<'a> = std::sync::MutexGuard<'a, FileCache>;

@@ -419,6 +419,8 @@ pub struct LoopEncodings {
     deliver: Deliver,
     /// Originals of jobs under way, to build variants from when they end.
     waiting: HashMap<(Version, Coding), Arc<Found>>,
+    /// Where hits, misses and bytes held are counted (`--metrics`).
+    metrics: Option<(Arc<crate::metrics::Metrics>, usize)>,
 }
 
 impl LoopEncodings {
@@ -429,13 +431,22 @@ impl LoopEncodings {
             compressor,
             deliver,
             waiting: HashMap::new(),
+            metrics: None,
         }
+    }
+
+    /// Counts into loop `index`'s metrics.
+    pub fn count_into(&mut self, metrics: Arc<crate::metrics::Metrics>, index: usize) {
+        self.metrics = Some((metrics, index));
     }
 
     /// Takes a result the workers delivered.
     pub fn record(&mut self, done: Done) {
         let original = self.waiting.remove(&(done.version.clone(), done.coding));
         self.cache.record(done, original.as_deref());
+        if let Some((m, i)) = &self.metrics {
+            m.of(*i).compression_held(self.cache.bytes as u64);
+        }
     }
 
     pub fn cache(&self) -> &EncodedCache {
@@ -445,7 +456,11 @@ impl LoopEncodings {
 
 impl Encodings for LoopEncodings {
     fn get(&mut self, found: &Arc<Found>, coding: Coding) -> Option<Arc<Found>> {
-        match self.cache.look(found, coding) {
+        let looked = self.cache.look(found, coding);
+        if let Some((m, i)) = &self.metrics {
+            m.of(*i).compression(looked.is_ok());
+        }
+        match looked {
             Ok(v) => Some(v),
             Err(true) => {
                 self.waiting
@@ -489,6 +504,7 @@ impl EncodedCache {
 pub struct SharedEncodings {
     cache: Arc<Mutex<EncodedCache>>,
     compressor: Arc<Compressor>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl SharedEncodings {
@@ -496,13 +512,28 @@ impl SharedEncodings {
         SharedEncodings {
             cache: Arc::new(Mutex::new(EncodedCache::new(budget))),
             compressor,
+            metrics: None,
         }
+    }
+
+    /// Counts into the (threaded driver's one) metrics.
+    pub fn count_into(&mut self, metrics: Arc<crate::metrics::Metrics>) {
+        self.metrics = Some(metrics);
     }
 }
 
 impl Encodings for SharedEncodings {
     fn get(&mut self, found: &Arc<Found>, coding: Coding) -> Option<Arc<Found>> {
-        let ask = match crate::unpoison(self.cache.lock()).look(found, coding) {
+        let (looked, held) = {
+            let mut cache = crate::unpoison(self.cache.lock());
+            let looked = cache.look(found, coding);
+            (looked, cache.bytes)
+        };
+        if let Some(m) = &self.metrics {
+            m.of(0).compression(looked.is_ok());
+            m.of(0).compression_held(held as u64);
+        }
+        let ask = match looked {
             Ok(v) => return Some(v),
             Err(ask) => ask,
         };

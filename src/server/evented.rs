@@ -64,6 +64,7 @@ use crate::files::cache::FileCache;
 use crate::files::compress::LoopEncodings;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
+use crate::server::Door;
 use crate::server::tls::{Driven, Session, TlsBufs, TlsIo};
 use crate::timer::{TimerHandle, TimerWheel};
 use crate::work::Mailbox;
@@ -86,6 +87,9 @@ const SIGNALS: Token = Token(usize::MAX - 1);
 const WAKER: Token = Token(usize::MAX - 2);
 /// The `--redirect-http` listener.
 const REDIRECT: Token = Token(usize::MAX - 3);
+/// The `--metrics` listener.
+const METRICS: Token = Token(usize::MAX - 4);
+
 const KEY_BITS: u32 = 32;
 const KEY_MASK: usize = (1 << KEY_BITS) - 1;
 /// Generations run 1..=MAX_GENERATION and wrap, so no connection token can
@@ -112,8 +116,8 @@ struct Slot {
     /// In the `ready` list.
     /// INVARIANT: true exactly while the slot's token is in `ready` once.
     queued: bool,
-    /// Came to the `--redirect-http` listener.
-    redirect: bool,
+    /// Which listener it came through.
+    door: Door,
     /// HTTPS: the TLS session between the socket and `conn`.
     tls: Option<Box<Session>>,
     /// The TLS session is on a worker, processing handshake records: the
@@ -154,6 +158,16 @@ enum Accepting {
     Closed,
 }
 
+/// The listeners a loop accepts on.
+pub struct Doors {
+    /// The server's port.
+    pub main: TcpListener,
+    /// `--redirect-http`.
+    pub redirect: Option<TcpListener>,
+    /// `--metrics` (one loop has it).
+    pub metrics: Option<TcpListener>,
+}
+
 /// The event loop and everything it owns.
 pub struct EventLoop<'c> {
     config: &'c Config,
@@ -161,6 +175,11 @@ pub struct EventLoop<'c> {
     listener: Option<TcpListener>,
     /// `--redirect-http`: plain HTTP answered with redirects to HTTPS.
     redirect_listener: Option<TcpListener>,
+    /// `--metrics` (loop 0 only).
+    metrics_listener: Option<TcpListener>,
+    /// Counters (`--metrics`), and what the metrics listener serves.
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+    page: Option<crate::metrics::Page>,
     /// The HTTPS port redirects point to.
     https_port: u16,
     accepting: Accepting,
@@ -260,13 +279,17 @@ impl Authenticator for LoopAuth {
 impl<'c> EventLoop<'c> {
     pub fn new(
         config: &'c Config,
-        mut listener: TcpListener,
-        mut redirect_listener: Option<TcpListener>,
+        doors: Doors,
         log: Option<AccessLog>,
         max_connections: usize,
         shared: crate::server::Shared,
         tally: usize,
     ) -> io::Result<Self> {
+        let Doors {
+            main: mut listener,
+            redirect: mut redirect_listener,
+            metrics: mut metrics_listener,
+        } = doors;
         let poll = Poll::new()?;
         // One waker per poll: compression results and verdicts share it.
         let mailbox = match (&shared.pool, &shared.handshakes) {
@@ -281,11 +304,11 @@ impl<'c> EventLoop<'c> {
                 let mailbox = mailbox.clone();
                 let deliver: crate::files::compress::Deliver =
                     Arc::new(move |done| mailbox.post(Mail::Compressed(done)));
-                Some(LoopEncodings::new(
-                    config.compress_cache,
-                    compressor.clone(),
-                    deliver,
-                ))
+                let mut e = LoopEncodings::new(config.compress_cache, compressor.clone(), deliver);
+                if let Some(p) = &shared.metrics {
+                    e.count_into(p.metrics.clone(), tally);
+                }
+                Some(e)
             }
             _ => None,
         };
@@ -304,6 +327,13 @@ impl<'c> EventLoop<'c> {
         if let Some(l) = &mut redirect_listener {
             poll.registry().register(l, REDIRECT, Interest::READABLE)?;
         }
+        if let Some(l) = &mut metrics_listener {
+            poll.registry().register(l, METRICS, Interest::READABLE)?;
+        }
+        let mut cache = FileCache::new();
+        if let Some(m) = &shared.metrics {
+            cache.count_into(m.metrics.clone(), tally);
+        }
         let https_port = listener.local_addr()?.port();
         // One loop answers SIGUSR1 and, with HTTPS, SIGHUP (for all of
         // them); every loop stops on SIGTERM and SIGINT.
@@ -320,6 +350,9 @@ impl<'c> EventLoop<'c> {
             poll,
             listener: Some(listener),
             redirect_listener,
+            metrics_listener,
+            metrics: shared.metrics.as_ref().map(|p| p.metrics.clone()),
+            page: shared.metrics.clone(),
             https_port,
             accepting: Accepting::Open,
             accept_pending: true,
@@ -334,7 +367,7 @@ impl<'c> EventLoop<'c> {
             signals,
             draining_until: None,
             stopping: std::sync::atomic::AtomicBool::new(false),
-            cache: FileCache::new(),
+            cache,
             pool: BufPool::new(),
             counts: shared.counts,
             tally,
@@ -373,7 +406,7 @@ impl<'c> EventLoop<'c> {
             let mut signalled = 0;
             for event in events.iter() {
                 match event.token() {
-                    LISTENER | REDIRECT => self.accept(),
+                    LISTENER | REDIRECT | METRICS => self.accept(),
                     SIGNALS => {
                         for signal in self.signals.pending() {
                             match signal {
@@ -476,15 +509,16 @@ impl<'c> EventLoop<'c> {
     fn accept(&mut self) {
         let mut budget = ACCEPTS_PER_TURN;
         let mut more = false;
-        for redirect in [false, true] {
+        for door in [Door::Main, Door::Redirect, Door::Metrics] {
             loop {
                 if self.slots.len() >= self.max_connections {
                     self.pause_accepting(None);
                     return;
                 }
-                let listener = match redirect {
-                    false => &self.listener,
-                    true => &self.redirect_listener,
+                let listener = match door {
+                    Door::Main => &self.listener,
+                    Door::Redirect => &self.redirect_listener,
+                    Door::Metrics => &self.metrics_listener,
                 };
                 let Some(listener) = listener else {
                     break;
@@ -495,7 +529,7 @@ impl<'c> EventLoop<'c> {
                 }
                 budget -= 1;
                 match listener.accept() {
-                    Ok((sock, peer)) => self.admit(sock, peer, redirect),
+                    Ok((sock, peer)) => self.admit(sock, peer, door),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if super::accept_error_is_transient(&e) => {}
                     Err(_) => {
@@ -510,7 +544,7 @@ impl<'c> EventLoop<'c> {
         self.accept_pending = more;
     }
 
-    fn admit(&mut self, mut sock: TcpStream, peer: std::net::SocketAddr, redirect: bool) {
+    fn admit(&mut self, mut sock: TcpStream, peer: std::net::SocketAddr, door: Door) {
         let _ = sock.set_nodelay(true);
         let entry = self.slots.vacant_entry();
         // --max-connections is at most a million: a key always fits.
@@ -530,8 +564,8 @@ impl<'c> EventLoop<'c> {
             crate::say!("skiff: register {peer}: {e}");
             return;
         }
-        let tls = match (&self.config.tls, redirect) {
-            (Some(tls), false) => match Session::new(&tls.server, self.clock.now()) {
+        let tls = match (&self.config.tls, door) {
+            (Some(tls), Door::Main) => match Session::new(&tls.server, self.clock.now()) {
                 Ok(session) => Some(Box::new(session)),
                 Err(e) => {
                     crate::say!("skiff: TLS session for {peer}: {e}");
@@ -547,10 +581,13 @@ impl<'c> EventLoop<'c> {
             generation,
             timer: None,
             queued: false,
-            redirect,
+            door,
             tls,
             away: false,
         });
+        if let Some(m) = &self.metrics {
+            m.of(self.tally).accepted();
+        }
         if self.config.verbose {
             crate::say!("skiff: {peer} connected");
         }
@@ -559,9 +596,13 @@ impl<'c> EventLoop<'c> {
 
     fn pause_accepting(&mut self, retry: Option<Instant>) {
         if self.accepting == Accepting::Open {
-            for listener in [&mut self.listener, &mut self.redirect_listener]
-                .into_iter()
-                .flatten()
+            for listener in [
+                &mut self.listener,
+                &mut self.redirect_listener,
+                &mut self.metrics_listener,
+            ]
+            .into_iter()
+            .flatten()
             {
                 let _ = self.poll.registry().deregister(listener);
             }
@@ -584,6 +625,10 @@ impl<'c> EventLoop<'c> {
             .register(listener, LISTENER, Interest::READABLE)
             .and_then(|()| match &mut self.redirect_listener {
                 Some(l) => registry.register(l, REDIRECT, Interest::READABLE),
+                None => Ok(()),
+            })
+            .and_then(|()| match &mut self.metrics_listener {
+                Some(l) => registry.register(l, METRICS, Interest::READABLE),
                 None => Ok(()),
             });
         match registered {
@@ -611,9 +656,13 @@ impl<'c> EventLoop<'c> {
         self.draining_until = Some(later(self.clock.now(), self.config.shutdown_timeout));
         self.stopping
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        for mut listener in [self.listener.take(), self.redirect_listener.take()]
-            .into_iter()
-            .flatten()
+        for mut listener in [
+            self.listener.take(),
+            self.redirect_listener.take(),
+            self.metrics_listener.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             if self.accepting == Accepting::Open {
                 let _ = self.poll.registry().deregister(&mut listener);
@@ -649,6 +698,7 @@ impl<'c> EventLoop<'c> {
             .as_mut()
             .map(|e| e as &mut dyn crate::files::compress::Encodings);
         cx.auth = self.auth.as_mut().map(|a| a as &mut dyn Authenticator);
+        cx.metrics = self.metrics.as_deref().map(|m| m.of(self.tally));
         (cx, &mut self.slots, &mut self.tls_bufs)
     }
 
@@ -686,6 +736,9 @@ impl<'c> EventLoop<'c> {
                     if ok {
                         self.drive(key, token);
                     } else {
+                        if let Some(m) = &self.metrics {
+                            m.of(self.tally).handshake(false);
+                        }
                         self.close(key, Why::Tls);
                     }
                 }
@@ -721,12 +774,15 @@ impl<'c> EventLoop<'c> {
             auth.token = t;
         }
         let https_port = self.https_port;
+        let page = match self.slots[key].door {
+            Door::Metrics => self.page.clone(),
+            _ => None,
+        };
+        let page = page.as_ref();
         let offload = self.handshakes.is_some();
         let (mut cx, slots, bufs) = self.cx();
         let slot = &mut slots[key];
-        if slot.redirect {
-            cx.redirect = Some(https_port);
-        }
+        slot.door.lend(&mut cx, https_port, page);
         let next = match &mut slot.tls {
             None => slot.conn.drive(&mut slot.sock, &mut cx),
             Some(session) => {
@@ -778,6 +834,11 @@ impl<'c> EventLoop<'c> {
             auth.token = t;
         }
         let https_port = self.https_port;
+        let page = match self.slots[key].door {
+            Door::Metrics => self.page.clone(),
+            _ => None,
+        };
+        let page = page.as_ref();
         let (mut cx, slots, bufs) = self.cx();
         let slot = &mut slots[key];
         slot.timer = None;
@@ -789,9 +850,7 @@ impl<'c> EventLoop<'c> {
             slot.timer = Some((self.wheel.insert(tick, t), tick));
             return;
         }
-        if slot.redirect {
-            cx.redirect = Some(https_port);
-        }
+        slot.door.lend(&mut cx, https_port, page);
         let next = match &mut slot.tls {
             None => slot.conn.on_timeout(&mut slot.sock, &mut cx),
             Some(session) if session.handshaking() => {
@@ -859,6 +918,9 @@ impl<'c> EventLoop<'c> {
             self.log.as_mut().map(|l| l as &mut dyn LogSink),
         );
         slot.conn.on_close(&mut cx);
+        if let Some(m) = &self.metrics {
+            m.of(self.tally).closed(why);
+        }
         let _ = self.poll.registry().deregister(&mut slot.sock);
         if self.config.verbose {
             crate::say!("skiff: {} closed: {why}", slot.conn.peer());
@@ -890,8 +952,11 @@ mod tests {
         let addr = std_listener.local_addr().unwrap();
         let el = EventLoop::new(
             config,
-            TcpListener::from_std(std_listener),
-            None,
+            Doors {
+                main: TcpListener::from_std(std_listener),
+                redirect: None,
+                metrics: None,
+            },
             None,
             16,
             crate::server::Shared {
@@ -899,6 +964,7 @@ mod tests {
                 compressor: None,
                 pool: None,
                 handshakes: None,
+                metrics: None,
             },
             0,
         )

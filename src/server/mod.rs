@@ -208,19 +208,43 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         ),
         _ => None,
     };
-    announce(local, config, redirect_local);
+    // --metrics: a listener of its own (on loop 0), and counters per loop.
+    let (metrics_listener, page) = match config.metrics {
+        Some(addr) => {
+            let l = bind(addr, false)
+                .map_err(|e| RunError(format!("cannot listen on {addr} (--metrics): {e}")))?;
+            let loops = if config.threaded { 1 } else { config.workers };
+            let metrics =
+                crate::metrics::Metrics::new(loops, config.tls.is_some(), config.compress);
+            let page = crate::metrics::Page {
+                metrics,
+                access_log: log.as_ref().map(|l| l.writer().clone()),
+            };
+            (Some(l), Some(page))
+        }
+        None => (None, None),
+    };
+    let metrics_local = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+    announce(local, config, redirect_local, metrics_local);
     let counts = Arc::new(Counts::new(others.len() + 1));
     let shared = Shared {
         counts: counts.clone(),
         compressor,
         pool,
         handshakes,
+        metrics: page,
     };
     // From here on, messages on stderr never block serving (`log::say`).
     crate::log::start_stderr()
         .map_err(|e| RunError(format!("cannot start the stderr writer: {e}")))?;
     let log_writer = log.as_ref().map(|l| l.writer().clone());
-    let result = serve(config, first, others, redirects, log, cap, &shared);
+    let bound = Bound {
+        first,
+        others,
+        redirects,
+        metrics: metrics_listener,
+    };
+    let result = serve(config, bound, log, cap, &shared);
     if result.is_ok() && config.verbose {
         counts.print();
     }
@@ -229,6 +253,39 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         w.finish(EXIT_FLUSH);
     }
     result
+}
+
+/// Which listener a connection came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// The server's own port (HTTP, or HTTPS).
+    Main,
+    /// `--redirect-http`: everything is a redirect to HTTPS.
+    Redirect,
+    /// `--metrics`: the metrics and nothing else.
+    Metrics,
+}
+
+impl Door {
+    /// Lends a connection what its listener gives it for one call: a
+    /// redirect connection the HTTPS port, a metrics connection the page
+    /// (and no counting: scrapes are not counted among the requests they
+    /// report).
+    pub fn lend<'a>(
+        self,
+        cx: &mut crate::conn::Cx<'a>,
+        https_port: u16,
+        page: Option<&'a crate::metrics::Page>,
+    ) {
+        match self {
+            Door::Main => {}
+            Door::Redirect => cx.redirect = Some(https_port),
+            Door::Metrics => {
+                cx.metrics = None;
+                cx.metrics_page = page;
+            }
+        }
+    }
 }
 
 /// How long the exit waits for the access log and stderr to be written.
@@ -245,29 +302,58 @@ pub struct Shared {
     pub pool: Option<crate::work::Pool>,
     /// Workers for TLS handshakes (event loops with HTTPS only).
     pub handshakes: Option<crate::work::Pool>,
+    /// `--metrics`: the counters, and what the metrics listener serves.
+    pub metrics: Option<crate::metrics::Page>,
 }
 
 /// Runs the configured driver(s) until they stop.
-fn serve(
-    config: &Config,
+/// The sockets a server listens on.
+struct Bound {
+    /// The server's listener, and its siblings for the other loops.
     first: std::net::TcpListener,
     others: Vec<std::net::TcpListener>,
+    /// `--redirect-http`, one per loop.
     redirects: Vec<std::net::TcpListener>,
+    /// `--metrics`.
+    metrics: Option<std::net::TcpListener>,
+}
+
+fn serve(
+    config: &Config,
+    bound: Bound,
     log: Option<AccessLog>,
     cap: usize,
     shared: &Shared,
 ) -> Result<(), RunError> {
+    let Bound {
+        first,
+        others,
+        redirects,
+        metrics,
+    } = bound;
     let failed = |e: io::Error| RunError(format!("event loop: {e}"));
     let mut redirects = redirects.into_iter();
     if config.threaded {
-        return threaded::run(config, first, redirects.next(), log, cap, shared.clone())
+        let listeners = threaded::Listeners {
+            main: first,
+            redirect: redirects.next(),
+            metrics,
+        };
+        return threaded::run(config, listeners, log, cap, shared.clone())
             .map_err(|e| RunError(format!("threaded server: {e}")));
     }
     let mio_listener = mio::net::TcpListener::from_std;
+    // The metrics listener is loop 0's.
+    let metrics = metrics.map(mio_listener);
     if others.is_empty() {
         let listener = mio_listener(first);
         let redirect = redirects.next().map(mio_listener);
-        return evented::EventLoop::new(config, listener, redirect, log, cap, shared.clone(), 0)
+        let doors = evented::Doors {
+            main: listener,
+            redirect,
+            metrics,
+        };
+        return evented::EventLoop::new(config, doors, log, cap, shared.clone(), 0)
             .and_then(|mut l| l.run())
             .map_err(failed);
     }
@@ -284,29 +370,23 @@ fn serve(
                 let shared = shared.clone();
                 let redirect = redirects.next().map(mio_listener);
                 scope.spawn(move || {
-                    evented::EventLoop::new(
-                        config,
-                        mio_listener(listener),
+                    let doors = evented::Doors {
+                        main: mio_listener(listener),
                         redirect,
-                        log,
-                        each,
-                        shared,
-                        i + 1,
-                    )
-                    .and_then(|mut l| l.run())
+                        metrics: None,
+                    };
+                    evented::EventLoop::new(config, doors, log, each, shared, i + 1)
+                        .and_then(|mut l| l.run())
                 })
             })
             .collect();
-        let mut result = evented::EventLoop::new(
-            config,
-            mio_listener(first),
-            first_redirect,
-            log,
-            each,
-            shared.clone(),
-            0,
-        )
-        .and_then(|mut l| l.run());
+        let doors = evented::Doors {
+            main: mio_listener(first),
+            redirect: first_redirect,
+            metrics,
+        };
+        let mut result = evented::EventLoop::new(config, doors, log, each, shared.clone(), 0)
+            .and_then(|mut l| l.run());
         for h in handles {
             let r = h
                 .join()
@@ -390,7 +470,12 @@ pub const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3
 /// The start-up line, `Listening on http://ADDR:PORT/ (root: DIR)` (or
 /// `https://`); with `--tls-self-signed` the certificate's fingerprint on
 /// the next line; with `--redirect-http` the redirect listener's address.
-fn announce(local: SocketAddr, config: &Config, redirect: Option<SocketAddr>) {
+fn announce(
+    local: SocketAddr,
+    config: &Config,
+    redirect: Option<SocketAddr>,
+    metrics: Option<SocketAddr>,
+) {
     use io::Write;
     let mut out = io::stdout().lock();
     let scheme = if config.tls.is_some() {
@@ -413,6 +498,9 @@ fn announce(local: SocketAddr, config: &Config, redirect: Option<SocketAddr>) {
     }
     if let Some(at) = redirect {
         let _ = writeln!(out, "Redirecting http://{at}/ to https://");
+    }
+    if let Some(at) = metrics {
+        let _ = writeln!(out, "Metrics on http://{at}/metrics");
     }
     let _ = out.flush();
 }

@@ -43,6 +43,7 @@ use crate::files::cache::SharedCache;
 use crate::files::compress::SharedEncodings;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink, SharedLog};
+use crate::server::Door;
 use crate::server::evented::ACCEPT_BACKOFF;
 use crate::server::tls::{Hs, Session, TlsBufs, TlsIo};
 
@@ -75,6 +76,15 @@ struct Shared {
     auth: Option<SharedVerdicts>,
     /// The HTTPS port `--redirect-http` connections are sent to.
     https_port: u16,
+    /// `--metrics`: the counters (one set), and what the listener serves.
+    page: Option<crate::metrics::Page>,
+}
+
+/// The listeners the threaded driver accepts on.
+pub struct Listeners {
+    pub main: TcpListener,
+    pub redirect: Option<TcpListener>,
+    pub metrics: Option<TcpListener>,
 }
 
 impl Shared {
@@ -169,38 +179,55 @@ impl Transport for Socket {
 /// it (see the module documentation).
 pub fn run(
     config: &Config,
-    listener: TcpListener,
-    redirect: Option<TcpListener>,
+    listeners: Listeners,
     log: Option<AccessLog>,
     max_connections: usize,
     server: crate::server::Shared,
 ) -> io::Result<()> {
+    let Listeners {
+        main: listener,
+        redirect,
+        metrics,
+    } = listeners;
     listener.set_nonblocking(false)?;
     let https_port = listener.local_addr()?.port();
     let listener = Arc::new(listener);
-    let redirect = match redirect {
-        Some(l) => {
-            l.set_nonblocking(false)?;
-            Some(Arc::new(l))
+    let blocking = |l: Option<TcpListener>| -> io::Result<Option<Arc<TcpListener>>> {
+        match l {
+            Some(l) => {
+                l.set_nonblocking(false)?;
+                Ok(Some(Arc::new(l)))
+            }
+            None => Ok(None),
         }
-        None => None,
     };
+    let redirect = blocking(redirect)?;
+    let metrics = blocking(metrics)?;
+    let cache = SharedCache::default();
+    if let Some(p) = &server.metrics {
+        cache.count_into(p.metrics.clone());
+    }
     let shared = Arc::new(Shared {
         config: config.clone(),
         log: log.map(SharedLog::new),
-        cache: SharedCache::default(),
+        cache,
         stopping: AtomicBool::new(false),
         conns: Mutex::new(Slab::new()),
         changed: Condvar::new(),
         counts: server.counts,
-        encodings: server
-            .compressor
-            .map(|c| SharedEncodings::new(config.compress_cache, c)),
+        encodings: server.compressor.map(|c| {
+            let mut e = SharedEncodings::new(config.compress_cache, c);
+            if let Some(p) = &server.metrics {
+                e.count_into(p.metrics.clone());
+            }
+            e
+        }),
         auth: match (&config.htpasswd, server.pool) {
             (Some(file), Some(pool)) => Some(SharedVerdicts::new(file.clone(), pool)),
             _ => None,
         },
         https_port,
+        page: server.metrics,
     });
 
     let mut signals = match &config.tls {
@@ -211,6 +238,7 @@ pub fn run(
         let shared = shared.clone();
         let listener = listener.clone();
         let redirect = redirect.clone();
+        let metrics = metrics.clone();
         std::thread::Builder::new()
             .name("signals".into())
             .spawn(move || {
@@ -233,7 +261,7 @@ pub fn run(
                         shared.stop();
                         // Wakes the blocked accepts and refuses new connections.
                         let _ = socket2::SockRef::from(&*listener).shutdown(Shutdown::Both);
-                        if let Some(r) = &redirect {
+                        for r in [&redirect, &metrics].into_iter().flatten() {
                             let _ = socket2::SockRef::from(&**r).shutdown(Shutdown::Both);
                         }
                     } else {
@@ -260,14 +288,16 @@ pub fn run(
             })?;
     }
 
-    if let Some(redirect) = redirect {
-        let shared = shared.clone();
-        let cap = max_connections.max(1);
-        std::thread::Builder::new()
-            .name("accept-redirect".into())
-            .spawn(move || accept_loop(&shared, &redirect, cap, true))?;
+    for (l, door) in [(redirect, Door::Redirect), (metrics, Door::Metrics)] {
+        if let Some(l) = l {
+            let shared = shared.clone();
+            let cap = max_connections.max(1);
+            std::thread::Builder::new()
+                .name(format!("accept-{door:?}").to_lowercase())
+                .spawn(move || accept_loop(&shared, &l, cap, door))?;
+        }
     }
-    accept_loop(&shared, &listener, max_connections.max(1), false);
+    accept_loop(&shared, &listener, max_connections.max(1), Door::Main);
 
     // Stopping: wait for the connections still open, within the timeout.
     let until = crate::conn::later(Instant::now(), config.shutdown_timeout);
@@ -289,12 +319,7 @@ pub fn run(
     Ok(())
 }
 
-fn accept_loop(
-    shared: &Arc<Shared>,
-    listener: &TcpListener,
-    max_connections: usize,
-    redirect: bool,
-) {
+fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, max_connections: usize, door: Door) {
     loop {
         // Wait for a free place; new connections queue in the backlog.
         {
@@ -311,7 +336,7 @@ fn accept_loop(
                 if shared.stopping() {
                     return;
                 }
-                spawn_connection(shared, sock, peer, redirect);
+                spawn_connection(shared, sock, peer, door);
             }
             Err(_) if shared.stopping() => return,
             Err(e) if super::accept_error_is_transient(&e) => {}
@@ -322,10 +347,13 @@ fn accept_loop(
     }
 }
 
-fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr, redirect: bool) {
+fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr, door: Door) {
     let _ = sock.set_nodelay(true);
     let idle = Arc::new(AtomicBool::new(false));
     let id = shared.lock_conns().insert((sock.as_raw_fd(), idle.clone()));
+    if let Some(p) = &shared.page {
+        p.metrics.of(0).accepted();
+    }
     if shared.config.verbose {
         crate::say!("skiff: {peer} connected");
     }
@@ -338,7 +366,7 @@ fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr, red
                 idle,
                 shared: thread_shared.clone(),
             };
-            serve(&thread_shared, id, sock, peer, redirect)
+            serve(&thread_shared, id, sock, peer, door)
         });
     if let Err(e) = spawned {
         crate::say!("skiff: cannot start a thread for {peer}: {e}");
@@ -379,13 +407,23 @@ fn handshake(
             return Err(expired);
         }
         match session.handshake(sock, &mut bufs, false) {
-            Ok(Hs::Done) => return Ok((session, bufs)),
+            Ok(Hs::Done) => {
+                if let Some(p) = &shared.page {
+                    p.metrics.of(0).handshake(true);
+                }
+                return Ok((session, bufs));
+            }
             Ok(Hs::Wait) => clock.update(),
             // Never asked to (offload is false): a thread of its own.
             Ok(Hs::Process) => {}
             Ok(Hs::Close) if session.refused() => return Err(Why::PlainHttp),
             Ok(Hs::Close) => return Err(Why::PeerClosed),
-            Err(_) => return Err(Why::Tls),
+            Err(_) => {
+                if let Some(p) = &shared.page {
+                    p.metrics.of(0).handshake(false);
+                }
+                return Err(Why::Tls);
+            }
         }
     }
 }
@@ -393,8 +431,8 @@ fn handshake(
 /// What kind of connection `run_conn` drives.
 #[derive(Clone, Copy)]
 struct How {
-    /// Came to the `--redirect-http` listener.
-    redirect: bool,
+    /// Which listener it came through.
+    door: Door,
     /// The TLS version, over HTTPS.
     tls: Option<&'static str>,
 }
@@ -417,18 +455,16 @@ fn run_conn<T: Transport>(
             return Why::Shutdown;
         }
         let mut cx = handles.cx(shared, clock);
-        if how.redirect {
-            cx.redirect = Some(shared.https_port);
-        }
+        how.door
+            .lend(&mut cx, shared.https_port, shared.page.as_ref());
         cx.tls = how.tls;
         let next = match conn.drive(io, &mut cx) {
             Next::Wait => {
                 // A timeout, or a spurious wakeup: check the deadline.
                 clock.update();
                 let mut cx = handles.cx(shared, clock);
-                if how.redirect {
-                    cx.redirect = Some(shared.https_port);
-                }
+                how.door
+                    .lend(&mut cx, shared.https_port, shared.page.as_ref());
                 cx.tls = how.tls;
                 conn.on_timeout(io, &mut cx)
             }
@@ -468,6 +504,7 @@ impl Handles {
         );
         cx.stopping = Some(&shared.stopping);
         cx.counts = Some(shared.counts.tally(0));
+        cx.metrics = shared.page.as_ref().map(|p| p.metrics.of(0));
         if shared.config.file_cache {
             cx.files = Some(&mut self.files);
         }
@@ -487,18 +524,18 @@ impl Handles {
 /// a blocking socket; `Conn` arms the socket's timeouts with its deadline
 /// before every call (`Transport::arm`). With HTTPS, the handshake comes
 /// first, within `--header-timeout`, then the same `Conn` runs over TLS.
-fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, redirect: bool) {
+fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, door: Door) {
     let config = &shared.config;
     let mut clock = Clock::new();
     let mut conn = Conn::new(peer, clock.now());
     let mut handles = Handles::new(shared);
     let idle = sock.idle.clone();
-    let why = match (&config.tls, redirect) {
-        (Some(tls), false) => match handshake(shared, &tls.server, &mut sock, &mut clock) {
+    let why = match (&config.tls, door) {
+        (Some(tls), Door::Main) => match handshake(shared, &tls.server, &mut sock, &mut clock) {
             Ok((mut session, mut bufs)) => {
                 conn = Conn::new(peer, clock.now());
                 let how = How {
-                    redirect: false,
+                    door,
                     tls: session.version(),
                 };
                 let mut io = TlsIo {
@@ -519,10 +556,7 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, redirec
             Err(why) => why,
         },
         _ => {
-            let how = How {
-                redirect,
-                tls: None,
-            };
+            let how = How { door, tls: None };
             run_conn(
                 shared,
                 &mut conn,
@@ -541,6 +575,9 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, redirec
         let mut conns = shared.lock_conns();
         conns.remove(id);
         drop(sock);
+    }
+    if let Some(p) = &shared.page {
+        p.metrics.of(0).closed(why);
     }
     if config.verbose {
         crate::say!("skiff: {peer} closed: {why}");

@@ -741,7 +741,12 @@ pub fn drive<S: Transport>(
     if session.handshaking() {
         match session.handshake(sock, bufs, offload) {
             // The keep-alive clock starts when the handshake ends.
-            Ok(Hs::Done) => *conn = Conn::new(conn.peer(), cx.clock.now()),
+            Ok(Hs::Done) => {
+                if let Some(m) = cx.metrics {
+                    m.handshake(true);
+                }
+                *conn = Conn::new(conn.peer(), cx.clock.now());
+            }
             Ok(Hs::Wait) => {
                 session.release(bufs);
                 return Driven::Next(Next::Wait);
@@ -751,7 +756,12 @@ pub fn drive<S: Transport>(
                 return Driven::Next(Next::Close(Why::PlainHttp));
             }
             Ok(Hs::Close) => return Driven::Next(Next::Close(Why::PeerClosed)),
-            Err(_) => return Driven::Next(Next::Close(Why::Tls)),
+            Err(_) => {
+                if let Some(m) = cx.metrics {
+                    m.handshake(false);
+                }
+                return Driven::Next(Next::Close(Why::Tls));
+            }
         }
     }
     let next = conn.drive(

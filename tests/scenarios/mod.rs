@@ -14,6 +14,7 @@ mod errors;
 mod hardening;
 mod listing;
 mod logging;
+mod metrics;
 mod paths;
 mod persistence;
 mod precompressed;

@@ -1,0 +1,440 @@
+//! Prometheus metrics (`--metrics ADDR:PORT`): counters kept per event
+//! loop (or one set for the threaded driver), each a relaxed atomic that
+//! only its own loop adds to, so the request path takes no lock; a scrape
+//! reads and sums every loop's set and renders the text exposition format
+//! 0.0.4.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use crate::conn::Why;
+use crate::http::response::Status;
+
+/// Request methods counted by name; anything else is `other`.
+pub const METHODS: [&str; 10] = [
+    "GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH", "TRACE", "CONNECT", "other",
+];
+
+/// Upper bounds of the request-duration histogram, in microseconds: from
+/// 100 us (a cached small file) to 10 s (a large download).
+pub const BUCKETS_US: [u64; 16] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000, 5_000_000, 10_000_000,
+];
+
+const STATUSES: usize = Status::ALL.len();
+
+/// One loop's counters.
+#[derive(Debug)]
+pub struct LoopMetrics {
+    requests: [[AtomicU64; STATUSES]; METHODS.len()],
+    response_bytes: AtomicU64,
+    accepted: AtomicU64,
+    closed: [AtomicU64; Why::LABELS.len()],
+    duration_buckets: [AtomicU64; BUCKETS_US.len()],
+    duration_count: AtomicU64,
+    duration_sum_us: AtomicU64,
+    file_cache_hits: AtomicU64,
+    file_cache_misses: AtomicU64,
+    compress_hits: AtomicU64,
+    compress_misses: AtomicU64,
+    /// Bytes of compressed variants this loop's cache holds (a gauge).
+    compress_held: AtomicU64,
+    tls_handshakes: AtomicU64,
+    tls_failures: AtomicU64,
+}
+
+fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+impl Default for LoopMetrics {
+    fn default() -> Self {
+        LoopMetrics {
+            requests: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            response_bytes: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+            closed: std::array::from_fn(|_| AtomicU64::new(0)),
+            duration_buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            duration_count: AtomicU64::new(0),
+            duration_sum_us: AtomicU64::new(0),
+            file_cache_hits: AtomicU64::new(0),
+            file_cache_misses: AtomicU64::new(0),
+            compress_hits: AtomicU64::new(0),
+            compress_misses: AtomicU64::new(0),
+            compress_held: AtomicU64::new(0),
+            tls_handshakes: AtomicU64::new(0),
+            tls_failures: AtomicU64::new(0),
+        }
+    }
+}
+
+impl LoopMetrics {
+    /// A response: the method from its request line, its status, body
+    /// bytes sent, and how long it took (when a head was read).
+    pub fn response(&self, line: Option<&[u8]>, status: u16, bytes: u64, duration_us: Option<u64>) {
+        let method = line
+            .and_then(|l| l.split(|&c| c == b' ').next())
+            .and_then(|m| {
+                METHODS[..METHODS.len() - 1]
+                    .iter()
+                    .position(|n| n.as_bytes() == m)
+            })
+            .unwrap_or(METHODS.len() - 1);
+        let status = Status::ALL
+            .iter()
+            .position(|s| s.code() == status)
+            .unwrap_or(0);
+        add(&self.requests[method][status], 1);
+        add(&self.response_bytes, bytes);
+        if let Some(us) = duration_us {
+            if let Some(i) = BUCKETS_US.iter().position(|&b| us <= b) {
+                add(&self.duration_buckets[i], 1);
+            }
+            add(&self.duration_count, 1);
+            add(&self.duration_sum_us, us);
+        }
+    }
+
+    pub fn accepted(&self) {
+        add(&self.accepted, 1);
+    }
+
+    pub fn closed(&self, why: Why) {
+        add(&self.closed[why.index()], 1);
+    }
+
+    pub fn file_cache(&self, hit: bool) {
+        add(
+            if hit {
+                &self.file_cache_hits
+            } else {
+                &self.file_cache_misses
+            },
+            1,
+        );
+    }
+
+    /// A compressed variant was asked for: in memory, or not (yet).
+    pub fn compression(&self, hit: bool) {
+        add(
+            if hit {
+                &self.compress_hits
+            } else {
+                &self.compress_misses
+            },
+            1,
+        );
+    }
+
+    /// The compression cache now holds `bytes`.
+    pub fn compression_held(&self, bytes: u64) {
+        self.compress_held.store(bytes, Ordering::Relaxed);
+    }
+
+    pub fn handshake(&self, ok: bool) {
+        add(
+            if ok {
+                &self.tls_handshakes
+            } else {
+                &self.tls_failures
+            },
+            1,
+        );
+    }
+}
+
+/// Every loop's counters, and what a scrape adds.
+#[derive(Debug)]
+pub struct Metrics {
+    loops: Box<[LoopMetrics]>,
+    started: SystemTime,
+    /// The server speaks HTTPS (the TLS metrics are shown).
+    tls: bool,
+    /// The compressor is on (its metrics are shown).
+    compress: bool,
+}
+
+impl Metrics {
+    pub fn new(loops: usize, tls: bool, compress: bool) -> Arc<Metrics> {
+        Arc::new(Metrics {
+            loops: (0..loops.max(1)).map(|_| LoopMetrics::default()).collect(),
+            started: SystemTime::now(),
+            tls,
+            compress,
+        })
+    }
+
+    /// Loop `i`'s counters.
+    pub fn of(&self, i: usize) -> &LoopMetrics {
+        &self.loops[i.min(self.loops.len() - 1)]
+    }
+
+    fn sum(&self, f: impl Fn(&LoopMetrics) -> &AtomicU64) -> u64 {
+        self.loops.iter().map(|l| get(f(l))).sum()
+    }
+
+    /// The text exposition format, version 0.0.4.
+    pub fn render(&self, dropped: &[(&str, u64)]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4096);
+        let o = &mut out;
+        header(
+            o,
+            "skiff_requests_total",
+            "counter",
+            "Responses sent, by request method and status code.",
+        );
+        for (m, method) in METHODS.iter().enumerate() {
+            for (s, status) in Status::ALL.iter().enumerate() {
+                let n = self.sum(|l| &l.requests[m][s]);
+                if n > 0 {
+                    let _ = writeln!(
+                        o,
+                        "skiff_requests_total{{method=\"{method}\",code=\"{}\"}} {n}",
+                        status.code()
+                    );
+                }
+            }
+        }
+        counter(
+            o,
+            "skiff_response_bytes_total",
+            "Body bytes sent.",
+            self.sum(|l| &l.response_bytes),
+        );
+        let accepted = self.sum(|l| &l.accepted);
+        counter(
+            o,
+            "skiff_connections_accepted_total",
+            "Connections accepted.",
+            accepted,
+        );
+        let closed: Vec<u64> = (0..Why::LABELS.len())
+            .map(|i| self.sum(|l| &l.closed[i]))
+            .collect();
+        header(
+            o,
+            "skiff_connections_open",
+            "gauge",
+            "Connections open now.",
+        );
+        let _ = writeln!(
+            o,
+            "skiff_connections_open {}",
+            accepted.saturating_sub(closed.iter().sum())
+        );
+        header(
+            o,
+            "skiff_connections_closed_total",
+            "counter",
+            "Connections closed, by reason.",
+        );
+        for (label, n) in Why::LABELS.iter().zip(&closed) {
+            let _ = writeln!(
+                o,
+                "skiff_connections_closed_total{{reason=\"{label}\"}} {n}"
+            );
+        }
+        header(
+            o,
+            "skiff_timeouts_total",
+            "counter",
+            "Connections closed by a timeout, by kind.",
+        );
+        for (label, n) in Why::LABELS.iter().zip(&closed) {
+            if let Some(kind) = label.strip_suffix("_timeout") {
+                let _ = writeln!(o, "skiff_timeouts_total{{kind=\"{kind}\"}} {n}");
+            }
+        }
+        header(
+            o,
+            "skiff_request_duration_seconds",
+            "histogram",
+            "From a request head's first byte to its response complete in the server's hands.",
+        );
+        let mut cumulative = 0;
+        for (i, bound) in BUCKETS_US.iter().enumerate() {
+            cumulative += self.sum(|l| &l.duration_buckets[i]);
+            let _ = writeln!(
+                o,
+                "skiff_request_duration_seconds_bucket{{le=\"{}\"}} {cumulative}",
+                seconds(*bound)
+            );
+        }
+        let count = self.sum(|l| &l.duration_count);
+        let _ = writeln!(
+            o,
+            "skiff_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            o,
+            "skiff_request_duration_seconds_sum {}",
+            seconds(self.sum(|l| &l.duration_sum_us))
+        );
+        let _ = writeln!(o, "skiff_request_duration_seconds_count {count}");
+        counter(
+            o,
+            "skiff_file_cache_hits_total",
+            "Lookups answered from the file cache.",
+            self.sum(|l| &l.file_cache_hits),
+        );
+        counter(
+            o,
+            "skiff_file_cache_misses_total",
+            "Lookups that went to the file system.",
+            self.sum(|l| &l.file_cache_misses),
+        );
+        if self.compress {
+            counter(
+                o,
+                "skiff_compression_cache_hits_total",
+                "Compressed variants asked for and found in memory.",
+                self.sum(|l| &l.compress_hits),
+            );
+            counter(
+                o,
+                "skiff_compression_cache_misses_total",
+                "Compressed variants asked for and not made yet.",
+                self.sum(|l| &l.compress_misses),
+            );
+            header(
+                o,
+                "skiff_compression_cache_bytes",
+                "gauge",
+                "Bytes of compressed variants held in memory.",
+            );
+            let held = self.sum(|l| &l.compress_held);
+            let _ = writeln!(o, "skiff_compression_cache_bytes {held}");
+        }
+        if self.tls {
+            counter(
+                o,
+                "skiff_tls_handshakes_total",
+                "TLS handshakes completed.",
+                self.sum(|l| &l.tls_handshakes),
+            );
+            counter(
+                o,
+                "skiff_tls_handshake_failures_total",
+                "TLS handshakes that failed.",
+                self.sum(|l| &l.tls_failures),
+            );
+        }
+        header(
+            o,
+            "skiff_log_lines_dropped_total",
+            "counter",
+            "Log lines dropped because their reader could not keep up.",
+        );
+        for (stream, n) in dropped {
+            let _ = writeln!(
+                o,
+                "skiff_log_lines_dropped_total{{stream=\"{stream}\"}} {n}"
+            );
+        }
+        header(
+            o,
+            "process_start_time_seconds",
+            "gauge",
+            "When the server started, in seconds since the Unix epoch.",
+        );
+        let start = self
+            .started
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let _ = writeln!(o, "process_start_time_seconds {start:.3}");
+        header(
+            o,
+            "skiff_build_info",
+            "gauge",
+            "The version of skiff running.",
+        );
+        let _ = writeln!(
+            o,
+            "skiff_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        out
+    }
+}
+
+fn header(o: &mut Vec<u8>, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn counter(o: &mut Vec<u8>, name: &str, help: &str, n: u64) {
+    header(o, name, "counter", help);
+    let _ = writeln!(o, "{name} {n}");
+}
+
+/// Microseconds as decimal seconds, exactly.
+fn seconds(us: u64) -> String {
+    let s = format!("{}.{:06}", us / 1_000_000, us % 1_000_000);
+    let s = s.trim_end_matches('0');
+    s.strip_suffix('.').unwrap_or(s).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_exact_decimals() {
+        assert_eq!(seconds(100), "0.0001");
+        assert_eq!(seconds(2_500_000), "2.5");
+        assert_eq!(seconds(10_000_000), "10");
+        assert_eq!(seconds(0), "0");
+    }
+
+    #[test]
+    fn a_response_is_counted_once_in_each_place() {
+        let m = Metrics::new(2, false, false);
+        m.of(0)
+            .response(Some(b"GET / HTTP/1.1"), 200, 13, Some(150));
+        m.of(1)
+            .response(Some(b"BREW / HTTP/1.1"), 501, 0, Some(20_000_000));
+        m.of(1).response(None, 400, 5, None);
+        let text = String::from_utf8(m.render(&[])).unwrap();
+        assert!(
+            text.contains("skiff_requests_total{method=\"GET\",code=\"200\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("skiff_requests_total{method=\"other\",code=\"501\"} 1\n"));
+        assert!(text.contains("skiff_requests_total{method=\"other\",code=\"400\"} 1\n"));
+        assert!(text.contains("skiff_response_bytes_total 18\n"));
+        assert!(text.contains("skiff_request_duration_seconds_bucket{le=\"0.0001\"} 0\n"));
+        assert!(text.contains("skiff_request_duration_seconds_bucket{le=\"0.00025\"} 1\n"));
+        assert!(text.contains("skiff_request_duration_seconds_bucket{le=\"10\"} 1\n"));
+        assert!(text.contains("skiff_request_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
+        assert!(text.contains("skiff_request_duration_seconds_count 2\n"));
+        assert!(text.contains("skiff_request_duration_seconds_sum 20.00015\n"));
+    }
+}
+
+/// What the `--metrics` listener's connections are lent: the counters, and
+/// the drop counts of the log writers.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub metrics: Arc<Metrics>,
+    pub access_log: Option<Arc<crate::log::Writer>>,
+}
+
+impl Page {
+    /// The exposition text now.
+    pub fn render(&self) -> Vec<u8> {
+        let mut dropped = Vec::new();
+        if let Some(w) = &self.access_log {
+            dropped.push(("access_log", w.dropped()));
+        }
+        if let Some(w) = crate::log::stderr_writer() {
+            dropped.push(("stderr", w.dropped()));
+        }
+        self.metrics.render(&dropped)
+    }
+}
