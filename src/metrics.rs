@@ -33,8 +33,9 @@ pub struct LoopMetrics {
     response_bytes: AtomicU64,
     accepted: AtomicU64,
     closed: [AtomicU64; Why::LABELS.len()],
-    duration_buckets: [AtomicU64; BUCKETS_US.len()],
-    duration_count: AtomicU64,
+    /// One more than the bounds: the last counts what is over 10 s, so
+    /// the count is the sum of them all.
+    duration_buckets: [AtomicU64; BUCKETS_US.len() + 1],
     duration_sum_us: AtomicU64,
     file_cache_hits: AtomicU64,
     file_cache_misses: AtomicU64,
@@ -44,9 +45,19 @@ pub struct LoopMetrics {
     compress_held: AtomicU64,
     tls_handshakes: AtomicU64,
     tls_failures: AtomicU64,
+    /// Written by several threads (the threaded driver): locked adds.
+    shared: bool,
 }
 
+/// Adds to a counter only one thread ever writes: a plain load and store
+/// (no locked instruction); readers on other threads still see whole
+/// values.
 fn add(c: &AtomicU64, n: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+}
+
+/// Adds to a counter several threads write (the threaded driver's one set).
+fn add_shared(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
 }
 
@@ -62,7 +73,6 @@ impl Default for LoopMetrics {
             accepted: AtomicU64::new(0),
             closed: std::array::from_fn(|_| AtomicU64::new(0)),
             duration_buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-            duration_count: AtomicU64::new(0),
             duration_sum_us: AtomicU64::new(0),
             file_cache_hits: AtomicU64::new(0),
             file_cache_misses: AtomicU64::new(0),
@@ -71,6 +81,7 @@ impl Default for LoopMetrics {
             compress_held: AtomicU64::new(0),
             tls_handshakes: AtomicU64::new(0),
             tls_failures: AtomicU64::new(0),
+            shared: false,
         }
     }
 }
@@ -91,27 +102,36 @@ impl LoopMetrics {
             .iter()
             .position(|s| s.code() == status)
             .unwrap_or(0);
-        add(&self.requests[method][status], 1);
-        add(&self.response_bytes, bytes);
+        self.add(&self.requests[method][status], 1);
+        self.add(&self.response_bytes, bytes);
         if let Some(us) = duration_us {
-            if let Some(i) = BUCKETS_US.iter().position(|&b| us <= b) {
-                add(&self.duration_buckets[i], 1);
-            }
-            add(&self.duration_count, 1);
-            add(&self.duration_sum_us, us);
+            let i = BUCKETS_US
+                .iter()
+                .position(|&b| us <= b)
+                .unwrap_or(BUCKETS_US.len());
+            self.add(&self.duration_buckets[i], 1);
+            self.add(&self.duration_sum_us, us);
+        }
+    }
+
+    fn add(&self, c: &AtomicU64, n: u64) {
+        if self.shared {
+            add_shared(c, n);
+        } else {
+            add(c, n);
         }
     }
 
     pub fn accepted(&self) {
-        add(&self.accepted, 1);
+        self.add(&self.accepted, 1);
     }
 
     pub fn closed(&self, why: Why) {
-        add(&self.closed[why.index()], 1);
+        self.add(&self.closed[why.index()], 1);
     }
 
     pub fn file_cache(&self, hit: bool) {
-        add(
+        self.add(
             if hit {
                 &self.file_cache_hits
             } else {
@@ -123,7 +143,7 @@ impl LoopMetrics {
 
     /// A compressed variant was asked for: in memory, or not (yet).
     pub fn compression(&self, hit: bool) {
-        add(
+        self.add(
             if hit {
                 &self.compress_hits
             } else {
@@ -162,9 +182,16 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(loops: usize, tls: bool, compress: bool) -> Arc<Metrics> {
+    /// `loops` sets of counters, each written by one event loop; or, with
+    /// `shared`, written by many threads.
+    pub fn new(loops: usize, shared: bool, tls: bool, compress: bool) -> Arc<Metrics> {
         Arc::new(Metrics {
-            loops: (0..loops.max(1)).map(|_| LoopMetrics::default()).collect(),
+            loops: (0..loops.max(1))
+                .map(|_| LoopMetrics {
+                    shared,
+                    ..LoopMetrics::default()
+                })
+                .collect(),
             started: SystemTime::now(),
             tls,
             compress,
@@ -267,7 +294,7 @@ impl Metrics {
                 seconds(*bound)
             );
         }
-        let count = self.sum(|l| &l.duration_count);
+        let count = cumulative + self.sum(|l| &l.duration_buckets[BUCKETS_US.len()]);
         let _ = writeln!(
             o,
             "skiff_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
@@ -394,7 +421,7 @@ mod tests {
 
     #[test]
     fn a_response_is_counted_once_in_each_place() {
-        let m = Metrics::new(2, false, false);
+        let m = Metrics::new(2, false, false, false);
         m.of(0)
             .response(Some(b"GET / HTTP/1.1"), 200, 13, Some(150));
         m.of(1)
