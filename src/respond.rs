@@ -408,47 +408,40 @@ fn to_https(req: &Request<'_>, port: u16, config: &Config) -> Reply {
 }
 
 /// The `--metrics` listener: `GET`/`HEAD /metrics` (any query) gets the
-/// Prometheus text, `OPTIONS` what every `OPTIONS` gets; another path is
-/// 404, another method 405 (or 501).
+/// Prometheus text; any other method is refused (405 with `Allow: GET,
+/// HEAD`, or 501 for one unknown), any other path is 404.
 fn metrics_reply(req: &Request<'_>, page: &crate::metrics::Page, config: &Config) -> Reply {
     use crate::http::target::{Target, parse};
     match req.method {
-        Method::Get | Method::Head | Method::Options => {}
+        Method::Get | Method::Head => {}
         Method::Other => return Reply::error(Status::NotImplemented, config),
-        _ => return Reply::error(Status::MethodNotAllowed, config),
+        _ => {
+            let mut reply = Reply::error(Status::MethodNotAllowed, config);
+            reply.fields.allow_read_only = true;
+            return reply;
+        }
     }
-    let is_metrics = matches!(
+    if !matches!(
         parse(req.target),
         Some(Target::Path {
             path: b"/metrics",
             ..
         })
-    );
-    match (req.method, is_metrics) {
-        (Method::Options, true) => Reply::new(
-            Status::Ok,
-            Fields {
-                allow: true,
-                ..Fields::default()
-            },
-            Body::Empty,
-        ),
-        (_, false) => Reply::error(Status::NotFound, config),
-        _ => {
-            let text: Arc<[u8]> = page.render().into();
-            let len = text.len() as u64;
-            let fields = Fields {
-                content_type: Some("text/plain; version=0.0.4"),
-                content_length: len,
-                ..Fields::default()
-            };
-            Reply::new(
-                Status::Ok,
-                fields,
-                Body::File(FileStream::window(Source::Bytes(text), 0, len)),
-            )
-        }
+    ) {
+        return Reply::error(Status::NotFound, config);
     }
+    let text: Arc<[u8]> = page.render().into();
+    let len = text.len() as u64;
+    let fields = Fields {
+        content_type: Some("text/plain; version=0.0.4"),
+        content_length: len,
+        ..Fields::default()
+    };
+    Reply::new(
+        Status::Ok,
+        fields,
+        Body::File(FileStream::window(Source::Bytes(text), 0, len)),
+    )
 }
 
 /// The authority of an absolute-form target (`http://host:port/p`),

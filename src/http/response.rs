@@ -213,6 +213,8 @@ pub struct Fields {
     pub location: Option<Vec<u8>>,
     /// `Allow: GET, HEAD, OPTIONS` (405, OPTIONS).
     pub allow: bool,
+    /// `Allow: GET, HEAD` instead (a 405 from the `--metrics` listener).
+    pub allow_read_only: bool,
     /// `Content-Encoding` (a precompressed variant).
     pub content_encoding: Option<&'static str>,
     /// `Vary`: the request fields the choice of this body depended on.
@@ -311,7 +313,9 @@ pub fn write_head(
         out.extend_from_slice(b"\r\nLocation: ");
         out.extend_from_slice(loc);
     }
-    if f.allow {
+    if f.allow_read_only {
+        out.extend_from_slice(b"\r\nAllow: GET, HEAD");
+    } else if f.allow {
         out.extend_from_slice(b"\r\nAllow: ");
         out.extend_from_slice(ALLOW.as_bytes());
     }
