@@ -273,8 +273,8 @@ pub enum Door {
 impl Door {
     /// Lends a connection what its listener gives it for one call: a
     /// redirect connection the HTTPS port, a metrics connection the page
-    /// (and no counting: scrapes are not counted among the requests they
-    /// report).
+    /// (and no counting or access log: scrapes are not counted among the
+    /// requests they report, nor logged beside them).
     pub fn lend<'a>(
         self,
         cx: &mut crate::conn::Cx<'a>,
@@ -286,6 +286,7 @@ impl Door {
             Door::Redirect => cx.redirect = Some(https_port),
             Door::Metrics => {
                 cx.metrics = None;
+                cx.log = None;
                 cx.metrics_page = page;
             }
         }

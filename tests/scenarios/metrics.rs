@@ -193,3 +193,53 @@ fn the_compression_cache_is_counted() {
     let held = value(&m, "skiff_compression_cache_bytes", &[]).unwrap();
     assert!(held > 0.0 && held < 26_000.0, "{held}");
 }
+
+#[test]
+fn a_log_on_a_full_disk_loses_lines_counted_and_never_stops_serving() {
+    // /dev/full: every write fails with "no space left on device".
+    if !std::path::Path::new("/dev/full").exists() {
+        panic!("/dev/full is needed");
+    }
+    let site = site();
+    let s = Server::start(
+        Mode::Evented,
+        &site.path,
+        &["--access-log", "/dev/full", "--metrics", "127.0.0.1:0"],
+    );
+    let at = metrics_addr(&s);
+    let mut c = s.connect();
+    for _ in 0..50 {
+        assert_eq!(c.get("/a.txt").status, 200);
+    }
+    // The log is written at least once a second; each failed write is
+    // counted, never retried into a hang.
+    let m = wait_for(|| {
+        let m = scrape(at);
+        (value(
+            &m,
+            "skiff_log_lines_dropped_total",
+            &[("stream", "access_log")],
+        ) == Some(50.0))
+        .then_some(m)
+    })
+    .unwrap_or_else(|| {
+        let m = scrape(at);
+        panic!(
+            "all 50 lines counted as dropped: {:?}",
+            value(
+                &m,
+                "skiff_log_lines_dropped_total",
+                &[("stream", "access_log")]
+            )
+        )
+    });
+    assert_eq!(
+        value(
+            &m,
+            "skiff_requests_total",
+            &[("method", "GET"), ("code", "200")]
+        ),
+        Some(50.0)
+    );
+    assert_eq!(c.get("/a.txt").status, 200, "still serving");
+}
