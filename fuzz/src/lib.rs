@@ -160,12 +160,7 @@ pub fn run_connection(data: &[u8]) -> Vec<u16> {
         assert!(steps < 100_000, "no end");
         let next = match op % 8 {
             0..=4 => {
-                let n = if op % 8 == 4 {
-                    (usize::from(*arg) + 1) * 256
-                } else {
-                    usize::from(*arg) + 1
-                }
-                .min(rest.len());
+                let n = read_len(*op, *arg, rest);
                 if eof || n == 0 {
                     continue;
                 }
@@ -209,6 +204,13 @@ pub fn run_connection(data: &[u8]) -> Vec<u16> {
     let mut cx = Cx::new(config, &clock, Some(&mut log));
     conn.on_close(&mut cx);
     check_responses(&peer.sent, &log.0, closed)
+}
+
+/// How many bytes a program's read operation (`op` 0 to 4) sends: `arg +
+/// 1`, or `(arg + 1) * 256` for op 4, at most what the input has left.
+fn read_len(op: u8, arg: u8, rest: &[u8]) -> usize {
+    let n = usize::from(arg) + 1;
+    if op % 8 == 4 { n * 256 } else { n }.min(rest.len())
 }
 
 fn drive(
@@ -329,12 +331,7 @@ pub fn run_tls(data: &[u8]) -> u16 {
         rest = tail;
         match op % 8 {
             0..=4 => {
-                let n = if op % 8 == 4 {
-                    (usize::from(*arg) + 1) * 256
-                } else {
-                    usize::from(*arg) + 1
-                }
-                .min(rest.len());
+                let n = read_len(*op, *arg, rest);
                 if eof || n == 0 {
                     continue;
                 }

@@ -313,17 +313,19 @@ impl<'a> Cx<'a> {
 }
 
 fn log(cx: &mut Cx<'_>, peer: IpAddr, said: Said<'_>, status: u16, bytes: u64) {
+    if cx.metrics.is_none() && cx.log.is_none() {
+        return;
+    }
+    // One clock read for both.
+    let duration_us = said
+        .started
+        .map(|t| Instant::now().saturating_duration_since(t).as_micros() as u64);
+    if let Some(m) = cx.metrics {
+        m.response(said.line, status, bytes, duration_us);
+    }
     let secs = cx.clock.unix_secs();
     let tls = cx.tls;
-    let duration_us = || {
-        said.started
-            .map(|t| Instant::now().saturating_duration_since(t).as_micros() as u64)
-    };
-    if let Some(m) = cx.metrics {
-        m.response(said.line, status, bytes, duration_us());
-    }
     if let Some(log) = cx.log.as_deref_mut() {
-        let duration_us = duration_us();
         log.record(
             secs,
             &Entry {

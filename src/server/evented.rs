@@ -769,16 +769,23 @@ impl<'c> EventLoop<'c> {
         }
     }
 
-    fn drive(&mut self, key: usize, t: Token) {
+    /// What a call on connection `key` needs besides its `Cx`: the parked
+    /// password checks learn whose turn it is, and a metrics connection
+    /// gets the page.
+    fn prepare(&mut self, key: usize, t: Token) -> Option<crate::metrics::Page> {
         if let Some(auth) = &mut self.auth {
             auth.token = t;
         }
-        let https_port = self.https_port;
-        let page = match self.slots[key].door {
+        match self.slots[key].door {
             Door::Metrics => self.page.clone(),
             _ => None,
-        };
+        }
+    }
+
+    fn drive(&mut self, key: usize, t: Token) {
+        let page = self.prepare(key, t);
         let page = page.as_ref();
+        let https_port = self.https_port;
         let offload = self.handshakes.is_some();
         let (mut cx, slots, bufs) = self.cx();
         let slot = &mut slots[key];
@@ -830,15 +837,9 @@ impl<'c> EventLoop<'c> {
         let Some(key) = self.key_of(t) else {
             return;
         };
-        if let Some(auth) = &mut self.auth {
-            auth.token = t;
-        }
-        let https_port = self.https_port;
-        let page = match self.slots[key].door {
-            Door::Metrics => self.page.clone(),
-            _ => None,
-        };
+        let page = self.prepare(key, t);
         let page = page.as_ref();
+        let https_port = self.https_port;
         let (mut cx, slots, bufs) = self.cx();
         let slot = &mut slots[key];
         slot.timer = None;

@@ -42,26 +42,8 @@ fn htpasswd(dir: &TempDir, users: &[(&str, &str)], cost: u32) -> Option<std::pat
 }
 
 fn basic(user: &str, pass: &str) -> String {
-    use std::fmt::Write;
-    let raw = format!("{user}:{pass}");
-    let table = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in raw.as_bytes().chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(table[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    let mut h = String::new();
-    let _ = write!(h, "Authorization: Basic {out}\r\n");
-    h
+    let token = skiff::auth::encode_base64(format!("{user}:{pass}").as_bytes());
+    format!("Authorization: Basic {token}\r\n")
 }
 
 each_mode! {
