@@ -13,6 +13,7 @@ mod demo;
 mod errors;
 mod hardening;
 mod listing;
+mod loadgen;
 mod logging;
 mod metrics;
 mod paths;
