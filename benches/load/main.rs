@@ -84,6 +84,10 @@ struct Args {
     /// skiff's modes to run: skiff, skiff-threaded.
     #[arg(long, value_delimiter = ',')]
     modes: Vec<String>,
+    /// Workloads of the default table and --peer-table: 380B, 40KB, 5MB,
+    /// pipelined, 1000conns, idle (10,000 idle connections; peer table only).
+    #[arg(long, value_delimiter = ',', value_parser = workload)]
+    workloads: Vec<String>,
     /// Shorter runs.
     #[arg(long)]
     quick: bool,
@@ -104,6 +108,21 @@ fn level(s: &str) -> Result<usize, String> {
         Ok(v) if (1..=19_000).contains(&v) => Ok(v),
         _ => Err("expected a connection count from 1 to 19000".into()),
     }
+}
+
+const WORKLOAD_KEYS: [&str; 6] = ["380B", "40KB", "5MB", "pipelined", "1000conns", "idle"];
+
+fn workload(s: &str) -> Result<String, String> {
+    if WORKLOAD_KEYS.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!("expected one of {}", WORKLOAD_KEYS.join(", ")))
+    }
+}
+
+/// Whether `--workloads` (empty: all) takes this one.
+fn wanted(args: &Args, key: &str) -> bool {
+    args.workloads.is_empty() || args.workloads.iter().any(|w| w == key)
 }
 
 fn header(s: &str) -> Result<String, String> {
@@ -268,6 +287,8 @@ fn target(args: &Args, url: &str) -> Result<(), String> {
 }
 
 struct Workload {
+    /// For `--workloads`.
+    key: &'static str,
     name: &'static str,
     file: &'static str,
     conns: usize,
@@ -276,30 +297,35 @@ struct Workload {
 
 const WORKLOADS: [Workload; 5] = [
     Workload {
+        key: "380B",
         name: "380 B",
         file: "webserver.txt",
         conns: 64,
         depth: 1,
     },
     Workload {
+        key: "40KB",
         name: "40 KB",
         file: "index.html",
         conns: 64,
         depth: 1,
     },
     Workload {
+        key: "5MB",
         name: "5 MB",
         file: "video.mp4",
         conns: 64,
         depth: 1,
     },
     Workload {
+        key: "pipelined",
         name: "380 B, 16 pipelined",
         file: "webserver.txt",
         conns: 64,
         depth: 16,
     },
     Workload {
+        key: "1000conns",
         name: "380 B, 1000 conns",
         file: "webserver.txt",
         conns: 1000,
@@ -406,7 +432,7 @@ fn modes_table(args: &Args, env: &Env) -> Result<(), String> {
     );
     header_row();
     for mode in chosen_modes(args) {
-        for w in &WORKLOADS {
+        for w in WORKLOADS.iter().filter(|w| wanted(args, w.key)) {
             match servers::start(mode, &root, env.pinned).map_err(|e| e.to_string()) {
                 Ok(s) => {
                     match run_cell(&spec_for(&s, w.file, w.conns, w.depth, args), Some(s.pid())) {
@@ -518,6 +544,7 @@ struct Figures {
 }
 
 const IDLE_CONNS: usize = 10_000;
+const IDLE_ROW: &str = "10,000 idle conns";
 
 /// `--peer-table`: every workload and 10,000 idle connections, for skiff
 /// and each peer, in `--rounds` rounds whose server order rotates; prints
@@ -533,11 +560,12 @@ fn peer_table(args: &Args, env: &Env) -> Result<(), String> {
         return Err("--peer-table needs at least one of --peers installed".into());
     }
     let root = servers::make_root().map_err(|e| format!("benchmark root: {e}"))?;
-    let rows: Vec<&str> = WORKLOADS
-        .iter()
-        .map(|w| w.name)
-        .chain(["10,000 idle conns"])
-        .collect();
+    let loads: Vec<&Workload> = WORKLOADS.iter().filter(|w| wanted(args, w.key)).collect();
+    let idle = wanted(args, "idle");
+    let mut rows: Vec<&str> = loads.iter().map(|w| w.name).collect();
+    if idle {
+        rows.push(IDLE_ROW);
+    }
     // figures[row][server][round]
     let mut figures = vec![vec![Vec::<Figures>::new(); names.len()]; rows.len()];
     for round in 0..args.rounds as usize {
@@ -545,7 +573,7 @@ fn peer_table(args: &Args, env: &Env) -> Result<(), String> {
         let order: Vec<usize> = (0..names.len())
             .map(|i| (i + round) % names.len())
             .collect();
-        for (ri, w) in WORKLOADS.iter().enumerate() {
+        for (ri, w) in loads.iter().enumerate() {
             for &si in &order {
                 let name = names[si];
                 let f = (|| -> Result<Figures, String> {
@@ -573,7 +601,7 @@ fn peer_table(args: &Args, env: &Env) -> Result<(), String> {
             }
         }
         let ri = rows.len() - 1;
-        for &si in &order {
+        for &si in order.iter().filter(|_| idle) {
             let name = names[si];
             match idle_cell(name, &root, env.pinned) {
                 Ok(f) => {
@@ -635,12 +663,12 @@ fn print_peer_table(names: &[&str], rows: &[&str], figures: &[Vec<Vec<Figures>>]
         rule.push_str("---|");
     }
     println!("{head}\n{rule}");
-    let idle = rows.len() - 1;
     for (ri, r) in rows.iter().enumerate() {
+        let is_idle = *r == IDLE_ROW;
         let mut line = format!("| {r} |");
         for si in 0..names.len() {
             let f = &figures[ri][si];
-            let cell = if ri == idle {
+            let cell = if is_idle {
                 median(f.iter().map(|x| x.per_conn).collect())
                     .map_or("-".into(), |v| format!("{v:.0} B"))
             } else {
@@ -678,7 +706,7 @@ fn print_peer_table(names: &[&str], rows: &[&str], figures: &[Vec<Vec<Figures>>]
     }
     println!("\nServer CPU µs per request (medians), and p99 latency:\n");
     println!("{head}\n{rule}");
-    for (ri, r) in rows.iter().enumerate().take(idle) {
+    for (ri, r) in rows.iter().enumerate().filter(|r| *r.1 != IDLE_ROW) {
         let mut line = format!("| {r} |");
         for f in figures[ri].iter() {
             let cpu = median(f.iter().map(|x| x.cpu_us).collect());
