@@ -208,6 +208,14 @@ pub struct Report {
     pub window: Duration,
     /// What every response in the window was checked against.
     pub expect: Option<Expect>,
+    /// Times the generator went to sleep waiting for the server in the
+    /// window (its voluntary context switches): how often the server's
+    /// sends have to wake the client.
+    pub client_sleeps: u64,
+    /// `poll` calls in the window that returned readiness events, and the
+    /// events they returned.
+    pub polls: u64,
+    pub events: u64,
 }
 
 impl Report {
@@ -701,6 +709,7 @@ pub fn run(
     let mut errors = Errors::default();
     let mut last_good = None;
     let mut gate_at: Option<Instant> = None;
+    let mut sleeps_before = 0;
     let mut parked: Vec<usize> = Vec::new();
     loop {
         let now = Instant::now();
@@ -726,6 +735,7 @@ pub fn run(
             && now >= g + spec.warmup
         {
             on_open();
+            sleeps_before = voluntary_switches();
             if let Some(e) = last_good {
                 expect = e;
             }
@@ -740,6 +750,7 @@ pub fn run(
             && now >= e
         {
             on_close();
+            report.client_sleeps = voluntary_switches().saturating_sub(sleeps_before);
             break;
         }
         // Connections to open again: at most 256 a pass, so a server that
@@ -766,6 +777,11 @@ pub fn run(
         }
         let timeout = if dead.is_empty() { 50 } else { 10 };
         poll.poll(&mut events, Some(Duration::from_millis(timeout)))?;
+        let n = events.iter().count() as u64;
+        if n > 0 && window.counts(Instant::now()) {
+            report.polls += 1;
+            report.events += n;
+        }
         for ev in events.iter() {
             let i = ev.token().0;
             let c = &mut conns[i];
@@ -901,6 +917,19 @@ pub fn run(
     report.errors = errors;
     report.window = spec.measure;
     Ok(report)
+}
+
+/// Voluntary context switches of the calling thread so far.
+fn voluntary_switches() -> u64 {
+    // SAFETY: `ru` is a plain-data struct the kernel fills in.
+    unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_THREAD, &mut ru) == 0 {
+            ru.ru_nvcsw as u64
+        } else {
+            0
+        }
+    }
 }
 
 /// Opens `n` connections, sends the request once on each and reads its

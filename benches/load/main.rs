@@ -270,6 +270,13 @@ fn target(args: &Args, url: &str) -> Result<(), String> {
     if r.reconnects > 0 {
         println!("reconnects   {}", r.reconnects);
     }
+    let per = |n: u64| n as f64 / r.completed.max(1) as f64;
+    println!(
+        "client       {:.2} sleeps, {:.2} polls, {:.2} readiness events per response",
+        per(r.client_sleeps),
+        per(r.polls),
+        per(r.events)
+    );
     if r.ready_conns < spec.conns {
         println!(
             "warning      only {} of {} connections had a response within the 20 s ramp",

@@ -92,6 +92,8 @@ each_mode! {
             assert_eq!(r.body_bytes, r.completed * 380);
             assert_eq!(r.ready_conns, 8);
             assert!(r.latency.quantile_us(0.99) >= r.latency.quantile_us(0.5));
+            // Every completed response came through some poll's events.
+            assert!(r.polls > 0 && r.events >= r.polls, "{} polls, {} events", r.polls, r.events);
         }
     }
 }
