@@ -115,6 +115,26 @@ fn generator_decodes_chunked_bodies_with_extensions_and_trailers() {
 }
 
 #[test]
+fn generator_counts_bad_chunked_framing_as_malformed() {
+    // A chunk size that is not hex, then data without its CRLF.
+    for bad in [
+        &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"[..],
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
+    ] {
+        let addr = fake(move |n| {
+            if n == 0 {
+                (ok("hello"), false)
+            } else {
+                (bad.to_vec(), false)
+            }
+        });
+        let r = load(addr, 2, 1);
+        assert!(r.errors.malformed > 0, "{:?}", r.errors);
+        assert_eq!(r.completed, 0);
+    }
+}
+
+#[test]
 fn generator_counts_a_changing_length_as_length_errors() {
     let addr = fake(|n| (ok(if n % 2 == 0 { "hello" } else { "hello!" }), false));
     let r = load(addr, 2, 1);
