@@ -15,10 +15,18 @@ WORKDIR /build
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY benches ./benches
+COPY deploy/startup.order ./deploy/
 # --target is what lets crt-static apply to skiff but not to the build's
 # proc-macros; the target is this machine's own.
+# On x86_64, Rust links with LLD, which takes deploy/startup.order: the
+# functions run at start are laid side by side, so start-up maps fewer
+# pages of code (RSS at start 3.2 -> 2.0 MB; deploy/startup-order.sh).
 RUN target="$(uname -m)-unknown-linux-gnu" \
- && RUSTFLAGS="-C target-feature=+crt-static" \
+ && order="" \
+ && if [ "$(uname -m)" = x86_64 ]; then \
+      order="-C link-arg=-Wl,--symbol-ordering-file=$PWD/deploy/startup.order -C link-arg=-Wl,--no-warn-symbol-ordering"; \
+    fi \
+ && RUSTFLAGS="-C target-feature=+crt-static $order" \
     cargo build --release --locked --bin skiff --target "$target" \
  && mkdir -p /out \
  && cp "target/$target/release/skiff" /out/skiff \

@@ -82,7 +82,8 @@ fn the_image_is_scratch_plus_the_binary_and_www_run_as_nobody() {
             "!Cargo.lock",
             "!src/",
             "!benches/",
-            "!www/"
+            "!www/",
+            "!deploy/startup.order"
         ]
     );
 }
@@ -259,4 +260,29 @@ fn the_deployment_examples_hold_together() {
             "{var} is not a skiff variable"
         );
     }
+}
+
+/// The image's build lays the functions run at start side by side, from the
+/// committed list `deploy/startup-order.sh` writes (RSS at start).
+#[test]
+fn the_build_orders_the_start_up_functions_from_the_committed_list() {
+    let dockerfile = repo_file("Dockerfile");
+    assert!(dockerfile.contains("COPY deploy/startup.order ./deploy/"));
+    assert!(dockerfile.contains("--symbol-ordering-file=$PWD/deploy/startup.order"));
+    // Only where the linker is LLD (x86_64); other linkers lack the flag.
+    assert!(dockerfile.contains(r#"if [ "$(uname -m)" = x86_64 ]"#));
+    let order = repo_file("deploy/startup.order");
+    let names: Vec<&str> = order.lines().collect();
+    assert!(names.len() >= 100, "{} names", names.len());
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.is_empty() && !n.contains(char::is_whitespace))
+    );
+    assert!(names.contains(&"main"));
+    assert!(
+        names.iter().any(|n| n.contains("5skiff6config")),
+        "skiff's own start-up is listed"
+    );
+    assert!(repo_file("deploy/startup-order.sh").contains("--symbol-ordering-file"));
 }
