@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use plotters::coord::ranged1d::ValueFormatter;
 use plotters::prelude::*;
 
 /// One server's line: (connections, value) points per panel.
@@ -45,8 +46,8 @@ fn draw_inner(
     type Pick = fn(&(usize, f64, f64, f64)) -> f64;
     let kinds: [(&str, &str, Pick, bool); 3] = [
         ("requests/s (380 B file)", "requests/s", |p| p.1, false),
-        ("p99 latency", "ms (log scale)", |p| p.2, true),
-        ("server peak RSS", "MB (log scale)", |p| p.3, true),
+        ("p99 latency", "ms", |p| p.2, true),
+        ("server peak RSS", "MB", |p| p.3, true),
     ];
     for (panel, (caption, unit, pick, log)) in panels.iter().zip(kinds) {
         let values: Vec<f64> = series
@@ -62,45 +63,63 @@ fn draw_inner(
             .x_label_area_size(40)
             .y_label_area_size(70);
         let x = (1f64..max_conns * 1.3).log_scale();
-        if log {
-            let mut chart = b.build_cartesian_2d(x, (lo / 1.5..hi * 1.5).log_scale())?;
-            chart
-                .configure_mesh()
-                .x_desc("connections (log scale)")
-                .y_desc(unit)
-                .max_light_lines(0)
-                .x_label_formatter(&|v| format!("{v:.0}"))
-                .y_label_formatter(&|v| short(*v))
-                .draw()?;
-            for (i, s) in series.iter().enumerate() {
-                let pts: Vec<(f64, f64)> = s
-                    .points
-                    .iter()
-                    .filter(|p| pick(p) > 0.0)
-                    .map(|p| (p.0 as f64, pick(p)))
-                    .collect();
-                line(&mut chart, &s.name, pts, COLORS[i % COLORS.len()])?;
-            }
-            if caption == "p99 latency" {
-                legend(&mut chart)?;
-            }
+        let legend = caption == "p99 latency";
+        // A log axis over less than a decade has no labelled ticks: such a
+        // panel is drawn linear instead.
+        let log = log && hi / lo >= 10.0;
+        let unit = if log {
+            format!("{unit} (log scale)")
         } else {
-            let mut chart = b.build_cartesian_2d(x, 0f64..hi * 1.1)?;
-            chart
-                .configure_mesh()
-                .x_desc("connections (log scale)")
-                .y_desc(unit)
-                .max_light_lines(0)
-                .x_label_formatter(&|v| format!("{v:.0}"))
-                .y_label_formatter(&|v| short(*v))
-                .draw()?;
-            for (i, s) in series.iter().enumerate() {
-                let pts: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0 as f64, pick(p))).collect();
-                line(&mut chart, &s.name, pts, COLORS[i % COLORS.len()])?;
-            }
+            unit.to_string()
+        };
+        let unit = unit.as_str();
+        if log {
+            let chart = b.build_cartesian_2d(x, (lo / 1.5..hi * 1.5).log_scale())?;
+            fill(chart, unit, series, pick, true, legend)?;
+        } else {
+            let chart = b.build_cartesian_2d(x, 0f64..hi * 1.1)?;
+            fill(chart, unit, series, pick, false, legend)?;
         }
     }
     root.present()?;
+    Ok(())
+}
+
+/// Draws one panel's axes and a line per series; on a log axis, points
+/// without a value (zero) are left out.
+fn fill<'a, X, Y>(
+    mut chart: ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    unit: &str,
+    series: &[Series],
+    pick: fn(&(usize, f64, f64, f64)) -> f64,
+    log: bool,
+    with_legend: bool,
+) -> Result<(), String>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc("connections (log scale)")
+        .y_desc(unit)
+        .max_light_lines(0)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| short(*v))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (i, s) in series.iter().enumerate() {
+        let pts: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .filter(|p| !log || pick(p) > 0.0)
+            .map(|p| (p.0 as f64, pick(p)))
+            .collect();
+        line(&mut chart, &s.name, pts, COLORS[i % COLORS.len()])?;
+    }
+    if with_legend {
+        legend(&mut chart)?;
+    }
     Ok(())
 }
 
@@ -143,14 +162,16 @@ where
     Ok(())
 }
 
-/// 1200 → "1.2k", 0.05 → "0.05".
+/// 1200 → "1k", 3.5 → "3.5", 0.05 → "0.05".
 fn short(v: f64) -> String {
     if v >= 1e6 {
         format!("{:.1}M", v / 1e6)
     } else if v >= 1e3 {
         format!("{:.0}k", v / 1e3)
-    } else if v >= 1.0 || v == 0.0 {
+    } else if v >= 10.0 || v == 0.0 {
         format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.1}")
     } else {
         format!("{v:.2}")
     }

@@ -245,7 +245,14 @@ pub fn probe(addr: SocketAddr, request: &[u8]) -> Result<Expect, String> {
         .map_err(|e| format!("cannot send to {addr}: {e}"))?;
     let mut p = Parser::default();
     let mut buf = vec![0u8; 64 * 1024];
+    // A body that never ends (no length, never closed) is not measurable.
+    let give_up = Instant::now() + Duration::from_secs(30);
     loop {
+        if Instant::now() > give_up {
+            return Err(format!(
+                "{addr} did not finish its answer to the probe in 30 s"
+            ));
+        }
         let n = s
             .read(&mut buf)
             .map_err(|e| format!("no response from {addr}: {e}"))?;
@@ -571,6 +578,15 @@ fn chunked(c: &mut Chunk, rest: &[u8], got: &mut u64) -> Result<(usize, bool), (
     Ok((i, false))
 }
 
+/// A non-blocking call that cannot go on yet: the socket is full or
+/// empty, or still connecting.
+fn not_yet(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected
+    )
+}
+
 /// One client connection.
 struct Conn {
     stream: Option<TcpStream>,
@@ -613,12 +629,7 @@ impl Conn {
             match s.write(&self.out[self.out_pos..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.out_pos += n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected
-                    ) =>
-                {
+                Err(e) if not_yet(&e) => {
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -628,6 +639,20 @@ impl Conn {
         self.out.clear();
         self.out_pos = 0;
         Ok(())
+    }
+
+    /// The connection failed: counts it (in the window) as a connect error
+    /// if nothing had come back on it yet, a read error otherwise, and
+    /// closes it to be opened again.
+    fn lost(&mut self, count: bool, errors: &mut Errors, registry: &mio::Registry) {
+        if count {
+            if self.fresh {
+                errors.connect += 1;
+            } else {
+                errors.read += 1;
+            }
+        }
+        self.reset(registry);
     }
 
     fn reset(&mut self, registry: &mio::Registry) {
@@ -789,12 +814,7 @@ pub fn run(
                 continue;
             }
             if c.flush().is_err() {
-                if c.fresh {
-                    errors.connect += 1;
-                } else {
-                    errors.read += 1;
-                }
-                c.reset(poll.registry());
+                c.lost(window.counts(Instant::now()), &mut errors, poll.registry());
                 dead.push(i);
                 continue;
             }
@@ -806,12 +826,7 @@ pub fn run(
                 let now = Instant::now();
                 let n = match r {
                     Ok(n) => n,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected
-                        ) =>
-                    {
+                    Err(e) if not_yet(&e) => {
                         break;
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -886,22 +901,13 @@ pub fn run(
                 if close {
                     // A close with requests unanswered and nothing under
                     // way: the server dropped them.
-                    if (errored || !c.sent_at.is_empty()) && c.parser.idle() && counting {
-                        if c.fresh {
-                            errors.connect += 1;
-                        } else {
-                            errors.read += 1;
-                        }
-                    }
-                    c.reset(poll.registry());
+                    let dropped = (errored || !c.sent_at.is_empty()) && c.parser.idle();
+                    c.lost(dropped && counting, &mut errors, poll.registry());
                     dead.push(i);
                     break;
                 }
                 if c.flush().is_err() {
-                    if counting {
-                        errors.read += 1;
-                    }
-                    c.reset(poll.registry());
+                    c.lost(counting, &mut errors, poll.registry());
                     dead.push(i);
                     break;
                 }
@@ -997,12 +1003,7 @@ pub fn hold_idle(
                             break;
                         }
                     }
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::WouldBlock | io::ErrorKind::NotConnected
-                        ) =>
-                    {
+                    Err(e) if not_yet(&e) => {
                         break;
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
