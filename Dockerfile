@@ -20,7 +20,7 @@ COPY deploy/startup.order ./deploy/
 # proc-macros; the target is this machine's own.
 # On x86_64, Rust links with LLD, which takes deploy/startup.order: the
 # functions run at start are laid side by side, so start-up maps fewer
-# pages of code (RSS at start 3.2 -> 2.0 MB; deploy/startup-order.sh).
+# pages of code (RSS at start 3.2 -> 1.8 MB; deploy/startup-order.sh).
 RUN target="$(uname -m)-unknown-linux-gnu" \
  && order="" \
  && if [ "$(uname -m)" = x86_64 ]; then \

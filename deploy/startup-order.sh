@@ -3,7 +3,7 @@
 # to its first `Listening on` line, for the linker's --symbol-ordering-file.
 #
 # The image's build links those functions next to each other, so the pages
-# of code the kernel maps at start are few (RSS at start: 3.2 MB -> 2.0 MB,
+# of code the kernel maps at start are few (RSS at start: 3.2 MB -> 1.8 MB,
 # see docs/benchmarks.md). Symbol names carry hashes that change with the
 # code; a stale list only orders fewer functions (the linker is told not to
 # warn), so run this again after large changes:
