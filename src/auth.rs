@@ -314,17 +314,24 @@ pub trait Authenticator {
 }
 
 /// The threaded driver's: one set of verdicts for all threads; a thread
-/// whose request needs a check hands it to the pool and waits for it.
+/// whose request needs a check hands it to the pool and waits for it, and
+/// a thread whose request needs a check another thread started waits for
+/// that one. A check's end wakes every waiter (one condition variable).
 #[derive(Clone)]
 pub struct SharedVerdicts {
-    verdicts: Arc<Mutex<Verdicts>>,
+    inner: Arc<(Mutex<Verdicts>, std::sync::Condvar)>,
     pool: Pool,
 }
+
+/// The longest a thread waits for a check under way: far longer than any
+/// bcrypt cost a file holds takes, so only a pool that never runs the job
+/// (stopped) gets here; then the answer is 503.
+pub const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl SharedVerdicts {
     pub fn new(file: Arc<Htpasswd>, pool: Pool) -> SharedVerdicts {
         SharedVerdicts {
-            verdicts: Arc::new(Mutex::new(Verdicts::new(file))),
+            inner: Arc::new((Mutex::new(Verdicts::new(file)), std::sync::Condvar::new())),
             pool,
         }
     }
@@ -332,37 +339,41 @@ impl SharedVerdicts {
 
 impl Authenticator for SharedVerdicts {
     fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict {
-        let (tx, rx) = std::sync::mpsc::channel();
-        {
-            let mut v = crate::unpoison(self.verdicts.lock());
-            let key = match v.known(authorization) {
-                Known::Running(_) => None,
-                Known::Verdict(verdict) => return verdict,
-                Known::Ask(key) => Some(key),
-            };
-            if let (Some(key), Some(header)) = (key, authorization) {
-                let shared = self.verdicts.clone();
+        let (lock, changed) = &*self.inner;
+        let mut v = crate::unpoison(lock.lock());
+        match v.known(authorization) {
+            Known::Verdict(verdict) => return verdict,
+            Known::Running(_) => {}
+            Known::Ask(key) => {
+                let header = authorization.unwrap_or_default();
+                let shared = self.inner.clone();
                 let started = v.start(&self.pool, key, header, move |key, ok| {
-                    crate::unpoison(shared.lock()).record(key, ok);
-                    let _ = tx.send(());
+                    let (lock, changed) = &*shared;
+                    crate::unpoison(lock.lock()).record(key, ok);
+                    changed.notify_all();
                 });
                 if !started {
                     return Verdict::Busy;
                 }
             }
         }
-        // This thread is the connection's own: it may wait. Another thread
-        // checking the same header is waited for by polling its verdict.
-        let _ = rx.recv_timeout(std::time::Duration::from_secs(10));
-        for _ in 0..1000 {
-            match crate::unpoison(self.verdicts.lock()).known(authorization) {
+        // This thread is the connection's own: it may wait, for its own
+        // check or for the same header's check another thread started.
+        let until = std::time::Instant::now() + CHECK_WAIT;
+        loop {
+            match v.known(authorization) {
                 Known::Running(_) => {}
-                Known::Verdict(v) => return v,
+                Known::Verdict(verdict) => return verdict,
+                // Dropped from memory at once (a flood of other headers):
+                // not worth a second check.
                 Known::Ask(_) => return Verdict::Busy,
             }
-            std::thread::sleep(std::time::Duration::from_millis(10));
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Verdict::Busy;
+            }
+            v = crate::unpoison(changed.wait_timeout(v, left)).0;
         }
-        Verdict::Busy
     }
 }
 

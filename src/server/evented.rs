@@ -64,8 +64,8 @@ use crate::files::cache::FileCache;
 use crate::files::compress::LoopEncodings;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
-use crate::server::Door;
 use crate::server::tls::{Driven, Session, TlsBufs, TlsIo};
+use crate::server::{ACCEPT_BACKOFF, Door, MAX_SCRAPERS};
 use crate::timer::{TimerHandle, TimerWheel};
 use crate::work::Mailbox;
 use std::collections::HashMap;
@@ -75,9 +75,6 @@ use std::collections::HashMap;
 pub const TICK: Duration = Duration::from_millis(50);
 /// Connections accepted per turn before serving the ready ones.
 pub const ACCEPTS_PER_TURN: usize = 256;
-/// How long accepting stays paused after accept failed, unless a
-/// connection closes first.
-pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Readiness events taken per `poll`.
 const EVENTS_CAPACITY: usize = 1024;
 
@@ -186,7 +183,14 @@ pub struct EventLoop<'c> {
     /// More connections may be waiting in the backlog (the accept budget
     /// ran out): accept again next turn without waiting for an edge.
     accept_pending: bool,
+    /// The most connections through the server's and the redirect
+    /// listener (metrics connections are not counted).
     max_connections: usize,
+    /// Open connections from the metrics listener.
+    scrapers: usize,
+    /// Scrapes may wait in the metrics backlog (it was left at
+    /// [`MAX_SCRAPERS`], or out of descriptors): accept when one closes.
+    scrape_pending: bool,
     slots: Slab<Slot>,
     /// Generation of the next connection.
     generation: usize,
@@ -357,6 +361,8 @@ impl<'c> EventLoop<'c> {
             accepting: Accepting::Open,
             accept_pending: true,
             max_connections: max_connections.max(1),
+            scrapers: 0,
+            scrape_pending: false,
             slots: Slab::new(),
             generation: 1,
             wheel: TimerWheel::new(0),
@@ -406,7 +412,8 @@ impl<'c> EventLoop<'c> {
             let mut signalled = 0;
             for event in events.iter() {
                 match event.token() {
-                    LISTENER | REDIRECT | METRICS => self.accept(),
+                    LISTENER | REDIRECT => self.accept(),
+                    METRICS => self.accept_scrapes(),
                     SIGNALS => {
                         for signal in self.signals.pending() {
                             match signal {
@@ -505,20 +512,23 @@ impl<'c> EventLoop<'c> {
     }
 
     /// Accepts from the listener and the redirect listener, at most
-    /// [`ACCEPTS_PER_TURN`] in all.
+    /// [`ACCEPTS_PER_TURN`] in all, while fewer than `max_connections` of
+    /// theirs are open. (The metrics listener is apart: [`Self::accept_scrapes`].)
     fn accept(&mut self) {
+        if self.accepting != Accepting::Open {
+            return;
+        }
         let mut budget = ACCEPTS_PER_TURN;
         let mut more = false;
-        for door in [Door::Main, Door::Redirect, Door::Metrics] {
+        for door in [Door::Main, Door::Redirect] {
             loop {
-                if self.slots.len() >= self.max_connections {
+                if self.slots.len() - self.scrapers >= self.max_connections {
                     self.pause_accepting(None);
                     return;
                 }
                 let listener = match door {
-                    Door::Main => &self.listener,
                     Door::Redirect => &self.redirect_listener,
-                    Door::Metrics => &self.metrics_listener,
+                    _ => &self.listener,
                 };
                 let Some(listener) = listener else {
                     break;
@@ -542,6 +552,31 @@ impl<'c> EventLoop<'c> {
             }
         }
         self.accept_pending = more;
+    }
+
+    /// Accepts from the metrics listener, up to [`MAX_SCRAPERS`] open at
+    /// once. Scrapes do not count against `--max-connections`, and the
+    /// listener stays registered while the others are paused at the cap:
+    /// metrics answer exactly when the server is saturated.
+    fn accept_scrapes(&mut self) {
+        self.scrape_pending = false;
+        while let Some(listener) = &self.metrics_listener {
+            if self.scrapers >= MAX_SCRAPERS {
+                // More may wait in the backlog: look again when one closes.
+                self.scrape_pending = true;
+                return;
+            }
+            match listener.accept() {
+                Ok((sock, peer)) => self.admit(sock, peer, Door::Metrics),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if super::accept_error_is_transient(&e) => {}
+                Err(_) => {
+                    // Out of descriptors: again when a connection closes.
+                    self.scrape_pending = true;
+                    return;
+                }
+            }
+        }
     }
 
     fn admit(&mut self, mut sock: TcpStream, peer: std::net::SocketAddr, door: Door) {
@@ -575,6 +610,9 @@ impl<'c> EventLoop<'c> {
             },
             _ => None,
         };
+        if door == Door::Metrics {
+            self.scrapers += 1;
+        }
         entry.insert(Slot {
             conn: Conn::new(peer, self.clock.now()),
             sock,
@@ -596,13 +634,9 @@ impl<'c> EventLoop<'c> {
 
     fn pause_accepting(&mut self, retry: Option<Instant>) {
         if self.accepting == Accepting::Open {
-            for listener in [
-                &mut self.listener,
-                &mut self.redirect_listener,
-                &mut self.metrics_listener,
-            ]
-            .into_iter()
-            .flatten()
+            for listener in [&mut self.listener, &mut self.redirect_listener]
+                .into_iter()
+                .flatten()
             {
                 let _ = self.poll.registry().deregister(listener);
             }
@@ -625,10 +659,6 @@ impl<'c> EventLoop<'c> {
             .register(listener, LISTENER, Interest::READABLE)
             .and_then(|()| match &mut self.redirect_listener {
                 Some(l) => registry.register(l, REDIRECT, Interest::READABLE),
-                None => Ok(()),
-            })
-            .and_then(|()| match &mut self.metrics_listener {
-                Some(l) => registry.register(l, METRICS, Interest::READABLE),
                 None => Ok(()),
             });
         match registered {
@@ -656,17 +686,16 @@ impl<'c> EventLoop<'c> {
         self.draining_until = Some(later(self.clock.now(), self.config.shutdown_timeout));
         self.stopping
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        for mut listener in [
-            self.listener.take(),
-            self.redirect_listener.take(),
-            self.metrics_listener.take(),
-        ]
-        .into_iter()
-        .flatten()
+        for mut listener in [self.listener.take(), self.redirect_listener.take()]
+            .into_iter()
+            .flatten()
         {
             if self.accepting == Accepting::Open {
                 let _ = self.poll.registry().deregister(&mut listener);
             }
+        }
+        if let Some(mut listener) = self.metrics_listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
         } // dropped: new connections are refused from here on
         self.accepting = Accepting::Closed;
         self.accept_pending = false;
@@ -926,8 +955,16 @@ impl<'c> EventLoop<'c> {
         if self.config.verbose {
             crate::say!("skiff: {} closed: {why}", slot.conn.peer());
         }
+        let door = slot.door;
         drop(slot);
-        self.resume_accepting();
+        if door == Door::Metrics {
+            self.scrapers -= 1;
+        } else {
+            self.resume_accepting();
+        }
+        if self.scrape_pending {
+            self.accept_scrapes();
+        }
     }
 }
 

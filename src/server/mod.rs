@@ -25,6 +25,16 @@ use crate::log::AccessLog;
 /// arriving at once.
 pub const BACKLOG: i32 = 4096;
 
+/// How long accepting stays paused after accept failed (out of
+/// descriptors), unless a connection closes first.
+pub const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Metrics connections open at once, apart from `--max-connections`: a
+/// scraper or two and a person with curl. More wait in the backlog. They
+/// are not counted against the cap, so scrapes answer when the server is
+/// saturated.
+pub const MAX_SCRAPERS: usize = 8;
+
 /// Why the server could not run, as one line.
 #[derive(Debug)]
 pub struct RunError(pub String);

@@ -44,8 +44,8 @@ use crate::files::compress::SharedEncodings;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink, SharedLog};
 use crate::server::Door;
-use crate::server::evented::ACCEPT_BACKOFF;
 use crate::server::tls::{Hs, Session, TlsBufs, TlsIo};
+use crate::server::{ACCEPT_BACKOFF, MAX_SCRAPERS};
 
 /// Stack size of a connection thread. The deepest frame is the parser's
 /// 100-slot header array (about 3 KiB); 256 KiB leaves ample room and keeps
@@ -64,7 +64,7 @@ struct Shared {
     /// is waiting between requests (so stopping may cut its reading side).
     /// INVARIANT: a descriptor in here is open; a thread removes its entry
     /// and closes its socket while holding this lock.
-    conns: Mutex<Slab<(RawFd, Arc<AtomicBool>)>>,
+    conns: Mutex<Live>,
     /// Signalled when a connection ends or the server starts stopping.
     changed: Condvar,
     /// Requests per path (one tally for all threads).
@@ -80,6 +80,38 @@ struct Shared {
     page: Option<crate::metrics::Page>,
 }
 
+/// The connections open now: each socket's descriptor, whether its thread
+/// is waiting between requests, and which listener it came through.
+#[derive(Default)]
+struct Live {
+    slab: Slab<(RawFd, Arc<AtomicBool>, Door)>,
+    /// Of them, from the metrics listener.
+    scrapers: usize,
+}
+
+impl Live {
+    /// Whether `door` may take no more: the metrics listener at
+    /// [`MAX_SCRAPERS`] of its own, the others at `max_connections`
+    /// (which scrapes do not count against).
+    fn full(&self, door: Door, max_connections: usize) -> bool {
+        match door {
+            Door::Metrics => self.scrapers >= MAX_SCRAPERS,
+            _ => self.slab.len() - self.scrapers >= max_connections,
+        }
+    }
+
+    fn insert(&mut self, fd: RawFd, idle: Arc<AtomicBool>, door: Door) -> usize {
+        self.scrapers += usize::from(door == Door::Metrics);
+        self.slab.insert((fd, idle, door))
+    }
+
+    fn remove(&mut self, id: usize) {
+        if let Some((_, _, door)) = self.slab.try_remove(id) {
+            self.scrapers -= usize::from(door == Door::Metrics);
+        }
+    }
+}
+
 /// The listeners the threaded driver accepts on.
 pub struct Listeners {
     pub main: TcpListener,
@@ -88,7 +120,7 @@ pub struct Listeners {
 }
 
 impl Shared {
-    fn lock_conns(&self) -> std::sync::MutexGuard<'_, Slab<(RawFd, Arc<AtomicBool>)>> {
+    fn lock_conns(&self) -> std::sync::MutexGuard<'_, Live> {
         crate::unpoison(self.conns.lock())
     }
 
@@ -100,7 +132,7 @@ impl Shared {
     fn stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         let conns = self.lock_conns();
-        for (_, (fd, idle)) in conns.iter() {
+        for (_, (fd, idle, _)) in conns.slab.iter() {
             if idle.load(Ordering::SeqCst) {
                 let _ = crate::sys::shutdown_read(*fd);
             }
@@ -212,7 +244,7 @@ pub fn run(
         log: log.map(SharedLog::new),
         cache,
         stopping: AtomicBool::new(false),
-        conns: Mutex::new(Slab::new()),
+        conns: Mutex::new(Live::default()),
         changed: Condvar::new(),
         counts: server.counts,
         encodings: server.compressor.map(|c| {
@@ -302,10 +334,10 @@ pub fn run(
     // Stopping: wait for the connections still open, within the timeout.
     let until = crate::conn::later(Instant::now(), config.shutdown_timeout);
     let mut conns = shared.lock_conns();
-    while !conns.is_empty() {
+    while !conns.slab.is_empty() {
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            for (_, (fd, _)) in conns.iter() {
+            for (_, (fd, _, _)) in conns.slab.iter() {
                 let _ = crate::sys::shutdown_read(*fd);
             }
             break;
@@ -324,7 +356,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, max_connections: us
         // Wait for a free place; new connections queue in the backlog.
         {
             let mut conns = shared.lock_conns();
-            while conns.len() >= max_connections && !shared.stopping() {
+            while conns.full(door, max_connections) && !shared.stopping() {
                 conns = crate::unpoison(shared.changed.wait(conns));
             }
         }
@@ -350,7 +382,9 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, max_connections: us
 fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr, door: Door) {
     let _ = sock.set_nodelay(true);
     let idle = Arc::new(AtomicBool::new(false));
-    let id = shared.lock_conns().insert((sock.as_raw_fd(), idle.clone()));
+    let id = shared
+        .lock_conns()
+        .insert(sock.as_raw_fd(), idle.clone(), door);
     if let Some(p) = &shared.page {
         p.metrics.of(0).accepted();
     }

@@ -473,6 +473,13 @@ impl Session {
                     if offload {
                         return Ok(Hs::Process);
                     }
+                    if S::BLOCKING {
+                        // A blocking read waits afresh each call: back to
+                        // the driver, which arms the next read with what
+                        // is left of the handshake's deadline, so a
+                        // trickle cannot stretch it.
+                        return Ok(Hs::Wait);
+                    }
                 }
             }
         }

@@ -187,3 +187,37 @@ fn an_unsupported_hash_is_refused_at_start_with_its_line() {
         assert_eq!(String::from_utf8(out.stderr).unwrap().lines().count(), 1);
     }
 }
+
+each_mode! {
+    /// Regression (threaded mode): a thread whose credentials another
+    /// thread was already checking waited out a 10-second channel timeout
+    /// before it looked at the verdict. Browsers send the same credentials
+    /// on several connections at once. Each client here gives up after 5
+    /// seconds: a bound that the stall passed, not a speed requirement.
+    fn concurrent_first_requests_with_the_same_credentials_are_all_answered(mode) {
+        let site = site();
+        // Cost 10: a check long enough (tens of milliseconds) that the
+        // eight requests surely arrive while it runs.
+        let Some(file) = htpasswd(&site, &[("alice", "pw")], 10) else { return };
+        let s = Server::start(mode, &site.path, &["--htpasswd", file.to_str().unwrap()]);
+        let creds = basic("alice", "pw");
+        let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+        let clients: Vec<_> = (0..8)
+            .map(|_| {
+                let mut c = s.connect();
+                c.stream.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+                let start = start.clone();
+                let creds = creds.clone();
+                std::thread::spawn(move || {
+                    start.wait();
+                    let r = c.get_with("/a.txt", &creds);
+                    (r.status, r.body)
+                })
+            })
+            .collect();
+        for c in clients {
+            let (status, body) = c.join().expect("answered within the bound");
+            assert_eq!((status, &body[..]), (200, &b"hello, skiff\n"[..]));
+        }
+    }
+}

@@ -243,3 +243,35 @@ fn a_log_on_a_full_disk_loses_lines_counted_and_never_stops_serving() {
     );
     assert_eq!(c.get("/a.txt").status, 200, "still serving");
 }
+
+each_mode! {
+    /// Regression: at the connection cap the metrics listener stopped
+    /// accepting with the others, and scrapes counted against the cap, so
+    /// metrics failed exactly when the server was saturated.
+    fn the_metrics_port_answers_at_the_connection_cap(mode) {
+        let site = site();
+        let s = Server::start(mode, &site.path, &["--metrics", "127.0.0.1:0", "--max-connections", "2", "--keep-alive-timeout", "60"]);
+        let at = metrics_addr(&s);
+        // Two connections hold the cap (kept open well past the clients'
+        // read timeout), each seen to be served.
+        let mut held: Vec<Client> = (0..2).map(|_| s.connect()).collect();
+        for c in &mut held {
+            assert_eq!(c.get("/a.txt").status, 200);
+        }
+        // A third waits in the backlog, unserved.
+        let mut waiting = s.connect();
+        waiting.send("GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n");
+        // Scrapes, one after another and several open at once, answer.
+        for _ in 0..3 {
+            let m = scrape(at);
+            assert!(value(&m, "skiff_requests_total", &[("method", "GET"), ("code", "200")]).is_some());
+        }
+        let mut open: Vec<Client> = (0..3).map(|_| Client::connect(at)).collect();
+        for c in &mut open {
+            assert_eq!(c.get("/metrics").status, 200);
+        }
+        // Once a place is free, the waiting client is served.
+        drop(held.pop());
+        assert_eq!(waiting.response().status, 200);
+    }
+}

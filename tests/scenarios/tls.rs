@@ -216,6 +216,36 @@ each_mode! {
 }
 
 each_mode! {
+    /// Regression (threaded mode): a ClientHello trickled a byte at a time
+    /// kept the handshake alive past `--header-timeout`, as if each read
+    /// restarted the clock. The deadline counts from accept, in every mode:
+    /// the server cuts the connection while bytes are still arriving.
+    fn a_trickled_client_hello_is_cut_at_the_header_timeout(mode) {
+        let site = site();
+        let ca = TestCa::new();
+        let s = Server::start_tls(mode, &site.path, &ca, &["--header-timeout", "2", "--verbose"]);
+        let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+        let mut client = rustls::ClientConnection::new(ca.client_config(), name).unwrap();
+        let mut hello = Vec::new();
+        client.write_tls(&mut hello).unwrap();
+        // 30 bytes, one every 0.4 s: 12 s of trickle, against a 2 s limit.
+        assert!(hello.len() > 30);
+        let mut c = s.connect();
+        let mut cut = None;
+        for (i, byte) in hello[..30].iter().enumerate() {
+            if c.stream.write_all(std::slice::from_ref(byte)).is_err() {
+                cut = Some(i);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(400));
+        }
+        assert!(cut.is_some(), "the server let a 12-second handshake go on");
+        s.wait_stderr(|l| l.iter().any(|l| l.ends_with("closed: TLS handshake timeout")));
+        assert_eq!(s.connect_tls(&ca).get("/a.txt").status, 200);
+    }
+}
+
+each_mode! {
     fn sighup_reloads_the_certificate_for_new_connections_only(mode) {
         let site = site();
         let ca = TestCa::new();
