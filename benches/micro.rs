@@ -70,7 +70,7 @@ fn rendering(c: &mut Criterion) {
                 Status::Ok,
                 date,
                 black_box(&f),
-                b"",
+                &[],
                 keep,
             );
             out.len()

@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::files::resolve::Lookup;
-use crate::http::response::{Status, Version, write_builtin_error_page};
+use crate::http::response::{Extra, Header, Status, Version, write_builtin_error_page};
 
 /// Largest value of every timeout flag (keep-alive, header, send,
 /// shutdown): one day. A longer timeout protects nothing, and the bound
@@ -297,8 +297,9 @@ pub struct Config {
     /// Canonical, existing directory.
     pub root: PathBuf,
     pub addr: SocketAddr,
-    /// Zero: keep-alive is off.
-    pub keep_alive: Duration,
+    /// How long an idle connection is kept open; `None`: keep-alive is
+    /// off (`--keep-alive-timeout 0`).
+    pub keep_alive: Option<Duration>,
     pub header_timeout: Duration,
     pub send_timeout: Duration,
     /// The version on every status line.
@@ -323,10 +324,10 @@ pub struct Config {
     pub threaded: bool,
     /// Event loops to run (at least 1; `--workers 0` resolved to the CPUs).
     pub workers: usize,
-    /// `--header` fields, rendered once: `\r\nName: value` each.
-    pub extra_headers: Box<[u8]>,
+    /// `--header` fields.
+    pub headers: Vec<Header>,
     /// The same plus `Cache-Control` (`--max-age`), for file responses.
-    pub file_headers: Box<[u8]>,
+    pub file_headers: Vec<Header>,
     /// `--list-dirs`.
     pub list_dirs: bool,
     /// `--show-hidden`.
@@ -349,14 +350,14 @@ pub struct Config {
     /// `--cache-control` rules, in order: the glob, and the extra headers
     /// (`--header` ones plus this `Cache-Control`) of a file response it
     /// matches.
-    pub cache_rules: Vec<(globset::GlobMatcher, Box<[u8]>)>,
+    pub cache_rules: Vec<(globset::GlobMatcher, Vec<Header>)>,
     /// `--cors` and its companions; `None`: no CORS headers at all.
     pub cors: Option<Cors>,
     /// `--htpasswd`, read and checked; `None`: no authentication.
     pub htpasswd: Option<std::sync::Arc<crate::auth::Htpasswd>>,
-    /// `WWW-Authenticate` for a 401, rendered with the realm, plus the
-    /// `--header` fields.
-    pub auth_challenge: Box<[u8]>,
+    /// `WWW-Authenticate` for a 401, with the realm, plus the `--header`
+    /// fields.
+    pub auth_challenge: Vec<Header>,
     /// `--auth-exempt` paths, normalised.
     pub auth_exempt: Vec<Vec<u8>>,
     /// HTTPS (`--tls-cert`/`--tls-key` or `--tls-self-signed`); `None`:
@@ -483,13 +484,9 @@ pub struct Cors {
     pub origins: Option<Vec<Box<str>>>,
     /// Header names a preflight may ask for (lowercase).
     pub allow_headers: Vec<Box<str>>,
-    /// `Access-Control-Expose-Headers`, rendered, if any.
-    pub expose_headers: Option<Box<str>>,
+    /// `Access-Control-Expose-Headers`, joined, if any.
+    pub expose_headers: Option<std::sync::Arc<str>>,
 }
-
-/// How long a browser may keep a preflight's answer. Chromium caps it at
-/// two hours, Firefox at a day.
-pub const CORS_MAX_AGE_SECS: u64 = 7200;
 
 /// A configuration problem, printed as `skiff: <message>`.
 #[derive(Debug)]
@@ -614,17 +611,20 @@ impl Config {
             }
         }
 
-        let mut extra_headers = Vec::new();
+        let mut headers = Vec::new();
         for spec in &args.headers {
             let (name, value) = parse_header_spec(spec).map_err(invalid)?;
-            extra_headers.extend_from_slice(format!("\r\n{name}: {value}").as_bytes());
+            headers.push(Header::new(name, value));
         }
+        let with = |name: &str, value: &str| {
+            let mut h = headers.clone();
+            h.push(Header::new(name, value));
+            h
+        };
         let mut cache_rules = Vec::new();
         for spec in &args.cache_control {
             let (glob, value) = parse_cache_rule(spec).map_err(invalid)?;
-            let mut headers = extra_headers.clone();
-            headers.extend_from_slice(format!("\r\nCache-Control: {value}").as_bytes());
-            cache_rules.push((glob, headers.into_boxed_slice()));
+            cache_rules.push((glob, with("Cache-Control", value)));
         }
         let index = parse_index(&args.index).map_err(invalid)?;
         let htpasswd = match &args.htpasswd {
@@ -647,9 +647,9 @@ impl Config {
                 "--auth-realm '{realm}': no quotes, backslashes or control characters"
             )));
         }
-        let mut auth_challenge = extra_headers.clone();
-        auth_challenge.extend_from_slice(
-            format!("\r\nWWW-Authenticate: Basic realm=\"{realm}\", charset=\"UTF-8\"").as_bytes(),
+        let auth_challenge = with(
+            "WWW-Authenticate",
+            &format!("Basic realm=\"{realm}\", charset=\"UTF-8\""),
         );
         let mut auth_exempt = Vec::new();
         for path in &args.auth_exempt {
@@ -733,15 +733,16 @@ impl Config {
             ),
             None => None,
         };
-        let mut file_headers = extra_headers.clone();
-        if let Some(secs) = args.max_age {
-            file_headers.extend_from_slice(format!("\r\nCache-Control: max-age={secs}").as_bytes());
-        }
+        let file_headers = match args.max_age {
+            Some(secs) => with("Cache-Control", &format!("max-age={secs}")),
+            None => headers.clone(),
+        };
 
         Ok(Config {
             root,
             addr,
-            keep_alive: Duration::from_secs(args.keep_alive_timeout),
+            keep_alive: (args.keep_alive_timeout > 0)
+                .then(|| Duration::from_secs(args.keep_alive_timeout)),
             header_timeout: Duration::from_secs(args.header_timeout),
             send_timeout: Duration::from_secs(args.send_timeout),
             version: match args.protocol {
@@ -766,8 +767,8 @@ impl Config {
                 n => usize::from(n),
             }
             .min(MAX_WORKERS as usize),
-            extra_headers: extra_headers.into_boxed_slice(),
-            file_headers: file_headers.into_boxed_slice(),
+            headers,
+            file_headers,
             list_dirs: args.list_dirs,
             show_hidden: args.show_hidden,
             precompressed: args.precompressed,
@@ -780,7 +781,7 @@ impl Config {
             cache_rules,
             cors,
             htpasswd,
-            auth_challenge: auth_challenge.into_boxed_slice(),
+            auth_challenge,
             auth_exempt,
             tls,
             redirect_http: args.redirect_http,
@@ -792,6 +793,16 @@ impl Config {
     /// The page sent as the body of an error response.
     pub fn error_page(&self, status: Status) -> &std::sync::Arc<[u8]> {
         &self.error_pages[status.index()]
+    }
+
+    /// The header fields a reply carries (see [`Extra`]).
+    pub fn extra(&self, extra: Extra) -> &[Header] {
+        match extra {
+            Extra::Common => &self.headers,
+            Extra::File => &self.file_headers,
+            Extra::Rule(i) => self.cache_rules.get(i).map_or(&self.file_headers, |r| &r.1),
+            Extra::Challenge => &self.auth_challenge,
+        }
     }
 
     /// How request targets find files under this configuration.
@@ -807,7 +818,7 @@ impl Config {
 
     /// Whether connections may persist at all.
     pub fn keep_alive_enabled(&self) -> bool {
-        self.version == Version::Http11 && !self.keep_alive.is_zero()
+        self.version == Version::Http11 && self.keep_alive.is_some()
     }
 }
 
@@ -1018,7 +1029,7 @@ mod tests {
         let root = tmp_root();
         let c = parse(&["--root", root.to_str().unwrap()]).unwrap();
         assert_eq!(c.addr, "0.0.0.0:8080".parse().unwrap());
-        assert_eq!(c.keep_alive, Duration::from_secs(10));
+        assert_eq!(c.keep_alive, Some(Duration::from_secs(10)));
         assert_eq!(c.version, Version::Http11);
         assert!(c.keep_alive_enabled());
         assert!(

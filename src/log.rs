@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::http::date::Utc;
-use crate::http::response::write_u64;
+use crate::http::request::Method;
+use crate::http::response::{Status, write_u64};
 
 /// Buffered bytes that force a write before the second is up.
 const FLUSH_BYTES: usize = 64 * 1024;
@@ -34,6 +35,8 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// be read) and, for the combined format, two of its fields.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Said<'a> {
+    /// The request's method, when its head was read.
+    pub method: Option<Method>,
     pub line: Option<&'a [u8]>,
     pub referer: Option<&'a [u8]>,
     pub user_agent: Option<&'a [u8]>,
@@ -46,6 +49,7 @@ impl Said<'_> {
     /// after its request's bytes are gone).
     pub fn to_owned(&self) -> OwnedSaid {
         OwnedSaid {
+            method: self.method,
             line: self.line.map(Box::from),
             referer: self.referer.map(Box::from),
             user_agent: self.user_agent.map(Box::from),
@@ -57,6 +61,7 @@ impl Said<'_> {
 /// [`Said`], owned.
 #[derive(Debug, Clone, Default)]
 pub struct OwnedSaid {
+    method: Option<Method>,
     line: Option<Box<[u8]>>,
     referer: Option<Box<[u8]>>,
     user_agent: Option<Box<[u8]>>,
@@ -66,6 +71,7 @@ pub struct OwnedSaid {
 impl OwnedSaid {
     pub fn said(&self) -> Said<'_> {
         Said {
+            method: self.method,
             line: self.line.as_deref(),
             referer: self.referer.as_deref(),
             user_agent: self.user_agent.as_deref(),
@@ -79,7 +85,7 @@ impl OwnedSaid {
 pub struct Entry<'a> {
     pub peer: IpAddr,
     pub said: Said<'a>,
-    pub status: u16,
+    pub status: Status,
     /// Body bytes sent.
     pub bytes: u64,
     /// From the head's first byte to the response being complete in the
@@ -377,7 +383,7 @@ impl AccessLog {
             None => self.buf.push(b'-'),
         }
         self.buf.extend_from_slice(b"\" ");
-        write_u64(&mut self.buf, u64::from(e.status));
+        write_u64(&mut self.buf, u64::from(e.status.code()));
         self.buf.push(b' ');
         write_u64(&mut self.buf, e.bytes);
         if self.format == Format::Combined {
@@ -501,7 +507,7 @@ fn write_json(out: &mut Vec<u8>, unix_secs: u64, e: &Entry<'_>) {
         json_field(out, name, value);
     }
     out.extend_from_slice(b",\"status\":");
-    write_u64(out, u64::from(e.status));
+    write_u64(out, u64::from(e.status.code()));
     out.extend_from_slice(b",\"bytes\":");
     write_u64(out, e.bytes);
     out.extend_from_slice(b",\"duration_us\":");
@@ -618,7 +624,7 @@ mod tests {
                     line: Some(b"GET /a.txt?q=1 HTTP/1.1"),
                     ..Said::default()
                 },
-                status: 200,
+                status: Status::Ok,
                 bytes: 380,
                 duration_us: None,
                 tls: None,
@@ -629,7 +635,7 @@ mod tests {
             &Entry {
                 peer: "::1".parse().unwrap(),
                 said: Said::default(),
-                status: 400,
+                status: Status::BadRequest,
                 bytes: 0,
                 duration_us: None,
                 tls: None,
@@ -723,12 +729,13 @@ mod tests {
             &Entry {
                 peer: "::1".parse().unwrap(),
                 said: Said {
+                    method: Some(Method::Get),
                     line: Some(b"GET /a b?q=1&x=\"2\" HTTP/1.1"),
                     referer: Some(b"http://r/\xff"),
                     user_agent: None,
                     started: None,
                 },
-                status: 200,
+                status: Status::Ok,
                 bytes: 13,
                 duration_us: Some(42),
                 tls: Some("TLSv1.3"),

@@ -10,12 +10,29 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use crate::conn::Why;
+use crate::http::request::Method;
 use crate::http::response::Status;
 
 /// Request methods counted by name; anything else is `other`.
 pub const METHODS: [&str; 10] = [
     "GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH", "TRACE", "CONNECT", "other",
 ];
+
+/// The position of a method in [`METHODS`].
+fn method_index(method: Option<Method>) -> usize {
+    match method {
+        Some(Method::Get) => 0,
+        Some(Method::Head) => 1,
+        Some(Method::Options) => 2,
+        Some(Method::Post) => 3,
+        Some(Method::Put) => 4,
+        Some(Method::Delete) => 5,
+        Some(Method::Patch) => 6,
+        Some(Method::Trace) => 7,
+        Some(Method::Connect) => 8,
+        Some(Method::Other) | None => 9,
+    }
+}
 
 /// Upper bounds of the request-duration histogram, in microseconds: from
 /// 100 us (a cached small file) to 10 s (a large download).
@@ -87,22 +104,18 @@ impl Default for LoopMetrics {
 }
 
 impl LoopMetrics {
-    /// A response: the method from its request line, its status, body
-    /// bytes sent, and how long it took (when a head was read).
-    pub fn response(&self, line: Option<&[u8]>, status: u16, bytes: u64, duration_us: Option<u64>) {
-        let method = line
-            .and_then(|l| l.split(|&c| c == b' ').next())
-            .and_then(|m| {
-                METHODS[..METHODS.len() - 1]
-                    .iter()
-                    .position(|n| n.as_bytes() == m)
-            })
-            .unwrap_or(METHODS.len() - 1);
-        let status = Status::ALL
-            .iter()
-            .position(|s| s.code() == status)
-            .unwrap_or(0);
-        self.add(&self.requests[method][status], 1);
+    /// A response: its request's method (`None` when no head was read),
+    /// its status, body bytes sent, and how long it took (when a head was
+    /// read).
+    pub fn response(
+        &self,
+        method: Option<Method>,
+        status: Status,
+        bytes: u64,
+        duration_us: Option<u64>,
+    ) {
+        let method = method_index(method);
+        self.add(&self.requests[method][status.index()], 1);
         self.add(&self.response_bytes, bytes);
         if let Some(us) = duration_us {
             let i = BUCKETS_US
@@ -423,10 +436,14 @@ mod tests {
     fn a_response_is_counted_once_in_each_place() {
         let m = Metrics::new(2, false, false, false);
         m.of(0)
-            .response(Some(b"GET / HTTP/1.1"), 200, 13, Some(150));
-        m.of(1)
-            .response(Some(b"BREW / HTTP/1.1"), 501, 0, Some(20_000_000));
-        m.of(1).response(None, 400, 5, None);
+            .response(Some(Method::Get), Status::Ok, 13, Some(150));
+        m.of(1).response(
+            Some(Method::Other),
+            Status::NotImplemented,
+            0,
+            Some(20_000_000),
+        );
+        m.of(1).response(None, Status::BadRequest, 5, None);
         let text = String::from_utf8(m.render(&[])).unwrap();
         assert!(
             text.contains("skiff_requests_total{method=\"GET\",code=\"200\"} 1\n"),

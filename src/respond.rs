@@ -1,45 +1,64 @@
-//! From one parsed request to the reply it gets.
+//! From one request to the reply it gets: every HTTP policy decision.
 //!
-//! The pipeline, top to bottom:
-//! 1. Method: GET and HEAD are served; `OPTIONS *`, and `OPTIONS` for a
+//! The pipeline, top to bottom ([`respond`]):
+//! 1. The listener's role ([`Site`]), matched once: the `--redirect-http`
+//!    listener answers everything with a 308 to HTTPS; the `--metrics`
+//!    listener serves `/metrics` and nothing else (and is neither counted
+//!    nor logged); the server's own port goes on.
+//! 2. A CORS preflight from an allowed origin (`--cors`) is answered 204.
+//! 3. Credentials (`--htpasswd`, unless the path is `--auth-exempt`): a
+//!    verdict already known is used; otherwise the check goes to the
+//!    worker pool and the answer is [`NeedsVerdict`] (the
+//!    connection parks and asks again when the verdict is in). Missing or
+//!    wrong is 401; too many checks under way is 503.
+//! 4. The request is counted per path.
+//! 5. Method: GET and HEAD are served; `OPTIONS *`, and `OPTIONS` for a
 //!    resource that exists, get 200 with `Allow: GET, HEAD, OPTIONS` and
 //!    no content; the other standard methods get 405 with that `Allow`;
 //!    anything else gets 501. An `Expect` other than `100-continue` is 417.
-//! 2. Resolve the target under the root (`files::resolve`): a file, a
+//! 6. Resolve the target under the root (`files::resolve`): a file, a
 //!    redirect for a directory without its slash, a directory to list
 //!    (`--list-dirs`: HTML, or JSON when `Accept` prefers it, with
-//!    `Vary: Accept`), or an error status. With `--precompressed`, a file
-//!    that has `.br`/`.gz` variants is answered from the variant
-//!    `Accept-Encoding` weighs highest (`br` on a tie), with
-//!    `Content-Encoding`; the original's `Content-Type`; the variant's own
-//!    validators, length and ranges (ranges count encoded bytes). Every
+//!    `Vary: Accept`), or an error status. A GET or HEAD for a path where
+//!    nothing exists, accepting `text/html`, gets the `--fallback` file.
+//!    With `--precompressed`, a file that has `.br`/`.gz` variants is
+//!    answered from the variant `Accept-Encoding` weighs highest (`br` on
+//!    a tie), with `Content-Encoding`; the original's `Content-Type`; the
+//!    variant's own validators, length and ranges (ranges count encoded
+//!    bytes). Text files are also compressed on the fly, once per version
+//!    on the worker pool, and served identity until that is done. Every
 //!    response for such a file, encoded or not, says
 //!    `Vary: Accept-Encoding`.
-//! 3. Preconditions, in RFC 9110 section 13.2.2's order: `If-Match` (else
+//! 7. Preconditions, in RFC 9110 section 13.2.2's order: `If-Match` (else
 //!    `If-Unmodified-Since`) failing is 412; `If-None-Match` matching (else
 //!    `If-Modified-Since` not newer) is 304. Unparseable dates, and an
 //!    `If-Modified-Since` later than the server's clock, are ignored.
-//! 4. `Range`, honoured only when `If-Range` (if any) matches: one range is
+//! 8. `Range`, honoured only when `If-Range` (if any) matches: one range is
 //!    a 206 with `Content-Range`, several are `multipart/byteranges`, none
 //!    satisfiable is 416; an unusable `Range` is ignored.
-//! 5. The reply: status, the fields of its head, and the body that follows.
-//! 6. The connection (`finish`): whether it persists (HTTP/1.1 or 1.0
-//!    keep-alive, not stopping, not a 400, a request body small enough to
-//!    read), whether the body goes out (not for HEAD and 304), and the
-//!    request body to read and drop first (`Content-Length` up to
-//!    [`MAX_DISCARD`], or chunked), after `100 Continue` when asked for.
+//! 9. The reply: status, the fields of its head (with the `--header`,
+//!    `--max-age` or `--cache-control` fields that apply, and CORS's), and
+//!    the body that follows: a protocol-neutral [`Reply`] that the HTTP/1
+//!    writer (`conn`) renders.
 //!
-//! Sans-I/O apart from opening and stat-ing the file; never reads file
-//! contents and never writes anything.
+//! HTTP/1's own connection policy ([`fate`]): whether the connection
+//! persists, whether the request body is read first, `100 Continue`. And
+//! what the connection meets on its own (a head that does not parse, a
+//! timeout, a malformed chunked body, a file cut short, plain HTTP on the
+//! HTTPS port) becomes a reply in one place: [`failed`].
+//!
+//! Sans-I/O apart from the services it is lent (finding and stat-ing
+//! files, small ones read into the cache; the verdicts and encodings
+//! made off the loop); never writes anything.
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::auth::Verdict;
+use crate::auth::{Authenticator, Verdict};
 use crate::config::Config;
+use crate::counts::Tally;
 use crate::files::body::FileStream;
 use crate::files::cache::{FileSource, ListingAsk, Uncached};
-use std::sync::Arc;
-
 use crate::files::compress::{self, Encodings};
 use crate::files::resolve::{Coding, Found, Resolution, Source};
 use crate::http::conditional::{
@@ -49,7 +68,8 @@ use crate::http::date::Clock;
 use crate::http::date::unix_secs;
 use crate::http::negotiate::{accepts_html, coding_weight, wants_json};
 use crate::http::request::{Expect, Framing, HeadError, Method, Request};
-use crate::http::response::{Fields, Persist, Status, Vary, write_head};
+use crate::http::response::{CorsFields, Extra, Fields, Persist, Status, Vary};
+use crate::metrics::Page;
 
 /// Content type of every error page.
 pub const HTML: &str = "text/html";
@@ -58,8 +78,53 @@ pub const HTML: &str = "text/html";
 /// answer to a request with a larger one closes the connection unread.
 pub const MAX_DISCARD: u64 = 1024 * 1024;
 
-/// The decision for one request: everything the connection sends, and
-/// what becomes of the connection. The connection only moves the bytes.
+/// The body of the answer to plain HTTP on the HTTPS port (as nginx
+/// answers it: a 400, explained).
+pub const PLAIN_HTTP_TEXT: &[u8] =
+    b"This port speaks HTTPS. Ask for the same address with https:// here.\n";
+
+/// Which listener a request came through: its role, matched once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Site {
+    /// The server's own port (HTTP, or HTTPS): files.
+    Public,
+    /// `--redirect-http`: every request gets a 308 to the same URL over
+    /// HTTPS on this port.
+    Redirect { https_port: u16 },
+    /// `--metrics`: the metrics, and nothing else; scrapes are neither
+    /// counted among the requests they report nor logged beside them.
+    Metrics,
+}
+
+/// What a driver lends [`respond`] for one request: where files are
+/// found, encodings made, credentials checked, requests counted, and the
+/// metrics page. Each is `None` when the server has none.
+#[derive(Default)]
+pub struct Services<'a> {
+    /// Where files are found (the driver's cache), or `None` to resolve
+    /// every request afresh.
+    pub files: Option<&'a mut dyn FileSource>,
+    /// Encodings made on the fly (`None` with `--no-compress`).
+    pub encodings: Option<&'a mut dyn Encodings>,
+    /// Where credentials are checked (`--htpasswd`).
+    pub auth: Option<&'a mut dyn Authenticator>,
+    /// Where requests are counted per path.
+    pub counts: Option<&'a Mutex<Tally>>,
+    /// What the `--metrics` listener serves.
+    pub page: Option<&'a Page>,
+}
+
+/// What [`respond`] decides: the reply, or this.
+pub type Decision = Result<Reply, NeedsVerdict>;
+
+/// The credentials are being checked on the worker pool: the driver
+/// brings the connection back when the verdict is in, and the request is
+/// decided again then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeedsVerdict;
+
+/// The decision for one request, in terms any protocol can send: a
+/// status, the fields of the head, and the body's source.
 #[derive(Debug)]
 pub struct Reply {
     pub status: Status,
@@ -67,32 +132,10 @@ pub struct Reply {
     pub fields: Fields,
     /// What follows the head on a GET.
     pub body: Body,
-    /// Whether the connection stays open after this reply.
-    pub persist: Persist,
     /// The head goes out without the body (HEAD, 304).
     pub head_only: bool,
-    /// The request body to read and throw away before this reply is sent
-    /// (`Framing::None` when there is none, or when it is too large to
-    /// read: then `persist` is `Close`). A chunked body that turns out
-    /// malformed replaces this reply with a 400 ([`Reply::bad_body`]).
-    pub discard: Framing,
-    /// Send `100 Continue` before reading that body: the client asked
-    /// (`Expect: 100-continue`, HTTP/1.1) and may be holding it back.
-    pub send_continue: bool,
-    /// The `--cache-control` rule that applies (its index), if any.
-    pub cache_rule: Option<usize>,
-    /// CORS headers, for a request from an allowed origin.
-    pub cors: Option<CorsReply>,
-}
-
-/// What CORS adds to a reply (`--cors`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CorsReply {
-    /// `Access-Control-Allow-Origin`: `*`, or the request's origin.
-    pub allow_origin: Option<Box<[u8]>>,
-    /// A preflight's answer: the requested headers that are allowed,
-    /// joined (maybe empty).
-    pub preflight: Option<Vec<u8>>,
+    /// The access log and the metrics see this reply (not a scrape's).
+    pub observed: bool,
 }
 
 /// What follows the head on a GET (a HEAD sends none of it).
@@ -103,124 +146,88 @@ pub enum Body {
     /// The error page for this status (`Config::error_page`).
     Page(Status),
     /// Bytes of a file (the whole of it, one range, or multipart), or of a
-    /// listing.
+    /// listing, or of text made for this reply.
     File(FileStream),
 }
 
 impl Reply {
-    /// An error reply with its page as the body. It closes the connection
-    /// unless [`respond`] (which knows the request) decides otherwise.
+    /// An error reply with its page as the body.
     pub fn error(status: Status, config: &Config) -> Reply {
         let fields = Fields {
             content_type: Some(HTML),
             content_length: config.error_page(status).len() as u64,
             allow: status == Status::MethodNotAllowed,
+            extra: if status == Status::Unauthorized {
+                Extra::Challenge
+            } else {
+                Extra::Common
+            },
             ..Fields::default()
         };
         Reply::new(status, fields, Body::Page(status))
     }
 
-    /// A reply with these fields and body, closing the connection unless
-    /// [`respond`] (which knows the request) decides otherwise.
+    /// A reply with these fields and body.
     pub fn new(status: Status, fields: Fields, body: Body) -> Reply {
         Reply {
             status,
             fields,
             body,
-            persist: Persist::Close,
             head_only: false,
-            discard: Framing::None,
-            send_continue: false,
-            cache_rule: None,
-            cors: None,
+            observed: true,
         }
     }
 
-    /// The answer to a head that could not be parsed: after it the next
-    /// request's start is unknown, so the connection closes.
-    pub fn refuse(e: HeadError, config: &Config) -> Reply {
-        Reply::error(Status::from(e), config)
-    }
-
-    /// The answer to a request whose chunked body was malformed, sent in
-    /// place of the reply decided from its head.
-    pub fn bad_body(config: &Config) -> Reply {
-        Reply::error(Status::BadRequest, config)
-    }
-
-    /// This reply, but the last on its connection: its request body grew
-    /// past [`MAX_DISCARD`] while being read.
-    pub fn closing(self) -> Reply {
-        Reply {
-            persist: Persist::Close,
-            ..self
-        }
-    }
-
-    /// The fields `--header` and `--max-age` add to this reply: file
-    /// responses (those with validators) get `Cache-Control` too.
-    pub fn extra_headers<'c>(&self, config: &'c Config) -> &'c [u8] {
-        if self.status == Status::Unauthorized {
-            return &config.auth_challenge;
-        }
-        if self.fields.etag.is_some() && !self.status.is_error() {
-            match self.cache_rule {
-                Some(i) => &config.cache_rules[i].1,
-                None => &config.file_headers,
-            }
-        } else {
-            &config.extra_headers
-        }
-    }
-
-    /// Renders the head into `out`.
-    pub fn write_head(&self, out: &mut Vec<u8>, config: &Config, date: &[u8]) {
-        let extra = self.extra_headers(config);
-        let with_cors;
-        let extra = match (&self.cors, &config.cors) {
-            (Some(cors), Some(settings)) => {
-                with_cors = cors_headers(extra, cors, settings);
-                &with_cors[..]
-            }
-            _ => extra,
+    /// A reply whose body is these bytes.
+    fn bytes(status: Status, content_type: &'static str, bytes: Arc<[u8]>) -> Reply {
+        let len = bytes.len() as u64;
+        let fields = Fields {
+            content_type: Some(content_type),
+            content_length: len,
+            ..Fields::default()
         };
-        write_head(
-            out,
-            config.version,
-            self.status,
-            date,
-            &self.fields,
-            extra,
-            self.persist,
-        );
+        let body = Body::File(FileStream::window(Source::Bytes(bytes), 0, len));
+        Reply::new(status, fields, body)
     }
 }
 
-/// `extra` plus the CORS fields of `cors`.
-fn cors_headers(extra: &[u8], cors: &CorsReply, settings: &crate::config::Cors) -> Vec<u8> {
-    let mut out = Vec::with_capacity(extra.len() + 160);
-    out.extend_from_slice(extra);
-    out.extend_from_slice(b"\r\nAccess-Control-Allow-Origin: ");
-    out.extend_from_slice(cors.allow_origin.as_deref().unwrap_or(b"*"));
-    match &cors.preflight {
-        Some(headers) => {
-            out.extend_from_slice(b"\r\nAccess-Control-Allow-Methods: ");
-            out.extend_from_slice(crate::http::response::ALLOW.as_bytes());
-            if !headers.is_empty() {
-                out.extend_from_slice(b"\r\nAccess-Control-Allow-Headers: ");
-                out.extend_from_slice(headers);
-            }
-            out.extend_from_slice(b"\r\nAccess-Control-Max-Age: ");
-            crate::http::response::write_u64(&mut out, crate::config::CORS_MAX_AGE_SECS);
-        }
-        None => {
-            if let Some(expose) = &settings.expose_headers {
-                out.extend_from_slice(b"\r\nAccess-Control-Expose-Headers: ");
-                out.extend_from_slice(expose.as_bytes());
-            }
+/// What the connection meets on its own, before or instead of a reply
+/// [`respond`] decided. [`failed`] is the one place each becomes a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The head could not be parsed (400, 414, 431, 501, 505).
+    Head(HeadError),
+    /// The head did not arrive within `--header-timeout` (408).
+    Timeout,
+    /// A chunked request body was malformed (400).
+    BadBody,
+    /// A file was shorter than its length when its bytes were read (500).
+    ShortFile,
+    /// Plain HTTP arrived on the HTTPS port (400, explained).
+    PlainHttp,
+}
+
+impl Failure {
+    pub fn status(self) -> Status {
+        match self {
+            Failure::Head(e) => Status::from(e),
+            Failure::Timeout => Status::RequestTimeout,
+            Failure::BadBody | Failure::PlainHttp => Status::BadRequest,
+            Failure::ShortFile => Status::InternalServerError,
         }
     }
-    out
+}
+
+/// The reply to a [`Failure`]. The connection ends after it: what follows
+/// on the connection can no longer be read as requests.
+pub fn failed(failure: Failure, config: &Config) -> (Reply, Fate) {
+    let reply = match failure {
+        Failure::PlainHttp => {
+            Reply::bytes(Status::BadRequest, "text/plain", PLAIN_HTTP_TEXT.into())
+        }
+        other => Reply::error(other.status(), config),
+    };
+    (reply, Fate::CLOSE)
 }
 
 /// The `Access-Control-Allow-Origin` value for `origin` under `cors`:
@@ -267,13 +274,15 @@ fn preflight(req: &Request<'_>, config: &Config) -> Option<Reply> {
             headers.extend_from_slice(name);
         }
     }
-    Some(Reply {
-        cors: Some(CorsReply {
+    let fields = Fields {
+        cors: Some(CorsFields {
             allow_origin,
             preflight: Some(headers),
+            expose: None,
         }),
-        ..Reply::new(Status::NoContent, Fields::default(), Body::Empty)
-    })
+        ..Fields::default()
+    };
+    Some(Reply::new(Status::NoContent, fields, Body::Empty))
 }
 
 /// CORS on any other reply: `Access-Control-Allow-Origin` (and expose
@@ -284,38 +293,30 @@ fn with_cors(req: &Request<'_>, reply: &mut Reply, config: &Config) {
         return;
     };
     reply.fields.vary.origin |= cors.origins.is_some();
-    if reply.cors.is_none() {
+    if reply.fields.cors.is_none() {
         if let Some(allow_origin) = req.origin.and_then(|o| allowed_origin(o, cors)) {
-            reply.cors = Some(CorsReply {
+            reply.fields.cors = Some(CorsFields {
                 allow_origin,
                 preflight: None,
+                expose: cors.expose_headers.clone(),
             });
         }
     }
 }
 
-/// Everything [`respond`] needs besides the request and the files.
+/// Everything [`respond`] needs besides the request and the services.
 #[derive(Clone, Copy)]
 pub struct Context<'a> {
     pub config: &'a Config,
     pub clock: &'a Clock,
-    /// The server is stopping: every reply is the last on its connection.
-    pub draining: bool,
-    /// What authentication said of this request (`Granted` when none is
-    /// needed: see [`needs_auth`]).
-    pub auth: Verdict,
-    /// The request came to the `--redirect-http` listener: answer it with
-    /// a 308 to HTTPS on this port.
-    pub redirect: Option<u16>,
-    /// The request came to the `--metrics` listener: it gets the metrics,
-    /// and nothing else.
-    pub metrics: Option<&'a crate::metrics::Page>,
+    /// Which listener the request came through.
+    pub site: Site,
 }
 
 /// Whether `req` must show credentials: `--htpasswd` is on, and it is not
 /// a CORS preflight (browsers never send credentials with one) nor for an
 /// `--auth-exempt` path.
-pub fn needs_auth(req: &Request<'_>, config: &Config) -> bool {
+fn needs_auth(req: &Request<'_>, config: &Config) -> bool {
     if config.htpasswd.is_none() {
         return false;
     }
@@ -331,39 +332,113 @@ pub fn needs_auth(req: &Request<'_>, config: &Config) -> bool {
     }
 }
 
-/// Decides the reply to `req`: status, fields, body, and the fate of the
-/// request body and of the connection. Files are found through `files` (a
-/// cache), or with `None` by looking at the file system every time;
-/// encodings made on the fly through `encodings` (`None`: none are).
-pub fn respond(
-    req: &Request<'_>,
-    cx: Context<'_>,
-    files: Option<&mut (dyn FileSource + '_)>,
-    encodings: Option<&mut (dyn Encodings + '_)>,
-) -> Reply {
-    if let Some(port) = cx.redirect {
-        let mut reply = to_https(req, port, cx.config);
-        finish(req, &mut reply, cx.config, cx.draining);
-        return reply;
-    }
-    if let Some(page) = cx.metrics {
-        let mut reply = metrics_reply(req, page, cx.config);
-        finish(req, &mut reply, cx.config, cx.draining);
-        return reply;
-    }
-    let reply = match (preflight(req, cx.config), cx.auth) {
-        (Some(reply), _) => reply,
-        (None, Verdict::Granted) => decide(req, files, encodings, cx.config, cx.clock),
-        (None, Verdict::Denied) => Reply::error(Status::Unauthorized, cx.config),
-        // The check could not start (too many under way) or had no answer.
-        (None, Verdict::Busy | Verdict::Pending) => {
-            Reply::error(Status::ServiceUnavailable, cx.config)
+/// Decides the reply to `req` (see the module documentation).
+pub fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Services<'_>) -> Decision {
+    let config = cx.config;
+    let mut reply = match cx.site {
+        Site::Redirect { https_port } => to_https(req, https_port, config),
+        Site::Metrics => {
+            let mut reply = metrics_reply(req, services.page, config);
+            reply.observed = false;
+            reply
+        }
+        Site::Public => {
+            let reply = match preflight(req, config) {
+                Some(reply) => reply,
+                None => {
+                    let verdict = match (needs_auth(req, config), services.auth.as_deref_mut()) {
+                        (false, _) => Verdict::Granted,
+                        (true, Some(auth)) => auth.verdict(req.authorization),
+                        (true, None) => Verdict::Denied,
+                    };
+                    match verdict {
+                        Verdict::Pending => return Err(NeedsVerdict),
+                        Verdict::Granted => decide(req, services, config, cx.clock),
+                        Verdict::Denied => Reply::error(Status::Unauthorized, config),
+                        // Too many checks under way.
+                        Verdict::Busy => Reply::error(Status::ServiceUnavailable, config),
+                    }
+                }
+            };
+            if let Some(tally) = services.counts {
+                crate::counts::lock(tally).count(req.target);
+            }
+            let mut reply = reply;
+            with_cors(req, &mut reply, config);
+            reply
         }
     };
-    let mut reply = reply;
-    finish(req, &mut reply, cx.config, cx.draining);
-    with_cors(req, &mut reply, cx.config);
-    reply
+    reply.head_only = req.method == Method::Head || reply.status == Status::NotModified;
+    Ok(reply)
+}
+
+/// What an HTTP/1 exchange does around its reply: whether the connection
+/// persists, the request body to read and drop before the reply is sent,
+/// and whether to send `100 Continue` first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fate {
+    pub persist: Persist,
+    /// The request body to read and throw away before the reply is sent
+    /// (`Framing::None` when there is none, or when it is too large to
+    /// read: then `persist` is `Close`). A chunked body that turns out
+    /// malformed replaces the reply with [`Failure::BadBody`]'s.
+    pub discard: Framing,
+    /// Send `100 Continue` before reading that body: the client asked
+    /// (`Expect: 100-continue`, HTTP/1.1) and may be holding it back.
+    pub send_continue: bool,
+}
+
+impl Fate {
+    /// The last reply on its connection, with no body to read.
+    pub const CLOSE: Fate = Fate {
+        persist: Persist::Close,
+        discard: Framing::None,
+        send_continue: false,
+    };
+
+    /// This fate, but the last on its connection (a request body grew
+    /// past [`MAX_DISCARD`] while being read).
+    pub fn closing(self) -> Fate {
+        Fate {
+            persist: Persist::Close,
+            ..self
+        }
+    }
+}
+
+/// HTTP/1 connection policy for `reply` to `req`: keep-alive (HTTP/1.1 or
+/// 1.0 keep-alive, not `draining`, not a 400, a request body small enough
+/// to read), the request body to read and drop first (`Content-Length`
+/// up to [`MAX_DISCARD`], or chunked), and `100 Continue` when asked for.
+pub fn fate(req: &Request<'_>, reply: &Reply, config: &Config, draining: bool) -> Fate {
+    let readable = match req.framing {
+        Framing::None | Framing::Chunked => true,
+        Framing::Length(n) => n <= MAX_DISCARD,
+    };
+    let keep = config.keep_alive_enabled()
+        && req.keep_alive
+        && reply.status != Status::BadRequest
+        && !draining
+        && readable;
+    let persist = match config.keep_alive {
+        Some(timeout) if keep => Persist::KeepAlive {
+            timeout_secs: timeout.as_secs(),
+            http10_request: req.minor == 0,
+        },
+        _ => Persist::Close,
+    };
+    let discard = match req.framing {
+        Framing::Length(0) => Framing::None,
+        framing if readable => framing,
+        _ => Framing::None,
+    };
+    Fate {
+        persist,
+        discard,
+        // RFC 9110 section 10.1.1: an HTTP/1.0 client's 100-continue is
+        // ignored (it cannot parse a 1xx).
+        send_continue: req.expect == Expect::Continue && req.minor >= 1 && discard != Framing::None,
+    }
 }
 
 /// `--redirect-http`: a 308 to the same URL over HTTPS on `port`. The
@@ -410,7 +485,7 @@ fn to_https(req: &Request<'_>, port: u16, config: &Config) -> Reply {
 /// The `--metrics` listener: `GET`/`HEAD /metrics` (any query) gets the
 /// Prometheus text; any other method is refused (405 with `Allow: GET,
 /// HEAD`, or 501 for one unknown), any other path is 404.
-fn metrics_reply(req: &Request<'_>, page: &crate::metrics::Page, config: &Config) -> Reply {
+fn metrics_reply(req: &Request<'_>, page: Option<&Page>, config: &Config) -> Reply {
     use crate::http::target::{Target, parse};
     match req.method {
         Method::Get | Method::Head => {}
@@ -430,18 +505,14 @@ fn metrics_reply(req: &Request<'_>, page: &crate::metrics::Page, config: &Config
     ) {
         return Reply::error(Status::NotFound, config);
     }
-    let text: Arc<[u8]> = page.render().into();
-    let len = text.len() as u64;
-    let fields = Fields {
-        content_type: Some("text/plain; version=0.0.4"),
-        content_length: len,
-        ..Fields::default()
-    };
-    Reply::new(
-        Status::Ok,
-        fields,
-        Body::File(FileStream::window(Source::Bytes(text), 0, len)),
-    )
+    match page {
+        Some(page) => Reply::bytes(
+            Status::Ok,
+            "text/plain; version=0.0.4",
+            page.render().into(),
+        ),
+        None => Reply::error(Status::NotFound, config),
+    }
 }
 
 /// The authority of an absolute-form target (`http://host:port/p`),
@@ -468,45 +539,9 @@ fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
     ok.then_some(authority)
 }
 
-/// Connection policy: keep-alive, HEAD, the request body and `100
-/// Continue`, for a reply decided from a request.
-fn finish(req: &Request<'_>, reply: &mut Reply, config: &Config, draining: bool) {
-    let readable = match req.framing {
-        Framing::None | Framing::Chunked => true,
-        Framing::Length(n) => n <= MAX_DISCARD,
-    };
-    let keep = config.keep_alive_enabled()
-        && req.keep_alive
-        && reply.status != Status::BadRequest
-        && !draining
-        && readable;
-    reply.persist = if keep {
-        Persist::KeepAlive {
-            timeout_secs: config.keep_alive.as_secs(),
-            http10_request: req.minor == 0,
-        }
-    } else {
-        Persist::Close
-    };
-    reply.head_only = req.method == Method::Head || reply.status == Status::NotModified;
-    reply.discard = match req.framing {
-        Framing::Length(0) => Framing::None,
-        framing if readable => framing,
-        _ => Framing::None,
-    };
-    // RFC 9110 section 10.1.1: an HTTP/1.0 client's 100-continue is
-    // ignored (it cannot parse a 1xx).
-    reply.send_continue =
-        req.expect == Expect::Continue && req.minor >= 1 && reply.discard != Framing::None;
-}
-
-fn decide(
-    req: &Request<'_>,
-    files: Option<&mut (dyn FileSource + '_)>,
-    encodings: Option<&mut (dyn Encodings + '_)>,
-    config: &Config,
-    clock: &Clock,
-) -> Reply {
+fn decide(req: &Request<'_>, services: &mut Services<'_>, config: &Config, clock: &Clock) -> Reply {
+    let files = services.files.as_deref_mut();
+    let encodings = services.encodings.as_deref_mut();
     match req.method {
         Method::Get | Method::Head | Method::Options => {}
         Method::Post
@@ -589,8 +624,11 @@ fn decide(
             }
         }
     };
-    if reply.fields.etag.is_some() && !reply.status.is_error() && !config.cache_rules.is_empty() {
-        reply.cache_rule = cache_rule(req.target, config);
+    if reply.fields.etag.is_some() && !reply.status.is_error() {
+        reply.fields.extra = match cache_rule(req.target, config) {
+            Some(i) => Extra::Rule(i),
+            None => Extra::File,
+        };
     }
     reply
 }
@@ -632,6 +670,9 @@ fn fallback(
 
 /// The first `--cache-control` rule whose glob matches the target's path.
 fn cache_rule(target: &[u8], config: &Config) -> Option<usize> {
+    if config.cache_rules.is_empty() {
+        return None;
+    }
     let norm = crate::files::resolve::normalize(target).ok()?;
     let path = std::str::from_utf8(&norm.path).ok()?;
     config

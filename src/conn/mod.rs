@@ -61,13 +61,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::files::cache::FileSource;
 use crate::http::chunked::{self, ChunkError};
 use crate::http::date::Clock;
 use crate::http::request::{self, Framing, first_line};
 use crate::http::response::{CONTINUE, Status};
 use crate::log::{Entry, LogSink, OwnedSaid, Said};
-use crate::respond::{Context, MAX_DISCARD, Reply, respond};
+use crate::respond::{
+    Context, Failure, Fate, MAX_DISCARD, NeedsVerdict, Reply, Services, Site, failed, fate, respond,
+};
 
 pub use input::{INPUT_INITIAL, INPUT_MAX};
 use input::{Input, head_worth_parsing};
@@ -114,11 +115,6 @@ pub trait Transport: Read + Write {
     fn arm(&mut self, deadline: Instant, clock: &Clock, dir: Direction) -> io::Result<()> {
         let _ = (deadline, clock, dir);
         Ok(())
-    }
-
-    /// Whether [`Transport::send_file`] works here.
-    fn can_send_file(&self) -> bool {
-        false
     }
 
     /// Sends `count` bytes of `file` from `offset` without copying them
@@ -259,50 +255,37 @@ pub enum Next {
 pub struct Cx<'a> {
     pub config: &'a Config,
     pub clock: &'a Clock,
+    /// Which listener the connection came through.
+    pub site: Site,
     pub log: Option<&'a mut dyn LogSink>,
     /// Set when the server starts stopping: every response from then on is
     /// the last on its connection. Read live, so a blocking driver's call
     /// under way sees it.
     pub stopping: Option<&'a AtomicBool>,
-    /// Where files are found (the driver's cache), or `None` to resolve
-    /// every request afresh.
-    pub files: Option<&'a mut dyn FileSource>,
-    /// Where credentials are checked (`--htpasswd`).
-    pub auth: Option<&'a mut dyn crate::auth::Authenticator>,
-    /// Encodings made on the fly (`None` with `--no-compress`).
-    pub encodings: Option<&'a mut dyn crate::files::compress::Encodings>,
+    /// What [`respond`] is lent: files, encodings, credentials checks,
+    /// counts per path, the metrics page.
+    pub services: Services<'a>,
     /// The driver's buffer pool, if it keeps one.
     pub pool: Option<&'a mut BufPool>,
-    /// Where requests are counted per path, if anywhere.
-    pub counts: Option<&'a std::sync::Mutex<crate::counts::Tally>>,
-    /// This connection came to the `--redirect-http` listener: every
-    /// request is answered with a redirect to HTTPS on this port.
-    pub redirect: Option<u16>,
     /// The TLS version, for a connection over HTTPS (the access log).
     pub tls: Option<&'static str>,
     /// Where responses are counted (`--metrics`).
     pub metrics: Option<&'a crate::metrics::LoopMetrics>,
-    /// This connection came to the `--metrics` listener: it is served the
-    /// metrics and nothing else.
-    pub metrics_page: Option<&'a crate::metrics::Page>,
 }
 
 impl<'a> Cx<'a> {
+    /// A connection of the server's own port, lent nothing else.
     pub fn new(config: &'a Config, clock: &'a Clock, log: Option<&'a mut dyn LogSink>) -> Cx<'a> {
         Cx {
             config,
             clock,
+            site: Site::Public,
             log,
             stopping: None,
-            files: None,
-            auth: None,
-            encodings: None,
+            services: Services::default(),
             pool: None,
-            counts: None,
-            redirect: None,
             tls: None,
             metrics: None,
-            metrics_page: None,
         }
     }
 
@@ -312,7 +295,12 @@ impl<'a> Cx<'a> {
     }
 }
 
-fn log(cx: &mut Cx<'_>, peer: IpAddr, said: Said<'_>, status: u16, bytes: u64) {
+/// Records a response in the metrics and the access log; `None` for one
+/// they do not see (a scrape's).
+fn log(cx: &mut Cx<'_>, peer: IpAddr, said: Option<Said<'_>>, status: Status, bytes: u64) {
+    let Some(said) = said else {
+        return;
+    };
     if cx.metrics.is_none() && cx.log.is_none() {
         return;
     }
@@ -321,7 +309,7 @@ fn log(cx: &mut Cx<'_>, peer: IpAddr, said: Said<'_>, status: u16, bytes: u64) {
         .started
         .map(|t| Instant::now().saturating_duration_since(t).as_micros() as u64);
     if let Some(m) = cx.metrics {
-        m.response(said.line, status, bytes, duration_us);
+        m.response(said.method, status, bytes, duration_us);
     }
     let secs = cx.clock.unix_secs();
     let tls = cx.tls;
@@ -364,7 +352,8 @@ struct BodyRead {
     since: Instant,
     framing: BodyFraming,
     reply: Reply,
-    said: OwnedSaid,
+    fate: Fate,
+    said: Option<OwnedSaid>,
 }
 
 #[derive(Debug)]
@@ -411,6 +400,10 @@ pub struct Conn {
     reading: Reading,
     writing: Writing,
     busy: Option<Box<Busy>>,
+    /// Large file bodies go out with sendfile: decided once, by the driver
+    /// that made the connection (`--no-sendfile`, and whether its
+    /// transport can: not through TLS).
+    sendfile: bool,
 }
 
 enum Step {
@@ -425,13 +418,16 @@ enum Step {
 }
 
 impl Conn {
-    pub fn new(peer: SocketAddr, now: Instant) -> Conn {
+    /// A connection from `peer`, accepted at `now`; `sendfile`: large file
+    /// bodies go out with [`Transport::send_file`].
+    pub fn new(peer: SocketAddr, now: Instant, sendfile: bool) -> Conn {
         Conn {
             peer,
             answered: false,
             reading: Reading::Idle,
             writing: Writing::Idle { since: now },
             busy: None,
+            sendfile,
         }
     }
 
@@ -465,11 +461,7 @@ impl Conn {
             (Reading::Idle, Writing::Idle { since }) => {
                 // A new connection that sends nothing is idle too; with
                 // keep-alive off it gets the header timeout.
-                let idle = if config.keep_alive.is_zero() {
-                    config.header_timeout
-                } else {
-                    config.keep_alive
-                };
+                let idle = config.keep_alive.unwrap_or(config.header_timeout);
                 (later(*since, idle), Timeout::Idle)
             }
         }
@@ -523,7 +515,6 @@ impl Conn {
 
     fn run<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>, budget: &mut Budget) -> Next {
         self.busy(cx);
-        let sendfile = cx.config.sendfile && io.can_send_file();
         loop {
             if let Writing::Shut { .. } = self.writing {
                 return self.linger(io, cx);
@@ -532,7 +523,7 @@ impl Conn {
             let mut need_input = false;
             let mut parked = false;
             while budget.requests > 0 && self.accepts_more() {
-                match self.next_request(cx, sendfile) {
+                match self.next_request(cx) {
                     Step::Answered => budget.requests -= 1,
                     Step::Progress => {}
                     Step::NeedInput => {
@@ -621,7 +612,10 @@ impl Conn {
         };
         let busy = self.busy.as_deref_mut().expect("busy while sending");
         let peer = self.peer.ip();
-        match busy.output.flush(io, cx, peer, budget, stall) {
+        match busy
+            .output
+            .flush(io, cx, peer, budget, stall, self.sendfile)
+        {
             Flush::Done => {}
             Flush::Blocked => {
                 // A stall begins: note what the kernel holds for the client
@@ -658,35 +652,51 @@ impl Conn {
         }
     }
 
-    /// Queues `reply` (see [`queue_reply`]).
-    fn answer(
-        &mut self,
-        reply: Reply,
-        said: Said<'_>,
-        ending: Why,
-        sendfile: bool,
-        cx: &mut Cx<'_>,
-    ) {
-        let busy = self.busy.as_deref_mut().expect("busy while answering");
-        let peer = self.peer.ip();
-        queue_reply(
-            &mut busy.output,
-            &mut self.writing,
-            &mut self.answered,
+    /// Answers a [`Failure`] the connection met on its own, as the last
+    /// reply on it: the 408 to a head that never finished, or the 400 to
+    /// plain HTTP on the HTTPS port.
+    pub fn refuse(&mut self, failure: Failure, cx: &mut Cx<'_>) {
+        let line = self
+            .busy
+            .as_ref()
+            .and_then(|b| first_line(b.input.data()))
+            .map(<[u8]>::to_vec);
+        self.busy(cx).input.clear();
+        self.reading = Reading::Idle;
+        let ending = match failure {
+            Failure::Timeout => Why::Timeout(Timeout::Header),
+            Failure::PlainHttp => Why::PlainHttp,
+            other => Why::Protocol(other.status().code()),
+        };
+        let (reply, fate) = failed(failure, cx.config);
+        let said = Said {
+            line: line.as_deref(),
+            ..Said::default()
+        };
+        let Conn {
             peer,
-            reply,
-            Queued {
-                said,
-                ending,
-                sendfile,
-            },
-            cx,
-        );
+            answered,
+            writing,
+            busy,
+            sendfile,
+            ..
+        } = self;
+        let Some(busy) = busy.as_deref_mut() else {
+            return;
+        };
+        let out = Out {
+            output: &mut busy.output,
+            writing,
+            answered,
+            peer: peer.ip(),
+            sendfile: *sendfile,
+        };
+        out.queue(reply, fate, Some(said), ending, cx);
     }
 
     /// Moves the reading half along with what is buffered: begins a head,
     /// parses and answers it, or reads and drops a request body.
-    fn next_request(&mut self, cx: &mut Cx<'_>, sendfile: bool) -> Step {
+    fn next_request(&mut self, cx: &mut Cx<'_>) -> Step {
         let now = cx.clock.now();
         let Conn {
             peer,
@@ -694,9 +704,18 @@ impl Conn {
             reading,
             writing,
             busy,
+            sendfile,
         } = self;
-        let peer = peer.ip();
-        let Busy { input, output } = busy.as_deref_mut().expect("busy while reading");
+        let Some(Busy { input, output }) = busy.as_deref_mut() else {
+            return Step::NeedInput;
+        };
+        let out = Out {
+            output,
+            writing,
+            answered,
+            peer: peer.ip(),
+            sendfile: *sendfile,
+        };
         match reading {
             Reading::Idle if input.is_empty() => Step::NeedInput,
             Reading::Idle => {
@@ -721,7 +740,7 @@ impl Conn {
                     *scanned = data.len() as u32;
                     return Step::NeedInput;
                 }
-                let refused = match request::parse(data) {
+                let req = match request::parse(data) {
                     Ok(None) => {
                         // The buffer holds one byte more than the longest
                         // valid head, and parse names every head over a
@@ -730,101 +749,74 @@ impl Conn {
                         *scanned = data.len() as u32;
                         return Step::NeedInput;
                     }
-                    Err(e) => Reply::refuse(e, cx.config),
-                    Ok(Some(req)) => {
-                        if let (Some(tally), None, None) = (cx.counts, cx.redirect, cx.metrics_page)
-                        {
-                            crate::counts::lock(tally).count(req.target);
-                        }
-                        let auth = if cx.redirect.is_none()
-                            && cx.metrics_page.is_none()
-                            && crate::respond::needs_auth(&req, cx.config)
-                        {
-                            match cx.auth.as_deref_mut() {
-                                Some(a) => a.verdict(req.authorization),
-                                None => crate::auth::Verdict::Denied,
-                            }
-                        } else {
-                            crate::auth::Verdict::Granted
-                        };
-                        if auth == crate::auth::Verdict::Pending {
-                            *reading = Reading::Parked { since };
-                            return Step::Parked;
-                        }
-                        let context = Context {
-                            config: cx.config,
-                            clock: cx.clock,
-                            draining: cx.is_stopping(),
-                            auth,
-                            redirect: cx.redirect,
-                            metrics: cx.metrics_page,
-                        };
-                        let reply = respond(
-                            &req,
-                            context,
-                            cx.files.as_deref_mut(),
-                            cx.encodings.as_deref_mut(),
-                        );
+                    Ok(Some(req)) => req,
+                    Err(e) => {
+                        // The head is refused: nothing after it can be read.
+                        let line = first_line(input.data()).map(<[u8]>::to_vec);
+                        input.clear();
+                        *reading = Reading::Idle;
+                        let failure = Failure::Head(e);
+                        let (reply, fate) = failed(failure, cx.config);
                         let said = Said {
-                            line: Some(req.line),
-                            referer: req.referer,
-                            user_agent: req.user_agent,
+                            line: line.as_deref(),
                             started: Some(since),
+                            ..Said::default()
                         };
-                        let head_len = req.head_len;
-                        let framing = match reply.discard {
-                            Framing::None => {
-                                let queued = Queued {
-                                    said,
-                                    ending: Why::Done,
-                                    sendfile,
-                                };
-                                queue_reply(output, writing, answered, peer, reply, queued, cx);
-                                input.consume(head_len);
-                                *reading = next_head(input, now);
-                                return Step::Answered;
-                            }
-                            Framing::Length(n) => BodyFraming::Length(n.min(MAX_DISCARD)),
-                            Framing::Chunked => {
-                                BodyFraming::Chunked(chunked::Decoder::new(MAX_DISCARD))
-                            }
-                        };
-                        let said = said.to_owned();
-                        if reply.send_continue {
-                            output.push_interim(CONTINUE, cx);
-                            if let Writing::Idle { .. } = writing {
-                                *writing = Writing::Sending {
-                                    stall: Stall::new(now),
-                                    last: None,
-                                };
-                            }
-                        }
-                        input.consume(head_len);
-                        *reading = Reading::Body(Box::new(BodyRead {
-                            since,
-                            framing,
-                            reply,
-                            said,
-                        }));
-                        return Step::Progress;
+                        let ending = Why::Protocol(failure.status().code());
+                        out.queue(reply, fate, Some(said), ending, cx);
+                        return Step::Answered;
                     }
                 };
-                // The head is refused: nothing after it can be read.
-                let line = first_line(input.data()).map(<[u8]>::to_vec);
-                input.clear();
-                *reading = Reading::Idle;
-                let code = refused.status.code();
-                let queued = Queued {
-                    said: Said {
-                        line: line.as_deref(),
-                        started: Some(since),
-                        ..Said::default()
-                    },
-                    ending: Why::Protocol(code),
-                    sendfile,
+                let context = Context {
+                    config: cx.config,
+                    clock: cx.clock,
+                    site: cx.site,
                 };
-                queue_reply(output, writing, answered, peer, refused, queued, cx);
-                Step::Answered
+                let reply = match respond(&req, context, &mut cx.services) {
+                    Ok(reply) => reply,
+                    Err(NeedsVerdict) => {
+                        *reading = Reading::Parked { since };
+                        return Step::Parked;
+                    }
+                };
+                let fate = fate(&req, &reply, cx.config, cx.is_stopping());
+                let said = reply.observed.then_some(Said {
+                    method: Some(req.method),
+                    line: Some(req.line),
+                    referer: req.referer,
+                    user_agent: req.user_agent,
+                    started: Some(since),
+                });
+                let head_len = req.head_len;
+                let framing = match fate.discard {
+                    Framing::None => {
+                        out.queue(reply, fate, said, Why::Done, cx);
+                        input.consume(head_len);
+                        *reading = next_head(input, now);
+                        return Step::Answered;
+                    }
+                    Framing::Length(n) => BodyFraming::Length(n.min(MAX_DISCARD)),
+                    Framing::Chunked => BodyFraming::Chunked(chunked::Decoder::new(MAX_DISCARD)),
+                };
+                let said = said.map(|s| s.to_owned());
+                if fate.send_continue {
+                    out.output.push_interim(CONTINUE, cx);
+                    if let Writing::Idle { .. } = out.writing {
+                        *out.writing = Writing::Sending {
+                            stall: Stall::new(now),
+                            last: None,
+                        };
+                    }
+                }
+                input.consume(head_len);
+                *reading = Reading::Body(Box::new(BodyRead {
+                    since,
+                    framing,
+                    reply,
+                    fate,
+                    said,
+                }));
+                Step::Progress
             }
             Reading::Body(body) => {
                 let data = input.data();
@@ -846,29 +838,27 @@ impl Conn {
                 let Reading::Body(body) = std::mem::replace(reading, Reading::Idle) else {
                     unreachable!("matched above");
                 };
-                let BodyRead { reply, said, .. } = *body;
-                let (reply, ending) = match outcome {
+                let BodyRead {
+                    reply, fate, said, ..
+                } = *body;
+                let (reply, fate, ending) = match outcome {
                     Ok(_) => {
                         *reading = next_head(input, now);
-                        (reply, Why::Done)
+                        (reply, fate, Why::Done)
                     }
                     // Answer as decided, but the next request cannot be
                     // found: the connection ends after the reply.
                     Err(ChunkError::TooLarge) => {
                         input.clear();
-                        (reply.closing(), Why::Done)
+                        (reply, fate.closing(), Why::Done)
                     }
                     Err(ChunkError::Malformed(_)) => {
                         input.clear();
-                        (Reply::bad_body(cx.config), Why::Protocol(400))
+                        let (reply, fate) = failed(Failure::BadBody, cx.config);
+                        (reply, fate, Why::Protocol(400))
                     }
                 };
-                let queued = Queued {
-                    said: said.said(),
-                    ending,
-                    sendfile,
-                };
-                queue_reply(output, writing, answered, peer, reply, queued, cx);
+                out.queue(reply, fate, said.as_ref().map(OwnedSaid::said), ending, cx);
                 Step::Answered
             }
         }
@@ -935,20 +925,7 @@ impl Conn {
                 _ => Next::Close(Why::Timeout(Timeout::Send)),
             },
             (Timeout::Header, Writing::Idle { .. }) if !self.answered => {
-                let line = self
-                    .busy
-                    .as_ref()
-                    .and_then(|b| first_line(b.input.data()))
-                    .map(<[u8]>::to_vec);
-                self.busy(cx).input.clear();
-                self.reading = Reading::Idle;
-                let reply = Reply::error(Status::RequestTimeout, cx.config);
-                let said = Said {
-                    line: line.as_deref(),
-                    ..Said::default()
-                };
-                let sendfile = cx.config.sendfile && io.can_send_file();
-                self.answer(reply, said, Why::Timeout(Timeout::Header), sendfile, cx);
+                self.refuse(Failure::Timeout, cx);
                 self.drive(io, cx)
             }
             // Lingering ends for the reason the connection was ending.
@@ -968,48 +945,58 @@ impl Conn {
     }
 }
 
-/// A reply about to be queued.
-struct Queued<'s> {
-    said: Said<'s>,
-    /// Why the connection ends, if this reply ends it.
-    ending: Why,
-    /// Large file bodies will go out with sendfile.
+/// The writing side of a connection, borrowed to queue one reply (apart
+/// from the input buffer, which the request it answers may still borrow).
+struct Out<'c> {
+    output: &'c mut Output,
+    writing: &'c mut Writing,
+    answered: &'c mut bool,
+    peer: IpAddr,
+    /// Large file bodies go out with sendfile.
     sendfile: bool,
 }
 
-/// Renders a reply into `output` and moves the writing half to `Sending`
-/// (a free function so that the request it answers can still borrow the
-/// input buffer).
-fn queue_reply(
-    output: &mut Output,
-    writing: &mut Writing,
-    answered: &mut bool,
-    peer: IpAddr,
-    reply: Reply,
-    q: Queued<'_>,
-    cx: &mut Cx<'_>,
-) {
-    *answered = true;
-    let now = cx.clock.now();
-    let closes = output.queue(reply, q.said, peer, q.sendfile, cx);
-    let ending = closes.then(|| {
-        if cx.is_stopping() && q.ending == Why::Done {
-            Why::Shutdown
-        } else {
-            q.ending
-        }
-    });
-    *writing = match *writing {
-        Writing::Idle { .. } => Writing::Sending {
-            stall: Stall::new(now),
-            last: ending,
-        },
-        Writing::Sending { stall, last } => Writing::Sending {
-            stall,
-            last: last.or(ending),
-        },
-        shut @ Writing::Shut { .. } => shut,
-    };
+impl Out<'_> {
+    /// Renders a reply into the output (the HTTP/1 writer: [`Output::queue`])
+    /// and moves the writing half to `Sending`. `ending`: why the
+    /// connection ends, if this reply ends it. A file that turns out short
+    /// while a small body is read is answered with [`Failure::ShortFile`]
+    /// instead.
+    fn queue(self, reply: Reply, fate: Fate, said: Option<Said<'_>>, ending: Why, cx: &mut Cx<'_>) {
+        *self.answered = true;
+        let now = cx.clock.now();
+        let closes = match self
+            .output
+            .queue(reply, fate, said, self.peer, self.sendfile, cx)
+        {
+            Ok(closes) => closes,
+            Err(output::ShortFile) => {
+                let (reply, fate) = failed(Failure::ShortFile, cx.config);
+                let _ = self
+                    .output
+                    .queue(reply, fate, said, self.peer, self.sendfile, cx);
+                true
+            }
+        };
+        let ending = closes.then(|| {
+            if cx.is_stopping() && ending == Why::Done {
+                Why::Shutdown
+            } else {
+                ending
+            }
+        });
+        *self.writing = match *self.writing {
+            Writing::Idle { .. } => Writing::Sending {
+                stall: Stall::new(now),
+                last: ending,
+            },
+            Writing::Sending { stall, last } => Writing::Sending {
+                stall,
+                last: last.or(ending),
+            },
+            shut @ Writing::Shut { .. } => shut,
+        };
+    }
 }
 
 /// After a request: the next head, if any bytes of it are here, begins now.

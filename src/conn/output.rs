@@ -17,8 +17,14 @@ use std::time::Instant;
 use super::{Cx, Direction, Transport, Why, is_blocked, log};
 use crate::files::body::FileStream;
 use crate::files::cache::MAX_IN_MEMORY;
+use crate::http::response::{Persist, Status, write_head};
 use crate::log::{OwnedSaid, Said};
-use crate::respond::{Body, Reply};
+use crate::respond::{Body, Fate, Reply};
+
+/// A file was shorter than its length when a small body was read: nothing
+/// of its reply was queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ShortFile;
 
 /// Bytes of a file read per chunk when it cannot go out with sendfile, and
 /// the largest such body copied whole into the queue. 64 KiB matches a
@@ -231,8 +237,9 @@ impl Queue {
 #[derive(Debug)]
 struct Streaming {
     body: FileStream,
-    said: OwnedSaid,
-    status: u16,
+    /// `None`: not logged.
+    said: Option<OwnedSaid>,
+    status: Status,
     /// Body bytes handed to the socket or copied into the queue so far.
     loaded: u64,
 }
@@ -287,29 +294,41 @@ impl Output {
         self.buffer(cx).extend_from_slice(bytes);
     }
 
-    /// Renders `reply` (head and, unless head-only, body) behind what is
-    /// queued, and logs it (now, or when its streamed body ends). `sendfile`:
-    /// large file bodies will go out with sendfile. Returns whether this
-    /// response ends the connection (a file that shrank before a small
-    /// body was read turns into a closing 500).
+    /// The HTTP/1 writer: renders `reply` (head and, unless head-only,
+    /// body) behind what is queued, with the connection's `fate` in its
+    /// head, and logs it (now, or when its streamed body ends; `said` is
+    /// `None` for a reply nobody logs). `sendfile`: large file bodies will
+    /// go out with sendfile. Returns whether this response ends the
+    /// connection; `Err` (with nothing queued) when the file turned out
+    /// shorter than its length as a small body was read.
     pub fn queue(
         &mut self,
         reply: Reply,
-        said: Said<'_>,
+        fate: Fate,
+        said: Option<Said<'_>>,
         peer: IpAddr,
         sendfile: bool,
         cx: &mut Cx<'_>,
-    ) -> bool {
+    ) -> Result<bool, ShortFile> {
         let date = cx.clock.http_date();
         let config = cx.config;
         let buf = self.buffer(cx);
         let start = buf.len();
-        reply.write_head(buf, config, &date);
-        let closes = reply.persist == crate::http::response::Persist::Close;
-        let code = reply.status.code();
+        let extra = config.extra(reply.fields.extra);
+        write_head(
+            buf,
+            config.version,
+            reply.status,
+            &date,
+            &reply.fields,
+            extra,
+            fate.persist,
+        );
+        let closes = fate.persist == Persist::Close;
+        let code = reply.status;
         if reply.head_only {
             log(cx, peer, said, code, 0);
-            return closes;
+            return Ok(closes);
         }
         match reply.body {
             Body::Empty => log(cx, peer, said, code, 0),
@@ -323,7 +342,7 @@ impl Output {
                 if let Some((data, start, end)) = body.as_shared_slice() {
                     self.push_shared(data, start, end);
                     log(cx, peer, said, code, len);
-                    return closes;
+                    return Ok(closes);
                 }
                 // Small bodies are copied whole into the queue (one write
                 // for head and body, pipelined replies batched). Larger
@@ -336,32 +355,29 @@ impl Output {
                 if len <= inline_max as u64 {
                     if body.read_into(&mut self.queue.buf, CHUNK, true).is_err() {
                         // Nothing of this response has been sent yet: take
-                        // the head back and answer 500 instead.
+                        // the head back.
                         self.queue.buf.truncate(start);
-                        let reply = Reply::error(
-                            crate::http::response::Status::InternalServerError,
-                            config,
-                        );
-                        return self.queue(reply, said, peer, sendfile, cx);
+                        return Err(ShortFile);
                     }
                     log(cx, peer, said, code, len);
                 } else {
                     self.stream = Some(Streaming {
                         body,
-                        said: said.to_owned(),
+                        said: said.map(|s| s.to_owned()),
                         status: code,
                         loaded: 0,
                     });
                 }
             }
         }
-        closes
+        Ok(closes)
     }
 
     /// Sends what is queued, and the streaming body after it, until it is
     /// all sent, the socket would block, or `budget` runs out. `stall`
     /// records when a write last made progress (a blocking transport is
-    /// armed with the send timeout from it).
+    /// armed with the send timeout from it). `sendfile`: as the
+    /// connection decided when it was made.
     pub fn flush<T: Transport>(
         &mut self,
         io: &mut T,
@@ -369,8 +385,8 @@ impl Output {
         peer: IpAddr,
         budget: &mut Budget,
         stall: &mut Stall,
+        sendfile: bool,
     ) -> Flush {
-        let sendfile = cx.config.sendfile && io.can_send_file();
         loop {
             if let Some(s) = &mut self.stream {
                 match s.body.front_window() {
@@ -398,7 +414,13 @@ impl Output {
             if self.queue.is_empty() {
                 match self.stream.take() {
                     Some(s) if s.body.is_done() => {
-                        log(cx, peer, s.said.said(), s.status, s.loaded);
+                        log(
+                            cx,
+                            peer,
+                            s.said.as_ref().map(OwnedSaid::said),
+                            s.status,
+                            s.loaded,
+                        );
                     }
                     Some(s) => {
                         self.stream = Some(s);
@@ -445,7 +467,7 @@ impl Output {
             log(
                 cx,
                 peer,
-                s.said.said(),
+                s.said.as_ref().map(OwnedSaid::said),
                 s.status,
                 s.loaded.saturating_sub(unsent),
             );
@@ -570,9 +592,10 @@ mod tests {
         let queued = |status| {
             let mut out = Output::default();
             let mut cx = Cx::new(&config, &clock, None);
-            out.queue(
+            let _ = out.queue(
                 Reply::error(status, &config),
-                Said::default(),
+                Fate::CLOSE,
+                Some(Said::default()),
                 peer,
                 true,
                 &mut cx,

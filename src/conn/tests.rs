@@ -29,7 +29,7 @@ fn run(chunks: &[&[u8]], window: usize) -> (String, Next, bool) {
 /// driver does on the next readiness event.
 fn run_on(config: &Config, clock: &Clock, chunks: &[&[u8]], window: usize) -> (String, Next, bool) {
     let mut cx = Cx::new(config, clock, None);
-    let mut conn = Conn::new("127.0.0.1:1".parse().unwrap(), clock.now());
+    let mut conn = Conn::new("127.0.0.1:1".parse().unwrap(), clock.now(), false);
     let mut s = Script {
         incoming: chunks.iter().map(|c| c.to_vec()).collect(),
         window,
@@ -176,22 +176,36 @@ fn a_file_shorter_than_promised_is_a_500_not_padding() {
             0,
             100,
         )),
+        head_only: false,
+        observed: true,
+    };
+    let fate = Fate {
         persist: crate::http::response::Persist::KeepAlive {
             timeout_secs: 10,
             http10_request: false,
         },
-        head_only: false,
         discard: Framing::None,
         send_continue: false,
-        cache_rule: None,
-        cors: None,
     };
     let said = Said {
         line: Some(b"GET /a.txt HTTP/1.1"),
         ..Said::default()
     };
     let peer_ip: IpAddr = [127, 0, 0, 1].into();
-    assert!(out.queue(reply, said, peer_ip, true, &mut cx), "it closes");
+    let mut writing = Writing::Idle { since: clock.now() };
+    let mut answered = false;
+    let writer = Out {
+        output: &mut out,
+        writing: &mut writing,
+        answered: &mut answered,
+        peer: peer_ip,
+        sendfile: true,
+    };
+    writer.queue(reply, fate, Some(said), Why::Done, &mut cx);
+    assert!(
+        matches!(writing, Writing::Sending { last: Some(_), .. }),
+        "it closes"
+    );
     let mut peer = Script {
         window: usize::MAX,
         ..Script::default()
@@ -199,7 +213,7 @@ fn a_file_shorter_than_promised_is_a_500_not_padding() {
     let mut budget = Budget::per_turn();
     let mut stall = Stall::new(clock.now());
     assert_eq!(
-        out.flush(&mut peer, &mut cx, peer_ip, &mut budget, &mut stall),
+        out.flush(&mut peer, &mut cx, peer_ip, &mut budget, &mut stall, false),
         Flush::Done
     );
     let text = String::from_utf8_lossy(&peer.sent).into_owned();
@@ -244,7 +258,7 @@ impl Timed {
             dir,
             clock,
             t0,
-            conn: Conn::new("127.0.0.1:1".parse().unwrap(), t0),
+            conn: Conn::new("127.0.0.1:1".parse().unwrap(), t0, false),
             peer: Script {
                 window: usize::MAX,
                 ..Script::default()
@@ -463,7 +477,7 @@ fn one_turn_writes_at_most_the_budget() {
     std::fs::write(dir.join("big.bin"), vec![7u8; 3 * WRITE_BUDGET]).unwrap();
     let clock = Clock::new();
     let mut cx = Cx::new(&config, &clock, None);
-    let mut conn = Conn::new("127.0.0.1:1".parse().unwrap(), clock.now());
+    let mut conn = Conn::new("127.0.0.1:1".parse().unwrap(), clock.now(), false);
     let mut peer = Script {
         incoming: [
             b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),

@@ -219,7 +219,62 @@ pub struct Fields {
     pub content_encoding: Option<&'static str>,
     /// `Vary`: the request fields the choice of this body depended on.
     pub vary: Vary,
+    /// Which of the configured header sets this reply carries.
+    pub extra: Extra,
+    /// What CORS adds, for a request from an allowed origin (`--cors`).
+    pub cors: Option<CorsFields>,
 }
+
+/// Which configured header fields a reply carries (each set is made once
+/// at start: see `Config::headers`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Extra {
+    /// `--header` fields: every reply but the ones below.
+    #[default]
+    Common,
+    /// A file's reply (it has validators): `--header` plus `--max-age`'s
+    /// `Cache-Control`.
+    File,
+    /// A file's reply whose path matches `--cache-control` rule `n`.
+    Rule(usize),
+    /// A 401: `--header` plus the `WWW-Authenticate` challenge.
+    Challenge,
+}
+
+/// A header field the configuration adds: a token name, and a value
+/// without CR, LF or NUL (checked at start). Kept as a name and a value,
+/// so any protocol's writer can send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub name: Box<str>,
+    pub value: Box<str>,
+}
+
+impl Header {
+    pub fn new(name: &str, value: &str) -> Header {
+        Header {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// What CORS adds to a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsFields {
+    /// `Access-Control-Allow-Origin`: the request's origin, or `None` for
+    /// `*`.
+    pub allow_origin: Option<Box<[u8]>>,
+    /// A preflight's answer: the requested headers that are allowed,
+    /// joined (maybe empty). `None` on any other reply.
+    pub preflight: Option<Vec<u8>>,
+    /// `Access-Control-Expose-Headers` (not on a preflight).
+    pub expose: Option<std::sync::Arc<str>>,
+}
+
+/// How long a browser may keep a preflight's answer. Chromium caps it at
+/// two hours, Firefox at a day.
+pub const CORS_MAX_AGE_SECS: u64 = 7200;
 
 /// The request fields a response depended on (`Vary`), any of three.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -254,16 +309,15 @@ impl Vary {
     }
 }
 
-/// Renders a complete response head (through the blank line) into `out`.
-/// `extra` is more fields, already rendered as `\r\nName: value`...
-/// (`--header`, `--max-age`).
+/// Renders a complete HTTP/1 response head (through the blank line) into
+/// `out`. `extra` is the configured header set `f.extra` names.
 pub fn write_head(
     out: &mut Vec<u8>,
     version: Version,
     status: Status,
     date: &[u8],
     f: &Fields,
-    extra: &[u8],
+    extra: &[Header],
     persist: Persist,
 ) {
     out.extend_from_slice(match version {
@@ -324,7 +378,15 @@ pub fn write_head(
         out.extend_from_slice(coding.as_bytes());
     }
     f.vary.write(out);
-    out.extend_from_slice(extra);
+    for h in extra {
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(h.name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(h.value.as_bytes());
+    }
+    if let Some(cors) = &f.cors {
+        write_cors(out, cors);
+    }
     match persist {
         Persist::KeepAlive {
             timeout_secs,
@@ -339,6 +401,30 @@ pub fn write_head(
         Persist::Close => out.extend_from_slice(b"\r\nConnection: close"),
     }
     out.extend_from_slice(b"\r\n\r\n");
+}
+
+/// The CORS fields of a reply.
+fn write_cors(out: &mut Vec<u8>, cors: &CorsFields) {
+    out.extend_from_slice(b"\r\nAccess-Control-Allow-Origin: ");
+    out.extend_from_slice(cors.allow_origin.as_deref().unwrap_or(b"*"));
+    match &cors.preflight {
+        Some(headers) => {
+            out.extend_from_slice(b"\r\nAccess-Control-Allow-Methods: ");
+            out.extend_from_slice(ALLOW.as_bytes());
+            if !headers.is_empty() {
+                out.extend_from_slice(b"\r\nAccess-Control-Allow-Headers: ");
+                out.extend_from_slice(headers);
+            }
+            out.extend_from_slice(b"\r\nAccess-Control-Max-Age: ");
+            write_u64(out, CORS_MAX_AGE_SECS);
+        }
+        None => {
+            if let Some(expose) = &cors.expose {
+                out.extend_from_slice(b"\r\nAccess-Control-Expose-Headers: ");
+                out.extend_from_slice(expose.as_bytes());
+            }
+        }
+    }
 }
 
 /// Text types are declared UTF-8: `text/*`, JavaScript, JSON, XML, SVG.
@@ -395,7 +481,7 @@ mod tests {
             Status::Ok,
             b"Sun, 06 Nov 1994 08:49:37 GMT",
             &f,
-            b"",
+            &[],
             Persist::KeepAlive {
                 timeout_secs: 10,
                 http10_request: false,
@@ -425,7 +511,7 @@ mod tests {
             Status::MethodNotAllowed,
             b"D",
             &f,
-            b"\r\nX-A: b",
+            &[Header::new("X-A", "b")],
             Persist::Close,
         );
         let text = String::from_utf8(out).unwrap();
@@ -450,7 +536,7 @@ mod tests {
             Status::Ok,
             b"D",
             &Fields::default(),
-            b"",
+            &[],
             Persist::Close,
         );
         let text = String::from_utf8(out).unwrap();

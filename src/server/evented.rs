@@ -58,14 +58,15 @@ use slab::Slab;
 
 use crate::auth::{Authenticator, Known, Verdict, Verdicts};
 use crate::config::Config;
-use crate::conn::{BufPool, Conn, Cx, Next, Timeout, Why, later};
+use crate::conn::{BufPool, Conn, Cx, Next, Why, later};
 use crate::counts::Counts;
 use crate::files::cache::FileCache;
 use crate::files::compress::LoopEncodings;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
+use crate::respond::{Services, Site};
 use crate::server::tls::{Driven, Session, TlsBufs, TlsIo};
-use crate::server::{ACCEPT_BACKOFF, Door, MAX_SCRAPERS};
+use crate::server::{ACCEPT_BACKOFF, Listeners, MAX_SCRAPERS};
 use crate::timer::{TimerHandle, TimerWheel};
 use crate::work::Mailbox;
 use std::collections::HashMap;
@@ -114,12 +115,20 @@ struct Slot {
     /// INVARIANT: true exactly while the slot's token is in `ready` once.
     queued: bool,
     /// Which listener it came through.
-    door: Door,
-    /// HTTPS: the TLS session between the socket and `conn`.
-    tls: Option<Box<Session>>,
+    site: Site,
+    /// What lies between the socket and `conn`.
+    link: Link,
+}
+
+/// What lies between a connection's socket and its core.
+enum Link {
+    /// Nothing: plain TCP.
+    Plain,
+    /// HTTPS: the TLS session.
+    Tls(Box<Session>),
     /// The TLS session is on a worker, processing handshake records: the
     /// connection is left alone until it comes back through the mailbox.
-    away: bool,
+    Away,
 }
 
 impl Slot {
@@ -127,19 +136,21 @@ impl Slot {
     /// requests and no TLS record is still waiting to be sent.
     fn is_idle(&self) -> bool {
         self.conn.is_idle()
-            && self
-                .tls
-                .as_ref()
-                .is_none_or(|s| s.handshaking() || s.pending() == 0)
+            && match &self.link {
+                Link::Plain => true,
+                Link::Tls(s) => s.handshaking() || s.pending() == 0,
+                Link::Away => true,
+            }
     }
 
     /// When this connection's timer should fire: the handshake's deadline
     /// while there is one, else the connection core's.
     fn deadline(&self, config: &Config) -> Instant {
-        self.tls
-            .as_ref()
-            .and_then(|s| s.deadline(config.header_timeout))
-            .unwrap_or_else(|| self.conn.deadline(config))
+        match &self.link {
+            Link::Tls(s) => s.deadline(config.header_timeout),
+            _ => None,
+        }
+        .unwrap_or_else(|| self.conn.deadline(config))
     }
 }
 
@@ -153,16 +164,6 @@ enum Accepting {
     Paused { retry: Option<Instant> },
     /// Closed for good: the server is stopping.
     Closed,
-}
-
-/// The listeners a loop accepts on.
-pub struct Doors {
-    /// The server's port.
-    pub main: TcpListener,
-    /// `--redirect-http`.
-    pub redirect: Option<TcpListener>,
-    /// `--metrics` (one loop has it).
-    pub metrics: Option<TcpListener>,
 }
 
 /// The event loop and everything it owns.
@@ -283,17 +284,17 @@ impl Authenticator for LoopAuth {
 impl<'c> EventLoop<'c> {
     pub fn new(
         config: &'c Config,
-        doors: Doors,
+        listeners: Listeners<TcpListener>,
         log: Option<AccessLog>,
         max_connections: usize,
         shared: crate::server::Shared,
         tally: usize,
     ) -> io::Result<Self> {
-        let Doors {
+        let Listeners {
             main: mut listener,
             redirect: mut redirect_listener,
             metrics: mut metrics_listener,
-        } = doors;
+        } = listeners;
         let poll = Poll::new()?;
         // One waker per poll: compression results and verdicts share it.
         let mailbox = match (&shared.pool, &shared.handshakes) {
@@ -520,14 +521,15 @@ impl<'c> EventLoop<'c> {
         }
         let mut budget = ACCEPTS_PER_TURN;
         let mut more = false;
-        for door in [Door::Main, Door::Redirect] {
+        let https_port = self.https_port;
+        for site in [Site::Public, Site::Redirect { https_port }] {
             loop {
                 if self.slots.len() - self.scrapers >= self.max_connections {
                     self.pause_accepting(None);
                     return;
                 }
-                let listener = match door {
-                    Door::Redirect => &self.redirect_listener,
+                let listener = match site {
+                    Site::Redirect { .. } => &self.redirect_listener,
                     _ => &self.listener,
                 };
                 let Some(listener) = listener else {
@@ -539,7 +541,7 @@ impl<'c> EventLoop<'c> {
                 }
                 budget -= 1;
                 match listener.accept() {
-                    Ok((sock, peer)) => self.admit(sock, peer, door),
+                    Ok((sock, peer)) => self.admit(sock, peer, site),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if super::accept_error_is_transient(&e) => {}
                     Err(_) => {
@@ -567,7 +569,7 @@ impl<'c> EventLoop<'c> {
                 return;
             }
             match listener.accept() {
-                Ok((sock, peer)) => self.admit(sock, peer, Door::Metrics),
+                Ok((sock, peer)) => self.admit(sock, peer, Site::Metrics),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if super::accept_error_is_transient(&e) => {}
                 Err(_) => {
@@ -579,7 +581,7 @@ impl<'c> EventLoop<'c> {
         }
     }
 
-    fn admit(&mut self, mut sock: TcpStream, peer: std::net::SocketAddr, door: Door) {
+    fn admit(&mut self, mut sock: TcpStream, peer: std::net::SocketAddr, site: Site) {
         let _ = sock.set_nodelay(true);
         let entry = self.slots.vacant_entry();
         // --max-connections is at most a million: a key always fits.
@@ -599,36 +601,34 @@ impl<'c> EventLoop<'c> {
             crate::say!("skiff: register {peer}: {e}");
             return;
         }
-        let tls = match (&self.config.tls, door) {
-            (Some(tls), Door::Main) => match Session::new(&tls.server, self.clock.now()) {
-                Ok(session) => Some(Box::new(session)),
-                Err(e) => {
-                    crate::say!("skiff: TLS session for {peer}: {e}");
-                    let _ = self.poll.registry().deregister(&mut sock);
-                    return;
-                }
-            },
-            _ => None,
+        let now = self.clock.now();
+        let link = match super::tls::session_for(self.config, site, now) {
+            Ok(Some(session)) => Link::Tls(session),
+            Ok(None) => Link::Plain,
+            Err(e) => {
+                crate::say!("skiff: TLS session for {peer}: {e}");
+                let _ = self.poll.registry().deregister(&mut sock);
+                return;
+            }
         };
-        if door == Door::Metrics {
+        if site == Site::Metrics {
             self.scrapers += 1;
         }
+        let sendfile = super::sendfile(self.config, matches!(link, Link::Tls(_)));
         entry.insert(Slot {
-            conn: Conn::new(peer, self.clock.now()),
+            conn: Conn::new(peer, now, sendfile),
             sock,
             generation,
             timer: None,
             queued: false,
-            door,
-            tls,
-            away: false,
+            site,
+            link,
         });
-        if let Some(m) = &self.metrics {
-            m.of(self.tally).accepted();
-        }
-        if self.config.verbose {
-            crate::say!("skiff: {peer} connected");
-        }
+        super::admitted(
+            self.config,
+            self.metrics.as_deref().map(|m| m.of(self.tally)),
+            peer,
+        );
         self.arm_timer(key, t);
     }
 
@@ -710,25 +710,41 @@ impl<'c> EventLoop<'c> {
         }
     }
 
-    fn cx(&mut self) -> (Cx<'_>, &mut Slab<Slot>, &mut TlsBufs) {
-        let mut cx = Cx::new(
-            self.config,
-            &self.clock,
-            self.log.as_mut().map(|l| l as &mut dyn LogSink),
-        );
-        cx.stopping = Some(&self.stopping);
-        if self.config.file_cache {
-            cx.files = Some(&mut self.cache);
+    /// What this loop lends the connection in slot `key` (with token `t`)
+    /// for one call: the one place a `Cx` is made. The parked password
+    /// checks learn whose turn it is.
+    fn cx(&mut self, key: usize, t: Token) -> (Cx<'_>, &mut Slot, &mut TlsBufs) {
+        if let Some(auth) = &mut self.auth {
+            auth.token = t;
         }
-        cx.pool = Some(&mut self.pool);
-        cx.counts = Some(self.counts.tally(self.tally));
-        cx.encodings = self
-            .encodings
-            .as_mut()
-            .map(|e| e as &mut dyn crate::files::compress::Encodings);
-        cx.auth = self.auth.as_mut().map(|a| a as &mut dyn Authenticator);
-        cx.metrics = self.metrics.as_deref().map(|m| m.of(self.tally));
-        (cx, &mut self.slots, &mut self.tls_bufs)
+        let slot = &mut self.slots[key];
+        let cx = Cx {
+            config: self.config,
+            clock: &self.clock,
+            site: slot.site,
+            log: self.log.as_mut().map(|l| l as &mut dyn LogSink),
+            stopping: Some(&self.stopping),
+            services: Services {
+                files: match self.config.file_cache {
+                    true => Some(&mut self.cache),
+                    false => None,
+                },
+                encodings: self
+                    .encodings
+                    .as_mut()
+                    .map(|e| e as &mut dyn crate::files::compress::Encodings),
+                auth: self.auth.as_mut().map(|a| a as &mut dyn Authenticator),
+                counts: Some(self.counts.tally(self.tally)),
+                page: self.page.as_ref(),
+            },
+            pool: Some(&mut self.pool),
+            tls: match &slot.link {
+                Link::Tls(s) => s.version(),
+                _ => None,
+            },
+            metrics: self.metrics.as_deref().map(|m| m.of(self.tally)),
+        };
+        (cx, slot, &mut self.tls_bufs)
     }
 
     /// Takes what the workers delivered: compressed variants into the
@@ -759,9 +775,7 @@ impl<'c> EventLoop<'c> {
                     let Some(key) = self.key_of(token) else {
                         continue;
                     };
-                    let slot = &mut self.slots[key];
-                    slot.tls = Some(session);
-                    slot.away = false;
+                    self.slots[key].link = Link::Tls(session);
                     if ok {
                         self.drive(key, token);
                     } else {
@@ -780,7 +794,7 @@ impl<'c> EventLoop<'c> {
     fn on_event(&mut self, t: Token) {
         if let Some(key) = self.key_of(t) {
             let slot = &self.slots[key];
-            if !slot.queued && !slot.away {
+            if !slot.queued && !matches!(slot.link, Link::Away) {
                 self.drive(key, t);
             }
         }
@@ -798,40 +812,26 @@ impl<'c> EventLoop<'c> {
         }
     }
 
-    /// What a call on connection `key` needs besides its `Cx`: the parked
-    /// password checks learn whose turn it is, and a metrics connection
-    /// gets the page.
-    fn prepare(&mut self, key: usize, t: Token) -> Option<crate::metrics::Page> {
-        if let Some(auth) = &mut self.auth {
-            auth.token = t;
-        }
-        match self.slots[key].door {
-            Door::Metrics => self.page.clone(),
-            _ => None,
-        }
-    }
-
     fn drive(&mut self, key: usize, t: Token) {
-        let page = self.prepare(key, t);
-        let page = page.as_ref();
-        let https_port = self.https_port;
         let offload = self.handshakes.is_some();
-        let (mut cx, slots, bufs) = self.cx();
-        let slot = &mut slots[key];
-        slot.door.lend(&mut cx, https_port, page);
-        let next = match &mut slot.tls {
-            None => slot.conn.drive(&mut slot.sock, &mut cx),
-            Some(session) => {
-                cx.tls = session.version();
+        let (mut cx, slot, bufs) = self.cx(key, t);
+        let next = match &mut slot.link {
+            Link::Plain => slot.conn.drive(&mut slot.sock, &mut cx),
+            Link::Tls(session) => {
                 let sock = &mut slot.sock;
                 match super::tls::drive(session, &mut slot.conn, sock, &mut cx, bufs, offload) {
                     Driven::Next(next) => next,
+                    Driven::Plain => {
+                        slot.link = Link::Plain;
+                        super::tls::refuse_plain(&mut slot.conn, &mut slot.sock, &mut cx)
+                    }
                     Driven::Process => {
                         self.process_away(key, t);
                         return;
                     }
                 }
             }
+            Link::Away => Next::Wait,
         };
         self.after(key, t, next);
     }
@@ -844,10 +844,9 @@ impl<'c> EventLoop<'c> {
             return;
         };
         let slot = &mut self.slots[key];
-        let Some(mut session) = slot.tls.take() else {
+        let Link::Tls(mut session) = std::mem::replace(&mut slot.link, Link::Away) else {
             return;
         };
-        slot.away = true;
         let mailbox = mailbox.clone();
         let job = move || {
             let ok = session.process_away().is_ok();
@@ -866,13 +865,8 @@ impl<'c> EventLoop<'c> {
         let Some(key) = self.key_of(t) else {
             return;
         };
-        let page = self.prepare(key, t);
-        let page = page.as_ref();
-        let https_port = self.https_port;
-        let (mut cx, slots, bufs) = self.cx();
-        let slot = &mut slots[key];
-        slot.timer = None;
-        if slot.away {
+        self.slots[key].timer = None;
+        if let Link::Away = self.slots[key].link {
             // Back soon from a worker, and driven then; look again a tick
             // later.
             let tick = self.tick_floor(self.clock.now()) + 1;
@@ -880,20 +874,15 @@ impl<'c> EventLoop<'c> {
             slot.timer = Some((self.wheel.insert(tick, t), tick));
             return;
         }
-        slot.door.lend(&mut cx, https_port, page);
-        let next = match &mut slot.tls {
-            None => slot.conn.on_timeout(&mut slot.sock, &mut cx),
-            Some(session) if session.handshaking() => {
-                match session.deadline(cx.config.header_timeout) {
-                    Some(d) if cx.clock.now() >= d && session.refused() => {
-                        Next::Close(Why::PlainHttp)
-                    }
-                    Some(d) if cx.clock.now() >= d => Next::Close(Why::Timeout(Timeout::Handshake)),
-                    _ => Next::Wait,
+        let (mut cx, slot, bufs) = self.cx(key, t);
+        let next = match &mut slot.link {
+            Link::Tls(session) if session.handshaking() => {
+                match super::tls::handshake_expired(session, cx.config, cx.clock.now()) {
+                    Some(why) => Next::Close(why),
+                    None => Next::Wait,
                 }
             }
-            Some(session) => {
-                cx.tls = session.version();
+            Link::Tls(session) => {
                 let mut io = TlsIo {
                     session,
                     sock: &mut slot.sock,
@@ -901,6 +890,7 @@ impl<'c> EventLoop<'c> {
                 };
                 slot.conn.on_timeout(&mut io, &mut cx)
             }
+            _ => slot.conn.on_timeout(&mut slot.sock, &mut cx),
         };
         self.after(key, t, next);
     }
@@ -938,26 +928,19 @@ impl<'c> EventLoop<'c> {
     }
 
     fn close(&mut self, key: usize, why: Why) {
+        let t = token(key, self.slots[key].generation);
+        let (mut cx, slot, _) = self.cx(key, t);
+        slot.conn.on_close(&mut cx);
         let mut slot = self.slots.remove(key);
         if let Some((handle, _)) = slot.timer {
             self.wheel.cancel(handle);
         }
-        let mut cx = Cx::new(
-            self.config,
-            &self.clock,
-            self.log.as_mut().map(|l| l as &mut dyn LogSink),
-        );
-        slot.conn.on_close(&mut cx);
-        if let Some(m) = &self.metrics {
-            m.of(self.tally).closed(why);
-        }
         let _ = self.poll.registry().deregister(&mut slot.sock);
-        if self.config.verbose {
-            crate::say!("skiff: {} closed: {why}", slot.conn.peer());
-        }
-        let door = slot.door;
+        let metrics = self.metrics.as_deref().map(|m| m.of(self.tally));
+        super::closed(self.config, metrics, slot.conn.peer(), why);
+        let site = slot.site;
         drop(slot);
-        if door == Door::Metrics {
+        if site == Site::Metrics {
             self.scrapers -= 1;
         } else {
             self.resume_accepting();
@@ -990,7 +973,7 @@ mod tests {
         let addr = std_listener.local_addr().unwrap();
         let el = EventLoop::new(
             config,
-            Doors {
+            Listeners {
                 main: TcpListener::from_std(std_listener),
                 redirect: None,
                 metrics: None,

@@ -269,37 +269,47 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     result
 }
 
-/// Which listener a connection came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Door {
-    /// The server's own port (HTTP, or HTTPS).
-    Main,
-    /// `--redirect-http`: everything is a redirect to HTTPS.
-    Redirect,
-    /// `--metrics`: the metrics and nothing else.
-    Metrics,
+/// The sockets one driver (or one event loop) accepts on.
+pub struct Listeners<L> {
+    /// The server's port.
+    pub main: L,
+    /// `--redirect-http`.
+    pub redirect: Option<L>,
+    /// `--metrics` (one loop has it).
+    pub metrics: Option<L>,
 }
 
-impl Door {
-    /// Lends a connection what its listener gives it for one call: a
-    /// redirect connection the HTTPS port, a metrics connection the page
-    /// (and no counting or access log: scrapes are not counted among the
-    /// requests they report, nor logged beside them).
-    pub fn lend<'a>(
-        self,
-        cx: &mut crate::conn::Cx<'a>,
-        https_port: u16,
-        page: Option<&'a crate::metrics::Page>,
-    ) {
-        match self {
-            Door::Main => {}
-            Door::Redirect => cx.redirect = Some(https_port),
-            Door::Metrics => {
-                cx.metrics = None;
-                cx.log = None;
-                cx.metrics_page = page;
-            }
-        }
+/// Whether large file bodies of a new connection go out with sendfile:
+/// not with `--no-sendfile`, not where the system lacks it, and not
+/// through TLS (the kernel does not encrypt here). Decided once per
+/// connection.
+pub fn sendfile(config: &Config, tls: bool) -> bool {
+    config.sendfile && crate::sys::HAS_SENDFILE && !tls
+}
+
+/// A connection was accepted: counted (`--metrics`) and, with
+/// `--verbose`, said.
+pub fn admitted(config: &Config, metrics: Option<&crate::metrics::LoopMetrics>, peer: SocketAddr) {
+    if let Some(m) = metrics {
+        m.accepted();
+    }
+    if config.verbose {
+        crate::say!("skiff: {peer} connected");
+    }
+}
+
+/// A connection ended for `why`: counted and, with `--verbose`, said.
+pub fn closed(
+    config: &Config,
+    metrics: Option<&crate::metrics::LoopMetrics>,
+    peer: SocketAddr,
+    why: crate::conn::Why,
+) {
+    if let Some(m) = metrics {
+        m.closed(why);
+    }
+    if config.verbose {
+        crate::say!("skiff: {peer} closed: {why}");
     }
 }
 
@@ -349,7 +359,7 @@ fn serve(
     let failed = |e: io::Error| RunError(format!("event loop: {e}"));
     let mut redirects = redirects.into_iter();
     if config.threaded {
-        let listeners = threaded::Listeners {
+        let listeners = Listeners {
             main: first,
             redirect: redirects.next(),
             metrics,
@@ -363,7 +373,7 @@ fn serve(
     if others.is_empty() {
         let listener = mio_listener(first);
         let redirect = redirects.next().map(mio_listener);
-        let doors = evented::Doors {
+        let doors = Listeners {
             main: listener,
             redirect,
             metrics,
@@ -385,7 +395,7 @@ fn serve(
                 let shared = shared.clone();
                 let redirect = redirects.next().map(mio_listener);
                 scope.spawn(move || {
-                    let doors = evented::Doors {
+                    let doors = Listeners {
                         main: mio_listener(listener),
                         redirect,
                         metrics: None,
@@ -395,7 +405,7 @@ fn serve(
                 })
             })
             .collect();
-        let doors = evented::Doors {
+        let doors = Listeners {
             main: mio_listener(first),
             redirect: first_redirect,
             metrics,
@@ -452,22 +462,26 @@ pub fn health_check(config: &Config, path: &str) -> Result<(), String> {
     io.write_all(request.as_bytes())
         .and_then(|()| io.flush())
         .map_err(|e| fail("send to", e))?;
+    // The response head, parsed by httparse as it arrives.
     let mut head = Vec::new();
     let mut chunk = [0u8; 512];
-    while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
+    let code = loop {
+        let mut fields = [httparse::EMPTY_HEADER; 64];
+        let mut response = httparse::Response::new(&mut fields);
+        match response.parse(&head) {
+            Ok(httparse::Status::Complete(_)) => break response.code,
+            Ok(httparse::Status::Partial) if head.len() < HEALTH_HEAD_MAX => {}
+            _ => break None,
+        }
         match io.read(&mut chunk) {
-            Ok(0) => break,
+            Ok(0) => break None,
             Ok(n) => head.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(fail("read from", e)),
         }
-    }
+    };
     let line = head.split(|&c| c == b'\r').next().unwrap_or_default();
     let line = String::from_utf8_lossy(line);
-    let code: Option<u16> = line
-        .strip_prefix("HTTP/1.")
-        .and_then(|rest| rest.get(2..5))
-        .and_then(|c| c.parse().ok());
     match code {
         Some(200..=399) => Ok(()),
         Some(_) => Err(format!("{addr} answered {path} with '{line}'")),
@@ -478,6 +492,9 @@ pub fn health_check(config: &Config, path: &str) -> Result<(), String> {
 /// A stream the health check can speak through, TLS or not.
 trait ReadWrite: io::Read + io::Write {}
 impl<T: io::Read + io::Write> ReadWrite for T {}
+
+/// The longest response head the health check reads.
+const HEALTH_HEAD_MAX: usize = 16 * 1024;
 
 /// How long the health check waits for each of connect, send and reply.
 pub const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);

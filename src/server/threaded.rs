@@ -43,7 +43,8 @@ use crate::files::cache::SharedCache;
 use crate::files::compress::SharedEncodings;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink, SharedLog};
-use crate::server::Door;
+use crate::respond::{Failure, Services, Site};
+use crate::server::Listeners;
 use crate::server::tls::{Hs, Session, TlsBufs, TlsIo};
 use crate::server::{ACCEPT_BACKOFF, MAX_SCRAPERS};
 
@@ -74,8 +75,6 @@ struct Shared {
     encodings: Option<SharedEncodings>,
     /// Password checks (`--htpasswd`): one set of verdicts for all threads.
     auth: Option<SharedVerdicts>,
-    /// The HTTPS port `--redirect-http` connections are sent to.
-    https_port: u16,
     /// `--metrics`: the counters (one set), and what the listener serves.
     page: Option<crate::metrics::Page>,
 }
@@ -84,7 +83,7 @@ struct Shared {
 /// is waiting between requests, and which listener it came through.
 #[derive(Default)]
 struct Live {
-    slab: Slab<(RawFd, Arc<AtomicBool>, Door)>,
+    slab: Slab<(RawFd, Arc<AtomicBool>, Site)>,
     /// Of them, from the metrics listener.
     scrapers: usize,
 }
@@ -93,30 +92,23 @@ impl Live {
     /// Whether `door` may take no more: the metrics listener at
     /// [`MAX_SCRAPERS`] of its own, the others at `max_connections`
     /// (which scrapes do not count against).
-    fn full(&self, door: Door, max_connections: usize) -> bool {
-        match door {
-            Door::Metrics => self.scrapers >= MAX_SCRAPERS,
+    fn full(&self, site: Site, max_connections: usize) -> bool {
+        match site {
+            Site::Metrics => self.scrapers >= MAX_SCRAPERS,
             _ => self.slab.len() - self.scrapers >= max_connections,
         }
     }
 
-    fn insert(&mut self, fd: RawFd, idle: Arc<AtomicBool>, door: Door) -> usize {
-        self.scrapers += usize::from(door == Door::Metrics);
-        self.slab.insert((fd, idle, door))
+    fn insert(&mut self, fd: RawFd, idle: Arc<AtomicBool>, site: Site) -> usize {
+        self.scrapers += usize::from(site == Site::Metrics);
+        self.slab.insert((fd, idle, site))
     }
 
     fn remove(&mut self, id: usize) {
-        if let Some((_, _, door)) = self.slab.try_remove(id) {
-            self.scrapers -= usize::from(door == Door::Metrics);
+        if let Some((_, _, site)) = self.slab.try_remove(id) {
+            self.scrapers -= usize::from(site == Site::Metrics);
         }
     }
-}
-
-/// The listeners the threaded driver accepts on.
-pub struct Listeners {
-    pub main: TcpListener,
-    pub redirect: Option<TcpListener>,
-    pub metrics: Option<TcpListener>,
 }
 
 impl Shared {
@@ -126,6 +118,11 @@ impl Shared {
 
     fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// The counters (`--metrics`): one set for every thread.
+    fn metrics(&self) -> Option<&crate::metrics::LoopMetrics> {
+        self.page.as_ref().map(|p| p.metrics.of(0))
     }
 
     /// Starts stopping: idle connections lose their reading side.
@@ -196,9 +193,6 @@ impl Transport for Socket {
     fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.sock.write_more(buf)
     }
-    fn can_send_file(&self) -> bool {
-        self.sock.can_send_file()
-    }
     fn send_file(&mut self, file: &File, offset: u64, count: usize) -> io::Result<usize> {
         self.sock.send_file(file, offset, count)
     }
@@ -211,7 +205,7 @@ impl Transport for Socket {
 /// it (see the module documentation).
 pub fn run(
     config: &Config,
-    listeners: Listeners,
+    listeners: Listeners<TcpListener>,
     log: Option<AccessLog>,
     max_connections: usize,
     server: crate::server::Shared,
@@ -258,7 +252,6 @@ pub fn run(
             (Some(file), Some(pool)) => Some(SharedVerdicts::new(file.clone(), pool)),
             _ => None,
         },
-        https_port,
         page: server.metrics,
     });
 
@@ -320,16 +313,19 @@ pub fn run(
             })?;
     }
 
-    for (l, door) in [(redirect, Door::Redirect), (metrics, Door::Metrics)] {
+    for (l, site, name) in [
+        (redirect, Site::Redirect { https_port }, "accept-redirect"),
+        (metrics, Site::Metrics, "accept-metrics"),
+    ] {
         if let Some(l) = l {
             let shared = shared.clone();
             let cap = max_connections.max(1);
             std::thread::Builder::new()
-                .name(format!("accept-{door:?}").to_lowercase())
-                .spawn(move || accept_loop(&shared, &l, cap, door))?;
+                .name(name.into())
+                .spawn(move || accept_loop(&shared, &l, cap, site))?;
         }
     }
-    accept_loop(&shared, &listener, max_connections.max(1), Door::Main);
+    accept_loop(&shared, &listener, max_connections.max(1), Site::Public);
 
     // Stopping: wait for the connections still open, within the timeout.
     let until = crate::conn::later(Instant::now(), config.shutdown_timeout);
@@ -351,12 +347,12 @@ pub fn run(
     Ok(())
 }
 
-fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, max_connections: usize, door: Door) {
+fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, max_connections: usize, site: Site) {
     loop {
         // Wait for a free place; new connections queue in the backlog.
         {
             let mut conns = shared.lock_conns();
-            while conns.full(door, max_connections) && !shared.stopping() {
+            while conns.full(site, max_connections) && !shared.stopping() {
                 conns = crate::unpoison(shared.changed.wait(conns));
             }
         }
@@ -368,7 +364,7 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, max_connections: us
                 if shared.stopping() {
                     return;
                 }
-                spawn_connection(shared, sock, peer, door);
+                spawn_connection(shared, sock, peer, site);
             }
             Err(_) if shared.stopping() => return,
             Err(e) if super::accept_error_is_transient(&e) => {}
@@ -379,18 +375,13 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, max_connections: us
     }
 }
 
-fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr, door: Door) {
+fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr, site: Site) {
     let _ = sock.set_nodelay(true);
     let idle = Arc::new(AtomicBool::new(false));
     let id = shared
         .lock_conns()
-        .insert(sock.as_raw_fd(), idle.clone(), door);
-    if let Some(p) = &shared.page {
-        p.metrics.of(0).accepted();
-    }
-    if shared.config.verbose {
-        crate::say!("skiff: {peer} connected");
-    }
+        .insert(sock.as_raw_fd(), idle.clone(), site);
+    super::admitted(&shared.config, shared.metrics(), peer);
     let thread_shared = shared.clone();
     let spawned = std::thread::Builder::new()
         .stack_size(THREAD_STACK)
@@ -400,7 +391,7 @@ fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr, doo
                 idle,
                 shared: thread_shared.clone(),
             };
-            serve(&thread_shared, id, sock, peer, door)
+            serve(&thread_shared, id, sock, peer, site)
         });
     if let Err(e) = spawned {
         crate::say!("skiff: cannot start a thread for {peer}: {e}");
@@ -408,14 +399,22 @@ fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr, doo
     }
 }
 
+/// How a handshake over a blocking socket ended well.
+enum Handshaken {
+    /// TLS is up: the session and its buffers.
+    Tls(Box<Session>, TlsBufs),
+    /// Plain HTTP arrived instead: answered over the bare socket.
+    Plain,
+}
+
 /// The TLS handshake over a blocking socket, within `--header-timeout`
-/// (a plain-HTTP client is answered and drained within the linger time).
+/// from accept: each read is armed with what is left of it.
 fn handshake(
     shared: &Shared,
     server: &Arc<rustls::ServerConfig>,
     sock: &mut Socket,
     clock: &mut Clock,
-) -> Result<(Box<Session>, TlsBufs), Why> {
+) -> Result<Handshaken, Why> {
     let config = &shared.config;
     let mut session = Box::new(Session::new(server, clock.now()).map_err(|_| Why::Tls)?);
     let mut bufs = TlsBufs::new();
@@ -423,14 +422,9 @@ fn handshake(
     sock.idle.store(true, Ordering::SeqCst);
     loop {
         let Some(deadline) = session.deadline(config.header_timeout) else {
-            return Ok((session, bufs));
+            return Ok(Handshaken::Tls(session, bufs));
         };
-        let expired = if session.refused() {
-            Why::PlainHttp
-        } else {
-            Why::Timeout(Timeout::Handshake)
-        };
-        if shared.stopping() && !session.refused() && sock.idle.load(Ordering::SeqCst) {
+        if shared.stopping() && sock.idle.load(Ordering::SeqCst) {
             return Err(Why::Shutdown);
         }
         let armed = sock
@@ -438,37 +432,29 @@ fn handshake(
             .arm(deadline, clock, Direction::Read)
             .and_then(|()| sock.sock.arm(deadline, clock, Direction::Write));
         if armed.is_err() {
-            return Err(expired);
+            let expired = super::tls::handshake_expired(&session, config, clock.now());
+            return Err(expired.unwrap_or(Why::Timeout(Timeout::Handshake)));
         }
         match session.handshake(sock, &mut bufs, false) {
             Ok(Hs::Done) => {
-                if let Some(p) = &shared.page {
-                    p.metrics.of(0).handshake(true);
+                if let Some(m) = shared.metrics() {
+                    m.handshake(true);
                 }
-                return Ok((session, bufs));
+                return Ok(Handshaken::Tls(session, bufs));
             }
             Ok(Hs::Wait) => clock.update(),
             // Never asked to (offload is false): a thread of its own.
             Ok(Hs::Process) => {}
-            Ok(Hs::Close) if session.refused() => return Err(Why::PlainHttp),
+            Ok(Hs::Plain) => return Ok(Handshaken::Plain),
             Ok(Hs::Close) => return Err(Why::PeerClosed),
             Err(_) => {
-                if let Some(p) = &shared.page {
-                    p.metrics.of(0).handshake(false);
+                if let Some(m) = shared.metrics() {
+                    m.handshake(false);
                 }
                 return Err(Why::Tls);
             }
         }
     }
-}
-
-/// What kind of connection `run_conn` drives.
-#[derive(Clone, Copy)]
-struct How {
-    /// Which listener it came through.
-    door: Door,
-    /// The TLS version, over HTTPS.
-    tls: Option<&'static str>,
 }
 
 /// Drives a connection until it closes, and says why.
@@ -479,7 +465,6 @@ fn run_conn<T: Transport>(
     idle_flag: &AtomicBool,
     handles: &mut Handles,
     clock: &mut Clock,
-    how: How,
 ) -> Why {
     loop {
         clock.update();
@@ -488,19 +473,11 @@ fn run_conn<T: Transport>(
         if idle && shared.stopping() {
             return Why::Shutdown;
         }
-        let mut cx = handles.cx(shared, clock);
-        how.door
-            .lend(&mut cx, shared.https_port, shared.page.as_ref());
-        cx.tls = how.tls;
-        let next = match conn.drive(io, &mut cx) {
+        let next = match conn.drive(io, &mut handles.cx(shared, clock)) {
             Next::Wait => {
                 // A timeout, or a spurious wakeup: check the deadline.
                 clock.update();
-                let mut cx = handles.cx(shared, clock);
-                how.door
-                    .lend(&mut cx, shared.https_port, shared.page.as_ref());
-                cx.tls = how.tls;
-                conn.on_timeout(io, &mut cx)
+                conn.on_timeout(io, &mut handles.cx(shared, clock))
             }
             other => other,
         };
@@ -510,47 +487,61 @@ fn run_conn<T: Transport>(
     }
 }
 
-/// A connection thread's own handles on what all threads share.
+/// A connection thread's own handles on what all threads share, and what
+/// kind of connection it drives.
 struct Handles {
     log: Option<SharedLog>,
     files: SharedCache,
     encodings: Option<SharedEncodings>,
     auth: Option<SharedVerdicts>,
+    /// Which listener it came through.
+    site: Site,
+    /// The TLS version, over HTTPS.
+    tls: Option<&'static str>,
 }
 
 impl Handles {
-    fn new(shared: &Shared) -> Handles {
+    fn new(shared: &Shared, site: Site) -> Handles {
         Handles {
             log: shared.log.clone(),
             files: shared.cache.clone(),
             encodings: shared.encodings.clone(),
             auth: shared.auth.clone(),
+            site,
+            tls: None,
         }
     }
 
     /// What the thread lends its `Conn` for one call: the shared config,
-    /// log, caches and verdicts, and the live stop flag.
+    /// log, caches and verdicts, and the live stop flag. The one place a
+    /// `Cx` is made here.
     fn cx<'a>(&'a mut self, shared: &'a Shared, clock: &'a Clock) -> Cx<'a> {
-        let mut cx = Cx::new(
-            &shared.config,
+        Cx {
+            config: &shared.config,
             clock,
-            self.log.as_mut().map(|l| l as &mut dyn LogSink),
-        );
-        cx.stopping = Some(&shared.stopping);
-        cx.counts = Some(shared.counts.tally(0));
-        cx.metrics = shared.page.as_ref().map(|p| p.metrics.of(0));
-        if shared.config.file_cache {
-            cx.files = Some(&mut self.files);
+            site: self.site,
+            log: self.log.as_mut().map(|l| l as &mut dyn LogSink),
+            stopping: Some(&shared.stopping),
+            services: Services {
+                files: match shared.config.file_cache {
+                    true => Some(&mut self.files),
+                    false => None,
+                },
+                encodings: self
+                    .encodings
+                    .as_mut()
+                    .map(|e| e as &mut dyn crate::files::compress::Encodings),
+                auth: self
+                    .auth
+                    .as_mut()
+                    .map(|a| a as &mut dyn crate::auth::Authenticator),
+                counts: Some(shared.counts.tally(0)),
+                page: shared.page.as_ref(),
+            },
+            pool: None,
+            tls: self.tls,
+            metrics: shared.metrics(),
         }
-        cx.encodings = self
-            .encodings
-            .as_mut()
-            .map(|e| e as &mut dyn crate::files::compress::Encodings);
-        cx.auth = self
-            .auth
-            .as_mut()
-            .map(|a| a as &mut dyn crate::auth::Authenticator);
-        cx
     }
 }
 
@@ -558,39 +549,37 @@ impl Handles {
 /// a blocking socket; `Conn` arms the socket's timeouts with its deadline
 /// before every call (`Transport::arm`). With HTTPS, the handshake comes
 /// first, within `--header-timeout`, then the same `Conn` runs over TLS.
-fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, door: Door) {
+fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, site: Site) {
     let config = &shared.config;
     let mut clock = Clock::new();
-    let mut conn = Conn::new(peer, clock.now());
-    let mut handles = Handles::new(shared);
+    let tls = matches!((&config.tls, site), (Some(_), Site::Public));
+    let mut conn = Conn::new(peer, clock.now(), super::sendfile(config, tls));
+    let mut handles = Handles::new(shared, site);
     let idle = sock.idle.clone();
-    let why = match (&config.tls, door) {
-        (Some(tls), Door::Main) => match handshake(shared, &tls.server, &mut sock, &mut clock) {
-            Ok((mut session, mut bufs)) => {
-                conn = Conn::new(peer, clock.now());
-                let how = How {
-                    door,
-                    tls: session.version(),
-                };
-                let mut io = TlsIo {
-                    session: &mut session,
-                    sock: &mut sock,
-                    bufs: &mut bufs,
-                };
-                run_conn(
-                    shared,
-                    &mut conn,
-                    &mut io,
-                    &idle,
-                    &mut handles,
-                    &mut clock,
-                    how,
-                )
+    // With HTTPS, the handshake first: TLS, or plain HTTP refused (the
+    // core answers it over the bare socket), or the end.
+    let handshaken = match &config.tls {
+        Some(tls) if site == Site::Public => {
+            Some(handshake(shared, &tls.server, &mut sock, &mut clock))
+        }
+        _ => None,
+    };
+    let why = match handshaken {
+        Some(Err(why)) => why,
+        Some(Ok(Handshaken::Tls(mut session, mut bufs))) => {
+            conn = Conn::new(peer, clock.now(), false);
+            handles.tls = session.version();
+            let mut io = TlsIo {
+                session: &mut session,
+                sock: &mut sock,
+                bufs: &mut bufs,
+            };
+            run_conn(shared, &mut conn, &mut io, &idle, &mut handles, &mut clock)
+        }
+        plain => {
+            if let Some(Ok(Handshaken::Plain)) = plain {
+                conn.refuse(Failure::PlainHttp, &mut handles.cx(shared, &clock));
             }
-            Err(why) => why,
-        },
-        _ => {
-            let how = How { door, tls: None };
             run_conn(
                 shared,
                 &mut conn,
@@ -598,23 +587,16 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, door: D
                 &idle,
                 &mut handles,
                 &mut clock,
-                how,
             )
         }
     };
-    let mut cx = handles.cx(shared, &clock);
-    conn.on_close(&mut cx);
+    conn.on_close(&mut handles.cx(shared, &clock));
     {
         // Close under the lock (see `Shared::conns`).
         let mut conns = shared.lock_conns();
         conns.remove(id);
         drop(sock);
     }
-    if let Some(p) = &shared.page {
-        p.metrics.of(0).closed(why);
-    }
-    if config.verbose {
-        crate::say!("skiff: {peer} closed: {why}");
-    }
+    super::closed(config, shared.metrics(), peer, why);
     shared.changed.notify_all();
 }

@@ -14,7 +14,8 @@
 //! # Phases
 //! ```text
 //!   Handshake --finished--> Open
-//!       |  \--plain HTTP--> Refused (a plain-text 400, then drain and close)
+//!       |  \--plain HTTP--> the driver drops the session and the
+//!       |                   connection core answers 400 (`Failure::PlainHttp`)
 //!       +-- error, EOF or --header-timeout: closed
 //! ```
 //! The driver runs [`Session::handshake`] until it says `Done`; its
@@ -43,10 +44,10 @@ use rustls::ServerConfig;
 use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, InsufficientSizeError};
 
-use crate::conn::{
-    Conn, Cx, Direction, LINGER_MAX_BYTES, LINGER_TIMEOUT, Next, Transport, Why, later,
-};
+use crate::config::Config;
+use crate::conn::{Conn, Cx, Direction, Next, Timeout, Transport, Why, later};
 use crate::http::date::Clock;
+use crate::respond::{Failure, Site};
 
 /// Largest TLS record on the wire: 2^14 bytes of payload plus the most
 /// expansion a cipher may add, plus the header.
@@ -73,15 +74,6 @@ pub const MAX_WRITE: usize = 16 * 1024;
 pub const OUTGOING: usize = RECORD_MAX + 1024;
 /// Buffers of each kind a loop keeps for reuse.
 pub const TLS_POOL_MAX: usize = 32;
-
-/// The reply to a request in plain text on the HTTPS port (as nginx does:
-/// 400, explained, and the connection closed).
-pub const PLAIN_HTTP_REPLY: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
-Content-Type: text/plain; charset=utf-8\r\n\
-Content-Length: 69\r\n\
-Connection: close\r\n\
-\r\n\
-This port speaks HTTPS. Ask for the same address with https:// here.\n";
 
 /// Record buffers lent to sessions while they have bytes in them.
 #[derive(Debug, Default)]
@@ -110,16 +102,8 @@ impl TlsBufs {
 /// Where a session is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    Handshake {
-        since: Instant,
-    },
+    Handshake { since: Instant },
     Open,
-    /// Plain HTTP arrived: the 400 is sent and the write side shut; the
-    /// client's input is read and dropped until it closes.
-    Refused {
-        since: Instant,
-        drained: usize,
-    },
 }
 
 /// Closing the write side: a close_notify, then FIN once it is sent.
@@ -138,8 +122,11 @@ pub enum Hs {
     Done,
     /// Waiting for the socket.
     Wait,
-    /// Over: close now (plain HTTP drained, or the client went away).
+    /// Over: the client went away.
     Close,
+    /// The first bytes are plain text, not TLS: the session is done with,
+    /// and the connection core answers (see [`refuse_plain`]).
+    Plain,
     /// New handshake bytes arrived: process them off the loop
     /// ([`Session::process_away`]), then drive the handshake again.
     Process,
@@ -222,19 +209,13 @@ impl Session {
         self.phase != Phase::Open
     }
 
-    /// The deadline of the handshake (`--header-timeout` from accept) or
-    /// of draining a refused plain-HTTP client; `None` once open.
+    /// The deadline of the handshake (`--header-timeout` from accept);
+    /// `None` once open.
     pub fn deadline(&self, header_timeout: Duration) -> Option<Instant> {
         match self.phase {
             Phase::Handshake { since } => Some(later(since, header_timeout)),
-            Phase::Refused { since, .. } => Some(later(since, LINGER_TIMEOUT)),
             Phase::Open => None,
         }
-    }
-
-    /// Whether this session refused a plain-HTTP client.
-    pub fn refused(&self) -> bool {
-        matches!(self.phase, Phase::Refused { .. })
     }
 
     /// The negotiated protocol version, once known ("TLSv1.3").
@@ -429,8 +410,8 @@ impl Session {
     }
 
     /// Runs the handshake as far as the socket allows. A client speaking
-    /// plain HTTP gets [`PLAIN_HTTP_REPLY`]; errors (a broken ClientHello,
-    /// no shared version or cipher) end the connection.
+    /// plain HTTP is [`Hs::Plain`]; errors (a broken ClientHello, no
+    /// shared version or cipher) end the connection.
     ///
     /// With `offload`, bytes read are not processed here: the call returns
     /// [`Hs::Process`] and the caller has [`Session::process_away`] run on
@@ -444,9 +425,6 @@ impl Session {
         bufs: &mut TlsBufs,
         offload: bool,
     ) -> io::Result<Hs> {
-        if let Phase::Refused { .. } = self.phase {
-            return self.drain(sock);
-        }
         loop {
             match self.step(sock, bufs, Put::Nothing)? {
                 Got::Again => {}
@@ -468,7 +446,7 @@ impl Session {
                         && n > 0
                         && self.incoming[0].is_ascii_uppercase()
                     {
-                        return self.refuse(sock);
+                        return Ok(Hs::Plain);
                     }
                     if offload {
                         return Ok(Hs::Process);
@@ -497,51 +475,6 @@ impl Session {
                 _ => return Ok(()),
             }
         }
-    }
-
-    /// Answers a plain-HTTP client with a plain 400 and shuts the write
-    /// side; then reads and drops what it sends until it closes.
-    fn refuse<S: Transport>(&mut self, sock: &mut S) -> io::Result<Hs> {
-        // Small enough for any socket buffer; a client that cannot take
-        // it is gone anyway.
-        let _ = sock.write(PLAIN_HTTP_REPLY);
-        sock.shutdown_write();
-        self.in_len = 0;
-        self.phase = Phase::Refused {
-            since: match self.phase {
-                Phase::Handshake { since } => since,
-                _ => Instant::now(),
-            },
-            drained: 0,
-        };
-        if S::BLOCKING {
-            // The driver arms the socket with the new deadline first.
-            return Ok(Hs::Wait);
-        }
-        self.drain(sock)
-    }
-
-    fn drain<S: Read>(&mut self, sock: &mut S) -> io::Result<Hs> {
-        let Phase::Refused { since, mut drained } = self.phase else {
-            return Ok(Hs::Close);
-        };
-        let mut scratch = [0u8; 4096];
-        let result = loop {
-            match sock.read(&mut scratch) {
-                Ok(0) => break Ok(Hs::Close),
-                Ok(n) => {
-                    drained += n;
-                    if drained > LINGER_MAX_BYTES {
-                        break Ok(Hs::Close);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(Hs::Wait),
-                Err(_) => break Ok(Hs::Close),
-            }
-        };
-        self.phase = Phase::Refused { since, drained };
-        result
     }
 }
 
@@ -752,16 +685,15 @@ pub fn drive<S: Transport>(
                 if let Some(m) = cx.metrics {
                     m.handshake(true);
                 }
-                *conn = Conn::new(conn.peer(), cx.clock.now());
+                cx.tls = session.version();
+                *conn = Conn::new(conn.peer(), cx.clock.now(), false);
             }
             Ok(Hs::Wait) => {
                 session.release(bufs);
                 return Driven::Next(Next::Wait);
             }
             Ok(Hs::Process) => return Driven::Process,
-            Ok(Hs::Close) if session.refused() => {
-                return Driven::Next(Next::Close(Why::PlainHttp));
-            }
+            Ok(Hs::Plain) => return Driven::Plain,
             Ok(Hs::Close) => return Driven::Next(Next::Close(Why::PeerClosed)),
             Err(_) => {
                 if let Some(m) = cx.metrics {
@@ -791,6 +723,34 @@ pub enum Driven {
     Next(Next),
     /// Hand the session to a worker for [`Session::process_away`].
     Process,
+    /// Plain HTTP: drop the session and [`refuse_plain`] over the socket.
+    Plain,
+}
+
+/// Plain HTTP arrived on the HTTPS port: the connection core answers it
+/// (400, explained: [`Failure::PlainHttp`]) over the bare socket, then
+/// shuts its write side and lingers as after any last response.
+pub fn refuse_plain<S: Transport>(conn: &mut Conn, sock: &mut S, cx: &mut Cx<'_>) -> Next {
+    conn.refuse(Failure::PlainHttp, cx);
+    conn.drive(sock, cx)
+}
+
+/// A new connection's TLS session: one for HTTPS on the server's own
+/// port, none otherwise.
+pub fn session_for(config: &Config, site: Site, now: Instant) -> io::Result<Option<Box<Session>>> {
+    match (&config.tls, site) {
+        (Some(tls), Site::Public) => Ok(Some(Box::new(Session::new(&tls.server, now)?))),
+        _ => Ok(None),
+    }
+}
+
+/// Why a handshake still under way at `now` ends: its deadline
+/// (`--header-timeout` from accept) has passed. `None` before it.
+pub fn handshake_expired(session: &Session, config: &Config, now: Instant) -> Option<Why> {
+    match session.deadline(config.header_timeout) {
+        Some(d) if now >= d => Some(Why::Timeout(Timeout::Handshake)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -893,7 +853,7 @@ mod tests {
                     .unwrap();
                 }
                 Hs::Wait => {}
-                Hs::Close => panic!("closed"),
+                Hs::Close | Hs::Plain => panic!("closed"),
             }
         }
         assert!(
@@ -910,15 +870,5 @@ mod tests {
         assert_eq!(&got[..n], b"ping");
         io.write_all(b"pong").unwrap();
         assert_eq!(client.join().unwrap(), b"pong");
-    }
-
-    #[test]
-    fn the_plain_http_reply_is_framed_by_its_length() {
-        let text = std::str::from_utf8(PLAIN_HTTP_REPLY).unwrap();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        assert!(
-            head.contains(&format!("Content-Length: {}", body.len())),
-            "{head}"
-        );
     }
 }

@@ -51,10 +51,6 @@ macro_rules! socket_transport {
                 crate::sys::send_more(self, buf)
             }
 
-            fn can_send_file(&self) -> bool {
-                crate::sys::HAS_SENDFILE
-            }
-
             fn send_file(&mut self, file: &File, offset: u64, count: usize) -> io::Result<usize> {
                 crate::sys::sendfile(self, file, offset, count)
             }
