@@ -45,7 +45,7 @@ pub const MAX_WORKERS: i64 = 256;
     version,
     about,
     long_about = None,
-    after_help = "Each setting comes from the command line, else its SKIFF_* variable, else the --config file, else its default."
+    after_help = "Each setting comes from the command line, else its SKIFF_* variable, else the --config file, else its default.\n\n'skiff generate man' writes the man page, 'skiff generate completions SHELL' completions for bash, elvish, fish, powershell or zsh."
 )]
 pub struct Args {
     /// Read settings from this TOML file, each key a flag's name (keep-alive-timeout = 5, list-dirs = true, header = ['X-A: 1']); flags and SKIFF_* variables win over it.
@@ -978,6 +978,33 @@ fn parse_cache_rule(spec: &str) -> Result<(globset::GlobMatcher, &str), String> 
         .build()
         .map_err(|e| format!("--cache-control '{spec}': {e}"))?;
     Ok((glob.compile_matcher(), value))
+}
+
+/// `skiff generate man` and `skiff generate completions SHELL` (`what` is
+/// what follows `generate`): the man page (roff) or the shell's completion
+/// script, made from the flags' own definitions, or a one-line error.
+pub fn generate(what: &[OsString]) -> Result<Vec<u8>, String> {
+    use clap::CommandFactory;
+    let words: Vec<&str> = what.iter().map(|w| w.to_str().unwrap_or("\u{fffd}")).collect();
+    let mut out = Vec::new();
+    match words[..] {
+        ["man"] => clap_mangen::Man::new(Args::command())
+            .render(&mut out)
+            .map_err(|e| format!("generate man: {e}"))?,
+        ["completions", shell] => {
+            let shell: clap_complete::Shell = shell.parse().map_err(|_| {
+                format!("generate completions: '{shell}' is not one of bash, elvish, fish, powershell, zsh")
+            })?;
+            clap_complete::generate(shell, &mut Args::command(), "skiff", &mut out);
+        }
+        _ => {
+            return Err(
+                "generate: expected 'man' or 'completions SHELL' (bash, elvish, fish, powershell, zsh)"
+                    .into(),
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// `-document_root DIR` and `-port N`, the original assignment's spellings,

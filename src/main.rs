@@ -5,7 +5,26 @@ use std::process::ExitCode;
 use skiff::config::{Config, ConfigError};
 
 fn main() -> ExitCode {
-    let config = match Config::parse_from(std::env::args_os()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "generate") {
+        return match skiff::config::generate(&args[2..]) {
+            Ok(text) => {
+                use std::io::Write;
+                match std::io::stdout().write_all(&text) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("skiff: generate: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            Err(msg) => {
+                eprintln!("skiff: {msg}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let config = match Config::parse_from(args) {
         Ok(c) => c,
         Err(ConfigError::Info(text)) => {
             print!("{text}");

@@ -198,11 +198,12 @@ fn help_names_the_environment_variable_of_every_flag() {
     }
 }
 
-/// The README's flags table and `skiff --help` name the same flags, with
-/// the same defaults, so neither can drift from the other.
+/// The docs' flags table (docs/flags.md, which the README points to) and
+/// `skiff --help` name the same flags, with the same defaults, so neither
+/// can drift from the other.
 #[test]
 fn readme_flags_table_matches_help() {
-    let readme = repo_file("README.md");
+    let readme = repo_file("docs/flags.md");
     let table: Vec<(String, String)> = readme
         .split("## Flags")
         .nth(1)
@@ -392,4 +393,58 @@ fn an_oversized_error_page_is_refused_at_start_and_a_large_one_is_served_whole()
         assert!(r.body == page);
     }
     assert_eq!(c.get("/a.txt").body, b"hello, skiff\n");
+}
+
+/// The flags `skiff --help` lists, as `--name` (without `--help` and
+/// `--version`).
+fn help_flags() -> Vec<String> {
+    let out = Command::new(bin()).arg("--help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    help.lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+        .map(|l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with("--"))
+                .unwrap()
+                .trim_end_matches(',')
+                .to_string()
+        })
+        .filter(|f| f != "--help" && f != "--version")
+        .collect()
+}
+
+/// `skiff generate man` is a man page naming every flag, made from the
+/// flags themselves; `skiff generate completions SHELL` completes every
+/// flag in each shell clap knows; anything else is one line and exit 2.
+#[test]
+fn the_generated_man_page_and_completions_name_every_flag() {
+    let flags = help_flags();
+    assert!(flags.len() > 40, "{flags:?}");
+    let generate = |args: &[&str]| Command::new(bin()).arg("generate").args(args).output().unwrap();
+    let man = generate(&["man"]);
+    assert!(man.status.success());
+    let man = String::from_utf8(man.stdout).unwrap();
+    assert!(man.contains(".TH skiff 1"));
+    for flag in &flags {
+        // roff escapes each '-' as '\-'.
+        let roff = flag.replace('-', "\\-");
+        assert!(man.contains(&format!("\\fB{roff}\\fR")), "the man page lacks {flag}");
+    }
+    for shell in ["bash", "elvish", "fish", "powershell", "zsh"] {
+        let out = generate(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        for flag in &flags {
+            let name = flag.trim_start_matches("--");
+            assert!(text.contains(name), "{shell} completions lack {flag}");
+        }
+    }
+    for bad in [&[][..], &["manual"], &["completions"], &["completions", "tcsh"], &["man", "extra"]] {
+        let out = generate(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(err.lines().count(), 1, "{bad:?}: {err}");
+        assert!(err.starts_with("skiff: generate"), "{err}");
+    }
 }
