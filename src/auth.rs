@@ -111,24 +111,8 @@ impl Htpasswd {
 }
 
 fn random_salt() -> [u8; 16] {
-    use std::io::Read;
     let mut salt = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        if f.read_exact(&mut salt).is_ok() {
-            return salt;
-        }
-    }
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    let a = h.finish();
-    h.write_u64(a);
-    salt[..8].copy_from_slice(&a.to_le_bytes());
-    salt[8..].copy_from_slice(&h.finish().to_le_bytes());
+    crate::sys::random_bytes(&mut salt);
     salt
 }
 
@@ -142,63 +126,10 @@ pub fn credentials(header: &[u8]) -> Option<(String, Vec<u8>)> {
     if !scheme.eq_ignore_ascii_case(b"basic") {
         return None;
     }
-    let decoded = decode_base64(crate::http::trim_ows(rest))?;
+    let decoded = crate::base64::decode(crate::http::trim_ows(rest))?;
     let colon = decoded.iter().position(|&c| c == b':')?;
     let user = std::str::from_utf8(&decoded[..colon]).ok()?.to_string();
     Some((user, decoded[colon + 1..].to_vec()))
-}
-
-/// Standard base64 with padding (the inverse of `decode_base64`): the
-/// public-key hash `--tls-self-signed` prints, and the tests' credentials.
-pub fn encode_base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn decode_base64(s: &[u8]) -> Option<Vec<u8>> {
-    fn val(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
-    if s.is_empty() || s.len() % 4 != 0 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(s.len() / 4 * 3);
-    for (i, quad) in s.chunks(4).enumerate() {
-        let last = i == s.len() / 4 - 1;
-        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return None;
-        }
-        let mut n = 0u32;
-        for &c in &quad[..4 - pad] {
-            n = n << 6 | val(c)?;
-        }
-        n <<= 6 * pad as u32;
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Some(out)
 }
 
 /// What a request gets, as far as authentication goes.
@@ -380,22 +311,6 @@ impl Authenticator for SharedVerdicts {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_the_standard_alphabet_and_padding_and_round_trips() {
-        assert_eq!(encode_base64(b""), "");
-        assert_eq!(encode_base64(b"f"), "Zg==");
-        assert_eq!(encode_base64(b"fo"), "Zm8=");
-        assert_eq!(encode_base64(b"foo"), "Zm9v");
-        assert_eq!(encode_base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(encode_base64(&[0xff, 0xfe, 0xfd, 0x00]), "//79AA==");
-        for raw in [&b"alice:s3cret pass"[..], b"x", b"\xff\x00:"] {
-            assert_eq!(
-                decode_base64(encode_base64(raw).as_bytes()).as_deref(),
-                Some(raw)
-            );
-        }
-    }
 
     #[test]
     fn only_bcrypt_entries_are_accepted_and_errors_name_the_line() {

@@ -60,6 +60,8 @@
 #![deny(unsafe_code)]
 
 pub mod auth;
+pub mod base64;
+pub mod close;
 pub mod config;
 pub mod conn;
 pub mod counts;
@@ -70,8 +72,6 @@ pub mod metrics;
 pub mod respond;
 pub mod server;
 pub mod sys;
-#[doc(hidden)]
-pub mod testing;
 pub mod timer;
 pub mod tls;
 pub mod work;

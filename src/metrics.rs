@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use crate::conn::Why;
+use crate::close::Why;
 use crate::http::request::Method;
 use crate::http::response::Status;
 

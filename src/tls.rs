@@ -285,7 +285,7 @@ pub fn fingerprint(der: &CertificateDer<'_>) -> String {
 /// Base64 of the SHA-256 of a DER SubjectPublicKeyInfo.
 pub fn spki_hash(spki_der: &[u8]) -> String {
     use sha2::Digest;
-    crate::auth::encode_base64(&sha2::Sha256::digest(spki_der))
+    crate::base64::encode(&sha2::Sha256::digest(spki_der))
 }
 
 #[cfg(test)]

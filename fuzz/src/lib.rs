@@ -14,7 +14,7 @@ use skiff::http::date::Clock;
 use skiff::http::request::parse;
 use skiff::http::response::Status;
 use skiff::log::{Entry, LogSink};
-use skiff::testing::ScriptedPeer;
+use skiff::conn::scripted::ScriptedPeer;
 
 /// The document root of the connection target: small and large files,
 /// a folder with an index, a folder to list, a hidden file.

@@ -3,11 +3,9 @@
 
 use std::io::{self, Read};
 
-use super::pool::BufPool;
+use super::pool::{BufPool, INPUT_INITIAL};
 use crate::http::request::MAX_HEAD;
 
-/// First allocation of the receive buffer; it doubles up to [`INPUT_MAX`].
-pub const INPUT_INITIAL: usize = 4096;
 /// The receive buffer never grows past this: one byte more than the largest
 /// valid head, so an over-limit head is always seen as one.
 pub const INPUT_MAX: usize = MAX_HEAD + 1;

@@ -529,7 +529,7 @@ fn send_window<T: Transport>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::ScriptedPeer;
+    use crate::conn::scripted::ScriptedPeer;
 
     /// `HEAD1`, a shared `shared-one`, `HEAD2`, a shared `shared-two`,
     /// `tail`: marks however short (the queue itself takes any size).

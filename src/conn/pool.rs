@@ -4,7 +4,10 @@
 //! the pool holds at most [`POOL_MAX`] of each kind.
 
 use super::Busy;
-use super::input::INPUT_INITIAL;
+
+/// First allocation of a receive buffer (the size the pool keeps); it
+/// doubles up to `INPUT_MAX` while a head needs more.
+pub const INPUT_INITIAL: usize = 4096;
 
 /// Buffers of each kind a pool keeps.
 pub const POOL_MAX: usize = 128;

@@ -3,7 +3,7 @@
 
 use super::*;
 
-use crate::testing::ScriptedPeer as Script;
+use crate::conn::scripted::ScriptedPeer as Script;
 
 fn config() -> (Config, std::path::PathBuf) {
     // One root per test: tests run in parallel and rewrite their files.

@@ -251,14 +251,11 @@ fn digits(s: &[u8]) -> Option<u64> {
 /// The multipart boundary of this process: random per start, so content
 /// cannot be crafted to contain it.
 pub fn boundary() -> &'static str {
-    use std::hash::{BuildHasher, Hasher};
     static B: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     B.get_or_init(|| {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(u64::from(std::process::id()));
-        let a = h.finish();
-        h.write_u64(a);
-        format!("skiff-{:016x}{:016x}", a, h.finish())
+        let mut r = [0u8; 16];
+        crate::sys::random_bytes(&mut r);
+        format!("skiff-{:032x}", u128::from_le_bytes(r))
     })
 }
 

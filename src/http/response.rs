@@ -192,7 +192,7 @@ pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 /// Everything a head says besides the status line, `Date`, `Server` and
-/// the connection's fate. Owns its values: [`crate::respond::Reply`]
+/// the connection's fate. Owns its values: respond's `Reply`
 /// carries one, and nothing copies it field by field.
 #[derive(Debug, Clone, Default)]
 pub struct Fields {

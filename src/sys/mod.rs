@@ -1,5 +1,6 @@
 //! The only code that calls the operating system directly: zero-copy file
-//! sends, corked writes, a socket's unsent bytes, and descriptor limits.
+//! sends, corked writes, a socket's unsent bytes, descriptor limits, and
+//! random bytes.
 //!
 //! Every `unsafe` block in the crate is here, each with a `// SAFETY:`
 //! comment. Nothing here keeps state or knows about HTTP. On systems other
@@ -85,6 +86,41 @@ pub fn shutdown_read(fd: std::os::fd::RawFd) -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+/// Fills `buf` with random bytes from the kernel (`getrandom(2)`, or
+/// `/dev/urandom` where that is missing): the salt of remembered
+/// credentials, the multipart boundary. Never fails: if the kernel has
+/// none to give, std's per-process random hash keys (themselves from the
+/// kernel at start) stand in.
+pub fn random_bytes(buf: &mut [u8]) {
+    let mut filled = 0;
+    #[cfg(target_os = "linux")]
+    while filled < buf.len() {
+        let rest = &mut buf[filled..];
+        // SAFETY: getrandom(2) writes at most `rest.len()` bytes into the
+        // buffer it is given, which is valid and exclusively borrowed.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), 0) };
+        match n {
+            n if n > 0 => filled += n as usize,
+            _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            _ => break,
+        }
+    }
+    if filled < buf.len() {
+        use std::io::Read;
+        if let Ok(mut f) = File::open("/dev/urandom") {
+            if f.read_exact(&mut buf[filled..]).is_ok() {
+                return;
+            }
+        }
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in buf[filled..].chunks_mut(8) {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(chunk.as_ptr() as usize);
+            chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
+        }
     }
 }
 

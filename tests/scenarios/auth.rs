@@ -42,7 +42,7 @@ fn htpasswd(dir: &TempDir, users: &[(&str, &str)], cost: u32) -> Option<std::pat
 }
 
 fn basic(user: &str, pass: &str) -> String {
-    let token = skiff::auth::encode_base64(format!("{user}:{pass}").as_bytes());
+    let token = skiff::base64::encode(format!("{user}:{pass}").as_bytes());
     format!("Authorization: Basic {token}\r\n")
 }
 

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 
-use crate::conn::Transport;
+use super::Transport;
 
 /// Reads come from `incoming`, one chunk per call (a chunk longer than the
 /// reader's buffer is split; an empty chunk reads as `WouldBlock`; nothing
