@@ -27,9 +27,9 @@ use crate::work::Pool;
 
 /// Verdicts remembered, right and wrong. A browser sends the same header
 /// with every request: after the first check each costs a hash.
-pub const MAX_REMEMBERED: usize = 1024;
+pub(crate) const MAX_REMEMBERED: usize = 1024;
 /// Checks under way at once, per driver; more get 503 at once.
-pub const MAX_IN_FLIGHT: usize = 64;
+pub(crate) const MAX_IN_FLIGHT: usize = 64;
 /// Longest `Authorization` value looked at.
 const MAX_HEADER: usize = 4096;
 
@@ -40,7 +40,7 @@ const DUMMY_HASH: &str = "$2y$05$N5TMrYbpTskjkSa.gM1isu2DpB/VNVeSDr6towez3R9Po/e
 
 /// The users and their hashes, as read at start.
 #[derive(Debug, Clone)]
-pub struct Htpasswd {
+pub(crate) struct Htpasswd {
     users: HashMap<String, String>,
     /// Salt of the verdict keys: random per process.
     salt: [u8; 16],
@@ -48,7 +48,7 @@ pub struct Htpasswd {
 
 impl Htpasswd {
     /// Parses an htpasswd file's text; an error names the line.
-    pub fn parse(text: &str) -> Result<Htpasswd, String> {
+    pub(crate) fn parse(text: &str) -> Result<Htpasswd, String> {
         let mut users = HashMap::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim_end_matches('\r');
@@ -98,7 +98,7 @@ impl Htpasswd {
     }
 
     /// Runs bcrypt (slow: a worker's job). True when `user` has `password`.
-    pub fn verify(&self, user: &str, password: &[u8]) -> bool {
+    pub(crate) fn verify(&self, user: &str, password: &[u8]) -> bool {
         match self.users.get(user) {
             Some(hash) => bcrypt::verify(password, hash).unwrap_or(false),
             None => {
@@ -118,7 +118,7 @@ fn random_salt() -> [u8; 16] {
 
 /// `Basic <base64(user:password)>` -> (user, password); `None` when
 /// malformed (not Basic, bad base64, no colon, not UTF-8 in the name).
-pub fn credentials(header: &[u8]) -> Option<(String, Vec<u8>)> {
+pub(crate) fn credentials(header: &[u8]) -> Option<(String, Vec<u8>)> {
     if header.len() > MAX_HEADER {
         return None;
     }
@@ -134,7 +134,7 @@ pub fn credentials(header: &[u8]) -> Option<(String, Vec<u8>)> {
 
 /// What a request gets, as far as authentication goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Right credentials (or none needed).
     Granted,
     /// Missing, malformed or wrong: 401.
@@ -147,7 +147,7 @@ pub enum Verdict {
 
 /// What [`Verdicts::known`] says of a header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Known {
+pub(crate) enum Known {
     Verdict(Verdict),
     /// A check of it is under way (its key).
     Running([u8; 32]),
@@ -156,7 +156,7 @@ pub enum Known {
 }
 
 /// Verdicts remembered, and checks under way: one per driver.
-pub struct Verdicts {
+pub(crate) struct Verdicts {
     file: Arc<Htpasswd>,
     remembered: HashMap<[u8; 32], bool>,
     /// Insertion order, for dropping the oldest.
@@ -165,7 +165,7 @@ pub struct Verdicts {
 }
 
 impl Verdicts {
-    pub fn new(file: Arc<Htpasswd>) -> Verdicts {
+    pub(crate) fn new(file: Arc<Htpasswd>) -> Verdicts {
         Verdicts {
             file,
             remembered: HashMap::new(),
@@ -175,7 +175,7 @@ impl Verdicts {
     }
 
     /// What is known of `authorization` now.
-    pub fn known(&self, authorization: Option<&[u8]>) -> Known {
+    pub(crate) fn known(&self, authorization: Option<&[u8]>) -> Known {
         let Some(header) = authorization else {
             return Known::Verdict(Verdict::Denied);
         };
@@ -201,7 +201,7 @@ impl Verdicts {
 
     /// Starts a check of `authorization` on `pool`; `done(key, ok)` is
     /// called on a worker when it ends. False if the pool refused it.
-    pub fn start(
+    pub(crate) fn start(
         &mut self,
         pool: &Pool,
         key: [u8; 32],
@@ -223,7 +223,7 @@ impl Verdicts {
     }
 
     /// Records a finished check.
-    pub fn record(&mut self, key: [u8; 32], ok: bool) {
+    pub(crate) fn record(&mut self, key: [u8; 32], ok: bool) {
         self.running.remove(&key);
         if self.remembered.insert(key, ok).is_none() {
             self.order.push_back(key);
@@ -237,7 +237,7 @@ impl Verdicts {
 }
 
 /// How a driver checks credentials, as the connection sees it.
-pub trait Authenticator {
+pub(crate) trait Authenticator {
     /// The verdict on a request with this `Authorization` (if any): known
     /// now, or `Pending` after a check was started (the driver will drive
     /// the connection again when it ends).
@@ -249,7 +249,7 @@ pub trait Authenticator {
 /// a thread whose request needs a check another thread started waits for
 /// that one. A check's end wakes every waiter (one condition variable).
 #[derive(Clone)]
-pub struct SharedVerdicts {
+pub(crate) struct SharedVerdicts {
     inner: Arc<(Mutex<Verdicts>, std::sync::Condvar)>,
     pool: Pool,
 }
@@ -257,10 +257,10 @@ pub struct SharedVerdicts {
 /// The longest a thread waits for a check under way: far longer than any
 /// bcrypt cost a file holds takes, so only a pool that never runs the job
 /// (stopped) gets here; then the answer is 503.
-pub const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl SharedVerdicts {
-    pub fn new(file: Arc<Htpasswd>, pool: Pool) -> SharedVerdicts {
+    pub(crate) fn new(file: Arc<Htpasswd>, pool: Pool) -> SharedVerdicts {
         SharedVerdicts {
             inner: Arc::new((Mutex::new(Verdicts::new(file)), std::sync::Condvar::new())),
             pool,

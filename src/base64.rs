@@ -24,7 +24,7 @@ pub fn encode(bytes: &[u8]) -> String {
     out
 }
 
-pub fn decode(s: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn decode(s: &[u8]) -> Option<Vec<u8>> {
     fn val(c: u8) -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => c - b'A',
@@ -69,10 +69,7 @@ mod tests {
         assert_eq!(encode(b"foobar"), "Zm9vYmFy");
         assert_eq!(encode(&[0xff, 0xfe, 0xfd, 0x00]), "//79AA==");
         for raw in [&b"alice:s3cret pass"[..], b"x", b"\xff\x00:"] {
-            assert_eq!(
-                decode(encode(raw).as_bytes()).as_deref(),
-                Some(raw)
-            );
+            assert_eq!(decode(encode(raw).as_bytes()).as_deref(), Some(raw));
         }
     }
 }

@@ -43,7 +43,7 @@ pub enum Why {
 impl Why {
     /// A short name of each kind of reason, for metrics; [`Why::index`]
     /// is a position in it.
-    pub const LABELS: [&'static str; 13] = [
+    pub(crate) const LABELS: [&'static str; 13] = [
         "peer_closed",
         "reset",
         "idle_timeout",
@@ -60,7 +60,7 @@ impl Why {
     ];
 
     /// Position in [`Why::LABELS`].
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         match self {
             Why::PeerClosed => 0,
             Why::Reset => 1,

@@ -18,25 +18,25 @@ use crate::http::response::{Extra, Header, Status, Version, write_builtin_error_
 /// Largest value of every timeout flag (keep-alive, header, send,
 /// shutdown): one day. A longer timeout protects nothing, and the bound
 /// keeps every deadline far from `Instant`'s range.
-pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+pub(crate) const MAX_TIMEOUT_SECS: u64 = 86_400;
 /// Largest `--max-age`: 2^31 seconds, the value RFC 9111 section 1.2.2 tells
 /// caches to assume for anything larger.
-pub const MAX_AGE_SECS: u64 = 1 << 31;
+pub(crate) const MAX_AGE_SECS: u64 = 1 << 31;
 /// Largest `--max-connections`. The open-file limit lowers it further
 /// (`server::connection_cap`); above a million nothing here would fit.
-pub const MAX_CONNECTIONS: u64 = 1_000_000;
+pub(crate) const MAX_CONNECTIONS: u64 = 1_000_000;
 /// Largest custom error page (`--error-pages`): an error page is a short
 /// explanation, and each one is held in memory for the life of the server.
-pub const MAX_ERROR_PAGE: usize = 256 * 1024;
+pub(crate) const MAX_ERROR_PAGE: usize = 256 * 1024;
 /// Largest `--compress-threads`: compression is once per file version, so
 /// more threads only help a cold start with many files.
-pub const MAX_COMPRESS_THREADS: i64 = 64;
+pub(crate) const MAX_COMPRESS_THREADS: i64 = 64;
 /// Largest `--compress-cache`, in MiB: 64 GiB.
-pub const MAX_COMPRESS_CACHE_MIB: i64 = 65_536;
+pub(crate) const MAX_COMPRESS_CACHE_MIB: i64 = 65_536;
 /// Largest `--fd`: a descriptor number (Linux caps them far lower).
-pub const MAX_FD: i64 = i32::MAX as i64;
+pub(crate) const MAX_FD: i64 = i32::MAX as i64;
 /// Largest `--workers`: event loops beyond the CPUs only contend.
-pub const MAX_WORKERS: i64 = 256;
+pub(crate) const MAX_WORKERS: i64 = 256;
 
 /// skiff: a small, fast HTTP/1.1 static file server.
 #[derive(Debug, Parser)]
@@ -47,18 +47,18 @@ pub const MAX_WORKERS: i64 = 256;
     long_about = None,
     after_help = "Each setting comes from the command line, else its SKIFF_* variable, else the --config file, else its default.\n\n'skiff generate man' writes the man page, 'skiff generate completions SHELL' completions for bash, elvish, fish, powershell or zsh."
 )]
-pub struct Args {
+pub(crate) struct Args {
     /// Read settings from this TOML file, each key a flag's name (keep-alive-timeout = 5, list-dirs = true, header = ['X-A: 1']); flags and SKIFF_* variables win over it.
     #[arg(env = "SKIFF_CONFIG", long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
 
     /// Document root: the folder to serve.
     #[arg(env = "SKIFF_ROOT", long, value_name = "DIR", default_value = "www")]
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
 
     /// TCP port to listen on; 0 lets the OS choose.
     #[arg(env = "SKIFF_PORT", long, value_name = "PORT", default_value_t = 8080)]
-    pub port: u16,
+    pub(crate) port: u16,
 
     /// Address to bind (IPv4 or IPv6, e.g. 127.0.0.1 or ::1).
     #[arg(
@@ -67,22 +67,22 @@ pub struct Args {
         value_name = "ADDR",
         default_value = "0.0.0.0"
     )]
-    pub bind: String,
+    pub(crate) bind: String,
 
     /// Seconds an idle keep-alive connection is kept open (at most 86400); 0 turns keep-alive off.
     #[arg(env = "SKIFF_KEEP_ALIVE_TIMEOUT", long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(0..=MAX_TIMEOUT_SECS))]
-    pub keep_alive_timeout: u64,
+    pub(crate) keep_alive_timeout: u64,
 
     /// Seconds a request head (and any body) may take from its first byte to its last (1 to 86400).
     #[arg(env = "SKIFF_HEADER_TIMEOUT", long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
-    pub header_timeout: u64,
+    pub(crate) header_timeout: u64,
 
     /// Seconds a pending response may wait for the client to take any byte (1 to 86400).
     #[arg(env = "SKIFF_SEND_TIMEOUT", long, value_name = "SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
-    pub send_timeout: u64,
+    pub(crate) send_timeout: u64,
 
     /// HTTP version to speak; with 1.0 every connection closes after one response.
     #[arg(
@@ -91,11 +91,11 @@ pub struct Args {
         value_name = "1.0|1.1",
         default_value = "1.1"
     )]
-    pub protocol: Protocol,
+    pub(crate) protocol: Protocol,
 
     /// Write a Common Log Format line per response to PATH, or to stdout with '-'.
     #[arg(env = "SKIFF_ACCESS_LOG", long, value_name = "PATH|-")]
-    pub access_log: Option<String>,
+    pub(crate) access_log: Option<String>,
 
     /// Access log format: common (CLF), or combined (CLF plus Referer and User-Agent).
     #[arg(
@@ -104,42 +104,42 @@ pub struct Args {
         value_name = "FORMAT",
         default_value = "common"
     )]
-    pub access_log_format: LogFormat,
+    pub(crate) access_log_format: LogFormat,
 
     /// Log each connection opened and closed to stderr.
     #[arg(env = "SKIFF_VERBOSE", short, long)]
-    pub verbose: bool,
+    pub(crate) verbose: bool,
 
     /// Folder of custom error pages: DIR/404.html is the body of a 404, and so on.
     #[arg(env = "SKIFF_ERROR_PAGES", long, value_name = "DIR")]
-    pub error_pages: Option<PathBuf>,
+    pub(crate) error_pages: Option<PathBuf>,
 
     /// Send file bodies by reading them into a buffer instead of with sendfile.
     #[arg(env = "SKIFF_NO_SENDFILE", long)]
-    pub no_sendfile: bool,
+    pub(crate) no_sendfile: bool,
 
     /// Look at the file system on every request instead of trusting what was found for up to a second.
     #[arg(env = "SKIFF_NO_FILE_CACHE", long)]
-    pub no_file_cache: bool,
+    pub(crate) no_file_cache: bool,
 
     /// Most connections served at once, 1 to 1000000 [default: what the open-file limit allows, less a reserve].
     #[arg(env = "SKIFF_MAX_CONNECTIONS", long, value_name = "N",
           value_parser = clap::value_parser!(u64).range(1..=MAX_CONNECTIONS))]
-    pub max_connections: Option<u64>,
+    pub(crate) max_connections: Option<u64>,
 
     /// Seconds to let responses in flight finish after SIGTERM or SIGINT (at most 86400).
     #[arg(env = "SKIFF_SHUTDOWN_TIMEOUT", long, value_name = "SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(0..=MAX_TIMEOUT_SECS))]
-    pub shutdown_timeout: u64,
+    pub(crate) shutdown_timeout: u64,
 
     /// Serve with a thread per connection (blocking I/O) instead of the event loop.
     #[arg(env = "SKIFF_THREADED", long, conflicts_with = "workers")]
-    pub threaded: bool,
+    pub(crate) threaded: bool,
 
     /// Add `Cache-Control: max-age=SECS` to file responses (at most 2147483648).
     #[arg(env = "SKIFF_MAX_AGE", long, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(0..=MAX_AGE_SECS))]
-    pub max_age: Option<u64>,
+    pub(crate) max_age: Option<u64>,
 
     /// Add a header to every response, e.g. 'Access-Control-Allow-Origin: *' (repeatable).
     #[arg(
@@ -148,19 +148,19 @@ pub struct Args {
         value_name = "NAME: VALUE",
         value_delimiter = '\n'
     )]
-    pub headers: Vec<String>,
+    pub(crate) headers: Vec<String>,
 
     /// List a directory that has no index.html (HTML, or JSON for 'Accept: application/json').
     #[arg(env = "SKIFF_LIST_DIRS", long)]
-    pub list_dirs: bool,
+    pub(crate) list_dirs: bool,
 
     /// Serve and list names starting with '.' (hidden by default: 404, left out of listings).
     #[arg(env = "SKIFF_SHOW_HIDDEN", long)]
-    pub show_hidden: bool,
+    pub(crate) show_hidden: bool,
 
     /// Serve FILE.br or FILE.gz in place of FILE when they exist and Accept-Encoding allows.
     #[arg(env = "SKIFF_PRECOMPRESSED", long)]
-    pub precompressed: bool,
+    pub(crate) precompressed: bool,
 
     /// Names served for a folder, tried in order, comma-separated (also for / and --list-dirs).
     #[arg(
@@ -169,11 +169,11 @@ pub struct Args {
         value_name = "NAMES",
         default_value = "index.html"
     )]
-    pub index: String,
+    pub(crate) index: String,
 
     /// A file under the root served (200) for a GET or HEAD of a path that does not exist, when the request accepts text/html: a single-page app's client-side routes.
     #[arg(env = "SKIFF_FALLBACK", long, value_name = "FILE")]
-    pub fallback: Option<String>,
+    pub(crate) fallback: Option<String>,
 
     /// Cache-Control for file responses whose URL path matches GLOB, e.g. '/assets/**=public, max-age=31536000, immutable' (repeatable; the first match wins; --max-age is the fallback).
     #[arg(
@@ -182,11 +182,11 @@ pub struct Args {
         value_name = "GLOB=VALUE",
         value_delimiter = '\n'
     )]
-    pub cache_control: Vec<String>,
+    pub(crate) cache_control: Vec<String>,
 
     /// Let pages from these origins read responses (CORS): '*' or a comma-separated list such as `https://app.example,http://localhost:3000`.
     #[arg(env = "SKIFF_CORS", long, value_name = "ORIGINS")]
-    pub cors: Option<String>,
+    pub(crate) cors: Option<String>,
 
     /// Request headers a CORS preflight may ask for, comma-separated.
     #[arg(
@@ -195,15 +195,15 @@ pub struct Args {
         value_name = "NAMES",
         default_value = "Accept,Accept-Language,Content-Language,Content-Type,Range,If-Match,If-None-Match,If-Modified-Since,If-Unmodified-Since,If-Range,Authorization"
     )]
-    pub cors_allow_headers: String,
+    pub(crate) cors_allow_headers: String,
 
     /// Response headers a cross-origin page may read besides the safelisted ones, comma-separated (e.g. 'ETag, Content-Range').
     #[arg(env = "SKIFF_CORS_EXPOSE_HEADERS", long, value_name = "NAMES")]
-    pub cors_expose_headers: Option<String>,
+    pub(crate) cors_expose_headers: Option<String>,
 
     /// Ask for a user name and password (Basic authentication) from this Apache htpasswd file of bcrypt entries (htpasswd -B).
     #[arg(env = "SKIFF_HTPASSWD", long, value_name = "FILE")]
-    pub htpasswd: Option<PathBuf>,
+    pub(crate) htpasswd: Option<PathBuf>,
 
     /// The realm named in the password prompt.
     #[arg(
@@ -212,7 +212,7 @@ pub struct Args {
         value_name = "TEXT",
         default_value = "skiff"
     )]
-    pub auth_realm: String,
+    pub(crate) auth_realm: String,
 
     /// A URL path served without credentials under --htpasswd, e.g. /healthz (repeatable).
     #[arg(
@@ -221,60 +221,60 @@ pub struct Args {
         value_name = "PATH",
         value_delimiter = '\n'
     )]
-    pub auth_exempt: Vec<String>,
+    pub(crate) auth_exempt: Vec<String>,
 
     /// Do not compress text files on the fly (on by default: br, zstd or gzip, made once per file version).
     #[arg(env = "SKIFF_NO_COMPRESS", long)]
-    pub no_compress: bool,
+    pub(crate) no_compress: bool,
 
     /// Threads that compress files, off the event loop (1 to 64).
     #[arg(env = "SKIFF_COMPRESS_THREADS", long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=MAX_COMPRESS_THREADS))]
-    pub compress_threads: u16,
+    pub(crate) compress_threads: u16,
 
     /// MiB of compressed files kept in memory, least recently used dropped first (1 to 65536).
     #[arg(env = "SKIFF_COMPRESS_CACHE", long, value_name = "MIB", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=MAX_COMPRESS_CACHE_MIB))]
-    pub compress_cache: u32,
+    pub(crate) compress_cache: u32,
 
     /// Instead of serving: ask the skiff this configuration describes for PATH (HEAD, on loopback) and exit 0 if it answers 2xx or 3xx, 1 if not. For container health checks.
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "/")]
-    pub health_check: Option<String>,
+    pub(crate) health_check: Option<String>,
 
     /// Serve HTTPS on --port with this PEM certificate chain (leaf first); needs --tls-key. SIGHUP reloads both files.
     #[arg(env = "SKIFF_TLS_CERT", long, value_name = "PEM")]
-    pub tls_cert: Option<PathBuf>,
+    pub(crate) tls_cert: Option<PathBuf>,
 
     /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
     #[arg(env = "SKIFF_TLS_KEY", long, value_name = "PEM")]
-    pub tls_key: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
 
     /// Serve HTTPS with a certificate made at start for localhost, 127.0.0.1 and ::1 (for local development); its SHA-256 fingerprint is printed.
     #[arg(env = "SKIFF_TLS_SELF_SIGNED", long)]
-    pub tls_self_signed: bool,
+    pub(crate) tls_self_signed: bool,
 
     /// With HTTPS: also listen for plain HTTP on this port (0: any free one) and answer every request there with a 308 redirect to the https:// URL.
     #[arg(env = "SKIFF_REDIRECT_HTTP", long, value_name = "PORT")]
-    pub redirect_http: Option<u16>,
+    pub(crate) redirect_http: Option<u16>,
 
     /// Serve Prometheus metrics at http://ADDR:PORT/metrics, on a listener of their own (e.g. 127.0.0.1:9100); never on the public port.
     #[arg(env = "SKIFF_METRICS", long, value_name = "ADDR:PORT")]
-    pub metrics: Option<String>,
+    pub(crate) metrics: Option<String>,
 
     /// Serve on this inherited listening socket instead of binding --bind/--port (socket activation by hand; systemd's LISTEN_FDS is read without it).
     #[arg(env = "SKIFF_FD", long, value_name = "N",
           value_parser = clap::value_parser!(u32).range(0..=MAX_FD))]
-    pub fd: Option<u32>,
+    pub(crate) fd: Option<u32>,
 
     /// Independent event loops, each on its own thread and SO_REUSEPORT listener; 0 means one per CPU (at most 256).
     #[arg(env = "SKIFF_WORKERS", long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(0..=MAX_WORKERS))]
-    pub workers: u16,
+    pub(crate) workers: u16,
 }
 
 /// The `--access-log-format` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Common,
     Combined,
     // One JSON object per line. (A doc comment here would turn --help's
@@ -284,7 +284,7 @@ pub enum LogFormat {
 
 /// The `--protocol` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Protocol {
+pub(crate) enum Protocol {
     #[value(name = "1.0")]
     Http10,
     #[value(name = "1.1")]
@@ -295,86 +295,86 @@ pub enum Protocol {
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Canonical, existing directory.
-    pub root: PathBuf,
-    pub addr: SocketAddr,
+    pub(crate) root: PathBuf,
+    pub(crate) addr: SocketAddr,
     /// How long an idle connection is kept open; `None`: keep-alive is
     /// off (`--keep-alive-timeout 0`).
-    pub keep_alive: Option<Duration>,
-    pub header_timeout: Duration,
-    pub send_timeout: Duration,
+    pub(crate) keep_alive: Option<Duration>,
+    pub(crate) header_timeout: Duration,
+    pub(crate) send_timeout: Duration,
     /// The version on every status line.
-    pub version: Version,
-    pub access_log: Option<String>,
+    pub(crate) version: Version,
+    pub(crate) access_log: Option<String>,
     /// `--access-log-format`.
-    pub access_log_format: crate::log::Format,
-    pub verbose: bool,
+    pub(crate) access_log_format: crate::log::Format,
+    pub(crate) verbose: bool,
     /// The body of every error response, indexed by `Status::index`;
     /// shared, so a large custom page is sent by reference, never copied
     /// into each connection's buffer.
-    pub error_pages: Vec<std::sync::Arc<[u8]>>,
+    pub(crate) error_pages: Vec<std::sync::Arc<[u8]>>,
     /// Large file bodies go out with sendfile (where the system has it).
-    pub sendfile: bool,
+    pub(crate) sendfile: bool,
     /// Lookups and small files are cached, revalidated once a second.
-    pub file_cache: bool,
+    pub(crate) file_cache: bool,
     /// `--max-connections` as given; the driver fits it to the open-file
     /// limit (`server::connection_cap`).
-    pub max_connections: Option<u64>,
-    pub shutdown_timeout: Duration,
+    pub(crate) max_connections: Option<u64>,
+    pub(crate) shutdown_timeout: Duration,
     /// Thread per connection instead of the event loop.
-    pub threaded: bool,
+    pub(crate) threaded: bool,
     /// Event loops to run (at least 1; `--workers 0` resolved to the CPUs).
-    pub workers: usize,
+    pub(crate) workers: usize,
     /// `--header` fields.
-    pub headers: Vec<Header>,
+    pub(crate) headers: Vec<Header>,
     /// The same plus `Cache-Control` (`--max-age`), for file responses.
-    pub file_headers: Vec<Header>,
+    pub(crate) file_headers: Vec<Header>,
     /// `--list-dirs`.
-    pub list_dirs: bool,
+    pub(crate) list_dirs: bool,
     /// `--show-hidden`.
-    pub show_hidden: bool,
+    pub(crate) show_hidden: bool,
     /// `--precompressed`.
-    pub precompressed: bool,
+    pub(crate) precompressed: bool,
     /// `--health-check PATH`: probe a running server instead of serving.
     pub health_check: Option<String>,
     /// Text files are compressed on the fly (not `--no-compress`).
-    pub compress: bool,
+    pub(crate) compress: bool,
     /// `--compress-threads`.
-    pub compress_threads: usize,
+    pub(crate) compress_threads: usize,
     /// `--compress-cache`, in bytes.
-    pub compress_cache: usize,
+    pub(crate) compress_cache: usize,
     /// `--index`: the names served for a folder, in order.
-    pub index: Box<[Box<str>]>,
+    pub(crate) index: Box<[Box<str>]>,
     /// `--fallback`: the target (an origin-form path) of the file served
     /// for a missing path asked for as HTML.
-    pub fallback: Option<Box<[u8]>>,
+    pub(crate) fallback: Option<Box<[u8]>>,
     /// `--cache-control` rules, in order: the glob, and the extra headers
     /// (`--header` ones plus this `Cache-Control`) of a file response it
     /// matches.
-    pub cache_rules: Vec<(globset::GlobMatcher, Vec<Header>)>,
+    pub(crate) cache_rules: Vec<(globset::GlobMatcher, Vec<Header>)>,
     /// `--cors` and its companions; `None`: no CORS headers at all.
-    pub cors: Option<Cors>,
+    pub(crate) cors: Option<Cors>,
     /// `--htpasswd`, read and checked; `None`: no authentication.
-    pub htpasswd: Option<std::sync::Arc<crate::auth::Htpasswd>>,
+    pub(crate) htpasswd: Option<std::sync::Arc<crate::auth::Htpasswd>>,
     /// `WWW-Authenticate` for a 401, with the realm, plus the `--header`
     /// fields.
-    pub auth_challenge: Vec<Header>,
+    pub(crate) auth_challenge: Vec<Header>,
     /// `--auth-exempt` paths, normalised.
-    pub auth_exempt: Vec<Vec<u8>>,
+    pub(crate) auth_exempt: Vec<Vec<u8>>,
     /// HTTPS (`--tls-cert`/`--tls-key` or `--tls-self-signed`); `None`:
     /// plain HTTP.
-    pub tls: Option<std::sync::Arc<crate::tls::Tls>>,
+    pub(crate) tls: Option<std::sync::Arc<crate::tls::Tls>>,
     /// `--redirect-http`: the plain-HTTP port that redirects to HTTPS.
-    pub redirect_http: Option<u16>,
+    pub(crate) redirect_http: Option<u16>,
     /// `--metrics`: where the metrics listener binds.
-    pub metrics: Option<SocketAddr>,
+    pub(crate) metrics: Option<SocketAddr>,
     /// Inherited listening sockets to serve on instead of binding: the
     /// server's, then (with HTTPS) the redirect listener's. From `--fd`,
     /// or systemd's `LISTEN_FDS` for this process.
-    pub listen_fds: Vec<i32>,
+    pub(crate) listen_fds: Vec<i32>,
 }
 
 /// Largest `--config` file read.
-pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// Keys a config file may not hold: the file itself, and what is an
 /// action rather than a setting.
@@ -459,7 +459,11 @@ fn config_file_args(
 /// `LISTEN_PID` is this process; then descriptors 3, 3 + 1, ... for
 /// `LISTEN_FDS` of them. skiff takes one, or two with HTTPS (the second
 /// for `--redirect-http`).
-pub fn systemd_fds(pid: Option<&str>, fds: Option<&str>, me: u32) -> Result<Vec<i32>, String> {
+pub(crate) fn systemd_fds(
+    pid: Option<&str>,
+    fds: Option<&str>,
+    me: u32,
+) -> Result<Vec<i32>, String> {
     let (Some(pid), Some(fds)) = (pid, fds) else {
         return Ok(Vec::new());
     };
@@ -479,13 +483,13 @@ pub fn systemd_fds(pid: Option<&str>, fds: Option<&str>, me: u32) -> Result<Vec<
 
 /// Cross-origin resource sharing, validated.
 #[derive(Debug, Clone)]
-pub struct Cors {
+pub(crate) struct Cors {
     /// `None`: any origin (`*`); else exactly these (lowercase).
-    pub origins: Option<Vec<Box<str>>>,
+    pub(crate) origins: Option<Vec<Box<str>>>,
     /// Header names a preflight may ask for (lowercase).
-    pub allow_headers: Vec<Box<str>>,
+    pub(crate) allow_headers: Vec<Box<str>>,
     /// `Access-Control-Expose-Headers`, joined, if any.
-    pub expose_headers: Option<std::sync::Arc<str>>,
+    pub(crate) expose_headers: Option<std::sync::Arc<str>>,
 }
 
 /// A configuration problem, printed as `skiff: <message>`.
@@ -547,7 +551,7 @@ impl Config {
     }
 
     /// Validates parsed flags.
-    pub fn from_args(args: Args) -> Result<Config, ConfigError> {
+    pub(crate) fn from_args(args: Args) -> Result<Config, ConfigError> {
         let invalid = |m: String| ConfigError::Invalid(m);
         let shown = args.root.display();
         let meta = std::fs::metadata(&args.root).map_err(|e| {
@@ -791,12 +795,12 @@ impl Config {
     }
 
     /// The page sent as the body of an error response.
-    pub fn error_page(&self, status: Status) -> &std::sync::Arc<[u8]> {
+    pub(crate) fn error_page(&self, status: Status) -> &std::sync::Arc<[u8]> {
         &self.error_pages[status.index()]
     }
 
     /// The header fields a reply carries (see [`Extra`]).
-    pub fn extra(&self, extra: Extra) -> &[Header] {
+    pub(crate) fn extra(&self, extra: Extra) -> &[Header] {
         match extra {
             Extra::Common => &self.headers,
             Extra::File => &self.file_headers,
@@ -806,7 +810,7 @@ impl Config {
     }
 
     /// How request targets find files under this configuration.
-    pub fn lookup(&self) -> Lookup<'_> {
+    pub(crate) fn lookup(&self) -> Lookup<'_> {
         Lookup {
             root: &self.root,
             show_hidden: self.show_hidden,
@@ -817,7 +821,7 @@ impl Config {
     }
 
     /// Whether connections may persist at all.
-    pub fn keep_alive_enabled(&self) -> bool {
+    pub(crate) fn keep_alive_enabled(&self) -> bool {
         self.version == Version::Http11 && self.keep_alive.is_some()
     }
 }
@@ -985,7 +989,10 @@ fn parse_cache_rule(spec: &str) -> Result<(globset::GlobMatcher, &str), String> 
 /// script, made from the flags' own definitions, or a one-line error.
 pub fn generate(what: &[OsString]) -> Result<Vec<u8>, String> {
     use clap::CommandFactory;
-    let words: Vec<&str> = what.iter().map(|w| w.to_str().unwrap_or("\u{fffd}")).collect();
+    let words: Vec<&str> = what
+        .iter()
+        .map(|w| w.to_str().unwrap_or("\u{fffd}"))
+        .collect();
     let mut out = Vec::new();
     match words[..] {
         ["man"] => clap_mangen::Man::new(Args::command())

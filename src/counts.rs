@@ -19,11 +19,11 @@ use std::io::Write;
 use std::sync::{Mutex, MutexGuard};
 
 /// Most distinct paths one tally tracks.
-pub const MAX_PATHS: usize = 10_000;
+pub(crate) const MAX_PATHS: usize = 10_000;
 
 /// One driver's counts.
 #[derive(Debug, Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     paths: HashMap<Box<[u8]>, u64>,
     /// Requests for paths past [`MAX_PATHS`].
     other: u64,
@@ -31,7 +31,7 @@ pub struct Tally {
 
 impl Tally {
     /// Counts one request for `target`.
-    pub fn count(&mut self, target: &[u8]) {
+    pub(crate) fn count(&mut self, target: &[u8]) {
         let path = crate::http::target::path_of(target);
         if let Some(n) = self.paths.get_mut(path) {
             *n += 1;
@@ -45,26 +45,26 @@ impl Tally {
 
 /// The tallies of every driver of one server.
 #[derive(Debug)]
-pub struct Counts {
+pub(crate) struct Counts {
     tallies: Box<[Mutex<Tally>]>,
 }
 
 impl Counts {
     /// `n` tallies (one per event loop; one for the threaded driver).
-    pub fn new(n: usize) -> Counts {
+    pub(crate) fn new(n: usize) -> Counts {
         Counts {
             tallies: (0..n.max(1)).map(|_| Mutex::default()).collect(),
         }
     }
 
     /// Tally `i` (wrapping: never out of range).
-    pub fn tally(&self, i: usize) -> &Mutex<Tally> {
+    pub(crate) fn tally(&self, i: usize) -> &Mutex<Tally> {
         &self.tallies[i % self.tallies.len()]
     }
 
     /// The report: a title line, then `COUNT PATH` per path, most requested
     /// first (ties by path), then the untracked rest if any.
-    pub fn report(&self) -> Vec<u8> {
+    pub(crate) fn report(&self) -> Vec<u8> {
         let mut merged: HashMap<Box<[u8]>, u64> = HashMap::new();
         let mut other = 0;
         for t in &self.tallies {
@@ -98,7 +98,7 @@ impl Counts {
     }
 
     /// Writes the report to stderr in one write.
-    pub fn print(&self) {
+    pub(crate) fn print(&self) {
         let report = self.report();
         // Through the stderr writer once the server runs: never blocks.
         if let Some(w) = crate::log::stderr_writer() {
@@ -112,7 +112,7 @@ impl Counts {
 }
 
 /// Counting goes on even if a thread panicked holding a tally.
-pub fn lock(t: &Mutex<Tally>) -> MutexGuard<'_, Tally> {
+pub(crate) fn lock(t: &Mutex<Tally>) -> MutexGuard<'_, Tally> {
     crate::unpoison(t.lock())
 }
 

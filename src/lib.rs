@@ -59,22 +59,22 @@
 
 #![deny(unsafe_code)]
 
-pub mod auth;
+pub(crate) mod auth;
 pub mod base64;
-pub mod close;
+pub(crate) mod close;
 pub mod config;
 pub mod conn;
-pub mod counts;
+pub(crate) mod counts;
 pub mod files;
 pub mod http;
 pub mod log;
-pub mod metrics;
-pub mod respond;
+pub(crate) mod metrics;
+pub(crate) mod respond;
 pub mod server;
 pub mod sys;
 pub mod timer;
 pub mod tls;
-pub mod work;
+pub(crate) mod work;
 
 /// The value behind a lock whose holder panicked. Nothing skiff keeps
 /// under a lock (counts, log buffers, the connection registry, the file

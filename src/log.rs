@@ -29,25 +29,25 @@ use crate::http::response::{Status, write_u64};
 /// Buffered bytes that force a write before the second is up.
 const FLUSH_BYTES: usize = 64 * 1024;
 /// The longest a line may wait in the buffer.
-pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What the log records of a request: its line (`None` when none could
 /// be read) and, for the combined format, two of its fields.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Said<'a> {
+pub(crate) struct Said<'a> {
     /// The request's method, when its head was read.
-    pub method: Option<Method>,
-    pub line: Option<&'a [u8]>,
-    pub referer: Option<&'a [u8]>,
-    pub user_agent: Option<&'a [u8]>,
+    pub(crate) method: Option<Method>,
+    pub(crate) line: Option<&'a [u8]>,
+    pub(crate) referer: Option<&'a [u8]>,
+    pub(crate) user_agent: Option<&'a [u8]>,
     /// When the head's first byte was read (for the JSON log's duration).
-    pub started: Option<Instant>,
+    pub(crate) started: Option<Instant>,
 }
 
 impl Said<'_> {
     /// A copy that outlives the receive buffer (for a response logged
     /// after its request's bytes are gone).
-    pub fn to_owned(&self) -> OwnedSaid {
+    pub(crate) fn to_owned(self) -> OwnedSaid {
         OwnedSaid {
             method: self.method,
             line: self.line.map(Box::from),
@@ -60,7 +60,7 @@ impl Said<'_> {
 
 /// [`Said`], owned.
 #[derive(Debug, Clone, Default)]
-pub struct OwnedSaid {
+pub(crate) struct OwnedSaid {
     method: Option<Method>,
     line: Option<Box<[u8]>>,
     referer: Option<Box<[u8]>>,
@@ -69,7 +69,7 @@ pub struct OwnedSaid {
 }
 
 impl OwnedSaid {
-    pub fn said(&self) -> Said<'_> {
+    pub(crate) fn said(&self) -> Said<'_> {
         Said {
             method: self.method,
             line: self.line.as_deref(),
@@ -83,22 +83,22 @@ impl OwnedSaid {
 /// One response, as the log sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Entry<'a> {
-    pub peer: IpAddr,
-    pub said: Said<'a>,
+    pub(crate) peer: IpAddr,
+    pub(crate) said: Said<'a>,
     pub status: Status,
     /// Body bytes sent.
     pub bytes: u64,
     /// From the head's first byte to the response being complete in the
     /// server's hands (queued whole, or its last byte given to the
     /// socket), in microseconds; `None` when no head was read.
-    pub duration_us: Option<u64>,
+    pub(crate) duration_us: Option<u64>,
     /// The TLS version, over HTTPS.
-    pub tls: Option<&'static str>,
+    pub(crate) tls: Option<&'static str>,
 }
 
 /// How each response is written down (`--access-log-format`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
+pub(crate) enum Format {
     #[default]
     Common,
     /// Common plus the quoted Referer and User-Agent.
@@ -109,16 +109,16 @@ pub enum Format {
 
 /// Where log lines end up: shared by every buffer that writes to it, each
 /// write a whole buffer of whole lines, so lines never interleave.
-pub type Sink = Arc<Writer>;
+pub(crate) type Sink = Arc<Writer>;
 
 /// Bytes of output that may wait for a slow reader (per stream: the access
 /// log, stderr) before lines are dropped: 4 MiB, about 40,000 access log
 /// lines.
-pub const LOG_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const LOG_QUEUE_BYTES: usize = 4 * 1024 * 1024;
 
 /// A thread that writes buffers of whole lines to a sink, fed through a
 /// bounded queue (see the module documentation).
-pub struct Writer {
+pub(crate) struct Writer {
     inner: Arc<WriterInner>,
     /// What the drop report calls this stream ("access log", "stderr").
     name: &'static str,
@@ -158,7 +158,10 @@ fn lines_in(buf: &[u8]) -> u64 {
 impl Writer {
     /// Starts the thread writing to `sink`. Its drop reports go to stderr
     /// (through [`say`]), or into `sink` itself when it is stderr.
-    pub fn spawn(sink: Box<dyn Write + Send>, name: &'static str) -> io::Result<Arc<Writer>> {
+    pub(crate) fn spawn(
+        sink: Box<dyn Write + Send>,
+        name: &'static str,
+    ) -> io::Result<Arc<Writer>> {
         let inner = Arc::new(WriterInner {
             queue: Mutex::new(WriterQueue::default()),
             ready: std::sync::Condvar::new(),
@@ -173,7 +176,7 @@ impl Writer {
 
     /// Hands over a buffer of whole lines; never blocks. Past
     /// [`LOG_QUEUE_BYTES`] waiting, the lines are dropped and counted.
-    pub fn submit(&self, buf: Vec<u8>) {
+    pub(crate) fn submit(&self, buf: Vec<u8>) {
         if buf.is_empty() {
             return;
         }
@@ -191,13 +194,13 @@ impl Writer {
     }
 
     /// Lines dropped since start.
-    pub fn dropped(&self) -> u64 {
+    pub(crate) fn dropped(&self) -> u64 {
         crate::unpoison(self.inner.queue.lock()).dropped
     }
 
     /// Waits until everything handed over is written, for at most
     /// `timeout` (a reader that never reads must not stop the exit).
-    pub fn finish(&self, timeout: Duration) {
+    pub(crate) fn finish(&self, timeout: Duration) {
         let until = Instant::now() + timeout;
         let mut q = crate::unpoison(self.inner.queue.lock());
         while !q.bufs.is_empty() || q.writing {
@@ -263,7 +266,7 @@ fn write_out(inner: &WriterInner, mut sink: Box<dyn Write + Send>, name: &'stati
 static STDERR: std::sync::OnceLock<Arc<Writer>> = std::sync::OnceLock::new();
 
 /// Starts the stderr writer; messages from now on never block.
-pub fn start_stderr() -> io::Result<()> {
+pub(crate) fn start_stderr() -> io::Result<()> {
     if STDERR.get().is_none() {
         let _ = STDERR.set(Writer::spawn(Box::new(io::stderr()), "stderr")?);
     }
@@ -271,13 +274,13 @@ pub fn start_stderr() -> io::Result<()> {
 }
 
 /// The stderr writer, if started (its drop count is a metric).
-pub fn stderr_writer() -> Option<&'static Arc<Writer>> {
+pub(crate) fn stderr_writer() -> Option<&'static Arc<Writer>> {
     STDERR.get()
 }
 
 /// One line to stderr (without its newline): through the stderr writer
 /// once started, so a stalled stderr never blocks serving.
-pub fn say(mut line: String) {
+pub(crate) fn say(mut line: String) {
     match STDERR.get() {
         Some(w) => {
             line.push('\n');
@@ -300,7 +303,7 @@ pub trait LogSink {
     fn record(&mut self, unix_secs: u64, e: &Entry<'_>);
 }
 
-pub struct AccessLog {
+pub(crate) struct AccessLog {
     sink: Sink,
     format: Format,
     buf: Vec<u8>,
@@ -320,7 +323,7 @@ impl std::fmt::Debug for AccessLog {
 
 impl AccessLog {
     /// `-` is stdout; anything else a file opened for appending.
-    pub fn open(target: &str) -> io::Result<AccessLog> {
+    pub(crate) fn open(target: &str) -> io::Result<AccessLog> {
         let sink: Box<dyn Write + Send> = if target == "-" {
             Box::new(io::stdout())
         } else {
@@ -330,22 +333,22 @@ impl AccessLog {
     }
 
     /// A log writing to `sink` from a writer thread of its own.
-    pub fn with_sink(sink: Box<dyn Write + Send>) -> io::Result<AccessLog> {
+    pub(crate) fn with_sink(sink: Box<dyn Write + Send>) -> io::Result<AccessLog> {
         Ok(Self::sharing(Writer::spawn(sink, "access log")?))
     }
 
     /// The writer the log's lines go through (drop counts, exit).
-    pub fn writer(&self) -> &Arc<Writer> {
+    pub(crate) fn writer(&self) -> &Arc<Writer> {
         &self.sink
     }
 
     /// Another buffer writing to the same sink (one per event loop).
-    pub fn sibling(&self) -> AccessLog {
+    pub(crate) fn sibling(&self) -> AccessLog {
         Self::sharing(self.sink.clone()).format(self.format)
     }
 
     /// Switches the line format.
-    pub fn format(mut self, format: Format) -> AccessLog {
+    pub(crate) fn format(mut self, format: Format) -> AccessLog {
         self.format = format;
         self
     }
@@ -362,7 +365,7 @@ impl AccessLog {
     }
 
     /// Appends one line. `unix_secs` is the wall time of the response.
-    pub fn record(&mut self, unix_secs: u64, e: &Entry<'_>) {
+    pub(crate) fn record(&mut self, unix_secs: u64, e: &Entry<'_>) {
         if self.format == Format::Json {
             write_json(&mut self.buf, unix_secs, e);
             if self.buf.len() >= FLUSH_BYTES {
@@ -403,20 +406,20 @@ impl AccessLog {
     }
 
     /// Writes the buffer out if a second has passed since the last write.
-    pub fn flush_due(&mut self, now: Instant) {
+    pub(crate) fn flush_due(&mut self, now: Instant) {
         if !self.buf.is_empty() && now.duration_since(self.last_flush) >= FLUSH_INTERVAL {
             self.flush();
         }
     }
 
     /// Whether lines are waiting (the loop must wake within a second).
-    pub fn has_pending(&self) -> bool {
+    pub(crate) fn has_pending(&self) -> bool {
         !self.buf.is_empty()
     }
 
     /// Hands everything buffered to the writer thread; never blocks (see
     /// the module documentation for what happens when it cannot keep up).
-    pub fn flush(&mut self) {
+    pub(crate) fn flush(&mut self) {
         self.last_flush = Instant::now();
         if self.buf.is_empty() {
             return;
@@ -435,14 +438,14 @@ impl LogSink for AccessLog {
 /// One access log shared by threads: each line is appended under a short
 /// lock; a flusher (`flush_due`) keeps the once-a-second promise.
 #[derive(Clone, Debug)]
-pub struct SharedLog(pub Arc<Mutex<AccessLog>>);
+pub(crate) struct SharedLog(pub(crate) Arc<Mutex<AccessLog>>);
 
 impl SharedLog {
-    pub fn new(log: AccessLog) -> SharedLog {
+    pub(crate) fn new(log: AccessLog) -> SharedLog {
         SharedLog(Arc::new(Mutex::new(log)))
     }
 
-    pub fn with<T>(&self, f: impl FnOnce(&mut AccessLog) -> T) -> T {
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut AccessLog) -> T) -> T {
         let mut guard = crate::unpoison(self.0.lock());
         f(&mut guard)
     }

@@ -14,7 +14,7 @@ use crate::http::request::Method;
 use crate::http::response::Status;
 
 /// Request methods counted by name; anything else is `other`.
-pub const METHODS: [&str; 10] = [
+pub(crate) const METHODS: [&str; 10] = [
     "GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH", "TRACE", "CONNECT", "other",
 ];
 
@@ -36,7 +36,7 @@ fn method_index(method: Option<Method>) -> usize {
 
 /// Upper bounds of the request-duration histogram, in microseconds: from
 /// 100 us (a cached small file) to 10 s (a large download).
-pub const BUCKETS_US: [u64; 16] = [
+pub(crate) const BUCKETS_US: [u64; 16] = [
     100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
     1_000_000, 2_500_000, 5_000_000, 10_000_000,
 ];
@@ -45,7 +45,7 @@ const STATUSES: usize = Status::ALL.len();
 
 /// One loop's counters.
 #[derive(Debug)]
-pub struct LoopMetrics {
+pub(crate) struct LoopMetrics {
     requests: [[AtomicU64; STATUSES]; METHODS.len()],
     response_bytes: AtomicU64,
     accepted: AtomicU64,
@@ -107,7 +107,7 @@ impl LoopMetrics {
     /// A response: its request's method (`None` when no head was read),
     /// its status, body bytes sent, and how long it took (when a head was
     /// read).
-    pub fn response(
+    pub(crate) fn response(
         &self,
         method: Option<Method>,
         status: Status,
@@ -135,15 +135,15 @@ impl LoopMetrics {
         }
     }
 
-    pub fn accepted(&self) {
+    pub(crate) fn accepted(&self) {
         self.add(&self.accepted, 1);
     }
 
-    pub fn closed(&self, why: Why) {
+    pub(crate) fn closed(&self, why: Why) {
         self.add(&self.closed[why.index()], 1);
     }
 
-    pub fn file_cache(&self, hit: bool) {
+    pub(crate) fn file_cache(&self, hit: bool) {
         self.add(
             if hit {
                 &self.file_cache_hits
@@ -155,7 +155,7 @@ impl LoopMetrics {
     }
 
     /// A compressed variant was asked for: in memory, or not (yet).
-    pub fn compression(&self, hit: bool) {
+    pub(crate) fn compression(&self, hit: bool) {
         self.add(
             if hit {
                 &self.compress_hits
@@ -167,11 +167,11 @@ impl LoopMetrics {
     }
 
     /// The compression cache now holds `bytes`.
-    pub fn compression_held(&self, bytes: u64) {
+    pub(crate) fn compression_held(&self, bytes: u64) {
         self.compress_held.store(bytes, Ordering::Relaxed);
     }
 
-    pub fn handshake(&self, ok: bool) {
+    pub(crate) fn handshake(&self, ok: bool) {
         add(
             if ok {
                 &self.tls_handshakes
@@ -185,7 +185,7 @@ impl LoopMetrics {
 
 /// Every loop's counters, and what a scrape adds.
 #[derive(Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     loops: Box<[LoopMetrics]>,
     started: SystemTime,
     /// The server speaks HTTPS (the TLS metrics are shown).
@@ -197,7 +197,7 @@ pub struct Metrics {
 impl Metrics {
     /// `loops` sets of counters, each written by one event loop; or, with
     /// `shared`, written by many threads.
-    pub fn new(loops: usize, shared: bool, tls: bool, compress: bool) -> Arc<Metrics> {
+    pub(crate) fn new(loops: usize, shared: bool, tls: bool, compress: bool) -> Arc<Metrics> {
         Arc::new(Metrics {
             loops: (0..loops.max(1))
                 .map(|_| LoopMetrics {
@@ -212,7 +212,7 @@ impl Metrics {
     }
 
     /// Loop `i`'s counters.
-    pub fn of(&self, i: usize) -> &LoopMetrics {
+    pub(crate) fn of(&self, i: usize) -> &LoopMetrics {
         &self.loops[i.min(self.loops.len() - 1)]
     }
 
@@ -221,7 +221,7 @@ impl Metrics {
     }
 
     /// The text exposition format, version 0.0.4.
-    pub fn render(&self, dropped: &[(&str, u64)]) -> Vec<u8> {
+    pub(crate) fn render(&self, dropped: &[(&str, u64)]) -> Vec<u8> {
         let mut out = Vec::with_capacity(4096);
         let o = &mut out;
         header(
@@ -464,14 +464,14 @@ mod tests {
 /// What the `--metrics` listener's connections are lent: the counters, and
 /// the drop counts of the log writers.
 #[derive(Debug, Clone)]
-pub struct Page {
-    pub metrics: Arc<Metrics>,
-    pub access_log: Option<Arc<crate::log::Writer>>,
+pub(crate) struct Page {
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) access_log: Option<Arc<crate::log::Writer>>,
 }
 
 impl Page {
     /// The exposition text now.
-    pub fn render(&self) -> Vec<u8> {
+    pub(crate) fn render(&self) -> Vec<u8> {
         let mut dropped = Vec::new();
         if let Some(w) = &self.access_log {
             dropped.push(("access_log", w.dropped()));

@@ -72,20 +72,20 @@ use crate::http::response::{CorsFields, Extra, Fields, Persist, Status, Vary};
 use crate::metrics::Page;
 
 /// Content type of every error page.
-pub const HTML: &str = "text/html";
+pub(crate) const HTML: &str = "text/html";
 
 /// Largest request body read and thrown away to keep a connection; the
 /// answer to a request with a larger one closes the connection unread.
-pub const MAX_DISCARD: u64 = 1024 * 1024;
+pub(crate) const MAX_DISCARD: u64 = 1024 * 1024;
 
 /// The body of the answer to plain HTTP on the HTTPS port (as nginx
 /// answers it: a 400, explained).
-pub const PLAIN_HTTP_TEXT: &[u8] =
+pub(crate) const PLAIN_HTTP_TEXT: &[u8] =
     b"This port speaks HTTPS. Ask for the same address with https:// here.\n";
 
 /// Which listener a request came through: its role, matched once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Site {
+pub(crate) enum Site {
     /// The server's own port (HTTP, or HTTPS): files.
     Public,
     /// `--redirect-http`: every request gets a 308 to the same URL over
@@ -100,47 +100,47 @@ pub enum Site {
 /// found, encodings made, credentials checked, requests counted, and the
 /// metrics page. Each is `None` when the server has none.
 #[derive(Default)]
-pub struct Services<'a> {
+pub(crate) struct Services<'a> {
     /// Where files are found (the driver's cache), or `None` to resolve
     /// every request afresh.
-    pub files: Option<&'a mut dyn FileSource>,
+    pub(crate) files: Option<&'a mut dyn FileSource>,
     /// Encodings made on the fly (`None` with `--no-compress`).
-    pub encodings: Option<&'a mut dyn Encodings>,
+    pub(crate) encodings: Option<&'a mut dyn Encodings>,
     /// Where credentials are checked (`--htpasswd`).
-    pub auth: Option<&'a mut dyn Authenticator>,
+    pub(crate) auth: Option<&'a mut dyn Authenticator>,
     /// Where requests are counted per path.
-    pub counts: Option<&'a Mutex<Tally>>,
+    pub(crate) counts: Option<&'a Mutex<Tally>>,
     /// What the `--metrics` listener serves.
-    pub page: Option<&'a Page>,
+    pub(crate) page: Option<&'a Page>,
 }
 
 /// What [`respond`] decides: the reply, or this.
-pub type Decision = Result<Reply, NeedsVerdict>;
+pub(crate) type Decision = Result<Reply, NeedsVerdict>;
 
 /// The credentials are being checked on the worker pool: the driver
 /// brings the connection back when the verdict is in, and the request is
 /// decided again then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NeedsVerdict;
+pub(crate) struct NeedsVerdict;
 
 /// The decision for one request, in terms any protocol can send: a
 /// status, the fields of the head, and the body's source.
 #[derive(Debug)]
-pub struct Reply {
-    pub status: Status,
+pub(crate) struct Reply {
+    pub(crate) status: Status,
     /// The head's fields.
-    pub fields: Fields,
+    pub(crate) fields: Fields,
     /// What follows the head on a GET.
-    pub body: Body,
+    pub(crate) body: Body,
     /// The head goes out without the body (HEAD, 304).
-    pub head_only: bool,
+    pub(crate) head_only: bool,
     /// The access log and the metrics see this reply (not a scrape's).
-    pub observed: bool,
+    pub(crate) observed: bool,
 }
 
 /// What follows the head on a GET (a HEAD sends none of it).
 #[derive(Debug)]
-pub enum Body {
+pub(crate) enum Body {
     /// Nothing (304, OPTIONS).
     Empty,
     /// The error page for this status (`Config::error_page`).
@@ -152,7 +152,7 @@ pub enum Body {
 
 impl Reply {
     /// An error reply with its page as the body.
-    pub fn error(status: Status, config: &Config) -> Reply {
+    pub(crate) fn error(status: Status, config: &Config) -> Reply {
         let fields = Fields {
             content_type: Some(HTML),
             content_length: config.error_page(status).len() as u64,
@@ -168,7 +168,7 @@ impl Reply {
     }
 
     /// A reply with these fields and body.
-    pub fn new(status: Status, fields: Fields, body: Body) -> Reply {
+    pub(crate) fn new(status: Status, fields: Fields, body: Body) -> Reply {
         Reply {
             status,
             fields,
@@ -194,7 +194,7 @@ impl Reply {
 /// What the connection meets on its own, before or instead of a reply
 /// [`respond`] decided. [`failed`] is the one place each becomes a reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
+pub(crate) enum Failure {
     /// The head could not be parsed (400, 414, 431, 501, 505).
     Head(HeadError),
     /// The head did not arrive within `--header-timeout` (408).
@@ -208,7 +208,7 @@ pub enum Failure {
 }
 
 impl Failure {
-    pub fn status(self) -> Status {
+    pub(crate) fn status(self) -> Status {
         match self {
             Failure::Head(e) => Status::from(e),
             Failure::Timeout => Status::RequestTimeout,
@@ -220,7 +220,7 @@ impl Failure {
 
 /// The reply to a [`Failure`]. The connection ends after it: what follows
 /// on the connection can no longer be read as requests.
-pub fn failed(failure: Failure, config: &Config) -> (Reply, Fate) {
+pub(crate) fn failed(failure: Failure, config: &Config) -> (Reply, Fate) {
     let reply = match failure {
         Failure::PlainHttp => {
             Reply::bytes(Status::BadRequest, "text/plain", PLAIN_HTTP_TEXT.into())
@@ -306,11 +306,11 @@ fn with_cors(req: &Request<'_>, reply: &mut Reply, config: &Config) {
 
 /// Everything [`respond`] needs besides the request and the services.
 #[derive(Clone, Copy)]
-pub struct Context<'a> {
-    pub config: &'a Config,
-    pub clock: &'a Clock,
+pub(crate) struct Context<'a> {
+    pub(crate) config: &'a Config,
+    pub(crate) clock: &'a Clock,
     /// Which listener the request came through.
-    pub site: Site,
+    pub(crate) site: Site,
 }
 
 /// Whether `req` must show credentials: `--htpasswd` is on, and it is not
@@ -333,7 +333,7 @@ fn needs_auth(req: &Request<'_>, config: &Config) -> bool {
 }
 
 /// Decides the reply to `req` (see the module documentation).
-pub fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Services<'_>) -> Decision {
+pub(crate) fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Services<'_>) -> Decision {
     let config = cx.config;
     let mut reply = match cx.site {
         Site::Redirect { https_port } => to_https(req, https_port, config),
@@ -376,21 +376,21 @@ pub fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Services<'_>) 
 /// persists, the request body to read and drop before the reply is sent,
 /// and whether to send `100 Continue` first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fate {
-    pub persist: Persist,
+pub(crate) struct Fate {
+    pub(crate) persist: Persist,
     /// The request body to read and throw away before the reply is sent
     /// (`Framing::None` when there is none, or when it is too large to
     /// read: then `persist` is `Close`). A chunked body that turns out
     /// malformed replaces the reply with [`Failure::BadBody`]'s.
-    pub discard: Framing,
+    pub(crate) discard: Framing,
     /// Send `100 Continue` before reading that body: the client asked
     /// (`Expect: 100-continue`, HTTP/1.1) and may be holding it back.
-    pub send_continue: bool,
+    pub(crate) send_continue: bool,
 }
 
 impl Fate {
     /// The last reply on its connection, with no body to read.
-    pub const CLOSE: Fate = Fate {
+    pub(crate) const CLOSE: Fate = Fate {
         persist: Persist::Close,
         discard: Framing::None,
         send_continue: false,
@@ -398,7 +398,7 @@ impl Fate {
 
     /// This fate, but the last on its connection (a request body grew
     /// past [`MAX_DISCARD`] while being read).
-    pub fn closing(self) -> Fate {
+    pub(crate) fn closing(self) -> Fate {
         Fate {
             persist: Persist::Close,
             ..self
@@ -410,7 +410,7 @@ impl Fate {
 /// 1.0 keep-alive, not `draining`, not a 400, a request body small enough
 /// to read), the request body to read and drop first (`Content-Length`
 /// up to [`MAX_DISCARD`], or chunked), and `100 Continue` when asked for.
-pub fn fate(req: &Request<'_>, reply: &Reply, config: &Config, draining: bool) -> Fate {
+pub(crate) fn fate(req: &Request<'_>, reply: &Reply, config: &Config, draining: bool) -> Fate {
     let readable = match req.framing {
         Framing::None | Framing::Chunked => true,
         Framing::Length(n) => n <= MAX_DISCARD,

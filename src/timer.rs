@@ -17,7 +17,7 @@ use slab::Slab;
 /// Buckets in the ring. A power of two so the bucket of a tick is a mask.
 /// With the event loop's 50 ms tick one rotation is 51.2 s, longer than any
 /// default timeout, so a timer is usually looked at only when it is due.
-pub const BUCKETS: usize = 1024;
+pub(crate) const BUCKETS: usize = 1024;
 
 /// Refers to one inserted timer. Stale handles are harmless: `cancel`
 /// refuses them.

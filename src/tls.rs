@@ -24,10 +24,10 @@ use rustls::sign::CertifiedKey;
 
 /// Largest certificate or key file read: a chain of a few certificates is
 /// a few KiB; anything this large is a mistake.
-pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
 /// The names `--tls-self-signed` makes its certificate for.
-pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+pub(crate) const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 /// HTTPS as configured: what connections handshake with.
 pub struct Tls {
@@ -35,12 +35,12 @@ pub struct Tls {
     pub server: Arc<ServerConfig>,
     certs: Arc<Certs>,
     /// Where the certificate came from, for the start-up line.
-    pub source: Source,
+    pub(crate) source: Source,
 }
 
 /// Where the certificate came from.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub(crate) enum Source {
     Files {
         cert: PathBuf,
         key: PathBuf,
@@ -78,7 +78,7 @@ fn provider() -> Arc<CryptoProvider> {
 
 impl Tls {
     /// HTTPS with the certificate chain and key in these PEM files.
-    pub fn from_files(cert: &Path, key: &Path) -> Result<Tls, String> {
+    pub(crate) fn from_files(cert: &Path, key: &Path) -> Result<Tls, String> {
         let loaded = load(cert, key)?;
         Tls::with(
             loaded,
@@ -129,7 +129,7 @@ impl Tls {
     /// Loads the certificate and key again from their files (SIGHUP). On
     /// failure the current certificate stays, and the error says why.
     /// A self-signed certificate has nothing to reload.
-    pub fn reload(&self) -> Result<bool, String> {
+    pub(crate) fn reload(&self) -> Result<bool, String> {
         let Source::Files { cert, key } = &self.source else {
             return Ok(false);
         };
@@ -139,7 +139,7 @@ impl Tls {
     }
 
     /// The SHA-256 fingerprint of the certificate served now.
-    pub fn current_fingerprint(&self) -> String {
+    pub(crate) fn current_fingerprint(&self) -> String {
         let current = crate::unpoison(self.certs.current.read()).clone();
         current.cert.first().map(fingerprint).unwrap_or_default()
     }
@@ -149,7 +149,7 @@ impl Tls {
 /// server these flags describe, on loopback, and accepts exactly the
 /// certificate they name (with `--tls-self-signed`, which makes a new one
 /// in every process, any certificate: the check is about being up).
-pub fn health_check_client(tls: &Tls) -> Arc<rustls::ClientConfig> {
+pub(crate) fn health_check_client(tls: &Tls) -> Arc<rustls::ClientConfig> {
     let expected = match tls.source {
         Source::Files { .. } => crate::unpoison(tls.certs.current.read())
             .cert
@@ -272,7 +272,7 @@ fn read_pem(path: &Path, flag: &str) -> Result<Vec<u8>, String> {
 
 /// SHA-256 of a certificate, as colon-separated uppercase hex (the form
 /// `openssl x509 -fingerprint -sha256` prints).
-pub fn fingerprint(der: &CertificateDer<'_>) -> String {
+pub(crate) fn fingerprint(der: &CertificateDer<'_>) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(der.as_ref());
     digest

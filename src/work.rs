@@ -15,7 +15,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 /// Jobs waiting at most. Each is one file version to compress: far more
 /// than a site has files changing at once.
-pub const MAX_QUEUED: usize = 1024;
+pub(crate) const MAX_QUEUED: usize = 1024;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -32,7 +32,7 @@ struct Inner {
 /// The pool; clones share it. The threads end when the last clone is
 /// dropped (after the jobs already queued).
 #[derive(Clone)]
-pub struct Pool {
+pub(crate) struct Pool {
     inner: Arc<Inner>,
     _threads: Arc<Threads>,
 }
@@ -49,7 +49,7 @@ impl Drop for Threads {
 
 impl Pool {
     /// A pool of `threads` threads (at least one).
-    pub fn new(threads: usize) -> std::io::Result<Pool> {
+    pub(crate) fn new(threads: usize) -> std::io::Result<Pool> {
         let inner = Arc::new(Inner {
             queue: Mutex::new(Queue {
                 jobs: VecDeque::new(),
@@ -70,13 +70,13 @@ impl Pool {
     }
 
     /// Queues `job`; false (and the job dropped) when the queue is full.
-    pub fn spawn(&self, job: impl FnOnce() + Send + 'static) -> bool {
+    pub(crate) fn spawn(&self, job: impl FnOnce() + Send + 'static) -> bool {
         self.try_spawn(job).is_ok()
     }
 
     /// Queues `job`, or hands it back when the queue is full (for a job
     /// that owns something the caller must not lose: it can run it).
-    pub fn try_spawn<F: FnOnce() + Send + 'static>(&self, job: F) -> Result<(), F> {
+    pub(crate) fn try_spawn<F: FnOnce() + Send + 'static>(&self, job: F) -> Result<(), F> {
         let mut q = crate::unpoison(self.inner.queue.lock());
         if q.jobs.len() >= MAX_QUEUED || q.closed {
             return Err(job);
@@ -107,13 +107,13 @@ fn work(inner: &Inner) {
 }
 
 /// Results waiting for an event loop, and how to wake it.
-pub struct Mailbox<T> {
+pub(crate) struct Mailbox<T> {
     items: Mutex<Vec<T>>,
     waker: mio::Waker,
 }
 
 impl<T> Mailbox<T> {
-    pub fn new(waker: mio::Waker) -> Mailbox<T> {
+    pub(crate) fn new(waker: mio::Waker) -> Mailbox<T> {
         Mailbox {
             items: Mutex::new(Vec::new()),
             waker,
@@ -121,13 +121,13 @@ impl<T> Mailbox<T> {
     }
 
     /// Delivers `item` and wakes the loop.
-    pub fn post(&self, item: T) {
+    pub(crate) fn post(&self, item: T) {
         crate::unpoison(self.items.lock()).push(item);
         let _ = self.waker.wake();
     }
 
     /// Everything delivered so far.
-    pub fn take(&self) -> Vec<T> {
+    pub(crate) fn take(&self) -> Vec<T> {
         std::mem::take(&mut *crate::unpoison(self.items.lock()))
     }
 }

@@ -8,7 +8,7 @@ use crate::http::request::MAX_HEAD;
 
 /// The receive buffer never grows past this: one byte more than the largest
 /// valid head, so an over-limit head is always seen as one.
-pub const INPUT_MAX: usize = MAX_HEAD + 1;
+pub(crate) const INPUT_MAX: usize = MAX_HEAD + 1;
 
 #[derive(Debug, Default)]
 pub(super) struct Input {
@@ -18,27 +18,27 @@ pub(super) struct Input {
     start: usize,
     end: usize,
     /// The peer has sent FIN: what is buffered is all there will be.
-    pub eof: bool,
+    pub(crate) eof: bool,
 }
 
 impl Input {
-    pub fn data(&self) -> &[u8] {
+    pub(crate) fn data(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.end - self.start
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.start == self.end
     }
 
-    pub fn is_full(&self) -> bool {
+    pub(crate) fn is_full(&self) -> bool {
         self.len() >= INPUT_MAX
     }
 
-    pub fn consume(&mut self, n: usize) {
+    pub(crate) fn consume(&mut self, n: usize) {
         debug_assert!(n <= self.len());
         self.start += n.min(self.len());
         if self.start == self.end {
@@ -48,12 +48,12 @@ impl Input {
     }
 
     /// Drops everything buffered (nothing more will be parsed).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.start = 0;
         self.end = 0;
     }
 
-    pub fn read_from<R: Read>(
+    pub(crate) fn read_from<R: Read>(
         &mut self,
         r: &mut R,
         pool: Option<&mut BufPool>,
@@ -82,7 +82,7 @@ impl Input {
 
     /// Frees the buffer while nothing is in it (idle connections cost no
     /// buffer memory).
-    pub fn release(&mut self, pool: Option<&mut BufPool>) {
+    pub(crate) fn release(&mut self, pool: Option<&mut BufPool>) {
         if self.is_empty() {
             let buf = std::mem::take(&mut self.buf);
             if let Some(pool) = pool {

@@ -73,23 +73,20 @@ use crate::respond::{
 };
 
 pub use crate::close::{Timeout, Why};
-pub use input::INPUT_MAX;
-pub use pool::INPUT_INITIAL;
 use input::{Input, head_worth_parsing};
 use output::{Budget, Flush, Output, Stall};
-pub use output::{CHUNK, OUTPUT_SOFT_LIMIT, REQUESTS_PER_TURN, SHARE_MIN, WRITE_BUDGET};
-pub use pool::{BufPool, POOL_MAX};
+pub(crate) use pool::BufPool;
 
 /// After the last response: how long to wait for the client to close before
 /// closing anyway, and how much of its remaining input to read and drop.
 /// Closing with unread input would send a RST that can destroy the response
 /// in flight, so the server half-closes and drains first.
-pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
-pub const LINGER_MAX_BYTES: usize = 256 * 1024;
+pub(crate) const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const LINGER_MAX_BYTES: usize = 256 * 1024;
 
 /// `t + d`, or a moment far enough away to mean "never" if that would
 /// overflow. Every deadline is computed through this.
-pub fn later(t: Instant, d: Duration) -> Instant {
+pub(crate) fn later(t: Instant, d: Duration) -> Instant {
     const FAR: Duration = Duration::from_secs(100 * 365 * 86_400);
     t.checked_add(d).or_else(|| t.checked_add(FAR)).unwrap_or(t)
 }
@@ -160,24 +157,24 @@ pub enum Next {
 
 /// What a driver lends a connection for one call.
 pub struct Cx<'a> {
-    pub config: &'a Config,
-    pub clock: &'a Clock,
+    pub(crate) config: &'a Config,
+    pub(crate) clock: &'a Clock,
     /// Which listener the connection came through.
-    pub site: Site,
-    pub log: Option<&'a mut dyn LogSink>,
+    pub(crate) site: Site,
+    pub(crate) log: Option<&'a mut dyn LogSink>,
     /// Set when the server starts stopping: every response from then on is
     /// the last on its connection. Read live, so a blocking driver's call
     /// under way sees it.
-    pub stopping: Option<&'a AtomicBool>,
+    pub(crate) stopping: Option<&'a AtomicBool>,
     /// What [`respond`] is lent: files, encodings, credentials checks,
     /// counts per path, the metrics page.
-    pub services: Services<'a>,
+    pub(crate) services: Services<'a>,
     /// The driver's buffer pool, if it keeps one.
-    pub pool: Option<&'a mut BufPool>,
+    pub(crate) pool: Option<&'a mut BufPool>,
     /// The TLS version, for a connection over HTTPS (the access log).
-    pub tls: Option<&'static str>,
+    pub(crate) tls: Option<&'static str>,
     /// Where responses are counted (`--metrics`).
-    pub metrics: Option<&'a crate::metrics::LoopMetrics>,
+    pub(crate) metrics: Option<&'a crate::metrics::LoopMetrics>,
 }
 
 impl<'a> Cx<'a> {
@@ -197,7 +194,7 @@ impl<'a> Cx<'a> {
     }
 
     /// Whether the server is stopping.
-    pub fn is_stopping(&self) -> bool {
+    pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.is_some_and(|f| f.load(Ordering::Relaxed))
     }
 }
@@ -338,12 +335,12 @@ impl Conn {
         }
     }
 
-    pub fn peer(&self) -> SocketAddr {
+    pub(crate) fn peer(&self) -> SocketAddr {
         self.peer
     }
 
     /// Whether the connection is between requests with nothing to send.
-    pub fn is_idle(&self) -> bool {
+    pub(crate) fn is_idle(&self) -> bool {
         matches!(
             (&self.reading, &self.writing),
             (Reading::Idle, Writing::Idle { .. })
@@ -352,7 +349,7 @@ impl Conn {
 
     /// The instant this connection must be dealt with if nothing happens
     /// first, and which timeout that is.
-    pub fn timer(&self, config: &Config) -> (Instant, Timeout) {
+    pub(crate) fn timer(&self, config: &Config) -> (Instant, Timeout) {
         match (&self.reading, &self.writing) {
             (_, Writing::Shut { since, .. }) => (later(*since, LINGER_TIMEOUT), Timeout::Linger),
             (_, Writing::Sending { stall, .. }) => {
@@ -376,7 +373,7 @@ impl Conn {
 
     /// The instant this connection must be dealt with if nothing happens
     /// first (see [`Conn::timer`]).
-    pub fn deadline(&self, config: &Config) -> Instant {
+    pub(crate) fn deadline(&self, config: &Config) -> Instant {
         self.timer(config).0
     }
 
@@ -562,7 +559,7 @@ impl Conn {
     /// Answers a [`Failure`] the connection met on its own, as the last
     /// reply on it: the 408 to a head that never finished, or the 400 to
     /// plain HTTP on the HTTPS port.
-    pub fn refuse(&mut self, failure: Failure, cx: &mut Cx<'_>) {
+    pub(crate) fn refuse(&mut self, failure: Failure, cx: &mut Cx<'_>) {
         let line = self
             .busy
             .as_ref()

@@ -29,23 +29,23 @@ pub(super) struct ShortFile;
 /// Bytes of a file read per chunk when it cannot go out with sendfile, and
 /// the largest such body copied whole into the queue. 64 KiB matches a
 /// typical socket send buffer burst.
-pub const CHUNK: usize = 64 * 1024;
+pub(crate) const CHUNK: usize = 64 * 1024;
 /// Requests answered per turn of a connection before it yields to the
 /// others, so a deep pipeline cannot starve them.
-pub const REQUESTS_PER_TURN: u32 = 64;
+pub(crate) const REQUESTS_PER_TURN: u32 = 64;
 /// Bytes written per turn of a connection, by every path together (heads,
 /// `writev`, sendfile), before it yields to the others, so one fast
 /// download cannot starve them. 256 KiB is a few hundred microseconds of
 /// loopback bandwidth: large enough that a lone download loses little to
 /// yielding, small enough that a small request behind two downloads waits
 /// well under a millisecond per turn.
-pub const WRITE_BUDGET: usize = 256 * 1024;
+pub(crate) const WRITE_BUDGET: usize = 256 * 1024;
 /// Unsent output beyond which no further pipelined request is answered
 /// until the client reads.
-pub const OUTPUT_SOFT_LIMIT: usize = 64 * 1024;
+pub(crate) const OUTPUT_SOFT_LIMIT: usize = 64 * 1024;
 /// Smallest in-memory body sent by reference (`writev`) rather than copied
 /// into the queue: below it, a copy is cheaper than an extra slice.
-pub const SHARE_MIN: usize = 1024;
+pub(crate) const SHARE_MIN: usize = 1024;
 /// Most slices handed to one `writev`.
 const MAX_IOV: usize = 32;
 
@@ -54,12 +54,12 @@ const MAX_IOV: usize = 32;
 /// began (`SIOCOUTQ`; `u32::MAX` when not known).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Stall {
-    pub progress: Instant,
-    pub queued: u32,
+    pub(crate) progress: Instant,
+    pub(crate) queued: u32,
 }
 
 impl Stall {
-    pub fn new(now: Instant) -> Stall {
+    pub(crate) fn new(now: Instant) -> Stall {
         Stall {
             progress: now,
             queued: u32::MAX,
@@ -75,12 +75,12 @@ impl Stall {
 /// What one connection may still do in this turn.
 #[derive(Debug)]
 pub(super) struct Budget {
-    pub requests: u32,
-    pub bytes: usize,
+    pub(crate) requests: u32,
+    pub(crate) bytes: usize,
 }
 
 impl Budget {
-    pub fn per_turn() -> Budget {
+    pub(crate) fn per_turn() -> Budget {
         Budget {
             requests: REQUESTS_PER_TURN,
             bytes: WRITE_BUDGET,
@@ -255,12 +255,12 @@ pub(super) struct Output {
 
 impl Output {
     /// Whether anything is left to send.
-    pub fn is_pending(&self) -> bool {
+    pub(crate) fn is_pending(&self) -> bool {
         !self.queue.is_empty() || self.stream.is_some()
     }
 
     /// Whether another response may be queued behind what is there.
-    pub fn accepts_more(&self) -> bool {
+    pub(crate) fn accepts_more(&self) -> bool {
         self.stream.is_none() && self.queue.unsent() < OUTPUT_SOFT_LIMIT
     }
 
@@ -290,7 +290,7 @@ impl Output {
     }
 
     /// Queues an interim response (`100 Continue`).
-    pub fn push_interim(&mut self, bytes: &[u8], cx: &mut Cx<'_>) {
+    pub(crate) fn push_interim(&mut self, bytes: &[u8], cx: &mut Cx<'_>) {
         self.buffer(cx).extend_from_slice(bytes);
     }
 
@@ -301,7 +301,7 @@ impl Output {
     /// go out with sendfile. Returns whether this response ends the
     /// connection; `Err` (with nothing queued) when the file turned out
     /// shorter than its length as a small body was read.
-    pub fn queue(
+    pub(crate) fn queue(
         &mut self,
         reply: Reply,
         fate: Fate,
@@ -378,7 +378,7 @@ impl Output {
     /// records when a write last made progress (a blocking transport is
     /// armed with the send timeout from it). `sendfile`: as the
     /// connection decided when it was made.
-    pub fn flush<T: Transport>(
+    pub(crate) fn flush<T: Transport>(
         &mut self,
         io: &mut T,
         cx: &mut Cx<'_>,
@@ -461,7 +461,7 @@ impl Output {
 
     /// The connection is ending: log a streamed body cut short, with the
     /// bytes that reached the socket.
-    pub fn abort(&mut self, cx: &mut Cx<'_>, peer: IpAddr) {
+    pub(crate) fn abort(&mut self, cx: &mut Cx<'_>, peer: IpAddr) {
         if let Some(s) = self.stream.take() {
             let unsent = (self.queue.buf.len() - self.queue.pos) as u64;
             log(
@@ -475,7 +475,7 @@ impl Output {
     }
 
     /// Gives the buffer back while nothing is pending.
-    pub fn release(&mut self, cx: &mut Cx<'_>) {
+    pub(crate) fn release(&mut self, cx: &mut Cx<'_>) {
         if !self.is_pending() {
             let buf = std::mem::take(&mut self.queue.buf);
             if let Some(pool) = cx.pool.as_deref_mut() {

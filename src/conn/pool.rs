@@ -7,15 +7,15 @@ use super::Busy;
 
 /// First allocation of a receive buffer (the size the pool keeps); it
 /// doubles up to `INPUT_MAX` while a head needs more.
-pub const INPUT_INITIAL: usize = 4096;
+pub(crate) const INPUT_INITIAL: usize = 4096;
 
 /// Buffers of each kind a pool keeps.
-pub const POOL_MAX: usize = 128;
+pub(crate) const POOL_MAX: usize = 128;
 /// Output buffers larger than this are freed rather than pooled.
 const POOL_OUTPUT_MAX: usize = 32 * 1024;
 
 #[derive(Debug, Default)]
-pub struct BufPool {
+pub(crate) struct BufPool {
     input: Vec<Vec<u8>>,
     output: Vec<Vec<u8>>,
     // The boxes themselves are what is reused: a connection that becomes
@@ -25,7 +25,7 @@ pub struct BufPool {
 }
 
 impl BufPool {
-    pub fn new() -> BufPool {
+    pub(crate) fn new() -> BufPool {
         BufPool::default()
     }
 

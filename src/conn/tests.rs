@@ -4,6 +4,7 @@
 use super::*;
 
 use crate::conn::scripted::ScriptedPeer as Script;
+use output::WRITE_BUDGET;
 
 fn config() -> (Config, std::path::PathBuf) {
     // One root per test: tests run in parallel and rewrite their files.

@@ -74,7 +74,7 @@ impl Segments {
 
 /// The body of a file response still to be sent.
 #[derive(Debug)]
-pub struct FileStream {
+pub(crate) struct FileStream {
     source: Source,
     segments: Segments,
     /// INVARIANT: the sum of what the segments still hold.
@@ -83,7 +83,7 @@ pub struct FileStream {
 
 impl FileStream {
     /// `len` bytes of `file` from `offset`.
-    pub fn window(source: Source, offset: u64, len: u64) -> FileStream {
+    pub(crate) fn window(source: Source, offset: u64, len: u64) -> FileStream {
         let segments = if len > 0 {
             Segments::One(Segment::Window { offset, len })
         } else {
@@ -98,7 +98,7 @@ impl FileStream {
 
     /// A `multipart/byteranges` body of the inclusive `ranges` of a
     /// representation of `total` bytes whose type is `mime`.
-    pub fn multipart(
+    pub(crate) fn multipart(
         source: Source,
         ranges: &[(u64, u64)],
         total: u64,
@@ -135,16 +135,16 @@ impl FileStream {
     }
 
     /// Bytes still to send.
-    pub fn remaining(&self) -> u64 {
+    pub(crate) fn remaining(&self) -> u64 {
         self.remaining
     }
 
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.remaining == 0
     }
 
     /// The open file, when the bytes come from one.
-    pub fn file(&self) -> Option<&File> {
+    pub(crate) fn file(&self) -> Option<&File> {
         match &self.source {
             Source::File(f) => Some(f),
             Source::Bytes(_) => None,
@@ -154,7 +154,7 @@ impl FileStream {
     /// The whole stream as one slice of in-memory content, when it is
     /// exactly that (a small cached file, whole or one range): `(content,
     /// start, end)`, to be sent without copying.
-    pub fn as_shared_slice(&self) -> Option<(&std::sync::Arc<[u8]>, usize, usize)> {
+    pub(crate) fn as_shared_slice(&self) -> Option<(&std::sync::Arc<[u8]>, usize, usize)> {
         match (&self.source, self.segments.len(), self.segments.front()) {
             (Source::Bytes(b), 1, Some(&Segment::Window { offset, len })) => {
                 Some((b, offset as usize, (offset + len) as usize))
@@ -165,7 +165,7 @@ impl FileStream {
 
     /// When the next bytes come from an open file: `(offset, len)` of that
     /// window, for a caller that sends it by other means (sendfile).
-    pub fn front_window(&self) -> Option<(u64, u64)> {
+    pub(crate) fn front_window(&self) -> Option<(u64, u64)> {
         match (&self.source, self.segments.front()) {
             (Source::File(_), Some(&Segment::Window { offset, len })) => Some((offset, len)),
             _ => None,
@@ -173,7 +173,7 @@ impl FileStream {
     }
 
     /// Records that `n` bytes of the front window were sent by other means.
-    pub fn advance_window(&mut self, n: u64) {
+    pub(crate) fn advance_window(&mut self, n: u64) {
         if let Some(Segment::Window { offset, len }) = self.segments.front_mut() {
             let n = n.min(*len);
             *offset += n;
@@ -189,7 +189,12 @@ impl FileStream {
     /// false it stops at the first file window (the caller will sendfile
     /// it). Returns the count appended. A file that ends before its window
     /// does is `UnexpectedEof`, and `out` is left as it was.
-    pub fn read_into(&mut self, out: &mut Vec<u8>, max: usize, windows: bool) -> io::Result<usize> {
+    pub(crate) fn read_into(
+        &mut self,
+        out: &mut Vec<u8>,
+        max: usize,
+        windows: bool,
+    ) -> io::Result<usize> {
         let start = out.len();
         while out.len() - start < max {
             let room = max - (out.len() - start);
@@ -248,7 +253,7 @@ impl FileStream {
 /// Fills `buf` from `file` at `offset` with positioned reads (the file's
 /// own position is never used, so a shared descriptor is safe). A file
 /// that ends first is `UnexpectedEof`: it shrank since it was measured.
-pub fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+pub(crate) fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     let mut got = 0;
     while got < buf.len() {
         match file.read_at(&mut buf[got..], offset + got as u64) {

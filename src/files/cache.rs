@@ -28,23 +28,23 @@ use crate::files::resolve::{Found, Lookup, Resolution, Source, Variants, resolve
 use crate::http::response::Status;
 
 /// How long a cached lookup is trusted before the file is looked at again.
-pub const REVALIDATE: Duration = Duration::from_secs(1);
+pub(crate) const REVALIDATE: Duration = Duration::from_secs(1);
 /// Most paths cached.
-pub const MAX_ENTRIES: usize = 1024;
+pub(crate) const MAX_ENTRIES: usize = 1024;
 /// Largest file whose content is held in memory. Larger files keep a
 /// descriptor and go out with sendfile, which copies nothing: measured on
 /// a 40 KB file, cheaper than a writev from memory.
-pub const MAX_IN_MEMORY: u64 = 16 * 1024;
+pub(crate) const MAX_IN_MEMORY: u64 = 16 * 1024;
 /// Most content bytes held in memory in all.
-pub const MAX_BYTES: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_BYTES: usize = 32 * 1024 * 1024;
 /// Most open descriptors held for larger files.
-pub const MAX_DESCRIPTORS: usize = 64;
+pub(crate) const MAX_DESCRIPTORS: usize = 64;
 
 /// Most rendered directory listings kept.
-pub const MAX_LISTINGS: usize = 32;
+pub(crate) const MAX_LISTINGS: usize = 32;
 
 /// Something that finds the file for a request target.
-pub trait FileSource {
+pub(crate) trait FileSource {
     fn find(
         &mut self,
         lookup: &Lookup<'_>,
@@ -67,10 +67,10 @@ pub trait FileSource {
 /// Which listing: of the canonical directory `dir`, asked for as `path`,
 /// as JSON or HTML.
 #[derive(Debug, Clone, Copy)]
-pub struct ListingAsk<'a> {
-    pub dir: &'a Path,
-    pub path: &'a [u8],
-    pub json: bool,
+pub(crate) struct ListingAsk<'a> {
+    pub(crate) dir: &'a Path,
+    pub(crate) path: &'a [u8],
+    pub(crate) json: bool,
 }
 
 impl ListingAsk<'_> {
@@ -80,7 +80,7 @@ impl ListingAsk<'_> {
 }
 
 /// No cache: every request resolves afresh (`--no-file-cache`).
-pub struct Uncached;
+pub(crate) struct Uncached;
 
 impl FileSource for Uncached {
     fn find(
@@ -110,7 +110,7 @@ type Listings = HashMap<(Box<[u8]>, bool), ListingEntry>;
 
 /// The cache of one event loop.
 #[derive(Default)]
-pub struct FileCache {
+pub(crate) struct FileCache {
     map: HashMap<Box<[u8]>, Entry>,
     listings: Listings,
     bytes: usize,
@@ -120,12 +120,12 @@ pub struct FileCache {
 }
 
 impl FileCache {
-    pub fn new() -> FileCache {
+    pub(crate) fn new() -> FileCache {
         FileCache::default()
     }
 
     /// Counts hits and misses into loop `index`'s metrics.
-    pub fn count_into(&mut self, metrics: Arc<crate::metrics::Metrics>, index: usize) {
+    pub(crate) fn count_into(&mut self, metrics: Arc<crate::metrics::Metrics>, index: usize) {
         self.metrics = Some((metrics, index));
     }
 
@@ -135,11 +135,13 @@ impl FileCache {
         }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.map.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
 
@@ -395,11 +397,11 @@ fn record_listing(listings: &mut Listings, ask: ListingAsk<'_>, body: Arc<[u8]>,
 /// file on a miss happen outside it, so one slow lookup never holds up
 /// every other thread.
 #[derive(Clone, Default)]
-pub struct SharedCache(Arc<Mutex<FileCache>>);
+pub(crate) struct SharedCache(Arc<Mutex<FileCache>>);
 
 impl SharedCache {
     /// Counts hits and misses into the (threaded driver's one) metrics.
-    pub fn count_into(&self, metrics: Arc<crate::metrics::Metrics>) {
+    pub(crate) fn count_into(&self, metrics: Arc<crate::metrics::Metrics>) {
         crate::unpoison(self.0.lock()).count_into(metrics, 0);
     }
 }

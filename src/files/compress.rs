@@ -34,17 +34,17 @@ use crate::work::Pool;
 
 /// Smaller files are not worth a `Content-Encoding`: the saving is less
 /// than a packet, and less than the header costs.
-pub const MIN_SIZE: u64 = 1024;
+pub(crate) const MIN_SIZE: u64 = 1024;
 /// Larger files are served identity: compressing them would hold a worker
 /// for seconds and a large share of the cache.
-pub const MAX_SIZE: u64 = 8 * 1024 * 1024;
+pub(crate) const MAX_SIZE: u64 = 8 * 1024 * 1024;
 /// Below this size the slowest, smallest levels are used (brotli 11, zstd
 /// 19): about 65 ms for a 40 KB page. Above it, faster ones (brotli 9,
 /// zstd 9), which take a third of a second rather than seconds on 4.7 MB.
-pub const BEST_LEVELS_UP_TO: u64 = 1024 * 1024;
+pub(crate) const BEST_LEVELS_UP_TO: u64 = 1024 * 1024;
 /// Files a cache keeps track of (made, asked for, or refused), whatever
 /// their bytes: the least recently used goes first past this.
-pub const MAX_FILES: usize = 4096;
+pub(crate) const MAX_FILES: usize = 4096;
 /// Results the compressor remembers for other drivers asking after it.
 const MEMO_MAX: usize = 512;
 
@@ -52,7 +52,7 @@ const MEMO_MAX: usize = 512;
 /// formats served as text, wasm, and fonts that are not compressed
 /// already. Never images (but SVG), audio, video, PDF, archives, woff and
 /// woff2.
-pub fn compressible(mime: &str) -> bool {
+pub(crate) fn compressible(mime: &str) -> bool {
     mime.starts_with("text/")
         || mime.ends_with("+xml")
         || mime.ends_with("+json")
@@ -77,12 +77,12 @@ pub fn compressible(mime: &str) -> bool {
 }
 
 /// Whether `found` (its type and size) gets encodings made on the fly.
-pub fn eligible(found: &Found) -> bool {
+pub(crate) fn eligible(found: &Found) -> bool {
     (MIN_SIZE..=MAX_SIZE).contains(&found.len) && compressible(found.mime)
 }
 
 /// `data` encoded with `coding`, at the level its size calls for.
-pub fn encode(coding: Coding, data: &[u8]) -> io::Result<Vec<u8>> {
+pub(crate) fn encode(coding: Coding, data: &[u8]) -> io::Result<Vec<u8>> {
     let best = data.len() as u64 <= BEST_LEVELS_UP_TO;
     match coding {
         Coding::Gzip => {
@@ -113,13 +113,13 @@ pub fn encode(coding: Coding, data: &[u8]) -> io::Result<Vec<u8>> {
 /// What a version is known by: the canonical path, and the identity the
 /// ETag is made from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Version {
-    pub path: PathBuf,
-    pub identity: (u64, u64, u64, i64, i64),
+pub(crate) struct Version {
+    pub(crate) path: PathBuf,
+    pub(crate) identity: (u64, u64, u64, i64, i64),
 }
 
 impl Version {
-    pub fn of(found: &Found) -> Version {
+    pub(crate) fn of(found: &Found) -> Version {
         Version {
             path: found.path.clone(),
             identity: found.identity,
@@ -130,14 +130,14 @@ impl Version {
 /// A finished job: the encoded bytes, or `None` when the file changed
 /// under the compressor, could not be read, or did not get smaller.
 #[derive(Debug, Clone)]
-pub struct Done {
-    pub version: Version,
-    pub coding: Coding,
-    pub bytes: Option<Arc<[u8]>>,
+pub(crate) struct Done {
+    pub(crate) version: Version,
+    pub(crate) coding: Coding,
+    pub(crate) bytes: Option<Arc<[u8]>>,
 }
 
 /// Where a driver wants its results.
-pub type Deliver = Arc<dyn Fn(Done) + Send + Sync>;
+pub(crate) type Deliver = Arc<dyn Fn(Done) + Send + Sync>;
 
 #[derive(Default)]
 struct Memo {
@@ -150,7 +150,7 @@ struct Memo {
 }
 
 /// The pool that compresses, shared by every driver of a server.
-pub struct Compressor {
+pub(crate) struct Compressor {
     pool: Pool,
     memo: Mutex<Memo>,
     /// Most bytes of results remembered (`--compress-cache`).
@@ -158,7 +158,7 @@ pub struct Compressor {
 }
 
 impl Compressor {
-    pub fn new(pool: Pool, budget: usize) -> Arc<Compressor> {
+    pub(crate) fn new(pool: Pool, budget: usize) -> Arc<Compressor> {
         Arc::new(Compressor {
             pool,
             memo: Mutex::new(Memo::default()),
@@ -169,7 +169,12 @@ impl Compressor {
     /// Asks for `found` encoded with `coding`; the result goes to
     /// `deliver`, from a worker thread, or at once if it is already known.
     /// False when the pool's queue is full (ask again later).
-    pub fn request(self: &Arc<Self>, found: &Arc<Found>, coding: Coding, deliver: Deliver) -> bool {
+    pub(crate) fn request(
+        self: &Arc<Self>,
+        found: &Arc<Found>,
+        coding: Coding,
+        deliver: Deliver,
+    ) -> bool {
         let version = Version::of(found);
         let key = (version.clone(), coding);
         {
@@ -269,7 +274,7 @@ enum Slot {
 }
 
 /// One driver's encodings, bounded in bytes.
-pub struct EncodedCache {
+pub(crate) struct EncodedCache {
     map: HashMap<PathBuf, Entry>,
     bytes: usize,
     budget: usize,
@@ -277,7 +282,7 @@ pub struct EncodedCache {
 }
 
 impl EncodedCache {
-    pub fn new(budget: usize) -> EncodedCache {
+    pub(crate) fn new(budget: usize) -> EncodedCache {
         EncodedCache {
             map: HashMap::new(),
             bytes: 0,
@@ -287,7 +292,8 @@ impl EncodedCache {
     }
 
     /// Bytes of encodings held.
-    pub fn bytes(&self) -> usize {
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
         self.bytes
     }
 
@@ -330,7 +336,7 @@ impl EncodedCache {
     }
 
     /// Records a finished job, if it is still about the version held.
-    pub fn record(&mut self, done: Done, original: Option<&Found>) {
+    pub(crate) fn record(&mut self, done: Done, original: Option<&Found>) {
         let Some(entry) = self.map.get_mut(&done.version.path) else {
             return;
         };
@@ -401,7 +407,7 @@ fn variant_of(original: &Found, coding: Coding, bytes: Arc<[u8]>) -> Found {
 }
 
 /// Encodings as a request sees them: made already, or asked for now.
-pub trait Encodings {
+pub(crate) trait Encodings {
     /// `found` encoded with `coding`, if made; if not, it is asked for
     /// (once) and `None` comes back at once.
     fn get(&mut self, found: &Arc<Found>, coding: Coding) -> Option<Arc<Found>>;
@@ -413,7 +419,7 @@ pub trait Encodings {
 /// An event loop's encodings: its own cache, filled with what the
 /// workers deliver (through the loop's mailbox and waker, see
 /// [`LoopEncodings::record`]).
-pub struct LoopEncodings {
+pub(crate) struct LoopEncodings {
     cache: EncodedCache,
     compressor: Arc<Compressor>,
     deliver: Deliver,
@@ -425,7 +431,7 @@ pub struct LoopEncodings {
 
 impl LoopEncodings {
     /// `deliver` posts a result to the loop (which then calls `record`).
-    pub fn new(budget: usize, compressor: Arc<Compressor>, deliver: Deliver) -> Self {
+    pub(crate) fn new(budget: usize, compressor: Arc<Compressor>, deliver: Deliver) -> Self {
         LoopEncodings {
             cache: EncodedCache::new(budget),
             compressor,
@@ -436,21 +442,17 @@ impl LoopEncodings {
     }
 
     /// Counts into loop `index`'s metrics.
-    pub fn count_into(&mut self, metrics: Arc<crate::metrics::Metrics>, index: usize) {
+    pub(crate) fn count_into(&mut self, metrics: Arc<crate::metrics::Metrics>, index: usize) {
         self.metrics = Some((metrics, index));
     }
 
     /// Takes a result the workers delivered.
-    pub fn record(&mut self, done: Done) {
+    pub(crate) fn record(&mut self, done: Done) {
         let original = self.waiting.remove(&(done.version.clone(), done.coding));
         self.cache.record(done, original.as_deref());
         if let Some((m, i)) = &self.metrics {
             m.of(*i).compression_held(self.cache.bytes as u64);
         }
-    }
-
-    pub fn cache(&self) -> &EncodedCache {
-        &self.cache
     }
 }
 
@@ -501,14 +503,14 @@ impl EncodedCache {
 /// The threaded driver's encodings: one cache all threads share; workers
 /// record into it directly.
 #[derive(Clone)]
-pub struct SharedEncodings {
+pub(crate) struct SharedEncodings {
     cache: Arc<Mutex<EncodedCache>>,
     compressor: Arc<Compressor>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl SharedEncodings {
-    pub fn new(budget: usize, compressor: Arc<Compressor>) -> Self {
+    pub(crate) fn new(budget: usize, compressor: Arc<Compressor>) -> Self {
         SharedEncodings {
             cache: Arc::new(Mutex::new(EncodedCache::new(budget))),
             compressor,
@@ -517,7 +519,7 @@ impl SharedEncodings {
     }
 
     /// Counts into the (threaded driver's one) metrics.
-    pub fn count_into(&mut self, metrics: Arc<crate::metrics::Metrics>) {
+    pub(crate) fn count_into(&mut self, metrics: Arc<crate::metrics::Metrics>) {
         self.metrics = Some(metrics);
     }
 }

@@ -34,7 +34,7 @@ use super::resolve::{Lookup, contained, is_hidden};
 use crate::http::response::SERVER;
 
 /// Most entries listed; bounds the work and the page a request can cause.
-pub const MAX_ENTRIES: usize = 10_000;
+pub(crate) const MAX_ENTRIES: usize = 10_000;
 
 /// Everything but the unreserved characters is encoded in a link.
 const NAME_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -45,25 +45,25 @@ const NAME_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
 
 /// One listed name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The name as the file system has it (any bytes but `/` and NUL).
-    pub name: Vec<u8>,
-    pub is_dir: bool,
+    pub(crate) name: Vec<u8>,
+    pub(crate) is_dir: bool,
     /// Bytes (files only).
-    pub size: u64,
-    pub modified: Option<SystemTime>,
+    pub(crate) size: u64,
+    pub(crate) modified: Option<SystemTime>,
 }
 
 /// What a directory holds, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listing {
-    pub entries: Vec<Entry>,
+pub(crate) struct Listing {
+    pub(crate) entries: Vec<Entry>,
     /// More than [`MAX_ENTRIES`] were there.
-    pub truncated: bool,
+    pub(crate) truncated: bool,
 }
 
 /// Reads `dir` (canonical, under `lookup.root`).
-pub fn read(lookup: &Lookup<'_>, dir: &Path) -> io::Result<Listing> {
+pub(crate) fn read(lookup: &Lookup<'_>, dir: &Path) -> io::Result<Listing> {
     let mut entries = Vec::new();
     let mut truncated = false;
     for item in std::fs::read_dir(dir)? {
@@ -102,7 +102,12 @@ pub fn read(lookup: &Lookup<'_>, dir: &Path) -> io::Result<Listing> {
 
 /// Reads `dir` and renders it as JSON or HTML, for the request path
 /// `path`.
-pub fn render(lookup: &Lookup<'_>, dir: &Path, path: &[u8], json: bool) -> io::Result<Vec<u8>> {
+pub(crate) fn render(
+    lookup: &Lookup<'_>,
+    dir: &Path,
+    path: &[u8],
+    json: bool,
+) -> io::Result<Vec<u8>> {
     let list = read(lookup, dir)?;
     Ok(if json {
         self::json(path, &list)
@@ -121,7 +126,7 @@ fn shown_path(path: &[u8]) -> Vec<u8> {
 }
 
 /// The HTML page for `listing` of the directory at request path `path`.
-pub fn html(path: &[u8], listing: &Listing) -> Vec<u8> {
+pub(crate) fn html(path: &[u8], listing: &Listing) -> Vec<u8> {
     let title = escape_html(&String::from_utf8_lossy(&shown_path(path)));
     let mut out = String::with_capacity(1024 + listing.entries.len() * 160);
     let _ = write!(
@@ -167,7 +172,7 @@ pub fn html(path: &[u8], listing: &Listing) -> Vec<u8> {
 /// "url", "type": "file"|"directory", "size" (null for directories),
 /// "modified" (RFC 3339, UTC)}]}`. Names that are not UTF-8 are shown with
 /// U+FFFD in `name`; `url` always has the exact bytes.
-pub fn json(path: &[u8], listing: &Listing) -> Vec<u8> {
+pub(crate) fn json(path: &[u8], listing: &Listing) -> Vec<u8> {
     let mut out = String::with_capacity(256 + listing.entries.len() * 128);
     out.push_str("{\"path\":");
     json_string(&mut out, &String::from_utf8_lossy(&shown_path(path)));
@@ -204,7 +209,7 @@ pub fn json(path: &[u8], listing: &Listing) -> Vec<u8> {
 }
 
 /// `<`, `>`, `&`, `"` and `'` as character references.
-pub fn escape_html(s: &str) -> String {
+pub(crate) fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -240,7 +245,7 @@ fn json_string(out: &mut String, s: &str) {
 }
 
 /// `YYYY-MM-DD<sep>HH:MM:SS` in UTC (times before 1970 show as 1970).
-pub fn utc(t: SystemTime, sep: char) -> String {
+pub(crate) fn utc(t: SystemTime, sep: char) -> String {
     let secs = crate::http::date::unix_secs(t);
     let text = crate::http::date::Utc::from_unix(secs).iso(sep as u8);
     String::from_utf8_lossy(&text).into_owned()

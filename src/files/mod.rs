@@ -1,7 +1,7 @@
 //! The file side: finding a file under the root and sending its bytes.
 
-pub mod body;
-pub mod cache;
-pub mod compress;
-pub mod listing;
+pub(crate) mod body;
+pub(crate) mod cache;
+pub(crate) mod compress;
+pub(crate) mod listing;
 pub mod resolve;

@@ -46,7 +46,7 @@ use crate::http::response::Status;
 use crate::http::target::Target;
 
 /// The name served for a directory requested with a trailing slash.
-pub const INDEX: &str = "index.html";
+pub(crate) const INDEX: &str = "index.html";
 
 /// Bytes encoded again when a normalised path goes back on the wire (in a
 /// `Location`): controls, space, non-ASCII (always), and the characters
@@ -98,7 +98,7 @@ impl<'a> Lookup<'a> {
     }
 
     /// The index names, in order.
-    pub fn index_names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn index_names(&self) -> impl Iterator<Item = &str> {
         let default: &[&str] = &[INDEX];
         let (given, default) = match self.index {
             Some(names) => (names, &[][..]),
@@ -121,9 +121,9 @@ pub struct Normalized<'t> {
     /// slash, never `.`/`..`/empty segments, never a NUL).
     pub path: Vec<u8>,
     /// The request named a directory: it ended with `/` (or `/.`, `/..`).
-    pub trailing_slash: bool,
+    pub(crate) trailing_slash: bool,
     /// The raw query string after `?`, if any.
-    pub query: Option<&'t [u8]>,
+    pub(crate) query: Option<&'t [u8]>,
 }
 
 impl Normalized<'_> {
@@ -133,7 +133,7 @@ impl Normalized<'_> {
     }
 
     /// The last segment ("" for the root).
-    pub fn file_name(&self) -> &[u8] {
+    pub(crate) fn file_name(&self) -> &[u8] {
         match self.path.iter().rposition(|&c| c == b'/') {
             Some(i) => &self.path[i + 1..],
             None => &self.path,
@@ -226,7 +226,7 @@ pub enum Resolution {
 /// A content coding a variant is stored in (on disk with
 /// `--precompressed`: br and gzip; made on the fly: all three).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Coding {
+pub(crate) enum Coding {
     Br,
     Zstd,
     Gzip,
@@ -237,10 +237,10 @@ impl Coding {
     /// text smallest (its built-in dictionary is made of web content),
     /// zstd is close behind and decodes fastest, gzip is what every client
     /// has.
-    pub const PREFERENCE: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
+    pub(crate) const PREFERENCE: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
 
     /// The `Content-Encoding` value.
-    pub fn token(self) -> &'static str {
+    pub(crate) fn token(self) -> &'static str {
         match self {
             Coding::Br => "br",
             Coding::Zstd => "zstd",
@@ -249,7 +249,7 @@ impl Coding {
     }
 
     /// The suffix of the file holding it.
-    pub fn suffix(self) -> &'static str {
+    pub(crate) fn suffix(self) -> &'static str {
         match self {
             Coding::Br => ".br",
             Coding::Zstd => ".zst",
@@ -258,7 +258,7 @@ impl Coding {
     }
 
     /// Position in [`Coding::PREFERENCE`].
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         match self {
             Coding::Br => 0,
             Coding::Zstd => 1,
@@ -276,7 +276,7 @@ pub struct Variants {
 }
 
 impl Variants {
-    pub fn get(&self, coding: Coding) -> Option<&Arc<Found>> {
+    pub(crate) fn get(&self, coding: Coding) -> Option<&Arc<Found>> {
         match coding {
             Coding::Br => self.br.as_ref(),
             Coding::Gzip => self.gzip.as_ref(),
@@ -284,7 +284,7 @@ impl Variants {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.br.is_none() && self.gzip.is_none()
     }
 }
@@ -292,7 +292,7 @@ impl Variants {
 /// Where a found file's bytes come from: shared, so a cached file serves
 /// many responses at once.
 #[derive(Debug, Clone)]
-pub enum Source {
+pub(crate) enum Source {
     /// The whole content, held in memory (small cached files).
     Bytes(Arc<[u8]>),
     /// An open file, read with positioned reads or sendfile (which never
@@ -304,26 +304,26 @@ pub enum Source {
 /// about it.
 #[derive(Debug, Clone)]
 pub struct Found {
-    pub source: Source,
-    pub len: u64,
-    pub modified: Option<SystemTime>,
+    pub(crate) source: Source,
+    pub(crate) len: u64,
+    pub(crate) modified: Option<SystemTime>,
     /// `modified` as an HTTP date, rendered once.
-    pub modified_text: Option<[u8; crate::http::date::HTTP_DATE_LEN]>,
-    pub etag: ETag,
+    pub(crate) modified_text: Option<[u8; crate::http::date::HTTP_DATE_LEN]>,
+    pub(crate) etag: ETag,
     /// Its content type, from the name the client asked for.
-    pub mime: &'static str,
+    pub(crate) mime: &'static str,
     /// The canonical path (under the root).
     pub path: PathBuf,
     /// Device, inode, size and modification time: what says the file on
     /// disk is still this one.
-    pub identity: (u64, u64, u64, i64, i64),
+    pub(crate) identity: (u64, u64, u64, i64, i64),
     /// Its precompressed variants (none unless `--precompressed`).
     pub variants: Variants,
 }
 
 /// Device, inode, size and modification time: what says a file is
 /// still the version that was looked at.
-pub fn identity_of(meta: &Metadata) -> (u64, u64, u64, i64, i64) {
+pub(crate) fn identity_of(meta: &Metadata) -> (u64, u64, u64, i64, i64) {
     (
         meta.dev(),
         meta.ino(),
@@ -351,7 +351,7 @@ impl Found {
 
     /// The same file on disk, with the same variants: nothing a response
     /// would show has changed.
-    pub fn same_as(&self, other: &Found) -> bool {
+    pub(crate) fn same_as(&self, other: &Found) -> bool {
         let same_variant = |a: Option<&Arc<Found>>, b: Option<&Arc<Found>>| match (a, b) {
             (None, None) => true,
             (Some(a), Some(b)) => a.same_as(b),
@@ -466,7 +466,7 @@ fn open_regular(path: PathBuf, mime: &'static str) -> Result<Found, Status> {
 }
 
 /// The status for a file-system error met while resolving.
-pub fn io_status(e: &io::Error) -> Status {
+pub(crate) fn io_status(e: &io::Error) -> Status {
     match e.kind() {
         io::ErrorKind::NotFound => Status::NotFound,
         io::ErrorKind::PermissionDenied => Status::Forbidden,
@@ -497,7 +497,7 @@ fn location_with_slash(norm: &Normalized<'_>) -> Vec<u8> {
 }
 
 /// The content type for a file name, by its extension.
-pub fn mime_for(name: &[u8]) -> &'static str {
+pub(crate) fn mime_for(name: &[u8]) -> &'static str {
     const OCTET: &str = "application/octet-stream";
     let Some(dot) = name.iter().rposition(|&c| c == b'.') else {
         return OCTET;

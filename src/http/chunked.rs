@@ -26,15 +26,15 @@ use super::is_tchar;
 
 /// Longest size line (digits, extensions and CRLF) accepted. Extensions
 /// carry nothing skiff uses; 4 KiB is far more than any real client sends.
-pub const MAX_SIZE_LINE: usize = 4096;
+pub(crate) const MAX_SIZE_LINE: usize = 4096;
 /// Longest trailer section, as for a head's fields.
-pub const MAX_TRAILERS: usize = super::request::MAX_HEADER_SECTION;
+pub(crate) const MAX_TRAILERS: usize = super::request::MAX_HEADER_SECTION;
 /// Most hex digits in a chunk size: 16 is all of a u64.
-pub const MAX_SIZE_DIGITS: u8 = 16;
+pub(crate) const MAX_SIZE_DIGITS: u8 = 16;
 
 /// Why a chunked body cannot be read to its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChunkError {
+pub(crate) enum ChunkError {
     /// 400: the framing is malformed (the reason is for logs and tests).
     Malformed(&'static str),
     /// The data is longer than the limit: answer and close, unread.
@@ -95,7 +95,7 @@ enum State {
 
 /// Decodes (and discards) one chunked body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decoder {
+pub(crate) struct Decoder {
     state: State,
     /// Bytes of the current size line so far.
     line: usize,
@@ -106,7 +106,7 @@ pub struct Decoder {
 
 impl Decoder {
     /// A decoder that accepts at most `limit` bytes of chunk data.
-    pub fn new(limit: u64) -> Decoder {
+    pub(crate) fn new(limit: u64) -> Decoder {
         Decoder {
             state: State::Size { digits: 0, size: 0 },
             line: 0,
@@ -115,7 +115,7 @@ impl Decoder {
     }
 
     /// Whether the whole body (trailers included) has been read.
-    pub fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.state == State::Done
     }
 
@@ -124,7 +124,7 @@ impl Decoder {
     /// to the next request. Otherwise all of `buf` was used except, in
     /// the trailer section, an incomplete trailer, which is looked at
     /// again with more bytes behind it.
-    pub fn feed(&mut self, buf: &[u8]) -> Result<usize, ChunkError> {
+    pub(crate) fn feed(&mut self, buf: &[u8]) -> Result<usize, ChunkError> {
         let mut i = 0;
         while i < buf.len() {
             match self.state {

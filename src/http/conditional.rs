@@ -21,7 +21,7 @@ use std::os::unix::fs::MetadataExt;
 use std::time::SystemTime;
 
 /// Most ranges served as multipart/byteranges; more gets the whole file.
-pub const MAX_RANGES: usize = 16;
+pub(crate) const MAX_RANGES: usize = 16;
 
 /// A strong entity tag, stored inline (no allocation).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -38,7 +38,7 @@ impl std::fmt::Debug for ETag {
 
 impl ETag {
     /// The tag of a file: identity (inode), size and modification time.
-    pub fn of(meta: &Metadata) -> ETag {
+    pub(crate) fn of(meta: &Metadata) -> ETag {
         let mtime_ns = (meta.mtime() as i128) * 1_000_000_000 + meta.mtime_nsec() as i128;
         Self::from_parts(meta.ino(), meta.len(), mtime_ns as u128 as u64)
     }
@@ -59,7 +59,7 @@ impl ETag {
     /// The tag of this representation encoded with `coding`: the same
     /// with `-token` before the closing quote, so no encoding's tag ever
     /// matches another's, or the identity one.
-    pub fn encoded(&self, token: &str) -> ETag {
+    pub(crate) fn encoded(&self, token: &str) -> ETag {
         let mut tag = *self;
         let len = self.len as usize;
         let add = token.len() + 1;
@@ -74,7 +74,7 @@ impl ETag {
     }
 
     /// The tag as sent, quotes included.
-    pub fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len as usize]
     }
 }
@@ -110,7 +110,7 @@ fn parse_tags(value: &[u8]) -> Option<Vec<(bool, &[u8])>> {
 /// `If-None-Match` against our tag, weak comparison: true means "matches"
 /// (answer 304). `*` matches any existing file; a malformed value matches
 /// nothing.
-pub fn none_match_hits(value: &[u8], tag: &ETag) -> bool {
+pub(crate) fn none_match_hits(value: &[u8], tag: &ETag) -> bool {
     if value == b"*" {
         return true;
     }
@@ -119,7 +119,7 @@ pub fn none_match_hits(value: &[u8], tag: &ETag) -> bool {
 
 /// `If-Match` against our tag, strong comparison: true means the
 /// precondition holds. `*` holds for any existing file.
-pub fn match_holds(value: &[u8], tag: &ETag) -> bool {
+pub(crate) fn match_holds(value: &[u8], tag: &ETag) -> bool {
     if value == b"*" {
         return true;
     }
@@ -127,7 +127,7 @@ pub fn match_holds(value: &[u8], tag: &ETag) -> bool {
 }
 
 /// An HTTP date header value, to whole seconds since the epoch.
-pub fn parse_date(value: &[u8]) -> Option<u64> {
+pub(crate) fn parse_date(value: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(value).ok()?;
     let t = httpdate::parse_http_date(text).ok()?;
     Some(unix_secs(t))
@@ -135,7 +135,7 @@ pub fn parse_date(value: &[u8]) -> Option<u64> {
 
 /// `If-Range`: true when the range may be honoured. An entity-tag must
 /// match strongly; a date must equal the modification time exactly.
-pub fn if_range_holds(value: &[u8], tag: &ETag, modified: Option<SystemTime>) -> bool {
+pub(crate) fn if_range_holds(value: &[u8], tag: &ETag, modified: Option<SystemTime>) -> bool {
     if value.starts_with(b"\"") || value.starts_with(b"W/") {
         return parse_tags(value)
             .is_some_and(|tags| tags.len() == 1 && !tags[0].0 && tags[0].1 == tag.as_bytes());
@@ -148,7 +148,7 @@ pub fn if_range_holds(value: &[u8], tag: &ETag, modified: Option<SystemTime>) ->
 
 /// What a `Range` header asks of a representation of `len` bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ranges {
+pub(crate) enum Ranges {
     /// No usable Range: send the whole representation (200).
     Whole,
     /// Syntactically valid but nothing in it overlaps the content (416).
@@ -159,7 +159,7 @@ pub enum Ranges {
 }
 
 /// Evaluates a `Range` header value against a length.
-pub fn parse_range(value: &[u8], len: u64) -> Ranges {
+pub(crate) fn parse_range(value: &[u8], len: u64) -> Ranges {
     let Some(set) = strip_unit(value) else {
         return Ranges::Whole;
     };
@@ -250,7 +250,7 @@ fn digits(s: &[u8]) -> Option<u64> {
 
 /// The multipart boundary of this process: random per start, so content
 /// cannot be crafted to contain it.
-pub fn boundary() -> &'static str {
+pub(crate) fn boundary() -> &'static str {
     static B: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     B.get_or_init(|| {
         let mut r = [0u8; 16];

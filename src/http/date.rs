@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Length of an IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
-pub const HTTP_DATE_LEN: usize = 29;
+pub(crate) const HTTP_DATE_LEN: usize = 29;
 
 /// Monotonic and wall time for one turn of a loop, plus the `Date` value.
 ///
@@ -43,13 +43,13 @@ impl Clock {
     }
 
     /// Reads both clocks; reformats `Date` only when the second changed.
-    pub fn update(&mut self) {
+    pub(crate) fn update(&mut self) {
         self.refresh();
     }
 
     /// The same through a shared reference, for drivers whose one call can
     /// block.
-    pub fn refresh(&self) {
+    pub(crate) fn refresh(&self) {
         self.now.set(Instant::now());
         self.wall.set(SystemTime::now());
         self.format_date();
@@ -77,24 +77,19 @@ impl Clock {
         self.now.get()
     }
 
-    /// Wall time as last read.
-    pub fn wall(&self) -> SystemTime {
-        self.wall.get()
-    }
-
     /// The current `Date` header value.
-    pub fn http_date(&self) -> [u8; HTTP_DATE_LEN] {
+    pub(crate) fn http_date(&self) -> [u8; HTTP_DATE_LEN] {
         self.date.get()
     }
 
     /// Whole seconds since the Unix epoch, wall time.
-    pub fn unix_secs(&self) -> u64 {
+    pub(crate) fn unix_secs(&self) -> u64 {
         self.secs.get()
     }
 }
 
 /// Seconds since the epoch; a clock set before 1970 reads as 0.
-pub fn unix_secs(t: SystemTime) -> u64 {
+pub(crate) fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
@@ -112,22 +107,22 @@ const WEEKDAYS: [&[u8; 3]; 7] = [b"Sun", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri",
 /// writes (`Date`, `Last-Modified`, the access log, listings) is rendered
 /// from one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Utc {
-    pub year: i64,
+pub(crate) struct Utc {
+    pub(crate) year: i64,
     /// 1..=12
-    pub month: u32,
+    pub(crate) month: u32,
     /// 1..=31
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
+    pub(crate) day: u32,
+    pub(crate) hour: u32,
+    pub(crate) minute: u32,
+    pub(crate) second: u32,
     /// 0 = Sunday.
-    pub weekday: u32,
+    pub(crate) weekday: u32,
 }
 
 impl Utc {
     /// The calendar fields of `secs` seconds after the Unix epoch.
-    pub fn from_unix(secs: u64) -> Utc {
+    pub(crate) fn from_unix(secs: u64) -> Utc {
         let days = (secs / 86_400) as i64;
         let rem = (secs % 86_400) as u32;
         let (year, month, day) = civil_from_days(days);
@@ -144,12 +139,12 @@ impl Utc {
     }
 
     /// The month's three-letter English name.
-    pub fn month_name(&self) -> &'static [u8; 3] {
+    pub(crate) fn month_name(&self) -> &'static [u8; 3] {
         MONTHS[(self.month - 1) as usize % 12]
     }
 
     /// `Sun, 06 Nov 1994 08:49:37 GMT` (RFC 9110 section 5.6.7).
-    pub fn http_date(&self) -> [u8; HTTP_DATE_LEN] {
+    pub(crate) fn http_date(&self) -> [u8; HTTP_DATE_LEN] {
         let mut out = [b' '; HTTP_DATE_LEN];
         out[..3].copy_from_slice(WEEKDAYS[self.weekday as usize % 7]);
         out[3] = b',';
@@ -162,7 +157,7 @@ impl Utc {
     }
 
     /// `HH:MM:SS` into 8 bytes.
-    pub fn write_time(&self, out: &mut [u8]) {
+    pub(crate) fn write_time(&self, out: &mut [u8]) {
         two(&mut out[0..2], self.hour);
         out[2] = b':';
         two(&mut out[3..5], self.minute);
@@ -171,7 +166,7 @@ impl Utc {
     }
 
     /// `YYYY-MM-DD<sep>HH:MM:SS` (listings; `T` makes it RFC 3339).
-    pub fn iso(&self, sep: u8) -> [u8; 19] {
+    pub(crate) fn iso(&self, sep: u8) -> [u8; 19] {
         let mut out = [0u8; 19];
         four(&mut out[0..4], self.year);
         out[4] = b'-';

@@ -3,17 +3,17 @@
 //!
 //! Sans-I/O: nothing in here names a socket, a file or mio.
 
-pub mod chunked;
+pub(crate) mod chunked;
 pub mod conditional;
 pub mod date;
-pub mod negotiate;
+pub(crate) mod negotiate;
 pub mod request;
 pub mod response;
-pub mod target;
+pub(crate) mod target;
 
 /// Strips optional whitespace (RFC 9110 `OWS`: spaces and tabs) from both
 /// ends of a field value or list element.
-pub fn trim_ows(mut v: &[u8]) -> &[u8] {
+pub(crate) fn trim_ows(mut v: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = v {
         v = rest;
     }
@@ -24,6 +24,6 @@ pub fn trim_ows(mut v: &[u8]) -> &[u8] {
 }
 
 /// RFC 9110 `tchar`: the bytes of a token (method, field name, coding).
-pub fn is_tchar(c: u8) -> bool {
+pub(crate) fn is_tchar(c: u8) -> bool {
     c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
 }

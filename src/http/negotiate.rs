@@ -24,7 +24,7 @@ fn weighted(header: &[u8]) -> impl Iterator<Item = (&[u8], u16)> {
 /// Whether the client prefers JSON: `application/json` is listed with a
 /// non-zero weight at least that of an explicit `text/html`. Wildcards
 /// alone (`*/*`, as browsers send) mean HTML.
-pub fn wants_json(accept: Option<&[u8]>) -> bool {
+pub(crate) fn wants_json(accept: Option<&[u8]>) -> bool {
     let Some(accept) = accept else { return false };
     let (mut json, mut html) = (0u16, 0u16);
     for (range, q) in weighted(accept) {
@@ -40,14 +40,14 @@ pub fn wants_json(accept: Option<&[u8]>) -> bool {
 /// Whether `Accept` names `text/html` itself with a weight above 0: a
 /// browser navigating to a page (`*/*`, what scripts and images send, does
 /// not count).
-pub fn accepts_html(accept: Option<&[u8]>) -> bool {
+pub(crate) fn accepts_html(accept: Option<&[u8]>) -> bool {
     accept.is_some_and(|h| weighted(h).any(|(v, q)| q > 0 && v.eq_ignore_ascii_case(b"text/html")))
 }
 
 /// The weight `Accept-Encoding` gives `coding` (`gzip` also answers to
 /// `x-gzip`): its own entry, else `*`'s, else 0. No header at all means
 /// identity only here: a client that says nothing gets the file as it is.
-pub fn coding_weight(accept_encoding: Option<&[u8]>, coding: &str) -> u16 {
+pub(crate) fn coding_weight(accept_encoding: Option<&[u8]>, coding: &str) -> u16 {
     let Some(header) = accept_encoding else {
         return 0;
     };
@@ -67,7 +67,7 @@ pub fn coding_weight(accept_encoding: Option<&[u8]>, coding: &str) -> u16 {
 
 /// A weight (RFC 9110 section 12.4.2) in thousandths; anything malformed
 /// counts as 0 (not acceptable).
-pub fn qvalue(v: &[u8]) -> u16 {
+pub(crate) fn qvalue(v: &[u8]) -> u16 {
     let mut digits = v.iter();
     let whole = match digits.next() {
         Some(b'0') => 0u16,

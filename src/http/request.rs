@@ -15,28 +15,29 @@ use super::{is_tchar, trim_ows};
 
 /// Longest request target accepted; longer gets 414. 8 KiB is what nginx
 /// and most clients use as the ceiling of a sane URL.
-pub const MAX_TARGET: usize = 8 * 1024;
+pub(crate) const MAX_TARGET: usize = 8 * 1024;
 /// Longest header section (the fields after the request line, with their
 /// line endings); longer gets 431. Generous for cookies, small enough that a
 /// connection's buffer stays modest.
-pub const MAX_HEADER_SECTION: usize = 16 * 1024;
+pub(crate) const MAX_HEADER_SECTION: usize = 16 * 1024;
 /// Most header fields accepted; more gets 431. Real browsers send ~20.
-pub const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = 100;
 /// Longest method token; any real method is far shorter, so a longer one is
 /// garbage and gets 400 without waiting for the rest of the line.
-pub const MAX_METHOD: usize = 32;
+pub(crate) const MAX_METHOD: usize = 32;
 /// Empty lines tolerated before a request line (RFC 9112 section 2.2 asks
 /// servers to skip at least one, left over from a previous body).
-pub const MAX_LEADING_EMPTY_LINES: usize = 4;
+pub(crate) const MAX_LEADING_EMPTY_LINES: usize = 4;
 /// Longest request line: method, target, version, separators, CRLF.
-pub const MAX_REQUEST_LINE: usize = MAX_METHOD + 1 + MAX_TARGET + 1 + 8 + 2;
+pub(crate) const MAX_REQUEST_LINE: usize = MAX_METHOD + 1 + MAX_TARGET + 1 + 8 + 2;
 /// Longest head that can still be valid. A buffer this full that has not
 /// parsed is over a limit.
-pub const MAX_HEAD: usize = MAX_LEADING_EMPTY_LINES * 2 + MAX_REQUEST_LINE + MAX_HEADER_SECTION;
+pub(crate) const MAX_HEAD: usize =
+    MAX_LEADING_EMPTY_LINES * 2 + MAX_REQUEST_LINE + MAX_HEADER_SECTION;
 
 /// The request methods the server distinguishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
+pub(crate) enum Method {
     Get,
     Head,
     Post,
@@ -98,7 +99,7 @@ pub enum Framing {
 
 /// What `Expect` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expect {
+pub(crate) enum Expect {
     /// No `Expect` (or an empty one).
     Nothing,
     /// `100-continue`: the client may hold its body back until it sees
@@ -111,39 +112,39 @@ pub enum Expect {
 /// A complete, valid request head. Borrows the receive buffer.
 #[derive(Debug, Clone)]
 pub struct Request<'b> {
-    pub method: Method,
+    pub(crate) method: Method,
     /// The request line without its line ending (for the access log).
-    pub line: &'b [u8],
+    pub(crate) line: &'b [u8],
     /// The request target exactly as sent.
     pub target: &'b [u8],
     /// HTTP/1.`minor`; 1.2 and later are read as 1.1 (RFC 9110 2.5).
-    pub minor: u8,
+    pub(crate) minor: u8,
     /// Whether the client asks to keep the connection (1.1: unless
     /// `Connection: close`; 1.0: only with `Connection: keep-alive`).
-    pub keep_alive: bool,
+    pub(crate) keep_alive: bool,
     /// Where the body after the head ends.
     pub framing: Framing,
-    pub if_modified_since: Option<&'b [u8]>,
-    pub if_unmodified_since: Option<&'b [u8]>,
-    pub if_match: Option<&'b [u8]>,
-    pub if_none_match: Option<&'b [u8]>,
-    pub if_range: Option<&'b [u8]>,
-    pub range: Option<&'b [u8]>,
-    pub user_agent: Option<&'b [u8]>,
-    pub referer: Option<&'b [u8]>,
-    pub accept: Option<&'b [u8]>,
-    pub accept_encoding: Option<&'b [u8]>,
+    pub(crate) if_modified_since: Option<&'b [u8]>,
+    pub(crate) if_unmodified_since: Option<&'b [u8]>,
+    pub(crate) if_match: Option<&'b [u8]>,
+    pub(crate) if_none_match: Option<&'b [u8]>,
+    pub(crate) if_range: Option<&'b [u8]>,
+    pub(crate) range: Option<&'b [u8]>,
+    pub(crate) user_agent: Option<&'b [u8]>,
+    pub(crate) referer: Option<&'b [u8]>,
+    pub(crate) accept: Option<&'b [u8]>,
+    pub(crate) accept_encoding: Option<&'b [u8]>,
     /// `Authorization` (`--htpasswd`).
-    pub authorization: Option<&'b [u8]>,
+    pub(crate) authorization: Option<&'b [u8]>,
     /// `Origin` (a cross-origin request from a browser).
-    pub origin: Option<&'b [u8]>,
+    pub(crate) origin: Option<&'b [u8]>,
     /// `Access-Control-Request-Method` (a CORS preflight).
-    pub ac_request_method: Option<&'b [u8]>,
+    pub(crate) ac_request_method: Option<&'b [u8]>,
     /// `Access-Control-Request-Headers`.
-    pub ac_request_headers: Option<&'b [u8]>,
-    pub expect: Expect,
+    pub(crate) ac_request_headers: Option<&'b [u8]>,
+    pub(crate) expect: Expect,
     /// `Host`, checked to hold only host characters (`--redirect-http`).
-    pub host: Option<&'b [u8]>,
+    pub(crate) host: Option<&'b [u8]>,
     /// Bytes of the buffer the head occupies, leading empty lines included.
     pub head_len: usize,
 }
@@ -481,12 +482,12 @@ pub fn first_line(buf: &[u8]) -> Option<&[u8]> {
 
 /// Whether a field value (of a head or a trailer section) is free of the
 /// bytes httparse lets through but a field may not hold: CR, LF, NUL.
-pub fn valid_field_value(value: &[u8]) -> bool {
+pub(crate) fn valid_field_value(value: &[u8]) -> bool {
     !value.iter().any(|&c| c == b'\r' || c == b'\n' || c == 0)
 }
 
 /// Plain decimal digits, at least one, fitting in u64.
-pub fn parse_decimal(v: &[u8]) -> Option<u64> {
+pub(crate) fn parse_decimal(v: &[u8]) -> Option<u64> {
     if v.is_empty() {
         return None;
     }
@@ -849,7 +850,7 @@ mod tests {
 
         /// A valid request head: GET or HEAD, a path, Host, a few fields,
         /// CRLF or bare LF line endings.
-        pub fn valid_head() -> impl Strategy<Value = Vec<u8>> {
+        pub(crate) fn valid_head() -> impl Strategy<Value = Vec<u8>> {
             (
                 prop_oneof![Just("GET"), Just("HEAD")],
                 "/[a-z0-9._~-]{0,12}(/[a-z0-9._~-]{0,8}){0,3}(\\?[a-z0-9=&]{0,10})?",

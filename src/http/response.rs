@@ -12,7 +12,7 @@ use super::date::HTTP_DATE_LEN;
 use super::request::HeadError;
 
 /// `Server` header value.
-pub const SERVER: &str = concat!("skiff/", env!("CARGO_PKG_VERSION"));
+pub(crate) const SERVER: &str = concat!("skiff/", env!("CARGO_PKG_VERSION"));
 
 /// Every status the server sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,7 +43,7 @@ pub enum Status {
 
 impl Status {
     /// All statuses, for tables indexed by status.
-    pub const ALL: [Status; 21] = [
+    pub(crate) const ALL: [Status; 21] = [
         Status::Ok,
         Status::NoContent,
         Status::PartialContent,
@@ -93,7 +93,7 @@ impl Status {
         }
     }
 
-    pub fn reason(self) -> &'static str {
+    pub(crate) fn reason(self) -> &'static str {
         match self {
             Status::Ok => "OK",
             Status::NoContent => "No Content",
@@ -120,12 +120,12 @@ impl Status {
     }
 
     /// Whether this status is an error that gets an HTML body.
-    pub fn is_error(self) -> bool {
+    pub(crate) fn is_error(self) -> bool {
         self.code() >= 400
     }
 
     /// Position in [`Status::ALL`] (a unit test keeps the two in step).
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         match self {
             Status::Ok => 0,
             Status::NoContent => 1,
@@ -186,10 +186,10 @@ pub enum Persist {
 
 /// The interim response sent before reading a body the client holds back
 /// for it (`Expect: 100-continue`).
-pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// The methods every resource allows (`Allow`, and `OPTIONS`).
-pub const ALLOW: &str = "GET, HEAD, OPTIONS";
+pub(crate) const ALLOW: &str = "GET, HEAD, OPTIONS";
 
 /// Everything a head says besides the status line, `Date`, `Server` and
 /// the connection's fate. Owns its values: respond's `Reply`
@@ -251,7 +251,7 @@ pub struct Header {
 }
 
 impl Header {
-    pub fn new(name: &str, value: &str) -> Header {
+    pub(crate) fn new(name: &str, value: &str) -> Header {
         Header {
             name: name.into(),
             value: value.into(),
@@ -274,7 +274,7 @@ pub struct CorsFields {
 
 /// How long a browser may keep a preflight's answer. Chromium caps it at
 /// two hours, Firefox at a day.
-pub const CORS_MAX_AGE_SECS: u64 = 7200;
+pub(crate) const CORS_MAX_AGE_SECS: u64 = 7200;
 
 /// The request fields a response depended on (`Vary`), any of three.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -286,7 +286,7 @@ pub struct Vary {
 
 impl Vary {
     /// `Vary: Accept` alone.
-    pub const ACCEPT: Vary = Vary {
+    pub(crate) const ACCEPT: Vary = Vary {
         accept: true,
         accept_encoding: false,
         origin: false,
@@ -428,7 +428,7 @@ fn write_cors(out: &mut Vec<u8>, cors: &CorsFields) {
 }
 
 /// Text types are declared UTF-8: `text/*`, JavaScript, JSON, XML, SVG.
-pub fn needs_charset(mime: &str) -> bool {
+pub(crate) fn needs_charset(mime: &str) -> bool {
     mime.starts_with("text/")
         || mime == "application/javascript"
         || mime == "application/json"
@@ -438,7 +438,7 @@ pub fn needs_charset(mime: &str) -> bool {
 }
 
 /// The built-in error page for `status`.
-pub fn write_builtin_error_page(out: &mut Vec<u8>, status: Status) {
+pub(crate) fn write_builtin_error_page(out: &mut Vec<u8>, status: Status) {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{code} {reason}</title></head>\n<body><h1>{code} {reason}</h1><hr><p>{server}</p></body></html>\n",
@@ -449,7 +449,7 @@ pub fn write_builtin_error_page(out: &mut Vec<u8>, status: Status) {
 }
 
 /// Decimal digits of `n`, without `fmt`.
-pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+pub(crate) fn write_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {

@@ -8,7 +8,7 @@
 
 /// The parts of a target that find a resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target<'a> {
+pub(crate) enum Target<'a> {
     /// `*`: the server as a whole (`OPTIONS *`).
     Asterisk,
     /// A path (still percent-encoded, always starting with `/`) and the
@@ -22,7 +22,7 @@ pub enum Target<'a> {
 /// Splits a target into path and query. Absolute-form with an `http` or
 /// `https` scheme (any case) loses its scheme and authority: `http://h`
 /// becomes `/`. Anything else is `None` (400).
-pub fn parse(target: &[u8]) -> Option<Target<'_>> {
+pub(crate) fn parse(target: &[u8]) -> Option<Target<'_>> {
     if target == b"*" {
         return Some(Target::Asterisk);
     }
@@ -58,7 +58,7 @@ pub fn parse(target: &[u8]) -> Option<Target<'_>> {
 
 /// The path of a target (no query, no scheme or authority); `*` and
 /// unusable targets come back as they are.
-pub fn path_of(target: &[u8]) -> &[u8] {
+pub(crate) fn path_of(target: &[u8]) -> &[u8] {
     match parse(target) {
         Some(Target::Path { path, .. }) => path,
         _ => target,

@@ -73,9 +73,9 @@ use std::collections::HashMap;
 
 /// Timer resolution. Timeouts are whole seconds; 50 ms keeps them accurate
 /// to a twentieth of a second at twenty wakeups a second at most.
-pub const TICK: Duration = Duration::from_millis(50);
+pub(crate) const TICK: Duration = Duration::from_millis(50);
 /// Connections accepted per turn before serving the ready ones.
-pub const ACCEPTS_PER_TURN: usize = 256;
+pub(crate) const ACCEPTS_PER_TURN: usize = 256;
 /// Readiness events taken per `poll`.
 const EVENTS_CAPACITY: usize = 1024;
 
@@ -95,13 +95,13 @@ const KEY_MASK: usize = (1 << KEY_BITS) - 1;
 const MAX_GENERATION: usize = 1 << 31;
 
 /// The token of the connection in slab slot `key` with `generation`.
-pub fn token(key: usize, generation: usize) -> Token {
+pub(crate) fn token(key: usize, generation: usize) -> Token {
     debug_assert!(key <= KEY_MASK && (1..=MAX_GENERATION).contains(&generation));
     Token(generation << KEY_BITS | key)
 }
 
 /// `(key, generation)` of a connection token.
-pub fn untoken(t: Token) -> (usize, usize) {
+pub(crate) fn untoken(t: Token) -> (usize, usize) {
     (t.0 & KEY_MASK, t.0 >> KEY_BITS)
 }
 
@@ -167,7 +167,7 @@ enum Accepting {
 }
 
 /// The event loop and everything it owns.
-pub struct EventLoop<'c> {
+pub(crate) struct EventLoop<'c> {
     config: &'c Config,
     poll: Poll,
     listener: Option<TcpListener>,
@@ -282,7 +282,7 @@ impl Authenticator for LoopAuth {
 }
 
 impl<'c> EventLoop<'c> {
-    pub fn new(
+    pub(crate) fn new(
         config: &'c Config,
         listeners: Listeners<TcpListener>,
         log: Option<AccessLog>,
@@ -389,7 +389,7 @@ impl<'c> EventLoop<'c> {
     /// Serves until stopped by a signal (see the module documentation),
     /// then returns `Ok` with the access log flushed; or until `poll`
     /// itself fails.
-    pub fn run(&mut self) -> io::Result<()> {
+    pub(crate) fn run(&mut self) -> io::Result<()> {
         let result = self.serve();
         if let Some(log) = &mut self.log {
             log.flush();

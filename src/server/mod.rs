@@ -3,10 +3,10 @@
 //!
 //! A driver owns sockets and time; everything HTTP is in `conn` and below.
 
-pub mod evented;
-pub mod threaded;
+pub(crate) mod evented;
+pub(crate) mod threaded;
 pub mod tls;
-pub mod transport;
+pub(crate) mod transport;
 
 use std::io;
 use std::net::SocketAddr;
@@ -23,17 +23,17 @@ use crate::log::AccessLog;
 /// loop is busy or paused at its cap (the kernel caps it at
 /// `net.core.somaxconn`). std's 128 is too few for thousands of clients
 /// arriving at once.
-pub const BACKLOG: i32 = 4096;
+pub(crate) const BACKLOG: i32 = 4096;
 
 /// How long accepting stays paused after accept failed (out of
 /// descriptors), unless a connection closes first.
-pub const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+pub(crate) const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Metrics connections open at once, apart from `--max-connections`: a
 /// scraper or two and a person with curl. More wait in the backlog. They
 /// are not counted against the cap, so scrapes answer when the server is
 /// saturated.
-pub const MAX_SCRAPERS: usize = 8;
+pub(crate) const MAX_SCRAPERS: usize = 8;
 
 /// Why the server could not run, as one line.
 #[derive(Debug)]
@@ -50,7 +50,7 @@ impl std::fmt::Display for RunError {
 /// from (out of descriptors or memory, or anything unexpected, which is
 /// reported once on stderr; running out of descriptors is routine under
 /// load and is not).
-pub fn accept_error_is_transient(e: &io::Error) -> bool {
+pub(crate) fn accept_error_is_transient(e: &io::Error) -> bool {
     if matches!(
         e.kind(),
         io::ErrorKind::Interrupted
@@ -66,7 +66,7 @@ pub fn accept_error_is_transient(e: &io::Error) -> bool {
 }
 
 /// A non-blocking listening socket on `addr`.
-pub fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
+pub(crate) fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
     if reuse_port {
@@ -81,14 +81,14 @@ pub fn bind(addr: SocketAddr, reuse_port: bool) -> io::Result<std::net::TcpListe
 /// Descriptors held back from connections for the listener, the poll
 /// instance, the signal pipe, standard streams, the access log, and files
 /// being opened: an eighth of the limit, at least 16 and at most 1024.
-pub fn descriptor_reserve(nofile: u64) -> u64 {
+pub(crate) fn descriptor_reserve(nofile: u64) -> u64 {
     (nofile / 8).clamp(16, 1024)
 }
 
 /// The most connections to hold open: `--max-connections` if given and
 /// possible, else what the open-file limit allows less the reserve. The
 /// second value is a warning when a requested cap had to be lowered.
-pub fn connection_cap(requested: Option<u64>, nofile: u64) -> (usize, Option<String>) {
+pub(crate) fn connection_cap(requested: Option<u64>, nofile: u64) -> (usize, Option<String>) {
     let possible = nofile.saturating_sub(descriptor_reserve(nofile)).max(1);
     match requested {
         Some(n) if n > possible => (
@@ -270,26 +270,30 @@ pub fn run(config: &Config) -> Result<(), RunError> {
 }
 
 /// The sockets one driver (or one event loop) accepts on.
-pub struct Listeners<L> {
+pub(crate) struct Listeners<L> {
     /// The server's port.
-    pub main: L,
+    pub(crate) main: L,
     /// `--redirect-http`.
-    pub redirect: Option<L>,
+    pub(crate) redirect: Option<L>,
     /// `--metrics` (one loop has it).
-    pub metrics: Option<L>,
+    pub(crate) metrics: Option<L>,
 }
 
 /// Whether large file bodies of a new connection go out with sendfile:
 /// not with `--no-sendfile`, not where the system lacks it, and not
 /// through TLS (the kernel does not encrypt here). Decided once per
 /// connection.
-pub fn sendfile(config: &Config, tls: bool) -> bool {
+pub(crate) fn sendfile(config: &Config, tls: bool) -> bool {
     config.sendfile && crate::sys::HAS_SENDFILE && !tls
 }
 
 /// A connection was accepted: counted (`--metrics`) and, with
 /// `--verbose`, said.
-pub fn admitted(config: &Config, metrics: Option<&crate::metrics::LoopMetrics>, peer: SocketAddr) {
+pub(crate) fn admitted(
+    config: &Config,
+    metrics: Option<&crate::metrics::LoopMetrics>,
+    peer: SocketAddr,
+) {
     if let Some(m) = metrics {
         m.accepted();
     }
@@ -299,7 +303,7 @@ pub fn admitted(config: &Config, metrics: Option<&crate::metrics::LoopMetrics>, 
 }
 
 /// A connection ended for `why`: counted and, with `--verbose`, said.
-pub fn closed(
+pub(crate) fn closed(
     config: &Config,
     metrics: Option<&crate::metrics::LoopMetrics>,
     peer: SocketAddr,
@@ -314,21 +318,21 @@ pub fn closed(
 }
 
 /// How long the exit waits for the access log and stderr to be written.
-pub const EXIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const EXIT_FLUSH: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What every driver of one server shares.
 #[derive(Clone)]
-pub struct Shared {
+pub(crate) struct Shared {
     /// Requests per path.
-    pub counts: Arc<Counts>,
+    pub(crate) counts: Arc<Counts>,
     /// The compression workers (none with `--no-compress`).
-    pub compressor: Option<Arc<Compressor>>,
+    pub(crate) compressor: Option<Arc<Compressor>>,
     /// The worker pool (for password checks; the compressor has it too).
-    pub pool: Option<crate::work::Pool>,
+    pub(crate) pool: Option<crate::work::Pool>,
     /// Workers for TLS handshakes (event loops with HTTPS only).
-    pub handshakes: Option<crate::work::Pool>,
+    pub(crate) handshakes: Option<crate::work::Pool>,
     /// `--metrics`: the counters, and what the metrics listener serves.
-    pub metrics: Option<crate::metrics::Page>,
+    pub(crate) metrics: Option<crate::metrics::Page>,
 }
 
 /// Runs the configured driver(s) until they stop.
@@ -497,7 +501,7 @@ impl<T: io::Read + io::Write> ReadWrite for T {}
 const HEALTH_HEAD_MAX: usize = 16 * 1024;
 
 /// How long the health check waits for each of connect, send and reply.
-pub const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+pub(crate) const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The start-up line, `Listening on http://ADDR:PORT/ (root: DIR)` (or
 /// `https://`); with `--tls-self-signed` the certificate's fingerprint on
@@ -541,7 +545,7 @@ fn announce(
 /// thread of its own (reading and checking a key is not work for the event
 /// loop), and says in one line what came of it. A file that does not load
 /// leaves the current certificate in place.
-pub fn reload_tls(config: &Config) {
+pub(crate) fn reload_tls(config: &Config) {
     let Some(tls) = config.tls.clone() else {
         return;
     };

@@ -51,7 +51,7 @@ use crate::server::{ACCEPT_BACKOFF, MAX_SCRAPERS};
 /// Stack size of a connection thread. The deepest frame is the parser's
 /// 100-slot header array (about 3 KiB); 256 KiB leaves ample room and keeps
 /// a thousand threads' address space modest.
-pub const THREAD_STACK: usize = 256 * 1024;
+pub(crate) const THREAD_STACK: usize = 256 * 1024;
 
 /// What every thread shares.
 struct Shared {
@@ -203,7 +203,7 @@ impl Transport for Socket {
 
 /// Serves on `listener` with a thread per connection until a signal stops
 /// it (see the module documentation).
-pub fn run(
+pub(crate) fn run(
     config: &Config,
     listeners: Listeners<TcpListener>,
     log: Option<AccessLog>,

@@ -55,9 +55,9 @@ pub const RECORD_MAX: usize = (1 << 14) + 256 + 5;
 /// Incoming buffer: one whole record. A handshake message split over
 /// records is joined in place and may need more; the buffer then grows,
 /// up to [`INCOMING_MAX`].
-pub const INCOMING: usize = RECORD_MAX;
+pub(crate) const INCOMING: usize = RECORD_MAX;
 /// A handshake message is at most 64 KiB (rustls's limit), plus headers.
-pub const INCOMING_MAX: usize = 64 * 1024 + 4 * RECORD_MAX;
+pub(crate) const INCOMING_MAX: usize = 64 * 1024 + 4 * RECORD_MAX;
 /// Plaintext encrypted per write: one full record per send, as nginx
 /// does (`ssl_buffer_size 16k`). Measured on 5 MB bodies over HTTPS (wrk,
 /// 64 connections, 3 rounds each, server and client pinned to a core
@@ -68,12 +68,12 @@ pub const INCOMING_MAX: usize = 64 * 1024 + 4 * RECORD_MAX;
 /// loopback client is the bottleneck here, and it is kept busier by
 /// records arriving one send at a time. The price is more sends: 40 KB
 /// bodies took 24 us of CPU instead of 17 (nginx: 35).
-pub const MAX_WRITE: usize = 16 * 1024;
+pub(crate) const MAX_WRITE: usize = 16 * 1024;
 /// Outgoing buffer: one record with its header and tag, or a handshake
 /// flight (a larger one grows the buffer, which is then not kept).
-pub const OUTGOING: usize = RECORD_MAX + 1024;
+pub(crate) const OUTGOING: usize = RECORD_MAX + 1024;
 /// Buffers of each kind a loop keeps for reuse.
-pub const TLS_POOL_MAX: usize = 32;
+pub(crate) const TLS_POOL_MAX: usize = 32;
 
 /// Record buffers lent to sessions while they have bytes in them.
 #[derive(Debug, Default)]
@@ -205,13 +205,13 @@ impl Session {
     }
 
     /// Whether the connection core is not running yet (or never will).
-    pub fn handshaking(&self) -> bool {
+    pub(crate) fn handshaking(&self) -> bool {
         self.phase != Phase::Open
     }
 
     /// The deadline of the handshake (`--header-timeout` from accept);
     /// `None` once open.
-    pub fn deadline(&self, header_timeout: Duration) -> Option<Instant> {
+    pub(crate) fn deadline(&self, header_timeout: Duration) -> Option<Instant> {
         match self.phase {
             Phase::Handshake { since } => Some(later(since, header_timeout)),
             Phase::Open => None,
@@ -219,7 +219,7 @@ impl Session {
     }
 
     /// The negotiated protocol version, once known ("TLSv1.3").
-    pub fn version(&self) -> Option<&'static str> {
+    pub(crate) fn version(&self) -> Option<&'static str> {
         self.conn.protocol_version().map(|v| match v {
             rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
             rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
@@ -228,7 +228,7 @@ impl Session {
     }
 
     /// Ciphertext waiting to be sent.
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.out_end - self.out_pos
     }
 
@@ -508,10 +508,10 @@ fn send<S: Write>(buf: &[u8], pos: &mut usize, end: &mut usize, sock: &mut S) ->
 }
 
 /// The connection core's transport over an open session.
-pub struct TlsIo<'a, S> {
-    pub session: &'a mut Session,
-    pub sock: &'a mut S,
-    pub bufs: &'a mut TlsBufs,
+pub(crate) struct TlsIo<'a, S> {
+    pub(crate) session: &'a mut Session,
+    pub(crate) sock: &'a mut S,
+    pub(crate) bufs: &'a mut TlsBufs,
 }
 
 impl<S: Transport> TlsIo<'_, S> {
@@ -670,7 +670,7 @@ impl<S: Transport> Transport for TlsIo<'_, S> {
 /// Drives a TLS connection one turn: the handshake while it lasts, then
 /// the connection core over [`TlsIo`]. Buffers that hold nothing go back
 /// to `bufs` whenever the connection waits.
-pub fn drive<S: Transport>(
+pub(crate) fn drive<S: Transport>(
     session: &mut Session,
     conn: &mut Conn,
     sock: &mut S,
@@ -719,7 +719,7 @@ pub fn drive<S: Transport>(
 
 /// What [`drive`] asks of the driver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Driven {
+pub(crate) enum Driven {
     Next(Next),
     /// Hand the session to a worker for [`Session::process_away`].
     Process,
@@ -730,14 +730,18 @@ pub enum Driven {
 /// Plain HTTP arrived on the HTTPS port: the connection core answers it
 /// (400, explained: [`Failure::PlainHttp`]) over the bare socket, then
 /// shuts its write side and lingers as after any last response.
-pub fn refuse_plain<S: Transport>(conn: &mut Conn, sock: &mut S, cx: &mut Cx<'_>) -> Next {
+pub(crate) fn refuse_plain<S: Transport>(conn: &mut Conn, sock: &mut S, cx: &mut Cx<'_>) -> Next {
     conn.refuse(Failure::PlainHttp, cx);
     conn.drive(sock, cx)
 }
 
 /// A new connection's TLS session: one for HTTPS on the server's own
 /// port, none otherwise.
-pub fn session_for(config: &Config, site: Site, now: Instant) -> io::Result<Option<Box<Session>>> {
+pub(crate) fn session_for(
+    config: &Config,
+    site: Site,
+    now: Instant,
+) -> io::Result<Option<Box<Session>>> {
     match (&config.tls, site) {
         (Some(tls), Site::Public) => Ok(Some(Box::new(Session::new(&tls.server, now)?))),
         _ => Ok(None),
@@ -746,7 +750,7 @@ pub fn session_for(config: &Config, site: Site, now: Instant) -> io::Result<Opti
 
 /// Why a handshake still under way at `now` ends: its deadline
 /// (`--header-timeout` from accept) has passed. `None` before it.
-pub fn handshake_expired(session: &Session, config: &Config, now: Instant) -> Option<Why> {
+pub(crate) fn handshake_expired(session: &Session, config: &Config, now: Instant) -> Option<Why> {
     match session.deadline(config.header_timeout) {
         Some(d) if now >= d => Some(Why::Timeout(Timeout::Handshake)),
         _ => None,

@@ -11,7 +11,7 @@ use crate::http::date::Clock;
 
 /// The longest one blocking write waits before the connection looks at its
 /// deadline and the kernel's queue again.
-pub const WRITE_SLICE: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const WRITE_SLICE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Implements [`Transport`] for a TCP socket type with `shutdown` and a
 /// raw descriptor; `blocking` adds read and write timeouts armed from the

@@ -14,13 +14,18 @@ use std::os::fd::AsRawFd;
 
 /// Largest count passed to one `sendfile` call. Linux caps a call at about
 /// 2 GiB anyway; 1 MiB keeps one call's work bounded for fairness.
-pub const SENDFILE_MAX: usize = 1024 * 1024;
+pub(crate) const SENDFILE_MAX: usize = 1024 * 1024;
 
 /// Sends up to `count` bytes of `file` from `offset` to the socket without
 /// copying them through user space. `Ok(0)` with `count > 0` means the file
 /// ends before `offset`.
 #[cfg(target_os = "linux")]
-pub fn sendfile(sock: &impl AsRawFd, file: &File, offset: u64, count: usize) -> io::Result<usize> {
+pub(crate) fn sendfile(
+    sock: &impl AsRawFd,
+    file: &File,
+    offset: u64,
+    count: usize,
+) -> io::Result<usize> {
     let Ok(mut off) = libc::off_t::try_from(offset) else {
         return Ok(0); // past any file's end
     };
@@ -38,7 +43,7 @@ pub fn sendfile(sock: &impl AsRawFd, file: &File, offset: u64, count: usize) -> 
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn sendfile(
+pub(crate) fn sendfile(
     _sock: &impl AsRawFd,
     _file: &File,
     _offset: u64,
@@ -50,7 +55,7 @@ pub fn sendfile(
 /// Writes `buf` with `MSG_MORE`: more data follows at once (a file body by
 /// sendfile), so the kernel may hold these bytes to share a segment with it.
 #[cfg(target_os = "linux")]
-pub fn send_more(sock: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
+pub(crate) fn send_more(sock: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is a live, initialised slice and the kernel reads at
     // most `buf.len()` bytes from its start; the descriptor is kept open by
     // the borrow of its owner.
@@ -70,7 +75,7 @@ pub fn send_more(sock: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn send_more(sock: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
+pub(crate) fn send_more(sock: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
     let _ = (sock, buf);
     Err(io::ErrorKind::Unsupported.into())
 }
@@ -79,7 +84,7 @@ pub fn send_more(sock: &impl AsRawFd, buf: &[u8]) -> io::Result<usize> {
 /// wake a thread blocked reading it; the caller must keep `fd` open for the
 /// duration of the call (the threaded driver closes sockets only under the
 /// lock it holds while calling this).
-pub fn shutdown_read(fd: std::os::fd::RawFd) -> io::Result<()> {
+pub(crate) fn shutdown_read(fd: std::os::fd::RawFd) -> io::Result<()> {
     // SAFETY: shutdown(2) reads and writes no memory of ours; an invalid
     // descriptor is reported as EBADF.
     if unsafe { libc::shutdown(fd, libc::SHUT_RD) } == 0 {
@@ -94,7 +99,7 @@ pub fn shutdown_read(fd: std::os::fd::RawFd) -> io::Result<()> {
 /// credentials, the multipart boundary. Never fails: if the kernel has
 /// none to give, std's per-process random hash keys (themselves from the
 /// kernel at start) stand in.
-pub fn random_bytes(buf: &mut [u8]) {
+pub(crate) fn random_bytes(buf: &mut [u8]) {
     let mut filled = 0;
     #[cfg(target_os = "linux")]
     while filled < buf.len() {
@@ -125,12 +130,12 @@ pub fn random_bytes(buf: &mut [u8]) {
 }
 
 /// Whether [`sendfile`] works on this system.
-pub const HAS_SENDFILE: bool = cfg!(target_os = "linux");
+pub(crate) const HAS_SENDFILE: bool = cfg!(target_os = "linux");
 
 /// Bytes the socket holds that the peer has not acknowledged yet
 /// (`SIOCOUTQ`), or `None` where the system cannot tell.
 #[cfg(target_os = "linux")]
-pub fn unsent_bytes(sock: &impl AsRawFd) -> Option<usize> {
+pub(crate) fn unsent_bytes(sock: &impl AsRawFd) -> Option<usize> {
     let mut n: libc::c_int = 0;
     // SAFETY: SIOCOUTQ (== TIOCOUTQ) writes one c_int through the pointer,
     // which points at `n`, live and exclusively borrowed for the call.
@@ -139,7 +144,7 @@ pub fn unsent_bytes(sock: &impl AsRawFd) -> Option<usize> {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn unsent_bytes(_sock: &impl AsRawFd) -> Option<usize> {
+pub(crate) fn unsent_bytes(_sock: &impl AsRawFd) -> Option<usize> {
     None
 }
 
@@ -208,7 +213,7 @@ mod tests {
 /// error rather than a server that never accepts. The descriptor is made
 /// close-on-exec and non-blocking.
 #[cfg(unix)]
-pub fn inherited_listener(fd: i32) -> io::Result<std::net::TcpListener> {
+pub(crate) fn inherited_listener(fd: i32) -> io::Result<std::net::TcpListener> {
     use std::os::fd::{BorrowedFd, FromRawFd};
     if fd < 0 {
         return Err(io::Error::other("not a descriptor"));

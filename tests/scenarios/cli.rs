@@ -421,7 +421,13 @@ fn help_flags() -> Vec<String> {
 fn the_generated_man_page_and_completions_name_every_flag() {
     let flags = help_flags();
     assert!(flags.len() > 40, "{flags:?}");
-    let generate = |args: &[&str]| Command::new(bin()).arg("generate").args(args).output().unwrap();
+    let generate = |args: &[&str]| {
+        Command::new(bin())
+            .arg("generate")
+            .args(args)
+            .output()
+            .unwrap()
+    };
     let man = generate(&["man"]);
     assert!(man.status.success());
     let man = String::from_utf8(man.stdout).unwrap();
@@ -429,7 +435,10 @@ fn the_generated_man_page_and_completions_name_every_flag() {
     for flag in &flags {
         // roff escapes each '-' as '\-'.
         let roff = flag.replace('-', "\\-");
-        assert!(man.contains(&format!("\\fB{roff}\\fR")), "the man page lacks {flag}");
+        assert!(
+            man.contains(&format!("\\fB{roff}\\fR")),
+            "the man page lacks {flag}"
+        );
     }
     for shell in ["bash", "elvish", "fish", "powershell", "zsh"] {
         let out = generate(&["completions", shell]);
@@ -440,7 +449,13 @@ fn the_generated_man_page_and_completions_name_every_flag() {
             assert!(text.contains(name), "{shell} completions lack {flag}");
         }
     }
-    for bad in [&[][..], &["manual"], &["completions"], &["completions", "tcsh"], &["man", "extra"]] {
+    for bad in [
+        &[][..],
+        &["manual"],
+        &["completions"],
+        &["completions", "tcsh"],
+        &["man", "extra"],
+    ] {
         let out = generate(bad);
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
         let err = String::from_utf8(out.stderr).unwrap();
