@@ -47,6 +47,15 @@ pub(crate) struct Htpasswd {
 }
 
 impl Htpasswd {
+    /// Reads and parses `--htpasswd FILE`; an error is one line naming the
+    /// file (and the line).
+    pub(crate) fn load(path: &std::path::Path) -> Result<Htpasswd, String> {
+        let shown = path.display();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("--htpasswd '{shown}': {e}"))?;
+        Htpasswd::parse(&text).map_err(|e| format!("--htpasswd '{shown}' {e}"))
+    }
+
     /// Parses an htpasswd file's text; an error names the line.
     pub(crate) fn parse(text: &str) -> Result<Htpasswd, String> {
         let mut users = HashMap::new();
@@ -130,6 +139,24 @@ pub(crate) fn credentials(header: &[u8]) -> Option<(String, Vec<u8>)> {
     let colon = decoded.iter().position(|&c| c == b':')?;
     let user = std::str::from_utf8(&decoded[..colon]).ok()?.to_string();
     Some((user, decoded[colon + 1..].to_vec()))
+}
+
+/// `--auth-exempt` paths, normalised as request targets are, so that
+/// `/x/../healthz` is `/healthz`; anything that is not an absolute path
+/// is a one-line error.
+pub(crate) fn exempt_paths(paths: &[String]) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    for path in paths {
+        match crate::files::resolve::normalize(path.as_bytes()) {
+            Ok(n) if path.starts_with('/') => out.push(n.path),
+            _ => {
+                return Err(format!(
+                    "--auth-exempt '{path}': expected a path such as /healthz"
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// What a request gets, as far as authentication goes.

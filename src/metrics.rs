@@ -183,6 +183,15 @@ impl LoopMetrics {
     }
 }
 
+/// `--metrics ADDR:PORT`: where the metrics listener binds.
+pub(crate) fn listen_addr(spec: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    spec.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| format!("--metrics '{spec}': expected ADDR:PORT, e.g. 127.0.0.1:9100"))
+}
+
 /// Every loop's counters, and what a scrape adds.
 #[derive(Debug)]
 pub(crate) struct Metrics {

@@ -77,6 +77,26 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 impl Tls {
+    /// HTTPS as the flags ask for it: `--tls-cert` with `--tls-key`, or
+    /// `--tls-self-signed`, or neither (plain HTTP). Anything else, or
+    /// files that do not load, is a one-line error.
+    pub(crate) fn from_flags(
+        cert: Option<&Path>,
+        key: Option<&Path>,
+        self_signed: bool,
+    ) -> Result<Option<Arc<Tls>>, String> {
+        match (cert, key, self_signed) {
+            (Some(_), _, true) | (_, Some(_), true) => Err(
+                "--tls-self-signed makes its own certificate: give it without --tls-cert and --tls-key".into(),
+            ),
+            (Some(cert), Some(key), false) => Ok(Some(Arc::new(Tls::from_files(cert, key)?))),
+            (Some(_), None, _) => Err("--tls-cert needs --tls-key".into()),
+            (None, Some(_), _) => Err("--tls-key needs --tls-cert".into()),
+            (None, None, true) => Ok(Some(Arc::new(Tls::self_signed()?))),
+            (None, None, false) => Ok(None),
+        }
+    }
+
     /// HTTPS with the certificate chain and key in these PEM files.
     pub(crate) fn from_files(cert: &Path, key: &Path) -> Result<Tls, String> {
         let loaded = load(cert, key)?;

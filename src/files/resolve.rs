@@ -513,6 +513,51 @@ pub(crate) fn mime_for(name: &[u8]) -> &'static str {
     }
 }
 
+/// `--index a.html,b.htm` -> the names. Each is one file name: not empty,
+/// no `/`, not `.` or `..`.
+pub(crate) fn parse_index(spec: &str) -> Result<Box<[Box<str>]>, String> {
+    let names: Vec<Box<str>> = spec.split(',').map(|n| n.trim().into()).collect();
+    for name in &names {
+        if name.is_empty()
+            || name.contains('/')
+            || name.contains('\0')
+            || &**name == "."
+            || &**name == ".."
+        {
+            return Err(format!("--index '{spec}': '{name}' is not a file name"));
+        }
+    }
+    Ok(names.into_boxed_slice())
+}
+
+/// `--fallback FILE` (relative to the root, with or without a leading
+/// `/`) -> the request target that finds it, checked now: a regular file
+/// under the root.
+pub(crate) fn fallback_target(root: &std::path::Path, file: &str) -> Result<Box<[u8]>, String> {
+    let rel = file.trim_start_matches('/');
+    let path = root.join(rel);
+    let shown = || format!("--fallback '{file}'");
+    let canonical = std::fs::canonicalize(&path).map_err(|e| format!("{}: {e}", shown()))?;
+    if !canonical.starts_with(root) {
+        return Err(format!("{}: not under the root", shown()));
+    }
+    if !std::fs::metadata(&canonical)
+        .map(|m| m.is_file())
+        .unwrap_or(false)
+    {
+        return Err(format!("{}: not a regular file", shown()));
+    }
+    let mut target = Vec::new();
+    for seg in rel.split('/').filter(|s| !s.is_empty()) {
+        target.push(b'/');
+        target.extend(
+            percent_encoding::utf8_percent_encode(seg, percent_encoding::NON_ALPHANUMERIC)
+                .flat_map(|s| s.bytes()),
+        );
+    }
+    Ok(target.into_boxed_slice())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

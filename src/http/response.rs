@@ -257,7 +257,45 @@ impl Header {
             value: value.into(),
         }
     }
+
+    /// A `--header 'Name: value'` spec: a token name that skiff does not
+    /// set itself, and a value without CR, LF or NUL (trimmed); or why not,
+    /// in one line.
+    pub(crate) fn parse(spec: &str) -> Result<Header, String> {
+        let Some((name, value)) = spec.split_once(':') else {
+            return Err(format!("--header '{spec}': expected 'Name: value'"));
+        };
+        let value = value.trim_matches([' ', '\t']);
+        if name.is_empty() || !name.bytes().all(super::is_tchar) {
+            return Err(format!(
+                "--header '{spec}': '{name}' is not a valid header name"
+            ));
+        }
+        if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
+            return Err(format!(
+                "--header '{spec}': the value may not contain CR, LF or NUL"
+            ));
+        }
+        if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            return Err(format!("--header '{spec}': skiff sets {name} itself"));
+        }
+        Ok(Header::new(name, value))
+    }
 }
+
+/// Headers `--header` may not set: skiff sets them itself, and framing or
+/// caching would break if they were overridden.
+const RESERVED_HEADERS: [&str; 9] = [
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "date",
+    "content-type",
+    "content-range",
+    "server",
+];
 
 /// What CORS adds to a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 //!
 //! A driver owns sockets and time; everything HTTP is in `conn` and below.
 
+pub(crate) mod activation;
 pub(crate) mod evented;
 pub(crate) mod threaded;
 pub mod tls;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use socket2::{Domain, Socket, Type};
 
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::counts::Counts;
 use crate::files::compress::Compressor;
 use crate::log::AccessLog;
@@ -118,7 +119,8 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     if let Some(w) = warning {
         crate::say!("skiff: {w}");
     }
-    let reuse_port = config.workers > 1;
+    let loops = config.mode.loops();
+    let reuse_port = loops > 1;
     let inherited = |fd: i32| {
         crate::sys::inherited_listener(fd)
             .map_err(|e| RunError(format!("cannot serve on descriptor {fd}: {e}")))
@@ -135,16 +137,14 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     // been chosen by the OS), sharing it through SO_REUSEPORT; an inherited
     // socket is shared by descriptor instead.
     let mut others = Vec::new();
-    if !config.threaded {
-        for _ in 1..config.workers {
-            others.push(
-                match config.listen_fds.is_empty() {
-                    true => bind(local, true),
-                    false => first.try_clone(),
-                }
-                .map_err(|e| RunError(format!("cannot listen on {local}: {e}")))?,
-            );
-        }
+    for _ in 1..loops {
+        others.push(
+            match config.listen_fds.is_empty() {
+                true => bind(local, true),
+                false => first.try_clone(),
+            }
+            .map_err(|e| RunError(format!("cannot listen on {local}: {e}")))?,
+        );
     }
     // --redirect-http: a plain listener per loop on one more port (or the
     // second inherited socket).
@@ -153,13 +153,11 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     if let Some(&fd) = config.listen_fds.get(1) {
         let l = inherited(fd)?;
         redirect_local = l.local_addr().ok();
-        if !config.threaded {
-            for _ in 1..config.workers {
-                redirects.push(
-                    l.try_clone()
-                        .map_err(|e| RunError(format!("descriptor {fd}: {e}")))?,
-                );
-            }
+        for _ in 1..loops {
+            redirects.push(
+                l.try_clone()
+                    .map_err(|e| RunError(format!("descriptor {fd}: {e}")))?,
+            );
         }
         redirects.insert(0, l);
     } else if let Some(port) = config.redirect_http {
@@ -170,10 +168,8 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         let first = bind(addr, reuse_port).map_err(failed)?;
         let at = first.local_addr().map_err(failed)?;
         redirects.push(first);
-        if !config.threaded {
-            for _ in 1..config.workers {
-                redirects.push(bind(at, true).map_err(failed)?);
-            }
+        for _ in 1..loops {
+            redirects.push(bind(at, true).map_err(failed)?);
         }
         redirect_local = Some(at);
     }
@@ -211,9 +207,9 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     // TLS handshakes' key exchange and signature, off the event loops: a
     // pool of their own, so that a handshake never waits behind a file
     // being compressed. One thread per loop.
-    let handshakes = match (&config.tls, config.threaded) {
-        (Some(_), false) => Some(
-            crate::work::Pool::new(config.workers)
+    let handshakes = match (&config.tls, config.mode) {
+        (Some(_), Mode::EventLoops(n)) => Some(
+            crate::work::Pool::new(n)
                 .map_err(|e| RunError(format!("cannot start handshake threads: {e}")))?,
         ),
         _ => None,
@@ -223,10 +219,10 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         Some(addr) => {
             let l = bind(addr, false)
                 .map_err(|e| RunError(format!("cannot listen on {addr} (--metrics): {e}")))?;
-            let loops = if config.threaded { 1 } else { config.workers };
+
             let metrics = crate::metrics::Metrics::new(
                 loops,
-                config.threaded,
+                config.mode == Mode::Threaded,
                 config.tls.is_some(),
                 config.compress,
             );
@@ -362,7 +358,7 @@ fn serve(
     } = bound;
     let failed = |e: io::Error| RunError(format!("event loop: {e}"));
     let mut redirects = redirects.into_iter();
-    if config.threaded {
+    if config.mode == Mode::Threaded {
         let listeners = Listeners {
             main: first,
             redirect: redirects.next(),
@@ -389,7 +385,7 @@ fn serve(
     let first_redirect = redirects.next().map(mio_listener);
     // Several event loops: each its own thread, poll, slab, wheel, listener
     // and log buffer (over one shared sink), and a share of the cap.
-    let each = (cap / config.workers).max(1);
+    let each = (cap / config.mode.loops()).max(1);
     let result = std::thread::scope(|scope| {
         let handles: Vec<_> = others
             .into_iter()

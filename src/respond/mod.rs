@@ -68,8 +68,12 @@ use crate::http::date::Clock;
 use crate::http::date::unix_secs;
 use crate::http::negotiate::{accepts_html, coding_weight, wants_json};
 use crate::http::request::{Expect, Framing, HeadError, Method, Request};
-use crate::http::response::{CorsFields, Extra, Fields, Persist, Status, Vary};
+use crate::http::response::{Extra, Fields, Persist, Status, Vary};
 use crate::metrics::Page;
+
+pub(crate) mod cors;
+pub(crate) mod headers;
+pub(crate) mod pages;
 
 /// Content type of every error page.
 pub(crate) const HTML: &str = "text/html";
@@ -230,80 +234,6 @@ pub(crate) fn failed(failure: Failure, config: &Config) -> (Reply, Fate) {
     (reply, Fate::CLOSE)
 }
 
-/// The `Access-Control-Allow-Origin` value for `origin` under `cors`:
-/// `Some(None)` for `*`, `Some(Some(origin))` for a listed one, `None`
-/// when it is not allowed.
-fn allowed_origin(origin: &[u8], cors: &crate::config::Cors) -> Option<Option<Box<[u8]>>> {
-    match &cors.origins {
-        None => Some(None),
-        Some(list) => list
-            .iter()
-            .any(|o| o.as_bytes().eq_ignore_ascii_case(origin))
-            .then(|| Some(origin.into())),
-    }
-}
-
-/// A CORS preflight (`OPTIONS` with `Origin` and
-/// `Access-Control-Request-Method`) from an allowed origin: 204 with the
-/// methods skiff has, the requested headers `--cors-allow-headers` permits
-/// (a browser refuses the real request if its method or a header is
-/// missing), and how long to keep this answer. From any other origin it is
-/// a plain `OPTIONS`.
-fn preflight(req: &Request<'_>, config: &Config) -> Option<Reply> {
-    let cors = config.cors.as_ref()?;
-    if req.method != Method::Options || req.ac_request_method.is_none() {
-        return None;
-    }
-    let allow_origin = allowed_origin(req.origin?, cors)?;
-    let mut headers = Vec::new();
-    for name in req
-        .ac_request_headers
-        .unwrap_or_default()
-        .split(|&c| c == b',')
-        .map(crate::http::trim_ows)
-        .filter(|n| !n.is_empty())
-    {
-        if cors
-            .allow_headers
-            .iter()
-            .any(|a| a.as_bytes().eq_ignore_ascii_case(name))
-        {
-            if !headers.is_empty() {
-                headers.extend_from_slice(b", ");
-            }
-            headers.extend_from_slice(name);
-        }
-    }
-    let fields = Fields {
-        cors: Some(CorsFields {
-            allow_origin,
-            preflight: Some(headers),
-            expose: None,
-        }),
-        ..Fields::default()
-    };
-    Some(Reply::new(Status::NoContent, fields, Body::Empty))
-}
-
-/// CORS on any other reply: `Access-Control-Allow-Origin` (and expose
-/// headers) for an allowed origin, and `Vary: Origin` on every reply when
-/// origins are listed (the answer depends on it).
-fn with_cors(req: &Request<'_>, reply: &mut Reply, config: &Config) {
-    let Some(cors) = &config.cors else {
-        return;
-    };
-    reply.fields.vary.origin |= cors.origins.is_some();
-    if reply.fields.cors.is_none() {
-        if let Some(allow_origin) = req.origin.and_then(|o| allowed_origin(o, cors)) {
-            reply.fields.cors = Some(CorsFields {
-                allow_origin,
-                preflight: None,
-                expose: cors.expose_headers.clone(),
-            });
-        }
-    }
-}
-
 /// Everything [`respond`] needs besides the request and the services.
 #[derive(Clone, Copy)]
 pub(crate) struct Context<'a> {
@@ -343,7 +273,7 @@ pub(crate) fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Service
             reply
         }
         Site::Public => {
-            let reply = match preflight(req, config) {
+            let reply = match cors::preflight(req, config) {
                 Some(reply) => reply,
                 None => {
                     let verdict = match (needs_auth(req, config), services.auth.as_deref_mut()) {
@@ -364,7 +294,7 @@ pub(crate) fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Service
                 crate::counts::lock(tally).count(req.target);
             }
             let mut reply = reply;
-            with_cors(req, &mut reply, config);
+            cors::with_cors(req, &mut reply, config);
             reply
         }
     };
@@ -670,15 +600,13 @@ fn fallback(
 
 /// The first `--cache-control` rule whose glob matches the target's path.
 fn cache_rule(target: &[u8], config: &Config) -> Option<usize> {
-    if config.cache_rules.is_empty() {
+    if config.headers.rules.is_empty() {
         return None;
     }
     let norm = crate::files::resolve::normalize(target).ok()?;
-    let path = std::str::from_utf8(&norm.path).ok()?;
     config
-        .cache_rules
-        .iter()
-        .position(|(glob, _)| glob.is_match(path))
+        .headers
+        .rule_for(std::str::from_utf8(&norm.path).ok()?)
 }
 
 fn find(

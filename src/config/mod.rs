@@ -1,0 +1,439 @@
+//! Command-line flags, validated into a [`Config`] in one step.
+//!
+//! The flags themselves are in `args` (clap), the `--config` file's merge
+//! in `file`; each setting that must be read or checked (the error pages,
+//! the header sets, the password file, the certificate, CORS, the index
+//! and fallback, inherited sockets) is loaded by the module that owns it.
+//! Owns every user-facing knob and its default. After `Config::parse_from`
+//! returns, the root is canonical, the address resolved, durations are
+//! durations and error pages are loaded: nothing downstream re-validates.
+//! Never panics on user input; every failure is one line of text.
+
+mod args;
+mod file;
+
+use std::ffi::OsString;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::Htpasswd;
+use crate::files::resolve::{self, Lookup};
+use crate::http::response::{Extra, Header, Status, Version};
+use crate::respond::cors::{Cors, parse_cors};
+use crate::respond::headers::HeaderSets;
+use crate::respond::pages;
+use crate::server::activation;
+use crate::tls::Tls;
+pub use args::generate;
+use args::legacy_spellings;
+pub(crate) use args::{Args, LogFormat, MAX_WORKERS, Protocol};
+use file::config_file_args;
+
+/// The validated configuration every driver runs from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Canonical, existing directory.
+    pub(crate) root: PathBuf,
+    pub(crate) addr: SocketAddr,
+    /// How long an idle connection is kept open; `None`: keep-alive is
+    /// off (`--keep-alive-timeout 0`).
+    pub(crate) keep_alive: Option<Duration>,
+    pub(crate) header_timeout: Duration,
+    pub(crate) send_timeout: Duration,
+    /// The version on every status line.
+    pub(crate) version: Version,
+    pub(crate) access_log: Option<String>,
+    /// `--access-log-format`.
+    pub(crate) access_log_format: crate::log::Format,
+    pub(crate) verbose: bool,
+    /// The body of every error response, indexed by `Status::index`;
+    /// shared, so a large custom page is sent by reference, never copied
+    /// into each connection's buffer.
+    pub(crate) error_pages: Vec<std::sync::Arc<[u8]>>,
+    /// Large file bodies go out with sendfile (where the system has it).
+    pub(crate) sendfile: bool,
+    /// Lookups and small files are cached, revalidated once a second.
+    pub(crate) file_cache: bool,
+    /// `--max-connections` as given; the driver fits it to the open-file
+    /// limit (`server::connection_cap`).
+    pub(crate) max_connections: Option<u64>,
+    pub(crate) shutdown_timeout: Duration,
+    /// Event loops, or a thread per connection.
+    pub(crate) mode: Mode,
+    /// The header fields replies carry: `--header`, `--max-age`,
+    /// `--cache-control`, and the `--htpasswd` challenge.
+    pub(crate) headers: HeaderSets,
+    /// `--list-dirs`.
+    pub(crate) list_dirs: bool,
+    /// `--show-hidden`.
+    pub(crate) show_hidden: bool,
+    /// `--precompressed`.
+    pub(crate) precompressed: bool,
+    /// `--health-check PATH`: probe a running server instead of serving.
+    pub health_check: Option<String>,
+    /// Text files are compressed on the fly (not `--no-compress`).
+    pub(crate) compress: bool,
+    /// `--compress-threads`.
+    pub(crate) compress_threads: usize,
+    /// `--compress-cache`, in bytes.
+    pub(crate) compress_cache: usize,
+    /// `--index`: the names served for a folder, in order.
+    pub(crate) index: Box<[Box<str>]>,
+    /// `--fallback`: the target (an origin-form path) of the file served
+    /// for a missing path asked for as HTML.
+    pub(crate) fallback: Option<Box<[u8]>>,
+    /// `--cors` and its companions; `None`: no CORS headers at all.
+    pub(crate) cors: Option<Cors>,
+    /// `--htpasswd`, read and checked; `None`: no authentication.
+    pub(crate) htpasswd: Option<std::sync::Arc<crate::auth::Htpasswd>>,
+    /// `--auth-exempt` paths, normalised.
+    pub(crate) auth_exempt: Vec<Vec<u8>>,
+    /// HTTPS (`--tls-cert`/`--tls-key` or `--tls-self-signed`); `None`:
+    /// plain HTTP.
+    pub(crate) tls: Option<std::sync::Arc<crate::tls::Tls>>,
+    /// `--redirect-http`: the plain-HTTP port that redirects to HTTPS.
+    pub(crate) redirect_http: Option<u16>,
+    /// `--metrics`: where the metrics listener binds.
+    pub(crate) metrics: Option<SocketAddr>,
+    /// Inherited listening sockets to serve on instead of binding: the
+    /// server's, then (with HTTPS) the redirect listener's. From `--fd`,
+    /// or systemd's `LISTEN_FDS` for this process.
+    pub(crate) listen_fds: Vec<i32>,
+}
+
+/// How connections are driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// This many event loops (at least 1; `--workers 0` resolved to the
+    /// CPUs), each on its own thread with its own listener, sharing the
+    /// port with SO_REUSEPORT when there are several.
+    EventLoops(usize),
+    /// A thread per connection (`--threaded`).
+    Threaded,
+}
+
+impl Mode {
+    /// Event loops to run; one set of listeners and counters for the
+    /// threaded driver.
+    pub(crate) fn loops(self) -> usize {
+        match self {
+            Mode::EventLoops(n) => n.max(1),
+            Mode::Threaded => 1,
+        }
+    }
+}
+
+/// The document root: canonical, existing, a folder; or why not.
+fn document_root(dir: &Path) -> Result<PathBuf, String> {
+    let shown = dir.display();
+    let meta = std::fs::metadata(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("document root '{shown}' does not exist"),
+        _ => format!("document root '{shown}': {e}"),
+    })?;
+    if !meta.is_dir() {
+        return Err(format!("document root '{shown}' is not a directory"));
+    }
+    std::fs::canonicalize(dir).map_err(|e| format!("document root '{shown}': {e}"))
+}
+
+/// A configuration problem, printed as `skiff: <message>`.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// `--help` or `--version`: print this and exit 0.
+    Info(String),
+    /// Anything else: one line, exit 2.
+    Invalid(String),
+}
+
+impl Config {
+    /// Parses and validates command-line arguments (the first is the
+    /// program name).
+    pub fn parse_from<I, T>(args: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString>,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut args = legacy_spellings(args.into_iter().map(Into::into));
+        let clap_error = |e: clap::Error| match e.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                ConfigError::Info(e.to_string())
+            }
+            _ => {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or("invalid arguments");
+                ConfigError::Invalid(first.trim_start_matches("error: ").to_string())
+            }
+        };
+        let matches = Args::command()
+            .try_get_matches_from(&args)
+            .map_err(clap_error)?;
+        if let Some(file) = matches.get_one::<PathBuf>("config") {
+            // The file fills in what neither a flag nor a variable set;
+            // then everything is parsed again, together.
+            let added = config_file_args(file, &matches).map_err(ConfigError::Invalid)?;
+            let keys: Vec<String> = added.iter().map(|(k, _)| k.clone()).collect();
+            args.extend(added.into_iter().map(|(_, a)| a));
+            let matches =
+                Args::command()
+                    .try_get_matches_from(&args)
+                    .map_err(|e| match clap_error(e) {
+                        ConfigError::Invalid(m) => {
+                            let key = keys.iter().find(|k| m.contains(&format!("--{k}")));
+                            ConfigError::Invalid(match key {
+                                Some(k) => format!("--config '{}': key '{k}': {m}", file.display()),
+                                None => m,
+                            })
+                        }
+                        info => info,
+                    })?;
+            let parsed = Args::from_arg_matches(&matches).map_err(clap_error)?;
+            return Config::from_args(parsed);
+        }
+        let parsed = Args::from_arg_matches(&matches).map_err(clap_error)?;
+        Config::from_args(parsed)
+    }
+
+    /// Validates parsed flags. Each part is loaded and checked by the
+    /// module that owns it; this only puts them together.
+    pub(crate) fn from_args(args: Args) -> Result<Config, ConfigError> {
+        let invalid = ConfigError::Invalid;
+        let root = document_root(&args.root).map_err(invalid)?;
+        let addr = resolve_addr(&args.bind, args.port)?;
+        if let Some(path) = &args.health_check {
+            if !path.starts_with('/') || path.bytes().any(|c| c <= b' ' || c == 0x7f) {
+                return Err(invalid(format!(
+                    "--health-check '{path}': expected a path such as /index.html"
+                )));
+            }
+        }
+        let error_pages = pages::load(args.error_pages.as_deref()).map_err(invalid)?;
+        let headers = HeaderSets::new(
+            &args.headers,
+            args.max_age,
+            &args.cache_control,
+            &args.auth_realm,
+        )
+        .map_err(invalid)?;
+        let index = resolve::parse_index(&args.index).map_err(invalid)?;
+        let htpasswd = match &args.htpasswd {
+            Some(path) => Some(Arc::new(Htpasswd::load(path).map_err(invalid)?)),
+            None => None,
+        };
+        let auth_exempt = crate::auth::exempt_paths(&args.auth_exempt).map_err(invalid)?;
+        let cors = match &args.cors {
+            Some(origins) => Some(
+                parse_cors(
+                    origins,
+                    &args.cors_allow_headers,
+                    args.cors_expose_headers.as_deref(),
+                )
+                .map_err(invalid)?,
+            ),
+            None => None,
+        };
+        let fallback = match &args.fallback {
+            Some(file) => Some(resolve::fallback_target(&root, file).map_err(invalid)?),
+            None => None,
+        };
+        let tls = Tls::from_flags(
+            args.tls_cert.as_deref(),
+            args.tls_key.as_deref(),
+            args.tls_self_signed,
+        )
+        .map_err(invalid)?;
+        if let Some(port) = args.redirect_http {
+            if tls.is_none() {
+                return Err(invalid(
+                    "--redirect-http needs HTTPS (--tls-cert and --tls-key, or --tls-self-signed)"
+                        .into(),
+                ));
+            }
+            if port != 0 && port == args.port {
+                return Err(invalid(format!(
+                    "--redirect-http {port} is the HTTPS port itself; give another"
+                )));
+            }
+        }
+        let listen_fds = activation::listen_fds(args.fd).map_err(invalid)?;
+        if listen_fds.len() == 2 && tls.is_none() {
+            return Err(invalid(
+                "LISTEN_FDS=2: the second socket is for --redirect-http, which needs HTTPS".into(),
+            ));
+        }
+        let metrics = match &args.metrics {
+            Some(spec) => Some(crate::metrics::listen_addr(spec).map_err(invalid)?),
+            None => None,
+        };
+        let mode = match (args.threaded, args.workers) {
+            (true, _) => Mode::Threaded,
+            (false, 0) => Mode::EventLoops(
+                std::thread::available_parallelism()
+                    .map_or(1, |n| n.get())
+                    .min(MAX_WORKERS as usize),
+            ),
+            (false, n) => Mode::EventLoops(usize::from(n)),
+        };
+
+        Ok(Config {
+            root,
+            addr,
+            keep_alive: (args.keep_alive_timeout > 0)
+                .then(|| Duration::from_secs(args.keep_alive_timeout)),
+            header_timeout: Duration::from_secs(args.header_timeout),
+            send_timeout: Duration::from_secs(args.send_timeout),
+            version: match args.protocol {
+                Protocol::Http10 => Version::Http10,
+                Protocol::Http11 => Version::Http11,
+            },
+            access_log: args.access_log,
+            access_log_format: match args.access_log_format {
+                LogFormat::Common => crate::log::Format::Common,
+                LogFormat::Combined => crate::log::Format::Combined,
+                LogFormat::Json => crate::log::Format::Json,
+            },
+            verbose: args.verbose,
+            error_pages,
+            sendfile: !args.no_sendfile,
+            file_cache: !args.no_file_cache,
+            max_connections: args.max_connections,
+            shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
+            mode,
+            headers,
+            list_dirs: args.list_dirs,
+            show_hidden: args.show_hidden,
+            precompressed: args.precompressed,
+            health_check: args.health_check,
+            compress: !args.no_compress,
+            compress_threads: usize::from(args.compress_threads),
+            compress_cache: (args.compress_cache as usize).saturating_mul(1024 * 1024),
+            index,
+            fallback,
+            cors,
+            htpasswd,
+            auth_exempt,
+            tls,
+            redirect_http: args.redirect_http,
+            listen_fds,
+            metrics,
+        })
+    }
+
+    /// The page sent as the body of an error response.
+    pub(crate) fn error_page(&self, status: Status) -> &std::sync::Arc<[u8]> {
+        &self.error_pages[status.index()]
+    }
+
+    /// The header fields a reply carries (see [`Extra`]).
+    pub(crate) fn extra(&self, extra: Extra) -> &[Header] {
+        self.headers.get(extra)
+    }
+
+    /// How request targets find files under this configuration.
+    pub(crate) fn lookup(&self) -> Lookup<'_> {
+        Lookup {
+            root: &self.root,
+            show_hidden: self.show_hidden,
+            list_dirs: self.list_dirs,
+            precompressed: self.precompressed,
+            index: Some(&self.index),
+        }
+    }
+
+    /// Whether connections may persist at all.
+    pub(crate) fn keep_alive_enabled(&self) -> bool {
+        self.version == Version::Http11 && self.keep_alive.is_some()
+    }
+}
+
+fn resolve_addr(bind: &str, port: u16) -> Result<SocketAddr, ConfigError> {
+    let trimmed = bind.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = trimmed.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (bind, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut it| it.next())
+        .ok_or_else(|| ConfigError::Invalid(format!("cannot use bind address '{bind}'")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut v = vec!["skiff"];
+        v.extend_from_slice(args);
+        Config::parse_from(v)
+    }
+
+    fn tmp_root() -> PathBuf {
+        std::env::temp_dir()
+    }
+
+    #[test]
+    fn defaults() {
+        let root = tmp_root();
+        let c = parse(&["--root", root.to_str().unwrap()]).unwrap();
+        assert_eq!(c.addr, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(c.keep_alive, Some(Duration::from_secs(10)));
+        assert_eq!(c.version, Version::Http11);
+        assert!(c.keep_alive_enabled());
+        assert!(
+            c.error_page(Status::NotFound)
+                .starts_with(b"<!DOCTYPE html>")
+        );
+    }
+
+    #[test]
+    fn legacy_flags() {
+        let root = tmp_root();
+        let c = parse(&["-document_root", root.to_str().unwrap(), "-port", "9999"]).unwrap();
+        assert_eq!(c.addr.port(), 9999);
+        assert_eq!(c.root, std::fs::canonicalize(&root).unwrap());
+    }
+
+    #[test]
+    fn ipv6_and_protocol() {
+        let root = tmp_root();
+        let c = parse(&[
+            "--root",
+            root.to_str().unwrap(),
+            "--bind",
+            "::1",
+            "--port",
+            "0",
+            "--protocol",
+            "1.0",
+        ])
+        .unwrap();
+        assert_eq!(c.addr, "[::1]:0".parse().unwrap());
+        assert_eq!(c.version, Version::Http10);
+        assert!(!c.keep_alive_enabled());
+    }
+
+    #[test]
+    fn errors_are_one_line() {
+        let root = tmp_root();
+        let r = root.to_str().unwrap();
+        for args in [
+            vec!["--root", "/definitely/not/here"],
+            vec!["--root", r, "--port", "http"],
+            vec!["--root", r, "--port", "70000"],
+            vec!["--root", r, "--protocol", "2"],
+            vec!["--root", r, "--bind", "not an address"],
+            vec!["--root", r, "--header-timeout", "0"],
+            vec!["--bogus"],
+        ] {
+            match parse(&args) {
+                Err(ConfigError::Invalid(m)) => {
+                    assert!(!m.contains('\n') && !m.is_empty(), "{args:?}: {m}")
+                }
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
+    }
+}
