@@ -70,10 +70,12 @@ pub mod http;
 pub mod log;
 pub(crate) mod metrics;
 pub(crate) mod respond;
+pub(crate) mod rules;
 pub mod server;
 pub mod sys;
 pub mod timer;
 pub mod tls;
+pub(crate) mod transport;
 pub(crate) mod work;
 
 /// The value behind a lock whose holder panicked. Nothing skiff keeps

@@ -12,7 +12,16 @@
 //! (at most one full ring per call) and each timer in it; `next_deadline`
 //! walks forward from the current tick to the first bucket holding a timer.
 
+use std::time::{Duration, Instant};
+
 use slab::Slab;
+
+/// `t + d`, or a moment far enough away to mean "never" if that would
+/// overflow. Every deadline is computed through this.
+pub(crate) fn later(t: Instant, d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 86_400);
+    t.checked_add(d).or_else(|| t.checked_add(FAR)).unwrap_or(t)
+}
 
 /// Buckets in the ring. A power of two so the bucket of a tick is a mask.
 /// With the event loop's 50 ms tick one rotation is 51.2 s, longer than any

@@ -317,7 +317,7 @@ pub fn tls() -> &'static skiff::tls::Tls {
 /// is whole TLS records (a known
 /// content type, version 3.x, a length within the limit).
 pub fn run_tls(data: &[u8]) -> u16 {
-    use skiff::server::tls::{Hs, RECORD_MAX, Session, TlsBufs};
+    use skiff::tls::session::{Hs, RECORD_MAX, Session, TlsBufs};
     let mut session = Session::new(&tls().server, std::time::Instant::now()).unwrap();
     let mut bufs = TlsBufs::new();
     let mut peer = ScriptedPeer {

@@ -57,7 +57,7 @@ mod pool;
 #[cfg(any(test, feature = "testing"))]
 pub mod scripted;
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -73,6 +73,8 @@ use crate::respond::{
 };
 
 pub use crate::close::{Timeout, Why};
+use crate::timer::later;
+pub use crate::transport::{Direction, Transport};
 use input::{Input, head_worth_parsing};
 use output::{Budget, Flush, Output, Stall};
 pub(crate) use pool::BufPool;
@@ -83,66 +85,6 @@ pub(crate) use pool::BufPool;
 /// in flight, so the server half-closes and drains first.
 pub(crate) const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 pub(crate) const LINGER_MAX_BYTES: usize = 256 * 1024;
-
-/// `t + d`, or a moment far enough away to mean "never" if that would
-/// overflow. Every deadline is computed through this.
-pub(crate) fn later(t: Instant, d: Duration) -> Instant {
-    const FAR: Duration = Duration::from_secs(100 * 365 * 86_400);
-    t.checked_add(d).or_else(|| t.checked_add(FAR)).unwrap_or(t)
-}
-
-/// A byte stream the connection can be driven over. The drivers implement
-/// it for their sockets (`server::transport`); the tests and fuzz targets
-/// for a scripted peer.
-pub trait Transport: Read + Write {
-    /// Whether reads and writes block (so the clock must be read again
-    /// after them). False for the event loop's non-blocking sockets.
-    const BLOCKING: bool = false;
-
-    /// Half-closes the sending side (FIN after the queued bytes).
-    fn shutdown_write(&mut self);
-
-    /// Writes bytes that file data will follow at once, so the system may
-    /// send them in the same segments (`MSG_MORE`).
-    fn write_more(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write(buf)
-    }
-
-    /// Called before every read or write with the connection's deadline
-    /// (before reads only when `BLOCKING`). A non-blocking transport
-    /// ignores it (the default). A blocking one bounds the coming call by
-    /// it, refreshing `clock`, and answers `TimedOut` once it has passed,
-    /// so a slow trickle of bytes cannot stretch a timeout.
-    fn arm(&mut self, deadline: Instant, clock: &Clock, dir: Direction) -> io::Result<()> {
-        let _ = (deadline, clock, dir);
-        Ok(())
-    }
-
-    /// Sends `count` bytes of `file` from `offset` without copying them
-    /// through user space. `Ok(0)`: the file ends early.
-    fn send_file(&mut self, file: &std::fs::File, offset: u64, count: usize) -> io::Result<usize> {
-        let _ = (file, offset, count);
-        Err(io::ErrorKind::Unsupported.into())
-    }
-
-    /// Bytes written but not yet acknowledged by the peer (`SIOCOUTQ`), if
-    /// the transport can tell. A queue that shrinks is a client reading,
-    /// even while the socket is not writable yet.
-    fn unsent_bytes(&self) -> Option<usize> {
-        None
-    }
-}
-
-/// Which way a blocking call goes (see [`Transport::arm`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// Reading the rest of a request (or a body being discarded).
-    Read,
-    /// Reading while idle between requests: nothing is lost if the
-    /// connection is closed now.
-    Idle,
-    Write,
-}
 
 /// What the driver should do after `drive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -72,8 +72,6 @@ use crate::http::response::{Extra, Fields, Persist, Status, Vary};
 use crate::metrics::Page;
 
 pub(crate) mod cors;
-pub(crate) mod headers;
-pub(crate) mod pages;
 
 /// Content type of every error page.
 pub(crate) const HTML: &str = "text/html";

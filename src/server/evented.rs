@@ -58,16 +58,18 @@ use slab::Slab;
 
 use crate::auth::{Authenticator, Known, Verdict, Verdicts};
 use crate::config::Config;
-use crate::conn::{BufPool, Conn, Cx, Next, Why, later};
+use crate::conn::{BufPool, Conn, Cx, Next, Why};
 use crate::counts::Counts;
 use crate::files::cache::FileCache;
 use crate::files::compress::LoopEncodings;
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
 use crate::respond::{Services, Site};
-use crate::server::tls::{Driven, Session, TlsBufs, TlsIo};
+use crate::server::link::{self, Driven};
 use crate::server::{ACCEPT_BACKOFF, Listeners, MAX_SCRAPERS};
+use crate::timer::later;
 use crate::timer::{TimerHandle, TimerWheel};
+use crate::tls::session::{self as tls, Session, TlsBufs, TlsIo};
 use crate::work::Mailbox;
 use std::collections::HashMap;
 
@@ -602,7 +604,7 @@ impl<'c> EventLoop<'c> {
             return;
         }
         let now = self.clock.now();
-        let link = match super::tls::session_for(self.config, site, now) {
+        let link = match link::session_for(self.config, site, now) {
             Ok(Some(session)) => Link::Tls(session),
             Ok(None) => Link::Plain,
             Err(e) => {
@@ -819,11 +821,11 @@ impl<'c> EventLoop<'c> {
             Link::Plain => slot.conn.drive(&mut slot.sock, &mut cx),
             Link::Tls(session) => {
                 let sock = &mut slot.sock;
-                match super::tls::drive(session, &mut slot.conn, sock, &mut cx, bufs, offload) {
+                match link::drive(session, &mut slot.conn, sock, &mut cx, bufs, offload) {
                     Driven::Next(next) => next,
                     Driven::Plain => {
                         slot.link = Link::Plain;
-                        super::tls::refuse_plain(&mut slot.conn, &mut slot.sock, &mut cx)
+                        link::refuse_plain(&mut slot.conn, &mut slot.sock, &mut cx)
                     }
                     Driven::Process => {
                         self.process_away(key, t);
@@ -877,7 +879,7 @@ impl<'c> EventLoop<'c> {
         let (mut cx, slot, bufs) = self.cx(key, t);
         let next = match &mut slot.link {
             Link::Tls(session) if session.handshaking() => {
-                match super::tls::handshake_expired(session, cx.config, cx.clock.now()) {
+                match tls::handshake_expired(session, cx.config.header_timeout, cx.clock.now()) {
                     Some(why) => Next::Close(why),
                     None => Next::Wait,
                 }

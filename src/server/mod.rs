@@ -3,11 +3,9 @@
 //!
 //! A driver owns sockets and time; everything HTTP is in `conn` and below.
 
-pub(crate) mod activation;
 pub(crate) mod evented;
+pub(crate) mod link;
 pub(crate) mod threaded;
-pub mod tls;
-pub(crate) mod transport;
 
 use std::io;
 use std::net::SocketAddr;

@@ -45,8 +45,8 @@ use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink, SharedLog};
 use crate::respond::{Failure, Services, Site};
 use crate::server::Listeners;
-use crate::server::tls::{Hs, Session, TlsBufs, TlsIo};
 use crate::server::{ACCEPT_BACKOFF, MAX_SCRAPERS};
+use crate::tls::session::{self as tls, Hs, Session, TlsBufs, TlsIo};
 
 /// Stack size of a connection thread. The deepest frame is the parser's
 /// 100-slot header array (about 3 KiB); 256 KiB leaves ample room and keeps
@@ -328,7 +328,7 @@ pub(crate) fn run(
     accept_loop(&shared, &listener, max_connections.max(1), Site::Public);
 
     // Stopping: wait for the connections still open, within the timeout.
-    let until = crate::conn::later(Instant::now(), config.shutdown_timeout);
+    let until = crate::timer::later(Instant::now(), config.shutdown_timeout);
     let mut conns = shared.lock_conns();
     while !conns.slab.is_empty() {
         let left = until.saturating_duration_since(Instant::now());
@@ -432,7 +432,7 @@ fn handshake(
             .arm(deadline, clock, Direction::Read)
             .and_then(|()| sock.sock.arm(deadline, clock, Direction::Write));
         if armed.is_err() {
-            let expired = super::tls::handshake_expired(&session, config, clock.now());
+            let expired = tls::handshake_expired(&session, config.header_timeout, clock.now());
             return Err(expired.unwrap_or(Why::Timeout(Timeout::Handshake)));
         }
         match session.handshake(sock, &mut bufs, false) {

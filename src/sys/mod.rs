@@ -8,6 +8,8 @@
 //! reading files into a buffer.
 #![allow(unsafe_code)]
 
+pub(crate) mod activation;
+
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;

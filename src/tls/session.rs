@@ -44,10 +44,10 @@ use rustls::ServerConfig;
 use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, InsufficientSizeError};
 
-use crate::config::Config;
-use crate::conn::{Conn, Cx, Direction, Next, Timeout, Transport, Why, later};
+use crate::close::{Timeout, Why};
 use crate::http::date::Clock;
-use crate::respond::{Failure, Site};
+use crate::timer::later;
+use crate::transport::{Direction, Transport};
 
 /// Largest TLS record on the wire: 2^14 bytes of payload plus the most
 /// expansion a cipher may add, plus the header.
@@ -321,22 +321,11 @@ impl Session {
                 }
                 got
             }
-            Ok(ConnectionState::EncodeTlsData(mut encode)) => loop {
-                if self.outgoing.is_empty() {
-                    self.outgoing = TlsBufs::take(&mut bufs.outgoing, OUTGOING);
-                }
-                match encode.encode(&mut self.outgoing[self.out_end..]) {
-                    Ok(n) => {
-                        self.out_end += n;
-                        break Ok(Got::Again);
-                    }
-                    Err(EncodeError::InsufficientSize(InsufficientSizeError { required_size })) => {
-                        let need = self.out_end + required_size;
-                        self.outgoing.resize(need.max(self.outgoing.len()), 0);
-                    }
-                    Err(e) => break Err(other(e)),
-                }
-            },
+            Ok(ConnectionState::EncodeTlsData(mut encode)) => {
+                let (out, end) = (&mut self.outgoing, &mut self.out_end);
+                encode_into(out, end, bufs, |b| encode.encode(b).map_err(encode_short))
+                    .map(|()| Got::Again)
+            }
             Ok(ConnectionState::TransmitTlsData(transmit)) => {
                 match send(&self.outgoing, &mut self.out_pos, &mut self.out_end, sock) {
                     Ok(true) => {
@@ -352,43 +341,19 @@ impl Session {
                 Put::Nothing => Ok(Got::Open(0)),
                 Put::Data(data) => {
                     let data = &data[..data.len().min(MAX_WRITE)];
-                    loop {
-                        if self.outgoing.is_empty() {
-                            self.outgoing = TlsBufs::take(&mut bufs.outgoing, OUTGOING);
-                        }
-                        match traffic.encrypt(data, &mut self.outgoing[self.out_end..]) {
-                            Ok(n) => {
-                                self.out_end += n;
-                                break Ok(Got::Open(data.len()));
-                            }
-                            Err(EncryptError::InsufficientSize(InsufficientSizeError {
-                                required_size,
-                            })) => {
-                                let need = self.out_end + required_size;
-                                self.outgoing.resize(need.max(self.outgoing.len()), 0);
-                            }
-                            Err(e) => break Err(other(e)),
-                        }
-                    }
+                    let (out, end) = (&mut self.outgoing, &mut self.out_end);
+                    encode_into(out, end, bufs, |b| {
+                        traffic.encrypt(data, b).map_err(encrypt_short)
+                    })
+                    .map(|()| Got::Open(data.len()))
                 }
-                Put::CloseNotify => loop {
-                    if self.outgoing.is_empty() {
-                        self.outgoing = TlsBufs::take(&mut bufs.outgoing, OUTGOING);
-                    }
-                    match traffic.queue_close_notify(&mut self.outgoing[self.out_end..]) {
-                        Ok(n) => {
-                            self.out_end += n;
-                            break Ok(Got::Open(0));
-                        }
-                        Err(EncryptError::InsufficientSize(InsufficientSizeError {
-                            required_size,
-                        })) => {
-                            let need = self.out_end + required_size;
-                            self.outgoing.resize(need.max(self.outgoing.len()), 0);
-                        }
-                        Err(e) => break Err(other(e)),
-                    }
-                },
+                Put::CloseNotify => {
+                    let (out, end) = (&mut self.outgoing, &mut self.out_end);
+                    encode_into(out, end, bufs, |b| {
+                        traffic.queue_close_notify(b).map_err(encrypt_short)
+                    })
+                    .map(|()| Got::Open(0))
+                }
             },
             Ok(ConnectionState::PeerClosed) => {
                 self.peer_closed = true;
@@ -474,6 +439,58 @@ impl Session {
                 Got::Again => {}
                 _ => return Ok(()),
             }
+        }
+    }
+}
+
+/// Why rustls wrote no record into the buffer it was given.
+enum Short {
+    /// The buffer must have this many bytes free.
+    Need(usize),
+    Failed(io::Error),
+}
+
+fn encode_short(e: EncodeError) -> Short {
+    match e {
+        EncodeError::InsufficientSize(InsufficientSizeError { required_size }) => {
+            Short::Need(required_size)
+        }
+        e => Short::Failed(other(e)),
+    }
+}
+
+fn encrypt_short(e: EncryptError) -> Short {
+    match e {
+        EncryptError::InsufficientSize(InsufficientSizeError { required_size }) => {
+            Short::Need(required_size)
+        }
+        e => Short::Failed(other(e)),
+    }
+}
+
+/// Has `write` put one record (handshake data, encrypted data or a
+/// close_notify) at `outgoing[*end..]`, borrowing a buffer from `bufs`
+/// first if the session has none, and growing it as often as rustls asks.
+fn encode_into(
+    outgoing: &mut Vec<u8>,
+    end: &mut usize,
+    bufs: &mut TlsBufs,
+    mut write: impl FnMut(&mut [u8]) -> Result<usize, Short>,
+) -> io::Result<()> {
+    loop {
+        if outgoing.is_empty() {
+            *outgoing = TlsBufs::take(&mut bufs.outgoing, OUTGOING);
+        }
+        match write(&mut outgoing[*end..]) {
+            Ok(n) => {
+                *end += n;
+                return Ok(());
+            }
+            Err(Short::Need(required)) => {
+                let need = *end + required;
+                outgoing.resize(need.max(outgoing.len()), 0);
+            }
+            Err(Short::Failed(e)) => return Err(e),
         }
     }
 }
@@ -667,91 +684,14 @@ impl<S: Transport> Transport for TlsIo<'_, S> {
     }
 }
 
-/// Drives a TLS connection one turn: the handshake while it lasts, then
-/// the connection core over [`TlsIo`]. Buffers that hold nothing go back
-/// to `bufs` whenever the connection waits.
-pub(crate) fn drive<S: Transport>(
-    session: &mut Session,
-    conn: &mut Conn,
-    sock: &mut S,
-    cx: &mut Cx<'_>,
-    bufs: &mut TlsBufs,
-    offload: bool,
-) -> Driven {
-    if session.handshaking() {
-        match session.handshake(sock, bufs, offload) {
-            // The keep-alive clock starts when the handshake ends.
-            Ok(Hs::Done) => {
-                if let Some(m) = cx.metrics {
-                    m.handshake(true);
-                }
-                cx.tls = session.version();
-                *conn = Conn::new(conn.peer(), cx.clock.now(), false);
-            }
-            Ok(Hs::Wait) => {
-                session.release(bufs);
-                return Driven::Next(Next::Wait);
-            }
-            Ok(Hs::Process) => return Driven::Process,
-            Ok(Hs::Plain) => return Driven::Plain,
-            Ok(Hs::Close) => return Driven::Next(Next::Close(Why::PeerClosed)),
-            Err(_) => {
-                if let Some(m) = cx.metrics {
-                    m.handshake(false);
-                }
-                return Driven::Next(Next::Close(Why::Tls));
-            }
-        }
-    }
-    let next = conn.drive(
-        &mut TlsIo {
-            session: &mut *session,
-            sock,
-            bufs: &mut *bufs,
-        },
-        cx,
-    );
-    if next == Next::Wait {
-        session.release(bufs);
-    }
-    Driven::Next(next)
-}
-
-/// What [`drive`] asks of the driver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Driven {
-    Next(Next),
-    /// Hand the session to a worker for [`Session::process_away`].
-    Process,
-    /// Plain HTTP: drop the session and [`refuse_plain`] over the socket.
-    Plain,
-}
-
-/// Plain HTTP arrived on the HTTPS port: the connection core answers it
-/// (400, explained: [`Failure::PlainHttp`]) over the bare socket, then
-/// shuts its write side and lingers as after any last response.
-pub(crate) fn refuse_plain<S: Transport>(conn: &mut Conn, sock: &mut S, cx: &mut Cx<'_>) -> Next {
-    conn.refuse(Failure::PlainHttp, cx);
-    conn.drive(sock, cx)
-}
-
-/// A new connection's TLS session: one for HTTPS on the server's own
-/// port, none otherwise.
-pub(crate) fn session_for(
-    config: &Config,
-    site: Site,
-    now: Instant,
-) -> io::Result<Option<Box<Session>>> {
-    match (&config.tls, site) {
-        (Some(tls), Site::Public) => Ok(Some(Box::new(Session::new(&tls.server, now)?))),
-        _ => Ok(None),
-    }
-}
-
 /// Why a handshake still under way at `now` ends: its deadline
 /// (`--header-timeout` from accept) has passed. `None` before it.
-pub(crate) fn handshake_expired(session: &Session, config: &Config, now: Instant) -> Option<Why> {
-    match session.deadline(config.header_timeout) {
+pub(crate) fn handshake_expired(
+    session: &Session,
+    header_timeout: Duration,
+    now: Instant,
+) -> Option<Why> {
+    match session.deadline(header_timeout) {
         Some(d) if now >= d => Some(Why::Timeout(Timeout::Handshake)),
         _ => None,
     }

@@ -9,8 +9,9 @@
 //! session they have. A file that does not load on reload leaves the old
 //! certificate in place.
 //!
-//! The connection side (handshake, records, buffers) is
-//! `server::tls`.
+//! The connection side (handshake, records, buffers) is [`session`].
+
+pub mod session;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -137,7 +138,7 @@ impl Tls {
             .with_cert_resolver(certs.clone());
         server.alpn_protocols = vec![b"http/1.1".to_vec()];
         // Larger records than this are split; also the default. Stated so
-        // the buffers in `server::tls` are sized against it.
+        // the buffers in `session` are sized against it.
         server.max_fragment_size = None;
         Ok(Tls {
             server: Arc::new(server),

@@ -1,0 +1,10 @@
+//! What the configuration adds around the files, compiled once at start:
+//! the header fields replies carry (`--header`, `--max-age`,
+//! `--cache-control`, the `--htpasswd` challenge), the CORS settings, and
+//! the error pages. Each is loaded and checked here, from the flags' raw
+//! values, with one-line errors; `respond` applies them per request.
+//! Depends on nothing above `http`.
+
+pub(crate) mod cors;
+pub(crate) mod headers;
+pub(crate) mod pages;
