@@ -19,7 +19,9 @@
 //!   no credentials.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use crate::hold::{Hold, Shared};
 
 use sha2::{Digest, Sha256};
 
@@ -271,14 +273,101 @@ pub(crate) trait Authenticator {
     fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict;
 }
 
-/// The threaded driver's: one set of verdicts for all threads; a thread
-/// whose request needs a check hands it to the pool and waits for it, and
-/// a thread whose request needs a check another thread started waits for
-/// that one. A check's end wakes every waiter (one condition variable).
-#[derive(Clone)]
-pub(crate) struct SharedVerdicts {
-    inner: Arc<(Mutex<Verdicts>, std::sync::Condvar)>,
+/// What is called, on a worker, when a check ends: with its key and
+/// whether the password was right.
+pub(crate) type Done = Arc<dyn Fn([u8; 32], bool) + Send + Sync>;
+
+/// A driver's password checks: the verdicts it remembers, held by `H` (an
+/// event loop's own [`Verdicts`], or one [`Shared`] by the threaded
+/// driver's threads); the pool that runs checks; where a finished check
+/// goes; and `P`, how a request waits for a check under way.
+pub(crate) struct Checks<H, P> {
+    verdicts: H,
     pool: Pool,
+    done: Done,
+    parked: P,
+}
+
+impl<H: Clone, P: Clone> Clone for Checks<H, P> {
+    fn clone(&self) -> Self {
+        Checks {
+            verdicts: self.verdicts.clone(),
+            pool: self.pool.clone(),
+            done: self.done.clone(),
+            parked: self.parked.clone(),
+        }
+    }
+}
+
+impl<H: Hold<Verdicts>, P> Checks<H, P> {
+    /// The verdict on `authorization` if it is known (or cannot be had:
+    /// `Busy`); otherwise the key of the check under way, started now if
+    /// none was.
+    fn lookup(&mut self, authorization: Option<&[u8]>) -> Result<Verdict, [u8; 32]> {
+        let mut v = self.verdicts.hold();
+        match v.known(authorization) {
+            Known::Verdict(verdict) => Ok(verdict),
+            Known::Running(key) => Err(key),
+            Known::Ask(key) => {
+                let header = authorization.unwrap_or_default();
+                let done = self.done.clone();
+                match v.start(&self.pool, key, header, move |key, ok| done(key, ok)) {
+                    true => Err(key),
+                    false => Ok(Verdict::Busy),
+                }
+            }
+        }
+    }
+}
+
+/// How an event loop waits for a check: the connection parks, and is
+/// driven again when the verdict comes back through the loop's mailbox.
+#[derive(Default)]
+pub(crate) struct Parked {
+    /// The connection being driven now (its token, set before each call).
+    pub(crate) current: usize,
+    /// The connections parked on each check under way.
+    waiting: HashMap<[u8; 32], Vec<usize>>,
+}
+
+impl Checks<Verdicts, Parked> {
+    /// An event loop's checks; `done` posts a result to the loop, which
+    /// then calls [`Checks::record`].
+    pub(crate) fn owned(file: Arc<Htpasswd>, pool: Pool, done: Done) -> Self {
+        Checks {
+            verdicts: Verdicts::new(file),
+            pool,
+            done,
+            parked: Parked::default(),
+        }
+    }
+
+    /// Notes whose turn it is (the token of the connection driven next).
+    pub(crate) fn turn(&mut self, token: usize) {
+        self.parked.current = token;
+    }
+
+    /// Records a finished check; the connections parked on it, to drive.
+    pub(crate) fn record(&mut self, key: [u8; 32], ok: bool) -> Vec<usize> {
+        self.verdicts.record(key, ok);
+        self.parked.waiting.remove(&key).unwrap_or_default()
+    }
+}
+
+impl Authenticator for Checks<Verdicts, Parked> {
+    fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict {
+        match self.lookup(authorization) {
+            Ok(verdict) => verdict,
+            Err(key) => {
+                let token = self.parked.current;
+                let waiting = self.parked.waiting.entry(key).or_default();
+                if !waiting.contains(&token) {
+                    waiting.push(token);
+                }
+                Verdict::Pending
+            }
+        }
+    }
 }
 
 /// The longest a thread waits for a check under way: far longer than any
@@ -286,52 +375,39 @@ pub(crate) struct SharedVerdicts {
 /// (stopped) gets here; then the answer is 503.
 pub(crate) const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-impl SharedVerdicts {
-    pub(crate) fn new(file: Arc<Htpasswd>, pool: Pool) -> SharedVerdicts {
-        SharedVerdicts {
-            inner: Arc::new((Mutex::new(Verdicts::new(file)), std::sync::Condvar::new())),
+impl Checks<Shared<Verdicts>, ()> {
+    /// The threaded driver's: one set of verdicts for all threads; a
+    /// finished check is recorded by the worker and wakes every thread
+    /// waiting on the set.
+    pub(crate) fn shared(file: Arc<Htpasswd>, pool: Pool) -> Self {
+        let verdicts = Shared::new(Verdicts::new(file));
+        let into = verdicts.clone();
+        Checks {
+            verdicts,
             pool,
+            done: Arc::new(move |key, ok| into.update(|v| v.record(key, ok))),
+            parked: (),
         }
     }
 }
 
-impl Authenticator for SharedVerdicts {
+impl Authenticator for Checks<Shared<Verdicts>, ()> {
+    /// A connection's own thread may wait: for its own check, or for the
+    /// same header's check another thread started.
     fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict {
-        let (lock, changed) = &*self.inner;
-        let mut v = crate::unpoison(lock.lock());
-        match v.known(authorization) {
-            Known::Verdict(verdict) => return verdict,
-            Known::Running(_) => {}
-            Known::Ask(key) => {
-                let header = authorization.unwrap_or_default();
-                let shared = self.inner.clone();
-                let started = v.start(&self.pool, key, header, move |key, ok| {
-                    let (lock, changed) = &*shared;
-                    crate::unpoison(lock.lock()).record(key, ok);
-                    changed.notify_all();
-                });
-                if !started {
-                    return Verdict::Busy;
-                }
-            }
+        if let Ok(verdict) = self.lookup(authorization) {
+            return verdict;
         }
-        // This thread is the connection's own: it may wait, for its own
-        // check or for the same header's check another thread started.
-        let until = std::time::Instant::now() + CHECK_WAIT;
-        loop {
-            match v.known(authorization) {
-                Known::Running(_) => {}
-                Known::Verdict(verdict) => return verdict,
+        let until = crate::timer::later(std::time::Instant::now(), CHECK_WAIT);
+        self.verdicts
+            .wait_until(until, |v| match v.known(authorization) {
+                Known::Running(_) => None,
+                Known::Verdict(verdict) => Some(verdict),
                 // Dropped from memory at once (a flood of other headers):
                 // not worth a second check.
-                Known::Ask(_) => return Verdict::Busy,
-            }
-            let left = until.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Verdict::Busy;
-            }
-            v = crate::unpoison(changed.wait_timeout(v, left)).0;
-        }
+                Known::Ask(_) => Some(Verdict::Busy),
+            })
+            .unwrap_or(Verdict::Busy)
     }
 }
 

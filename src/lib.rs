@@ -66,6 +66,7 @@ pub mod config;
 pub mod conn;
 pub(crate) mod counts;
 pub mod files;
+pub(crate) mod hold;
 pub mod http;
 pub mod log;
 pub(crate) mod metrics;

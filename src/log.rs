@@ -20,6 +20,8 @@ use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+
+use crate::hold::Hold;
 use std::time::{Duration, Instant};
 
 use crate::http::date::Utc;
@@ -429,31 +431,12 @@ impl AccessLog {
     }
 }
 
-impl LogSink for AccessLog {
+/// An event loop's own log, and the one the threaded driver's threads
+/// share (each line appended under a short lock; a flusher keeps the
+/// once-a-second promise).
+impl<H: Hold<AccessLog>> LogSink for H {
     fn record(&mut self, unix_secs: u64, e: &Entry<'_>) {
-        AccessLog::record(self, unix_secs, e);
-    }
-}
-
-/// One access log shared by threads: each line is appended under a short
-/// lock; a flusher (`flush_due`) keeps the once-a-second promise.
-#[derive(Clone, Debug)]
-pub(crate) struct SharedLog(pub(crate) Arc<Mutex<AccessLog>>);
-
-impl SharedLog {
-    pub(crate) fn new(log: AccessLog) -> SharedLog {
-        SharedLog(Arc::new(Mutex::new(log)))
-    }
-
-    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut AccessLog) -> T) -> T {
-        let mut guard = crate::unpoison(self.0.lock());
-        f(&mut guard)
-    }
-}
-
-impl LogSink for SharedLog {
-    fn record(&mut self, unix_secs: u64, e: &Entry<'_>) {
-        self.with(|log| log.record(unix_secs, e));
+        self.hold().record(unix_secs, e);
     }
 }
 

@@ -18,7 +18,9 @@
 //! bound, older entries make room.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use crate::hold::{Hold, Shared};
 use std::time::{Duration, Instant};
 
 use std::path::{Path, PathBuf};
@@ -303,26 +305,11 @@ fn resolve_fresh(
     }
 }
 
-/// Where a cache lives: in the loop that owns it, or behind the lock its
-/// threads share. Both caches find files the same way through it.
-trait Holder {
-    type Held<'a>: std::ops::DerefMut<Target = FileCache>
-    where
-        Self: 'a;
-
-    /// The cache, for a moment (a lookup, or recording one).
-    fn hold(&mut self) -> Self::Held<'_>;
-}
-
-impl Holder for FileCache {
-    type Held<'a> = &'a mut FileCache;
-
-    fn hold(&mut self) -> &mut FileCache {
-        self
-    }
-}
-
-impl<H: Holder> FileSource for H {
+/// Both caches find files the same way: an event loop's own, and the one
+/// the threaded driver's threads share (held only to look an entry up and
+/// to record one: resolving and reading a file on a miss happen outside
+/// the lock, so one slow lookup never holds up every other thread).
+impl<H: Hold<FileCache>> FileSource for H {
     fn find(
         &mut self,
         lookup: &Lookup<'_>,
@@ -392,27 +379,8 @@ fn record_listing(listings: &mut Listings, ask: ListingAsk<'_>, body: Arc<[u8]>,
     );
 }
 
-/// One cache shared by threads (the threaded driver). The lock is held
-/// only to look an entry up and to record one: resolving and reading a
-/// file on a miss happen outside it, so one slow lookup never holds up
-/// every other thread.
-#[derive(Clone, Default)]
-pub(crate) struct SharedCache(Arc<Mutex<FileCache>>);
-
-impl SharedCache {
-    /// Counts hits and misses into the (threaded driver's one) metrics.
-    pub(crate) fn count_into(&self, metrics: Arc<crate::metrics::Metrics>) {
-        crate::unpoison(self.0.lock()).count_into(metrics, 0);
-    }
-}
-
-impl Holder for SharedCache {
-    type Held<'a> = std::sync::MutexGuard<'a, FileCache>;
-
-    fn hold(&mut self) -> Self::Held<'_> {
-        crate::unpoison(self.0.lock())
-    }
-}
+/// One cache shared by the threaded driver's threads.
+pub(crate) type SharedCache = Shared<FileCache>;
 
 #[cfg(test)]
 mod tests {

@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::files::body::read_exact_at;
 use crate::files::resolve::{Coding, Found, Source, Variants};
+use crate::hold::{Hold, Shared};
 use crate::work::Pool;
 
 /// Smaller files are not worth a `Content-Encoding`: the saving is less
@@ -132,6 +133,8 @@ impl Version {
 #[derive(Debug, Clone)]
 pub(crate) struct Done {
     pub(crate) version: Version,
+    /// The version as it was asked for: what the variant is built from.
+    pub(crate) original: Arc<Found>,
     pub(crate) coding: Coding,
     pub(crate) bytes: Option<Arc<[u8]>>,
 }
@@ -201,6 +204,7 @@ impl Compressor {
             let bytes = compress_version(&found, coding);
             let done = Done {
                 version: key.0.clone(),
+                original: found.clone(),
                 coding,
                 bytes,
             };
@@ -336,7 +340,7 @@ impl EncodedCache {
     }
 
     /// Records a finished job, if it is still about the version held.
-    pub(crate) fn record(&mut self, done: Done, original: Option<&Found>) {
+    pub(crate) fn record(&mut self, done: Done) {
         let Some(entry) = self.map.get_mut(&done.version.path) else {
             return;
         };
@@ -347,19 +351,17 @@ impl EncodedCache {
         if !matches!(slot, Slot::Asked | Slot::Unknown) {
             return;
         }
-        match (done.bytes, original) {
-            (Some(bytes), Some(original)) if bytes.len() <= self.budget => {
+        match done.bytes {
+            Some(bytes) if bytes.len() <= self.budget => {
                 let len = bytes.len();
-                *slot = Slot::Ready(Arc::new(variant_of(original, done.coding, bytes)));
+                *slot = Slot::Ready(Arc::new(variant_of(&done.original, done.coding, bytes)));
                 entry.bytes += len;
                 self.bytes += len;
                 self.evict();
             }
             // Larger than the whole cache: never kept.
-            (Some(_), Some(_)) => *slot = Slot::Refused,
-            // Nothing to build it from: asked again next time.
-            (Some(_), None) => *slot = Slot::Unknown,
-            (None, _) => *slot = Slot::Refused,
+            Some(_) => *slot = Slot::Refused,
+            None => *slot = Slot::Refused,
         }
     }
 
@@ -416,31 +418,52 @@ pub(crate) trait Encodings {
     fn has(&mut self, found: &Found, coding: Coding) -> bool;
 }
 
-/// An event loop's encodings: its own cache, filled with what the
-/// workers deliver (through the loop's mailbox and waker, see
-/// [`LoopEncodings::record`]).
-pub(crate) struct LoopEncodings {
-    cache: EncodedCache,
+/// The encodings made on the fly that a driver's requests see: a cache of
+/// variants held by `H` (an event loop's own [`EncodedCache`], or one
+/// [`Shared`] by the threaded driver's threads), and the compressor that
+/// makes what is missing. Results come back through `deliver`: an event
+/// loop's posts them to its mailbox (the loop then calls
+/// [`OnTheFly::record`]); the shared one records them straight into the
+/// shared cache from the worker.
+#[derive(Clone)]
+pub(crate) struct OnTheFly<H> {
+    cache: H,
     compressor: Arc<Compressor>,
     deliver: Deliver,
-    /// Originals of jobs under way, to build variants from when they end.
-    waiting: HashMap<(Version, Coding), Arc<Found>>,
-    /// Where hits, misses and bytes held are counted (`--metrics`).
+    /// Where hits, misses and bytes held are counted (`--metrics`), and as
+    /// which loop.
     metrics: Option<(Arc<crate::metrics::Metrics>, usize)>,
 }
 
-impl LoopEncodings {
-    /// `deliver` posts a result to the loop (which then calls `record`).
-    pub(crate) fn new(budget: usize, compressor: Arc<Compressor>, deliver: Deliver) -> Self {
-        LoopEncodings {
+impl OnTheFly<EncodedCache> {
+    /// An event loop's: `deliver` posts a result to the loop, which then
+    /// calls [`OnTheFly::record`].
+    pub(crate) fn owned(budget: usize, compressor: Arc<Compressor>, deliver: Deliver) -> Self {
+        OnTheFly {
             cache: EncodedCache::new(budget),
             compressor,
             deliver,
-            waiting: HashMap::new(),
             metrics: None,
         }
     }
+}
 
+impl OnTheFly<Shared<EncodedCache>> {
+    /// The threaded driver's: one cache for all threads; workers record
+    /// into it directly.
+    pub(crate) fn shared(budget: usize, compressor: Arc<Compressor>) -> Self {
+        let cache = Shared::new(EncodedCache::new(budget));
+        let into = cache.clone();
+        OnTheFly {
+            cache,
+            compressor,
+            deliver: Arc::new(move |done| into.lock().record(done)),
+            metrics: None,
+        }
+    }
+}
+
+impl<H: Hold<EncodedCache>> OnTheFly<H> {
     /// Counts into loop `index`'s metrics.
     pub(crate) fn count_into(&mut self, metrics: Arc<crate::metrics::Metrics>, index: usize) {
         self.metrics = Some((metrics, index));
@@ -448,29 +471,33 @@ impl LoopEncodings {
 
     /// Takes a result the workers delivered.
     pub(crate) fn record(&mut self, done: Done) {
-        let original = self.waiting.remove(&(done.version.clone(), done.coding));
-        self.cache.record(done, original.as_deref());
+        let held = {
+            let mut cache = self.cache.hold();
+            cache.record(done);
+            cache.bytes
+        };
         if let Some((m, i)) = &self.metrics {
-            m.of(*i).compression_held(self.cache.bytes as u64);
+            m.of(*i).compression_held(held as u64);
         }
     }
 }
 
-impl Encodings for LoopEncodings {
+impl<H: Hold<EncodedCache>> Encodings for OnTheFly<H> {
     fn get(&mut self, found: &Arc<Found>, coding: Coding) -> Option<Arc<Found>> {
-        let looked = self.cache.look(found, coding);
+        let (looked, held) = {
+            let mut cache = self.cache.hold();
+            (cache.look(found, coding), cache.bytes)
+        };
         if let Some((m, i)) = &self.metrics {
             m.of(*i).compression(looked.is_ok());
+            m.of(*i).compression_held(held as u64);
         }
         match looked {
             Ok(v) => Some(v),
             Err(true) => {
-                self.waiting
-                    .insert((Version::of(found), coding), found.clone());
                 if !self.compressor.request(found, coding, self.deliver.clone()) {
                     // The pool is full: forget the ask, try again later.
-                    self.waiting.remove(&(Version::of(found), coding));
-                    self.cache.unask(found, coding);
+                    self.cache.hold().unask(found, coding);
                 }
                 None
             }
@@ -479,7 +506,7 @@ impl Encodings for LoopEncodings {
     }
 
     fn has(&mut self, found: &Found, coding: Coding) -> bool {
-        self.cache.has(found, coding)
+        self.cache.hold().has(found, coding)
     }
 }
 
@@ -497,63 +524,6 @@ impl EncodedCache {
                 e.slots[coding.index()] = Slot::Unknown;
             }
         }
-    }
-}
-
-/// The threaded driver's encodings: one cache all threads share; workers
-/// record into it directly.
-#[derive(Clone)]
-pub(crate) struct SharedEncodings {
-    cache: Arc<Mutex<EncodedCache>>,
-    compressor: Arc<Compressor>,
-    metrics: Option<Arc<crate::metrics::Metrics>>,
-}
-
-impl SharedEncodings {
-    pub(crate) fn new(budget: usize, compressor: Arc<Compressor>) -> Self {
-        SharedEncodings {
-            cache: Arc::new(Mutex::new(EncodedCache::new(budget))),
-            compressor,
-            metrics: None,
-        }
-    }
-
-    /// Counts into the (threaded driver's one) metrics.
-    pub(crate) fn count_into(&mut self, metrics: Arc<crate::metrics::Metrics>) {
-        self.metrics = Some(metrics);
-    }
-}
-
-impl Encodings for SharedEncodings {
-    fn get(&mut self, found: &Arc<Found>, coding: Coding) -> Option<Arc<Found>> {
-        let (looked, held) = {
-            let mut cache = crate::unpoison(self.cache.lock());
-            let looked = cache.look(found, coding);
-            (looked, cache.bytes)
-        };
-        if let Some(m) = &self.metrics {
-            m.of(0).compression(looked.is_ok());
-            m.of(0).compression_held(held as u64);
-        }
-        let ask = match looked {
-            Ok(v) => return Some(v),
-            Err(ask) => ask,
-        };
-        if ask {
-            let cache = self.cache.clone();
-            let original = found.clone();
-            let deliver: Deliver = Arc::new(move |done: Done| {
-                crate::unpoison(cache.lock()).record(done, Some(&original));
-            });
-            if !self.compressor.request(found, coding, deliver) {
-                crate::unpoison(self.cache.lock()).unask(found, coding);
-            }
-        }
-        None
-    }
-
-    fn has(&mut self, found: &Found, coding: Coding) -> bool {
-        crate::unpoison(self.cache.lock()).has(found, coding)
     }
 }
 
@@ -635,6 +605,7 @@ mod tests {
     fn done(f: &Found, coding: Coding, len: usize) -> Done {
         Done {
             version: Version::of(f),
+            original: Arc::new(f.clone()),
             coding,
             bytes: Some(Arc::from(vec![b'z'; len])),
         }
@@ -649,7 +620,7 @@ mod tests {
         for f in &files {
             assert!(c.look(f, Coding::Br).unwrap_err(), "asked once");
             assert!(!c.look(f, Coding::Br).unwrap_err(), "not twice");
-            c.record(done(f, Coding::Br, 3_000), Some(f));
+            c.record(done(f, Coding::Br, 3_000));
             assert!(c.bytes() <= 10_000, "{}", c.bytes());
         }
         // Three fit; the most recent are kept.
@@ -659,7 +630,7 @@ mod tests {
         // A variant larger than the whole budget is never kept.
         let big = found("/big", 99, 500_000);
         let _ = c.look(&big, Coding::Gzip);
-        c.record(done(&big, Coding::Gzip, 20_000), Some(&big));
+        c.record(done(&big, Coding::Gzip, 20_000));
         assert!(c.look(&big, Coding::Gzip).is_err());
         assert!(c.bytes() <= 10_000);
     }
@@ -669,7 +640,7 @@ mod tests {
         let mut c = EncodedCache::new(1 << 20);
         let v1 = found("/a", 1, 5_000);
         let _ = c.look(&v1, Coding::Br);
-        c.record(done(&v1, Coding::Br, 1_000), Some(&v1));
+        c.record(done(&v1, Coding::Br, 1_000));
         let got = c.look(&v1, Coding::Br).unwrap();
         assert_eq!(got.len, 1_000);
         assert!(got.etag.as_bytes().ends_with(b"-br\""));
@@ -678,7 +649,7 @@ mod tests {
         assert!(c.look(&v2, Coding::Br).unwrap_err());
         assert_eq!(c.bytes(), 0);
         // A result for the old version arriving late is not taken.
-        c.record(done(&v1, Coding::Br, 1_000), Some(&v1));
+        c.record(done(&v1, Coding::Br, 1_000));
         assert!(c.look(&v2, Coding::Br).is_err());
         assert_eq!(c.bytes(), 0);
     }

@@ -56,12 +56,12 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
-use crate::auth::{Authenticator, Known, Verdict, Verdicts};
+use crate::auth::{Authenticator, Checks, Parked, Verdicts};
 use crate::config::Config;
 use crate::conn::{BufPool, Conn, Cx, Next, Why};
 use crate::counts::Counts;
 use crate::files::cache::FileCache;
-use crate::files::compress::LoopEncodings;
+use crate::files::compress::{EncodedCache, OnTheFly};
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
 use crate::respond::{Services, Site};
@@ -71,7 +71,6 @@ use crate::timer::later;
 use crate::timer::{TimerHandle, TimerWheel};
 use crate::tls::session::{self as tls, Session, TlsBufs, TlsIo};
 use crate::work::Mailbox;
-use std::collections::HashMap;
 
 /// Timer resolution. Timeouts are whole seconds; 50 ms keeps them accurate
 /// to a twentieth of a second at twenty wakeups a second at most.
@@ -219,9 +218,9 @@ pub(crate) struct EventLoop<'c> {
     tally: usize,
     /// Compressed variants: this loop's cache, filled by the workers
     /// through its mailbox and waker.
-    encodings: Option<LoopEncodings>,
+    encodings: Option<OnTheFly<EncodedCache>>,
     /// Credentials checks (`--htpasswd`), answered through the mailbox.
-    auth: Option<LoopAuth>,
+    auth: Option<Checks<Verdicts, Parked>>,
     /// What the workers hand back; its waker wakes this loop.
     mailbox: Option<Arc<Mailbox<Mail>>>,
     /// Record buffers lent to TLS sessions while they are busy.
@@ -243,44 +242,6 @@ enum Mail {
         session: Box<Session>,
         ok: bool,
     },
-}
-
-/// This loop's password checks: verdicts it remembers, and the
-/// connections parked on each check under way.
-struct LoopAuth {
-    verdicts: Verdicts,
-    pool: crate::work::Pool,
-    mailbox: Arc<Mailbox<Mail>>,
-    /// The connection being driven now (set before each drive).
-    token: Token,
-    waiting: HashMap<[u8; 32], Vec<Token>>,
-}
-
-impl Authenticator for LoopAuth {
-    fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict {
-        let key = match self.verdicts.known(authorization) {
-            Known::Verdict(v) => return v,
-            Known::Running(key) => key,
-            Known::Ask(key) => {
-                let mailbox = self.mailbox.clone();
-                let header = authorization.unwrap_or_default();
-                let started = self
-                    .verdicts
-                    .start(&self.pool, key, header, move |key, ok| {
-                        mailbox.post(Mail::Verified { key, ok });
-                    });
-                if !started {
-                    return Verdict::Busy;
-                }
-                key
-            }
-        };
-        let waiting = self.waiting.entry(key).or_default();
-        if !waiting.contains(&self.token) {
-            waiting.push(self.token);
-        }
-        Verdict::Pending
-    }
 }
 
 impl<'c> EventLoop<'c> {
@@ -311,7 +272,7 @@ impl<'c> EventLoop<'c> {
                 let mailbox = mailbox.clone();
                 let deliver: crate::files::compress::Deliver =
                     Arc::new(move |done| mailbox.post(Mail::Compressed(done)));
-                let mut e = LoopEncodings::new(config.compress_cache, compressor.clone(), deliver);
+                let mut e = OnTheFly::owned(config.compress_cache, compressor.clone(), deliver);
                 if let Some(p) = &shared.metrics {
                     e.count_into(p.metrics.clone(), tally);
                 }
@@ -320,13 +281,12 @@ impl<'c> EventLoop<'c> {
             _ => None,
         };
         let auth = match (&config.htpasswd, &shared.pool, &mailbox) {
-            (Some(file), Some(pool), Some(mailbox)) => Some(LoopAuth {
-                verdicts: Verdicts::new(file.clone()),
-                pool: pool.clone(),
-                mailbox: mailbox.clone(),
-                token: LISTENER,
-                waiting: HashMap::new(),
-            }),
+            (Some(file), Some(pool), Some(mailbox)) => {
+                let mailbox = mailbox.clone();
+                let done: crate::auth::Done =
+                    Arc::new(move |key, ok| mailbox.post(Mail::Verified { key, ok }));
+                Some(Checks::owned(file.clone(), pool.clone(), done))
+            }
             _ => None,
         };
         poll.registry()
@@ -717,7 +677,7 @@ impl<'c> EventLoop<'c> {
     /// checks learn whose turn it is.
     fn cx(&mut self, key: usize, t: Token) -> (Cx<'_>, &mut Slot, &mut TlsBufs) {
         if let Some(auth) = &mut self.auth {
-            auth.token = t;
+            auth.turn(t.0);
         }
         let slot = &mut self.slots[key];
         let cx = Cx {
@@ -767,9 +727,8 @@ impl<'c> EventLoop<'c> {
                     let Some(auth) = &mut self.auth else {
                         continue;
                     };
-                    auth.verdicts.record(key, ok);
-                    for t in auth.waiting.remove(&key).unwrap_or_default() {
-                        self.on_event(t);
+                    for t in auth.record(key, ok) {
+                        self.on_event(Token(t));
                     }
                 }
                 Mail::Handshake { token, session, ok } => {

@@ -218,12 +218,8 @@ pub fn run(config: &Config) -> Result<(), RunError> {
             let l = bind(addr, false)
                 .map_err(|e| RunError(format!("cannot listen on {addr} (--metrics): {e}")))?;
 
-            let metrics = crate::metrics::Metrics::new(
-                loops,
-                config.mode == Mode::Threaded,
-                config.tls.is_some(),
-                config.compress,
-            );
+            let metrics =
+                crate::metrics::Metrics::new(loops, config.tls.is_some(), config.compress);
             let page = crate::metrics::Page {
                 metrics,
                 access_log: log.as_ref().map(|l| l.writer().clone()),

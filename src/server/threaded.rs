@@ -35,14 +35,15 @@ use std::time::Instant;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use slab::Slab;
 
-use crate::auth::SharedVerdicts;
+use crate::auth::{Checks, Verdicts};
 use crate::config::Config;
 use crate::conn::{Conn, Cx, Direction, Next, Timeout, Transport, Why};
 use crate::counts::Counts;
 use crate::files::cache::SharedCache;
-use crate::files::compress::SharedEncodings;
+use crate::files::compress::{EncodedCache, OnTheFly};
+use crate::hold;
 use crate::http::date::Clock;
-use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink, SharedLog};
+use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
 use crate::respond::{Failure, Services, Site};
 use crate::server::Listeners;
 use crate::server::{ACCEPT_BACKOFF, MAX_SCRAPERS};
@@ -56,7 +57,7 @@ pub(crate) const THREAD_STACK: usize = 256 * 1024;
 /// What every thread shares.
 struct Shared {
     config: Config,
-    log: Option<SharedLog>,
+    log: Option<hold::Shared<AccessLog>>,
     /// One file cache for all threads, locked per lookup.
     cache: SharedCache,
     /// Set by the first signal.
@@ -72,9 +73,9 @@ struct Shared {
     counts: Arc<Counts>,
     /// Compressed variants, one cache for all threads (`--no-compress`:
     /// none).
-    encodings: Option<SharedEncodings>,
+    encodings: Option<OnTheFly<hold::Shared<EncodedCache>>>,
     /// Password checks (`--htpasswd`): one set of verdicts for all threads.
-    auth: Option<SharedVerdicts>,
+    auth: Option<Checks<hold::Shared<Verdicts>, ()>>,
     /// `--metrics`: the counters (one set), and what the listener serves.
     page: Option<crate::metrics::Page>,
 }
@@ -231,25 +232,25 @@ pub(crate) fn run(
     let metrics = blocking(metrics)?;
     let cache = SharedCache::default();
     if let Some(p) = &server.metrics {
-        cache.count_into(p.metrics.clone());
+        cache.lock().count_into(p.metrics.clone(), 0);
     }
     let shared = Arc::new(Shared {
         config: config.clone(),
-        log: log.map(SharedLog::new),
+        log: log.map(hold::Shared::new),
         cache,
         stopping: AtomicBool::new(false),
         conns: Mutex::new(Live::default()),
         changed: Condvar::new(),
         counts: server.counts,
         encodings: server.compressor.map(|c| {
-            let mut e = SharedEncodings::new(config.compress_cache, c);
+            let mut e = OnTheFly::shared(config.compress_cache, c);
             if let Some(p) = &server.metrics {
-                e.count_into(p.metrics.clone());
+                e.count_into(p.metrics.clone(), 0);
             }
             e
         }),
         auth: match (&config.htpasswd, server.pool) {
-            (Some(file), Some(pool)) => Some(SharedVerdicts::new(file.clone(), pool)),
+            (Some(file), Some(pool)) => Some(Checks::shared(file.clone(), pool)),
             _ => None,
         },
         page: server.metrics,
@@ -291,10 +292,11 @@ pub(crate) fn run(
                         }
                     } else {
                         if let Some(log) = &shared.log {
-                            let writer = log.with(|l| {
+                            let writer = {
+                                let mut l = log.lock();
                                 l.flush();
                                 l.writer().clone()
-                            });
+                            };
                             writer.finish(crate::server::EXIT_FLUSH);
                         }
                         std::process::exit(0);
@@ -308,7 +310,7 @@ pub(crate) fn run(
             .spawn(move || {
                 loop {
                     std::thread::sleep(FLUSH_INTERVAL / 2);
-                    log.with(|l| l.flush_due(Instant::now()));
+                    log.lock().flush_due(Instant::now());
                 }
             })?;
     }
@@ -342,7 +344,7 @@ pub(crate) fn run(
     }
     drop(conns);
     if let Some(log) = &shared.log {
-        log.with(AccessLog::flush);
+        log.lock().flush();
     }
     Ok(())
 }
@@ -490,10 +492,10 @@ fn run_conn<T: Transport>(
 /// A connection thread's own handles on what all threads share, and what
 /// kind of connection it drives.
 struct Handles {
-    log: Option<SharedLog>,
+    log: Option<hold::Shared<AccessLog>>,
     files: SharedCache,
-    encodings: Option<SharedEncodings>,
-    auth: Option<SharedVerdicts>,
+    encodings: Option<OnTheFly<hold::Shared<EncodedCache>>>,
+    auth: Option<Checks<hold::Shared<Verdicts>, ()>>,
     /// Which listener it came through.
     site: Site,
     /// The TLS version, over HTTPS.
