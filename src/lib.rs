@@ -19,12 +19,16 @@
 //!
 //! The HTTP logic is sans-I/O: [`http::request`] parses a head from bytes
 //! ([`http::chunked`] a chunked body), [`files::resolve`] maps a target to
-//! a file under the root, [`respond`] decides the reply and everything about
-//! the connection's fate (keep-alive, HEAD, the request body, `100
-//! Continue`), and [`http::response`] renders its head.
-//! None of them names mio or a socket; [`conn`] drives them over any
-//! `Read + Write`, which is what lets a thread-per-connection driver share
-//! every line of it.
+//! a file under the root, and `respond` makes every HTTP decision: from a
+//! request value to a protocol-neutral reply (status, typed fields, body
+//! source), matched once on the listener's role (`respond::Site`), with
+//! authentication, CORS, the fallback, variants, conditionals and ranges;
+//! plus HTTP/1's own connection policy (`respond::fate`) and the one map
+//! from what a connection meets on its own to a reply (`respond::failed`).
+//! The HTTP/1 writer in [`conn`] renders the reply. None of them names mio
+//! or a socket; [`conn`] drives them over any `transport` (a
+//! non-blocking socket, a blocking one, TLS), which is what lets a
+//! thread-per-connection driver share every line of it.
 //!
 //! Per request in steady state the loop makes two system calls: a read and
 //! a write. Lookups and small files come from a per-loop cache revalidated
@@ -33,29 +37,35 @@
 //! connection costs a few words.
 //!
 //! Slow work never runs on a loop: text files are compressed once per
-//! version by a small pool of threads ([`work`]), which hand each result
-//! back to the loop that asked through its mailbox and `mio::Waker`; until
-//! then requests are answered identity ([`files::compress`]).
+//! version and passwords are checked by a small pool of threads (`work`),
+//! TLS handshakes by a pool of their own; each result comes back to the
+//! loop that asked through its mailbox and `mio::Waker`. Until a variant
+//! is made, requests are answered identity ([`files::compress`]); until a
+//! verdict is in, the connection is parked. What a driver keeps for these
+//! services (caches, verdicts, the log) has one shape for both drivers
+//! (`hold`): a loop's own, or shared behind a lock by the threaded
+//! driver's threads.
 //!
-//! Module map:
-//! - [`auth`]: Basic authentication (`--htpasswd`), checked on the worker
-//!   pool
-//! - [`config`]: flags -> validated [`config::Config`]
+//! Module map, from the bottom up (no module uses one above it):
+//! - [`sys`]: sendfile, corked writes, a socket's unsent bytes, the
+//!   open-file limit, random bytes, socket activation: the only `unsafe`
+//! - [`base64`], `close` (why a connection ends), [`timer`] (the wheel,
+//!   deadline arithmetic), `hold`, `work` (the worker pool and mailboxes)
 //! - [`http`]: request parsing, response heads, the `Date` clock, content
-//!   negotiation
-//! - [`files`]: path resolution (hidden names, precompressed variants),
-//!   directory listings, file bodies, the file cache, compression
-//! - [`work`]: the worker pool and the mailboxes results come back through
-//! - [`respond`]: request -> reply (methods, authentication, CORS,
-//!   redirects, listings, the fallback, variants, conditionals, ranges,
-//!   cache rules) and the connection's fate
-//! - [`conn`]: the per-connection state machine
-//! - [`timer`]: the timer wheel
-//! - [`log`]: the access log
-//! - [`counts`]: requests per path, printed on SIGUSR1
-//! - [`server`]: the I/O drivers and the socket transports
-//! - [`sys`]: sendfile, corked writes, a socket's unsent bytes, the open-file
-//!   limit: the only `unsafe` code
+//!   negotiation; [`log`]: the access log and stderr; `metrics`:
+//!   Prometheus counters; `counts`: requests per path (SIGUSR1)
+//! - `transport`: the byte streams a connection runs over
+//! - [`files`]: path resolution, listings, file bodies, the file cache,
+//!   compression; `auth`: Basic authentication (`--htpasswd`)
+//! - [`tls`]: the certificate and rustls settings, and per-connection
+//!   sessions ([`tls::session`])
+//! - `rules`: what configuration adds (header sets, CORS settings, error
+//!   pages), compiled at start
+//! - [`config`]: flags, variables and the config file -> [`config::Config`]
+//! - `respond`: request -> reply
+//! - [`conn`]: the per-connection state machine and the HTTP/1 writer
+//! - [`server`]: the drivers (event loops, threaded), listeners, and the
+//!   TLS link between socket and connection
 
 #![deny(unsafe_code)]
 

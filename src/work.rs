@@ -1,5 +1,6 @@
 //! The worker pool: work that can take more than microseconds (compressing
-//! a file version, later checking a password) never runs on an event loop.
+//! a file version, checking a password) never runs on an event loop. TLS
+//! handshakes have a pool of their own, of the same kind.
 //!
 //! A driver hands the pool a job (a closure); one of a few threads runs it,
 //! and the job delivers its own result back to whoever asked: for an event

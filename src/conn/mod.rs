@@ -354,13 +354,24 @@ impl Conn {
     /// documentation.
     pub fn drive<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Next {
         let mut budget = Budget::per_turn();
-        let next = self.run(io, cx, &mut budget);
+        // The busy part, acquired once and lent down for the whole turn.
+        self.busy(cx);
+        let Some(mut busy) = self.busy.take() else {
+            unreachable!("acquired just above");
+        };
+        let next = self.run(io, cx, &mut budget, &mut busy);
+        self.busy = Some(busy);
         self.settle(next, cx);
         next
     }
 
-    fn run<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>, budget: &mut Budget) -> Next {
-        self.busy(cx);
+    fn run<T: Transport>(
+        &mut self,
+        io: &mut T,
+        cx: &mut Cx<'_>,
+        budget: &mut Budget,
+        busy: &mut Busy,
+    ) -> Next {
         loop {
             if let Writing::Shut { .. } = self.writing {
                 return self.linger(io, cx);
@@ -368,8 +379,8 @@ impl Conn {
             // 1. Answer what is already buffered, while there is room.
             let mut need_input = false;
             let mut parked = false;
-            while budget.requests > 0 && self.accepts_more() {
-                match self.next_request(cx) {
+            while budget.requests > 0 && self.accepts_more(busy) {
+                match self.next_request(cx, busy) {
                     Step::Answered => budget.requests -= 1,
                     Step::Progress => {}
                     Step::NeedInput => {
@@ -383,7 +394,7 @@ impl Conn {
                 }
             }
             // 2. Send it.
-            if let Some(next) = self.send(io, cx, budget) {
+            if let Some(next) = self.send(io, cx, budget, busy) {
                 return next;
             }
             if let Writing::Shut { .. } = self.writing {
@@ -398,7 +409,6 @@ impl Conn {
                 }
                 continue;
             }
-            let busy = self.busy.as_deref_mut().expect("busy while running");
             if busy.input.eof {
                 return Next::Close(Why::PeerClosed);
             }
@@ -420,7 +430,6 @@ impl Conn {
                     };
                 }
             }
-            let busy = self.busy.as_deref_mut().expect("busy while running");
             let read = busy.input.read_from(io, cx.pool.as_deref_mut());
             if T::BLOCKING {
                 // The read may have waited: what follows needs the time now.
@@ -437,12 +446,12 @@ impl Conn {
     }
 
     /// Whether another request may be answered behind what is queued.
-    fn accepts_more(&self) -> bool {
+    fn accepts_more(&self, busy: &Busy) -> bool {
         let last = matches!(
             self.writing,
             Writing::Sending { last: Some(_), .. } | Writing::Shut { .. }
         );
-        !last && self.busy.as_ref().is_some_and(|b| b.output.accepts_more())
+        !last && busy.output.accepts_more()
     }
 
     /// Flushes the output. `None`: everything is sent (and, after the last
@@ -452,11 +461,11 @@ impl Conn {
         io: &mut T,
         cx: &mut Cx<'_>,
         budget: &mut Budget,
+        busy: &mut Busy,
     ) -> Option<Next> {
         let Writing::Sending { stall, last } = &mut self.writing else {
             return None;
         };
-        let busy = self.busy.as_deref_mut().expect("busy while sending");
         let peer = self.peer.ip();
         match busy
             .output
@@ -542,19 +551,17 @@ impl Conn {
 
     /// Moves the reading half along with what is buffered: begins a head,
     /// parses and answers it, or reads and drops a request body.
-    fn next_request(&mut self, cx: &mut Cx<'_>) -> Step {
+    fn next_request(&mut self, cx: &mut Cx<'_>, busy: &mut Busy) -> Step {
         let now = cx.clock.now();
         let Conn {
             peer,
             answered,
             reading,
             writing,
-            busy,
             sendfile,
+            ..
         } = self;
-        let Some(Busy { input, output }) = busy.as_deref_mut() else {
-            return Step::NeedInput;
-        };
+        let Busy { input, output } = busy;
         let out = Out {
             output,
             writing,
@@ -579,134 +586,8 @@ impl Conn {
                 };
                 Step::Progress
             }
-            Reading::Head { since, scanned } => {
-                let since = *since;
-                let data = input.data();
-                if !head_worth_parsing(data, *scanned as usize) {
-                    *scanned = data.len() as u32;
-                    return Step::NeedInput;
-                }
-                let req = match request::parse(data) {
-                    Ok(None) => {
-                        // The buffer holds one byte more than the longest
-                        // valid head, and parse names every head over a
-                        // limit (a property test checks this).
-                        debug_assert!(!input.is_full(), "parse left a full buffer partial");
-                        *scanned = data.len() as u32;
-                        return Step::NeedInput;
-                    }
-                    Ok(Some(req)) => req,
-                    Err(e) => {
-                        // The head is refused: nothing after it can be read.
-                        let line = first_line(input.data()).map(<[u8]>::to_vec);
-                        input.clear();
-                        *reading = Reading::Idle;
-                        let failure = Failure::Head(e);
-                        let (reply, fate) = failed(failure, cx.config);
-                        let said = Said {
-                            line: line.as_deref(),
-                            started: Some(since),
-                            ..Said::default()
-                        };
-                        let ending = Why::Protocol(failure.status().code());
-                        out.queue(reply, fate, Some(said), ending, cx);
-                        return Step::Answered;
-                    }
-                };
-                let context = Context {
-                    config: cx.config,
-                    clock: cx.clock,
-                    site: cx.site,
-                };
-                let reply = match respond(&req, context, &mut cx.services) {
-                    Ok(reply) => reply,
-                    Err(NeedsVerdict) => {
-                        *reading = Reading::Parked { since };
-                        return Step::Parked;
-                    }
-                };
-                let fate = fate(&req, &reply, cx.config, cx.is_stopping());
-                let said = reply.observed.then_some(Said {
-                    method: Some(req.method),
-                    line: Some(req.line),
-                    referer: req.referer,
-                    user_agent: req.user_agent,
-                    started: Some(since),
-                });
-                let head_len = req.head_len;
-                let framing = match fate.discard {
-                    Framing::None => {
-                        out.queue(reply, fate, said, Why::Done, cx);
-                        input.consume(head_len);
-                        *reading = next_head(input, now);
-                        return Step::Answered;
-                    }
-                    Framing::Length(n) => BodyFraming::Length(n.min(MAX_DISCARD)),
-                    Framing::Chunked => BodyFraming::Chunked(chunked::Decoder::new(MAX_DISCARD)),
-                };
-                let said = said.map(|s| s.to_owned());
-                if fate.send_continue {
-                    out.output.push_interim(CONTINUE, cx);
-                    if let Writing::Idle { .. } = out.writing {
-                        *out.writing = Writing::Sending {
-                            stall: Stall::new(now),
-                            last: None,
-                        };
-                    }
-                }
-                input.consume(head_len);
-                *reading = Reading::Body(Box::new(BodyRead {
-                    since,
-                    framing,
-                    reply,
-                    fate,
-                    said,
-                }));
-                Step::Progress
-            }
-            Reading::Body(body) => {
-                let data = input.data();
-                let (used, outcome) = match &mut body.framing {
-                    BodyFraming::Length(left) => {
-                        let n = (*left).min(data.len() as u64);
-                        *left -= n;
-                        (n as usize, Ok(*left == 0))
-                    }
-                    BodyFraming::Chunked(d) => match d.feed(data) {
-                        Ok(n) => (n, Ok(d.is_done())),
-                        Err(e) => (0, Err(e)),
-                    },
-                };
-                input.consume(used);
-                if outcome == Ok(false) {
-                    return Step::NeedInput;
-                }
-                let Reading::Body(body) = std::mem::replace(reading, Reading::Idle) else {
-                    unreachable!("matched above");
-                };
-                let BodyRead {
-                    reply, fate, said, ..
-                } = *body;
-                let (reply, fate, ending) = match outcome {
-                    Ok(_) => {
-                        *reading = next_head(input, now);
-                        (reply, fate, Why::Done)
-                    }
-                    // Answer as decided, but the next request cannot be
-                    // found: the connection ends after the reply.
-                    Err(ChunkError::TooLarge) => {
-                        input.clear();
-                        (reply, fate.closing(), Why::Done)
-                    }
-                    Err(ChunkError::Malformed(_)) => {
-                        input.clear();
-                        let (reply, fate) = failed(Failure::BadBody, cx.config);
-                        (reply, fate, Why::Protocol(400))
-                    }
-                };
-                out.queue(reply, fate, said.as_ref().map(OwnedSaid::said), ending, cx);
-                Step::Answered
-            }
+            Reading::Head { .. } => read_head(reading, input, out, cx, now),
+            Reading::Body(_) => read_body(reading, input, out, cx, now),
         }
     }
 
@@ -789,6 +670,158 @@ impl Conn {
             b.output.abort(cx, peer);
         }
     }
+}
+
+/// A head is arriving: parse it when it may be whole, and answer it (or
+/// refuse it), or begin reading its body.
+fn read_head(
+    reading: &mut Reading,
+    input: &mut Input,
+    out: Out<'_>,
+    cx: &mut Cx<'_>,
+    now: Instant,
+) -> Step {
+    let Reading::Head { since, scanned } = reading else {
+        unreachable!("called in Head");
+    };
+    let since = *since;
+    let data = input.data();
+    if !head_worth_parsing(data, *scanned as usize) {
+        *scanned = data.len() as u32;
+        return Step::NeedInput;
+    }
+    let req = match request::parse(data) {
+        Ok(None) => {
+            // The buffer holds one byte more than the longest
+            // valid head, and parse names every head over a
+            // limit (a property test checks this).
+            debug_assert!(!input.is_full(), "parse left a full buffer partial");
+            *scanned = data.len() as u32;
+            return Step::NeedInput;
+        }
+        Ok(Some(req)) => req,
+        Err(e) => {
+            // The head is refused: nothing after it can be read.
+            let line = first_line(input.data()).map(<[u8]>::to_vec);
+            input.clear();
+            *reading = Reading::Idle;
+            let failure = Failure::Head(e);
+            let (reply, fate) = failed(failure, cx.config);
+            let said = Said {
+                line: line.as_deref(),
+                started: Some(since),
+                ..Said::default()
+            };
+            let ending = Why::Protocol(failure.status().code());
+            out.queue(reply, fate, Some(said), ending, cx);
+            return Step::Answered;
+        }
+    };
+    let context = Context {
+        config: cx.config,
+        clock: cx.clock,
+        site: cx.site,
+    };
+    let reply = match respond(&req, context, &mut cx.services) {
+        Ok(reply) => reply,
+        Err(NeedsVerdict) => {
+            *reading = Reading::Parked { since };
+            return Step::Parked;
+        }
+    };
+    let fate = fate(&req, &reply, cx.config, cx.is_stopping());
+    let said = reply.observed.then_some(Said {
+        method: Some(req.method),
+        line: Some(req.line),
+        referer: req.referer,
+        user_agent: req.user_agent,
+        started: Some(since),
+    });
+    let head_len = req.head_len;
+    let framing = match fate.discard {
+        Framing::None => {
+            out.queue(reply, fate, said, Why::Done, cx);
+            input.consume(head_len);
+            *reading = next_head(input, now);
+            return Step::Answered;
+        }
+        Framing::Length(n) => BodyFraming::Length(n.min(MAX_DISCARD)),
+        Framing::Chunked => BodyFraming::Chunked(chunked::Decoder::new(MAX_DISCARD)),
+    };
+    let said = said.map(|s| s.to_owned());
+    if fate.send_continue {
+        out.output.push_interim(CONTINUE, cx);
+        if let Writing::Idle { .. } = out.writing {
+            *out.writing = Writing::Sending {
+                stall: Stall::new(now),
+                last: None,
+            };
+        }
+    }
+    input.consume(head_len);
+    *reading = Reading::Body(Box::new(BodyRead {
+        since,
+        framing,
+        reply,
+        fate,
+        said,
+    }));
+    Step::Progress
+}
+
+/// A request body is being read and dropped: once it is all here, its
+/// reply is queued.
+fn read_body(
+    reading: &mut Reading,
+    input: &mut Input,
+    out: Out<'_>,
+    cx: &mut Cx<'_>,
+    now: Instant,
+) -> Step {
+    let Reading::Body(body) = reading else {
+        unreachable!("called in Body");
+    };
+    let data = input.data();
+    let (used, outcome) = match &mut body.framing {
+        BodyFraming::Length(left) => {
+            let n = (*left).min(data.len() as u64);
+            *left -= n;
+            (n as usize, Ok(*left == 0))
+        }
+        BodyFraming::Chunked(d) => match d.feed(data) {
+            Ok(n) => (n, Ok(d.is_done())),
+            Err(e) => (0, Err(e)),
+        },
+    };
+    input.consume(used);
+    if outcome == Ok(false) {
+        return Step::NeedInput;
+    }
+    let Reading::Body(body) = std::mem::replace(reading, Reading::Idle) else {
+        unreachable!("matched above");
+    };
+    let BodyRead {
+        reply, fate, said, ..
+    } = *body;
+    let (reply, fate, ending) = match outcome {
+        Ok(_) => {
+            *reading = next_head(input, now);
+            (reply, fate, Why::Done)
+        }
+        // Answer as decided, but the next request cannot be
+        // found: the connection ends after the reply.
+        Err(ChunkError::TooLarge) => {
+            input.clear();
+            (reply, fate.closing(), Why::Done)
+        }
+        Err(ChunkError::Malformed(_)) => {
+            input.clear();
+            let (reply, fate) = failed(Failure::BadBody, cx.config);
+            (reply, fate, Why::Protocol(400))
+        }
+    };
+    out.queue(reply, fate, said.as_ref().map(OwnedSaid::said), ending, cx);
+    Step::Answered
 }
 
 /// The writing side of a connection, borrowed to queue one reply (apart

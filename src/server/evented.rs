@@ -1,5 +1,8 @@
-//! The event-loop driver: one `mio::Poll` on one thread owns the listener,
-//! a `Slab` of connections and a timer wheel.
+//! The event-loop driver: one `mio::Poll` on one thread owns the
+//! listeners (the server's port, and `--redirect-http`'s and `--metrics`'s
+//! when set), a `Slab` of connections, a timer wheel, and a mailbox whose
+//! waker brings back what the worker pools finish (compressed variants,
+//! password verdicts, TLS handshake steps).
 //!
 //! # The loop
 //! Each turn reads the clock once ([`Clock::update`]), handles the ready
@@ -20,13 +23,15 @@
 //!   timer for a connection that has closed, or whose slot now holds a
 //!   newer one, is ignored. Each connection has at most one timer, and it
 //!   is cancelled when the connection closes.
-//! - The listener too is drained until `WouldBlock`, at most
-//!   [`ACCEPTS_PER_TURN`] at a time.
+//! - The listeners too are drained until `WouldBlock`, at most
+//!   [`ACCEPTS_PER_TURN`] at a time (the metrics listener: up to
+//!   `MAX_SCRAPERS` connections).
 //!
 //! # Accepting, and when not to
 //! At `max_connections` open connections, or when accept fails (out of
-//! descriptors, `EMFILE`/`ENFILE`, or anything else), the listener is
-//! deregistered: the kernel keeps queueing new connections in the backlog,
+//! descriptors, `EMFILE`/`ENFILE`, or anything else), the server's and
+//! the redirect listener are deregistered (the metrics listener stays, so
+//! scrapes answer at the cap): the kernel keeps queueing new connections in the backlog,
 //! and the loop does not spin on them. It is registered again when a
 //! connection closes (and, after a failure, after [`ACCEPT_BACKOFF`] at
 //! the latest). Open connections are served all the while.
@@ -38,13 +43,15 @@
 //! deadline that moved earlier re-inserts.
 //!
 //! # Stopping
-//! The first SIGTERM or SIGINT closes the listener (new connections are
-//! refused), closes idle connections, and lets the rest finish what they
+//! The first SIGTERM or SIGINT closes every listener (new connections
+//! are refused), closes idle connections, and lets the rest finish what they
 //! are doing: every response from then on carries `Connection: close`, and
 //! each connection is closed as soon as it has nothing left to send. The
 //! loop returns when none remain, or when `--shutdown-timeout` runs out
 //! (closing what is left). A second signal returns at once. Signals arrive
 //! through signal-hook's self-pipe; no work is done in a signal handler.
+//! Loop 0 also answers SIGUSR1 (the request counts) and, with HTTPS,
+//! SIGHUP (reload the certificate).
 
 use std::io;
 use std::sync::Arc;
@@ -82,7 +89,8 @@ const EVENTS_CAPACITY: usize = 1024;
 
 const LISTENER: Token = Token(usize::MAX);
 const SIGNALS: Token = Token(usize::MAX - 1);
-/// The compression workers' results are in the mailbox.
+/// The workers' results (compressed variants, verdicts, handshake
+/// steps) are in the mailbox.
 const WAKER: Token = Token(usize::MAX - 2);
 /// The `--redirect-http` listener.
 const REDIRECT: Token = Token(usize::MAX - 3);
@@ -202,7 +210,8 @@ pub(crate) struct EventLoop<'c> {
     log: Option<AccessLog>,
     /// Connections that yielded: driven again next turn, each once.
     ready: Vec<Token>,
-    /// SIGTERM and SIGINT, delivered as readiness through a self-pipe.
+    /// SIGTERM and SIGINT (and on loop 0 SIGUSR1, and SIGHUP with HTTPS),
+    /// delivered as readiness through a self-pipe.
     signals: Signals,
     /// Set by the first signal: when to give up on connections still open.
     draining_until: Option<Instant>,
