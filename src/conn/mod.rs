@@ -239,7 +239,11 @@ struct Busy {
 /// while there is something to do.
 #[derive(Debug)]
 pub struct Conn {
-    peer: SocketAddr,
+    /// The client's address and port, kept apart: an `IpAddr` and a `u16`
+    /// take less room than a `SocketAddr` (every idle connection holds
+    /// one).
+    peer: IpAddr,
+    port: u16,
     /// A response was queued on this connection (a 408 is sent only when
     /// none was).
     answered: bool,
@@ -268,7 +272,8 @@ impl Conn {
     /// bodies go out with [`Transport::send_file`].
     pub fn new(peer: SocketAddr, now: Instant, sendfile: bool) -> Conn {
         Conn {
-            peer,
+            peer: peer.ip(),
+            port: peer.port(),
             answered: false,
             reading: Reading::Idle,
             writing: Writing::Idle { since: now },
@@ -278,7 +283,7 @@ impl Conn {
     }
 
     pub(crate) fn peer(&self) -> SocketAddr {
-        self.peer
+        SocketAddr::new(self.peer, self.port)
     }
 
     /// Whether the connection is between requests with nothing to send.
@@ -466,7 +471,7 @@ impl Conn {
         let Writing::Sending { stall, last } = &mut self.writing else {
             return None;
         };
-        let peer = self.peer.ip();
+        let peer = self.peer;
         match busy
             .output
             .flush(io, cx, peer, budget, stall, self.sendfile)
@@ -543,7 +548,7 @@ impl Conn {
             output: &mut busy.output,
             writing,
             answered,
-            peer: peer.ip(),
+            peer: *peer,
             sendfile: *sendfile,
         };
         out.queue(reply, fate, Some(said), ending, cx);
@@ -566,7 +571,7 @@ impl Conn {
             output,
             writing,
             answered,
-            peer: peer.ip(),
+            peer: *peer,
             sendfile: *sendfile,
         };
         match reading {
@@ -665,7 +670,7 @@ impl Conn {
 
     /// The connection is being dropped: log a transfer cut short.
     pub fn on_close(&mut self, cx: &mut Cx<'_>) {
-        let peer = self.peer.ip();
+        let peer = self.peer;
         if let Some(b) = &mut self.busy {
             b.output.abort(cx, peer);
         }

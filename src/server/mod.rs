@@ -531,6 +531,35 @@ fn announce(
     let _ = out.flush();
 }
 
+/// The signals a driver answers: every event loop stops on SIGTERM and
+/// SIGINT; the first loop (or the threaded driver) also answers SIGUSR1
+/// and, with HTTPS, SIGHUP, for the whole server.
+pub(crate) fn signals(first: bool, tls: bool) -> &'static [i32] {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
+    match (first, tls) {
+        (true, true) => &[SIGTERM, SIGINT, SIGUSR1, SIGHUP],
+        (true, false) => &[SIGTERM, SIGINT, SIGUSR1],
+        (false, _) => &[SIGTERM, SIGINT],
+    }
+}
+
+/// Does what `signal` asks: SIGUSR1 prints the request counts, SIGHUP
+/// reloads the certificate; `true` for SIGTERM or SIGINT, which the
+/// driver answers by stopping (gracefully the first time).
+pub(crate) fn on_signal(signal: i32, counts: &Counts, config: &Config) -> bool {
+    match signal {
+        signal_hook::consts::SIGUSR1 => {
+            counts.print();
+            false
+        }
+        signal_hook::consts::SIGHUP => {
+            reload_tls(config);
+            false
+        }
+        _ => true,
+    }
+}
+
 /// SIGHUP with HTTPS: loads the certificate and key files again, on a
 /// thread of its own (reading and checking a key is not work for the event
 /// loop), and says in one line what came of it. A file that does not load

@@ -32,7 +32,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use slab::Slab;
 
 use crate::auth::{Checks, Verdicts};
@@ -256,10 +255,8 @@ pub(crate) fn run(
         page: server.metrics,
     });
 
-    let mut signals = match &config.tls {
-        Some(_) => signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGHUP])?,
-        None => signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGUSR1])?,
-    };
+    let mut signals =
+        signal_hook::iterator::Signals::new(super::signals(true, config.tls.is_some()))?;
     {
         let shared = shared.clone();
         let listener = listener.clone();
@@ -270,12 +267,7 @@ pub(crate) fn run(
             .spawn(move || {
                 let mut seen = 0;
                 for signal in signals.forever() {
-                    if signal == SIGUSR1 {
-                        shared.counts.print();
-                        continue;
-                    }
-                    if signal == SIGHUP {
-                        crate::server::reload_tls(&shared.config);
+                    if !super::on_signal(signal, &shared.counts, &shared.config) {
                         continue;
                     }
                     seen += 1;

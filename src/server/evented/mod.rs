@@ -33,7 +33,7 @@
 //! the redirect listener are deregistered (the metrics listener stays, so
 //! scrapes answer at the cap): the kernel keeps queueing new connections in the backlog,
 //! and the loop does not spin on them. It is registered again when a
-//! connection closes (and, after a failure, after [`ACCEPT_BACKOFF`] at
+//! connection closes (and, after a failure, after [`ACCEPT_BACKOFF`](crate::server::ACCEPT_BACKOFF) at
 //! the latest). Open connections are served all the while.
 //!
 //! # Timers
@@ -59,7 +59,6 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 
@@ -72,9 +71,11 @@ use crate::files::compress::{EncodedCache, OnTheFly};
 use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
 use crate::respond::{Services, Site};
+use crate::server::Listeners;
 use crate::server::link::{self, Driven};
-use crate::server::{ACCEPT_BACKOFF, Listeners, MAX_SCRAPERS};
 use crate::timer::later;
+
+mod accept;
 use crate::timer::{TimerHandle, TimerWheel};
 use crate::tls::session::{self as tls, Session, TlsBufs, TlsIo};
 use crate::work::Mailbox;
@@ -117,7 +118,8 @@ pub(crate) fn untoken(t: Token) -> (usize, usize) {
 struct Slot {
     conn: Conn,
     sock: TcpStream,
-    generation: usize,
+    /// At most `MAX_GENERATION` (2^31): a `u32` keeps the slot small.
+    generation: u32,
     /// The armed timer and its tick.
     timer: Option<(TimerHandle, u64)>,
     /// In the `ready` list.
@@ -185,7 +187,6 @@ pub(crate) struct EventLoop<'c> {
     /// `--metrics` (loop 0 only).
     metrics_listener: Option<TcpListener>,
     /// Counters (`--metrics`), and what the metrics listener serves.
-    metrics: Option<Arc<crate::metrics::Metrics>>,
     page: Option<crate::metrics::Page>,
     /// The HTTPS port redirects point to.
     https_port: u16,
@@ -199,7 +200,7 @@ pub(crate) struct EventLoop<'c> {
     /// Open connections from the metrics listener.
     scrapers: usize,
     /// Scrapes may wait in the metrics backlog (it was left at
-    /// [`MAX_SCRAPERS`], or out of descriptors): accept when one closes.
+    /// [`MAX_SCRAPERS`](crate::server::MAX_SCRAPERS), or out of descriptors): accept when one closes.
     scrape_pending: bool,
     slots: Slab<Slot>,
     /// Generation of the next connection.
@@ -313,11 +314,7 @@ impl<'c> EventLoop<'c> {
         let https_port = listener.local_addr()?.port();
         // One loop answers SIGUSR1 and, with HTTPS, SIGHUP (for all of
         // them); every loop stops on SIGTERM and SIGINT.
-        let mut signals = match (tally, &config.tls) {
-            (0, Some(_)) => Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGHUP])?,
-            (0, None) => Signals::new([SIGTERM, SIGINT, SIGUSR1])?,
-            _ => Signals::new([SIGTERM, SIGINT])?,
-        };
+        let mut signals = Signals::new(super::signals(tally == 0, config.tls.is_some()))?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)?;
         let clock = Clock::new();
@@ -327,7 +324,6 @@ impl<'c> EventLoop<'c> {
             listener: Some(listener),
             redirect_listener,
             metrics_listener,
-            metrics: shared.metrics.as_ref().map(|p| p.metrics.clone()),
             page: shared.metrics.clone(),
             https_port,
             accepting: Accepting::Open,
@@ -388,10 +384,8 @@ impl<'c> EventLoop<'c> {
                     METRICS => self.accept_scrapes(),
                     SIGNALS => {
                         for signal in self.signals.pending() {
-                            match signal {
-                                SIGUSR1 => self.counts.print(),
-                                SIGHUP => super::reload_tls(self.config),
-                                _ => signalled += 1,
+                            if super::on_signal(signal, &self.counts, self.config) {
+                                signalled += 1;
                             }
                         }
                     }
@@ -464,6 +458,11 @@ impl<'c> EventLoop<'c> {
         wake.map(|w| w.saturating_duration_since(Instant::now()))
     }
 
+    /// This loop's counters (`--metrics`).
+    fn counters(&self) -> Option<&crate::metrics::LoopMetrics> {
+        self.page.as_ref().map(|p| p.metrics.of(self.tally))
+    }
+
     fn tick_floor(&self, t: Instant) -> u64 {
         (t.saturating_duration_since(self.epoch).as_nanos() / TICK.as_nanos()) as u64
     }
@@ -479,173 +478,8 @@ impl<'c> EventLoop<'c> {
         let (key, generation) = untoken(t);
         self.slots
             .get(key)
-            .filter(|s| s.generation == generation)
+            .filter(|s| s.generation as usize == generation)
             .map(|_| key)
-    }
-
-    /// Accepts from the listener and the redirect listener, at most
-    /// [`ACCEPTS_PER_TURN`] in all, while fewer than `max_connections` of
-    /// theirs are open. (The metrics listener is apart: [`Self::accept_scrapes`].)
-    fn accept(&mut self) {
-        if self.accepting != Accepting::Open {
-            return;
-        }
-        let mut budget = ACCEPTS_PER_TURN;
-        let mut more = false;
-        let https_port = self.https_port;
-        for site in [Site::Public, Site::Redirect { https_port }] {
-            loop {
-                if self.slots.len() - self.scrapers >= self.max_connections {
-                    self.pause_accepting(None);
-                    return;
-                }
-                let listener = match site {
-                    Site::Redirect { .. } => &self.redirect_listener,
-                    _ => &self.listener,
-                };
-                let Some(listener) = listener else {
-                    break;
-                };
-                if budget == 0 {
-                    more = true;
-                    break;
-                }
-                budget -= 1;
-                match listener.accept() {
-                    Ok((sock, peer)) => self.admit(sock, peer, site),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if super::accept_error_is_transient(&e) => {}
-                    Err(_) => {
-                        // Out of descriptors or worse: stop accepting for a
-                        // while instead of spinning on it.
-                        self.pause_accepting(Some(later(self.clock.now(), ACCEPT_BACKOFF)));
-                        return;
-                    }
-                }
-            }
-        }
-        self.accept_pending = more;
-    }
-
-    /// Accepts from the metrics listener, up to [`MAX_SCRAPERS`] open at
-    /// once. Scrapes do not count against `--max-connections`, and the
-    /// listener stays registered while the others are paused at the cap:
-    /// metrics answer exactly when the server is saturated.
-    fn accept_scrapes(&mut self) {
-        self.scrape_pending = false;
-        while let Some(listener) = &self.metrics_listener {
-            if self.scrapers >= MAX_SCRAPERS {
-                // More may wait in the backlog: look again when one closes.
-                self.scrape_pending = true;
-                return;
-            }
-            match listener.accept() {
-                Ok((sock, peer)) => self.admit(sock, peer, Site::Metrics),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if super::accept_error_is_transient(&e) => {}
-                Err(_) => {
-                    // Out of descriptors: again when a connection closes.
-                    self.scrape_pending = true;
-                    return;
-                }
-            }
-        }
-    }
-
-    fn admit(&mut self, mut sock: TcpStream, peer: std::net::SocketAddr, site: Site) {
-        let _ = sock.set_nodelay(true);
-        let entry = self.slots.vacant_entry();
-        // --max-connections is at most a million: a key always fits.
-        let key = entry.key();
-        let generation = self.generation;
-        self.generation = if generation >= MAX_GENERATION {
-            1
-        } else {
-            generation + 1
-        };
-        let t = token(key, generation);
-        if let Err(e) =
-            self.poll
-                .registry()
-                .register(&mut sock, t, Interest::READABLE | Interest::WRITABLE)
-        {
-            crate::say!("skiff: register {peer}: {e}");
-            return;
-        }
-        let now = self.clock.now();
-        let link = match link::session_for(self.config, site, now) {
-            Ok(Some(session)) => Link::Tls(session),
-            Ok(None) => Link::Plain,
-            Err(e) => {
-                crate::say!("skiff: TLS session for {peer}: {e}");
-                let _ = self.poll.registry().deregister(&mut sock);
-                return;
-            }
-        };
-        if site == Site::Metrics {
-            self.scrapers += 1;
-        }
-        let sendfile = super::sendfile(self.config, matches!(link, Link::Tls(_)));
-        entry.insert(Slot {
-            conn: Conn::new(peer, now, sendfile),
-            sock,
-            generation,
-            timer: None,
-            queued: false,
-            site,
-            link,
-        });
-        super::admitted(
-            self.config,
-            self.metrics.as_deref().map(|m| m.of(self.tally)),
-            peer,
-        );
-        self.arm_timer(key, t);
-    }
-
-    fn pause_accepting(&mut self, retry: Option<Instant>) {
-        if self.accepting == Accepting::Open {
-            for listener in [&mut self.listener, &mut self.redirect_listener]
-                .into_iter()
-                .flatten()
-            {
-                let _ = self.poll.registry().deregister(listener);
-            }
-        }
-        if self.accepting != Accepting::Closed {
-            self.accepting = Accepting::Paused { retry };
-        }
-        self.accept_pending = false;
-    }
-
-    fn resume_accepting(&mut self) {
-        let Accepting::Paused { .. } = self.accepting else {
-            return;
-        };
-        let Some(listener) = &mut self.listener else {
-            return;
-        };
-        let registry = self.poll.registry();
-        let registered = registry
-            .register(listener, LISTENER, Interest::READABLE)
-            .and_then(|()| match &mut self.redirect_listener {
-                Some(l) => registry.register(l, REDIRECT, Interest::READABLE),
-                None => Ok(()),
-            });
-        match registered {
-            Ok(()) => {
-                self.accepting = Accepting::Open;
-                // Connections may have queued while paused; no edge will
-                // announce those.
-                self.accept_pending = true;
-            }
-            Err(e) => {
-                crate::say!("skiff: listener: {e}");
-                self.accepting = Accepting::Paused {
-                    retry: Some(later(self.clock.now(), ACCEPT_BACKOFF)),
-                };
-            }
-        }
     }
 
     fn start_draining(&mut self) {
@@ -713,7 +547,7 @@ impl<'c> EventLoop<'c> {
                 Link::Tls(s) => s.version(),
                 _ => None,
             },
-            metrics: self.metrics.as_deref().map(|m| m.of(self.tally)),
+            metrics: self.page.as_ref().map(|p| p.metrics.of(self.tally)),
         };
         (cx, slot, &mut self.tls_bufs)
     }
@@ -749,8 +583,8 @@ impl<'c> EventLoop<'c> {
                     if ok {
                         self.drive(key, token);
                     } else {
-                        if let Some(m) = &self.metrics {
-                            m.of(self.tally).handshake(false);
+                        if let Some(m) = self.counters() {
+                            m.handshake(false);
                         }
                         self.close(key, Why::Tls);
                     }
@@ -898,7 +732,7 @@ impl<'c> EventLoop<'c> {
     }
 
     fn close(&mut self, key: usize, why: Why) {
-        let t = token(key, self.slots[key].generation);
+        let t = token(key, self.slots[key].generation as usize);
         let (mut cx, slot, _) = self.cx(key, t);
         slot.conn.on_close(&mut cx);
         let mut slot = self.slots.remove(key);
@@ -906,7 +740,7 @@ impl<'c> EventLoop<'c> {
             self.wheel.cancel(handle);
         }
         let _ = self.poll.registry().deregister(&mut slot.sock);
-        let metrics = self.metrics.as_deref().map(|m| m.of(self.tally));
+        let metrics = self.counters();
         super::closed(self.config, metrics, slot.conn.peer(), why);
         let site = slot.site;
         drop(slot);
@@ -922,143 +756,4 @@ impl<'c> EventLoop<'c> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_round_trip_and_never_collide_with_the_fixed_ones() {
-        for (key, generation) in [(0, 1), (7, 2), (KEY_MASK, MAX_GENERATION), (123, 99)] {
-            let t = token(key, generation);
-            assert_eq!(untoken(t), (key, generation));
-            assert_ne!(t, LISTENER);
-            assert_ne!(t, SIGNALS);
-        }
-        // A reused slot with a new generation is a different token.
-        assert_ne!(token(5, 1), token(5, 2));
-    }
-
-    /// A loop on a loopback port of its own (not run: the tests turn it).
-    fn test_loop(config: &Config) -> (EventLoop<'_>, std::net::SocketAddr) {
-        let std_listener = crate::server::bind("127.0.0.1:0".parse().unwrap(), false).unwrap();
-        let addr = std_listener.local_addr().unwrap();
-        let el = EventLoop::new(
-            config,
-            Listeners {
-                main: TcpListener::from_std(std_listener),
-                redirect: None,
-                metrics: None,
-            },
-            None,
-            16,
-            crate::server::Shared {
-                counts: Arc::new(Counts::new(1)),
-                compressor: None,
-                pool: None,
-                handshakes: None,
-                metrics: None,
-            },
-            0,
-        )
-        .unwrap();
-        (el, addr)
-    }
-
-    /// Connects a client and accepts it: the client and its token.
-    fn accept_one(
-        el: &mut EventLoop<'_>,
-        addr: std::net::SocketAddr,
-    ) -> (std::net::TcpStream, Token) {
-        let client = std::net::TcpStream::connect(addr).unwrap();
-        for _ in 0..100 {
-            el.accept();
-            if !el.slots.is_empty() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let (key, slot) = el.slots.iter().next().expect("accepted");
-        (client, token(key, slot.generation))
-    }
-
-    #[test]
-    fn a_reused_slot_ignores_events_and_timers_of_its_previous_connection() {
-        let root = std::env::temp_dir();
-        let config = Config::parse_from(["skiff", "--root", root.to_str().unwrap()]).unwrap();
-        let (mut el, addr) = test_loop(&config);
-
-        let (first_client, old) = accept_one(&mut el, addr);
-        assert_eq!(el.wheel.len(), 1, "one timer per connection");
-        let (key, _) = untoken(old);
-        el.close(key, Why::PeerClosed);
-        assert_eq!(el.wheel.len(), 0, "its timer was cancelled");
-        drop(first_client);
-
-        let (_second_client, new) = accept_one(&mut el, addr);
-        let (new_key, _) = untoken(new);
-        assert_eq!(new_key, key, "the slot was reused");
-        assert_ne!(new, old);
-        assert_eq!(
-            el.key_of(old),
-            None,
-            "the old token no longer reaches the slot"
-        );
-        assert_eq!(el.key_of(new), Some(key));
-
-        // An event or a timer expiry for the old token changes nothing.
-        let timer_before = el.slots[key].timer;
-        el.on_event(old);
-        el.expire(old);
-        assert_eq!(el.slots.len(), 1);
-        assert_eq!(
-            el.slots[key].timer, timer_before,
-            "the new connection's timer is untouched"
-        );
-        assert_eq!(el.wheel.len(), 1);
-    }
-
-    #[test]
-    fn a_connection_is_in_the_ready_list_at_most_once_and_driven_once_per_turn() {
-        use std::io::{Read, Write};
-        let root = std::env::temp_dir().join(format!("skiff-ready-{}", std::process::id()));
-        std::fs::create_dir_all(&root).unwrap();
-        std::fs::write(root.join("a.txt"), "hello").unwrap();
-        let config = Config::parse_from(["skiff", "--root", root.to_str().unwrap()]).unwrap();
-        let (mut el, addr) = test_loop(&config);
-        let (mut client, t) = accept_one(&mut el, addr);
-        let (key, _) = untoken(t);
-
-        // Yielding twice (an event and a timer in one turn, say) queues once.
-        el.after(key, t, Next::Yield);
-        el.after(key, t, Next::Yield);
-        assert_eq!(el.ready, [t]);
-        assert!(el.slots[key].queued);
-
-        // An event for a queued connection leaves it to the ready list.
-        client
-            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(20));
-        el.on_event(t);
-        client.set_nonblocking(true).unwrap();
-        let mut buf = [0u8; 512];
-        assert_eq!(
-            client.read(&mut buf).map_err(|e| e.kind()),
-            Err(std::io::ErrorKind::WouldBlock),
-            "not driven by the event"
-        );
-        assert_eq!(el.ready, [t], "still queued once");
-
-        // The turn's ready pass drives it, once, and unqueues it.
-        let mut scratch = Vec::new();
-        el.drive_ready(&mut scratch);
-        assert!(el.ready.is_empty());
-        assert!(!el.slots[key].queued);
-        client.set_nonblocking(false).unwrap();
-        client
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let n = client.read(&mut buf).unwrap();
-        assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
-        let _ = std::fs::remove_dir_all(&root);
-    }
-}
+mod tests;
