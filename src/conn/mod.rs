@@ -528,7 +528,7 @@ impl Conn {
             Failure::PlainHttp => Why::PlainHttp,
             other => Why::Protocol(other.status().code()),
         };
-        let (reply, fate) = failed(failure, cx.config);
+        let (reply, fate) = failed(failure, cx.site, cx.config);
         let said = Said {
             line: line.as_deref(),
             ..Said::default()
@@ -551,7 +551,8 @@ impl Conn {
             peer: *peer,
             sendfile: *sendfile,
         };
-        out.queue(reply, fate, Some(said), ending, cx);
+        let said = reply.observed.then_some(said);
+        out.queue(reply, fate, said, ending, cx);
     }
 
     /// Moves the reading half along with what is buffered: begins a head,
@@ -711,14 +712,15 @@ fn read_head(
             input.clear();
             *reading = Reading::Idle;
             let failure = Failure::Head(e);
-            let (reply, fate) = failed(failure, cx.config);
+            let (reply, fate) = failed(failure, cx.site, cx.config);
             let said = Said {
                 line: line.as_deref(),
                 started: Some(since),
                 ..Said::default()
             };
             let ending = Why::Protocol(failure.status().code());
-            out.queue(reply, fate, Some(said), ending, cx);
+            let said = reply.observed.then_some(said);
+            out.queue(reply, fate, said, ending, cx);
             return Step::Answered;
         }
     };
@@ -821,7 +823,7 @@ fn read_body(
         }
         Err(ChunkError::Malformed(_)) => {
             input.clear();
-            let (reply, fate) = failed(Failure::BadBody, cx.config);
+            let (reply, fate) = failed(Failure::BadBody, cx.site, cx.config);
             (reply, fate, Why::Protocol(400))
         }
     };
@@ -855,7 +857,7 @@ impl Out<'_> {
         {
             Ok(closes) => closes,
             Err(output::ShortFile) => {
-                let (reply, fate) = failed(Failure::ShortFile, cx.config);
+                let (reply, fate) = failed(Failure::ShortFile, cx.site, cx.config);
                 let _ = self
                     .output
                     .queue(reply, fate, said, self.peer, self.sendfile, cx);

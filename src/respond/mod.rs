@@ -220,15 +220,19 @@ impl Failure {
     }
 }
 
-/// The reply to a [`Failure`]. The connection ends after it: what follows
-/// on the connection can no longer be read as requests.
-pub(crate) fn failed(failure: Failure, config: &Config) -> (Reply, Fate) {
-    let reply = match failure {
+/// The reply to a [`Failure`] on a connection to `site`. The connection
+/// ends after it: what follows on the connection can no longer be read as
+/// requests.
+pub(crate) fn failed(failure: Failure, site: Site, config: &Config) -> (Reply, Fate) {
+    let mut reply = match failure {
         Failure::PlainHttp => {
             Reply::bytes(Status::BadRequest, "text/plain", PLAIN_HTTP_TEXT.into())
         }
         other => Reply::error(other.status(), config),
     };
+    // Like every reply on the metrics listener, not logged or counted; nor
+    // is the answer to plain HTTP on the HTTPS port (no request was read).
+    reply.observed = site != Site::Metrics && failure != Failure::PlainHttp;
     (reply, Fate::CLOSE)
 }
 

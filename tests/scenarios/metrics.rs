@@ -275,3 +275,35 @@ each_mode! {
         assert_eq!(waiting.response().status, 200);
     }
 }
+
+each_mode! {
+    /// A request to the metrics port that cannot be read (a 400) is, like
+    /// every scrape, neither counted among the requests the metrics report
+    /// nor written to the access log.
+    fn a_malformed_request_to_the_metrics_port_is_neither_counted_nor_logged(mode) {
+        let site = site();
+        let log = site.path.join("access.log");
+        let s = Server::start(mode, &site.path, &["--metrics", "127.0.0.1:0", "--access-log", log.to_str().unwrap()]);
+        let at = metrics_addr(&s);
+        let mut bad = Client::connect(at);
+        bad.send("GET /metrics HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n");
+        assert_eq!(bad.response().status, 400);
+        // One request on the public port, to see that the log is written.
+        assert_eq!(s.connect().get("/a.txt").status, 200);
+        let m = scrape(at);
+        let counted: Vec<_> = m
+            .samples
+            .iter()
+            .filter(|x| x.metric == "skiff_requests_total")
+            .map(|x| (x.labels.get("method").map(str::to_string), x.labels.get("code").map(str::to_string)))
+            .collect();
+        assert_eq!(counted, [(Some("GET".to_string()), Some("200".to_string()))], "only the public request");
+        let lines = wait_for(|| {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            (!text.is_empty()).then_some(text)
+        })
+        .expect("the access log is written within its flush interval");
+        assert_eq!(lines.lines().count(), 1, "{lines}");
+        assert!(lines.contains("\"GET /a.txt HTTP/1.1\" 200"), "{lines}");
+    }
+}
