@@ -375,7 +375,7 @@ impl Authenticator for Checks<Verdicts, Parked> {
 /// (stopped) gets here; then the answer is 503.
 pub(crate) const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-impl Checks<Shared<Verdicts>, ()> {
+impl Checks<Shared<Verdicts>, Wait> {
     /// The threaded driver's: one set of verdicts for all threads; a
     /// finished check is recorded by the worker and wakes every thread
     /// waiting on the set.
@@ -386,17 +386,32 @@ impl Checks<Shared<Verdicts>, ()> {
             verdicts,
             pool,
             done: Arc::new(move |key, ok| into.update(|v| v.record(key, ok))),
-            parked: (),
+            parked: Wait(true),
         }
+    }
+
+    /// From now on a check under way is `Pending` rather than waited
+    /// for: the thread drives an HTTP/2 connection, whose other streams
+    /// go on meanwhile, and asks again shortly.
+    pub(crate) fn no_waiting(&mut self) {
+        self.parked = Wait(false);
     }
 }
 
-impl Authenticator for Checks<Shared<Verdicts>, ()> {
+/// Whether a thread waits for a check under way (`true`), or is told
+/// `Pending` and asks again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Wait(bool);
+
+impl Authenticator for Checks<Shared<Verdicts>, Wait> {
     /// A connection's own thread may wait: for its own check, or for the
     /// same header's check another thread started.
     fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict {
         if let Ok(verdict) = self.lookup(authorization) {
             return verdict;
+        }
+        if !self.parked.0 {
+            return Verdict::Pending;
         }
         let until = crate::timer::later(std::time::Instant::now(), CHECK_WAIT);
         self.verdicts

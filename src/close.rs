@@ -38,12 +38,16 @@ pub enum Why {
     Tls,
     /// Plain HTTP arrived on the HTTPS port (answered 400).
     PlainHttp,
+    /// An HTTP/2 connection ended with GOAWAY for this error code: the
+    /// client broke the protocol (1, PROTOCOL_ERROR, and others), or
+    /// flooded it (11, ENHANCE_YOUR_CALM).
+    Http2(u32),
 }
 
 impl Why {
     /// A short name of each kind of reason, for metrics; [`Why::index`]
     /// is a position in it.
-    pub(crate) const LABELS: [&'static str; 13] = [
+    pub(crate) const LABELS: [&'static str; 14] = [
         "peer_closed",
         "reset",
         "idle_timeout",
@@ -57,6 +61,7 @@ impl Why {
         "file_error",
         "tls_error",
         "plain_http",
+        "http2_error",
     ];
 
     /// Position in [`Why::LABELS`].
@@ -75,6 +80,7 @@ impl Why {
             Why::FileError => 10,
             Why::Tls => 11,
             Why::PlainHttp => 12,
+            Why::Http2(_) => 13,
         }
     }
 }
@@ -95,6 +101,7 @@ impl std::fmt::Display for Why {
             Why::FileError => f.write_str("file error"),
             Why::Tls => f.write_str("TLS error"),
             Why::PlainHttp => f.write_str("plain HTTP on the HTTPS port"),
+            Why::Http2(code) => write!(f, "HTTP/2 GOAWAY ({:?})", h2::Reason::from(*code)),
         }
     }
 }

@@ -78,6 +78,7 @@ pub(crate) mod counts;
 pub mod files;
 pub(crate) mod hold;
 pub mod http;
+pub(crate) mod http2;
 pub mod log;
 pub(crate) mod metrics;
 pub(crate) mod respond;

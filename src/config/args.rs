@@ -27,6 +27,10 @@ pub(crate) const MAX_COMPRESS_CACHE_MIB: i64 = 65_536;
 pub(crate) const MAX_FD: i64 = i32::MAX as i64;
 /// Largest `--workers`: event loops beyond the CPUs only contend.
 pub(crate) const MAX_WORKERS: i64 = 256;
+/// Largest `--http2-max-streams`: each open stream may hold a response
+/// head, a send buffer and an open file, so the concurrent limit is what
+/// bounds an HTTP/2 connection's memory.
+pub(crate) const MAX_HTTP2_STREAMS: i64 = 1024;
 
 /// skiff: a small, fast HTTP/1.1 static file server.
 #[derive(Debug, Parser)]
@@ -82,6 +86,15 @@ pub(crate) struct Args {
         default_value = "1.1"
     )]
     pub(crate) protocol: Protocol,
+
+    /// Speak HTTP/2: h2 over HTTPS (ALPN), and h2c with prior knowledge on plain ports.
+    #[arg(env = "SKIFF_HTTP2", long, value_name = "on|off", default_value = "on")]
+    pub(crate) http2: Switch,
+
+    /// Most concurrent streams of one HTTP/2 connection (1 to 1024).
+    #[arg(env = "SKIFF_HTTP2_MAX_STREAMS", long, value_name = "N", default_value_t = 128,
+          value_parser = clap::value_parser!(u32).range(1..=MAX_HTTP2_STREAMS))]
+    pub(crate) http2_max_streams: u32,
 
     /// Write a Common Log Format line per response to PATH, or to stdout with '-'.
     #[arg(env = "SKIFF_ACCESS_LOG", long, value_name = "PATH|-")]
@@ -279,6 +292,13 @@ pub(crate) enum Protocol {
     Http10,
     #[value(name = "1.1")]
     Http11,
+}
+
+/// An on/off setting (`--http2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Switch {
+    On,
+    Off,
 }
 
 /// `skiff generate man` and `skiff generate completions SHELL` (`what` is

@@ -28,7 +28,7 @@ use crate::sys::activation;
 use crate::tls::Tls;
 pub use args::generate;
 use args::legacy_spellings;
-pub(crate) use args::{Args, LogFormat, MAX_WORKERS, Protocol};
+pub(crate) use args::{Args, LogFormat, MAX_WORKERS, Protocol, Switch};
 use file::config_file_args;
 
 /// The validated configuration every driver runs from.
@@ -44,6 +44,11 @@ pub struct Config {
     pub(crate) send_timeout: Duration,
     /// The version on every status line.
     pub(crate) version: Version,
+    /// HTTP/2 is spoken (`--http2 on`, and not `--protocol 1.0`): h2 over
+    /// HTTPS by ALPN, h2c with prior knowledge on plain listeners.
+    pub(crate) http2: bool,
+    /// `--http2-max-streams`: concurrent streams per HTTP/2 connection.
+    pub(crate) http2_max_streams: u32,
     pub(crate) access_log: Option<String>,
     /// `--access-log-format`.
     pub(crate) access_log_format: crate::log::Format,
@@ -238,10 +243,13 @@ impl Config {
             Some(file) => Some(resolve::fallback_target(&root, file).map_err(invalid)?),
             None => None,
         };
+        // HTTP/1.0 mode is one request per connection: no HTTP/2 there.
+        let http2 = args.http2 == Switch::On && args.protocol == Protocol::Http11;
         let tls = Tls::from_flags(
             args.tls_cert.as_deref(),
             args.tls_key.as_deref(),
             args.tls_self_signed,
+            http2,
         )
         .map_err(invalid)?;
         if let Some(port) = args.redirect_http {
@@ -288,6 +296,8 @@ impl Config {
                 Protocol::Http10 => Version::Http10,
                 Protocol::Http11 => Version::Http11,
             },
+            http2,
+            http2_max_streams: args.http2_max_streams,
             access_log: args.access_log,
             access_log_format: match args.access_log_format {
                 LogFormat::Common => crate::log::Format::Common,

@@ -76,6 +76,7 @@ pub use crate::close::{Timeout, Why};
 use crate::timer::later;
 pub use crate::transport::{Direction, Transport};
 use input::{Input, head_worth_parsing};
+pub(crate) use output::WRITE_BUDGET;
 use output::{Budget, Flush, Output, Stall};
 pub(crate) use pool::BufPool;
 
@@ -95,6 +96,10 @@ pub enum Next {
     Yield,
     /// Close the connection now.
     Close(Why),
+    /// The connection's first bytes are the HTTP/2 preface (h2c with
+    /// prior knowledge): hand it to the HTTP/2 core, with what was read
+    /// ([`Conn::take_preread`]).
+    Http2,
 }
 
 /// What a driver lends a connection for one call.
@@ -143,7 +148,13 @@ impl<'a> Cx<'a> {
 
 /// Records a response in the metrics and the access log; `None` for one
 /// they do not see (a scrape's).
-fn log(cx: &mut Cx<'_>, peer: IpAddr, said: Option<Said<'_>>, status: Status, bytes: u64) {
+pub(crate) fn log(
+    cx: &mut Cx<'_>,
+    peer: IpAddr,
+    said: Option<Said<'_>>,
+    status: Status,
+    bytes: u64,
+) {
     let Some(said) = said else {
         return;
     };
@@ -265,6 +276,8 @@ enum Step {
     NeedInput,
     /// The request waits for a verdict: send what is queued, read nothing.
     Parked,
+    /// The first bytes are HTTP/2's preface.
+    Http2,
 }
 
 impl Conn {
@@ -396,6 +409,7 @@ impl Conn {
                         parked = true;
                         break;
                     }
+                    Step::Http2 => return Next::Http2,
                 }
             }
             // 2. Send it.
@@ -592,9 +606,35 @@ impl Conn {
                 };
                 Step::Progress
             }
+            // h2c with prior knowledge: only as a connection's first bytes.
+            Reading::Head { .. } if cx.config.http2 && !*out.answered => {
+                match preface(input.data()) {
+                    Preface::Whole => Step::Http2,
+                    Preface::Partial => Step::NeedInput,
+                    Preface::Not => read_head(reading, input, out, cx, now),
+                }
+            }
             Reading::Head { .. } => read_head(reading, input, out, cx, now),
             Reading::Body(_) => read_body(reading, input, out, cx, now),
         }
+    }
+
+    /// What was read before the connection turned out to be HTTP/2 (the
+    /// preface, and whatever followed it); the buffers go back to the
+    /// pool.
+    pub(crate) fn take_preread(&mut self, cx: &mut Cx<'_>) -> Vec<u8> {
+        let Some(mut busy) = self.busy.take() else {
+            return Vec::new();
+        };
+        let bytes = busy.input.data().to_vec();
+        busy.input.clear();
+        busy.input.release(cx.pool.as_deref_mut());
+        busy.output.release(cx);
+        if let Some(pool) = cx.pool.as_deref_mut() {
+            pool.give_busy(busy);
+        }
+        self.reading = Reading::Idle;
+        bytes
     }
 
     /// After the last response: read and drop input until the client
@@ -883,6 +923,44 @@ impl Out<'_> {
             shut @ Writing::Shut { .. } => shut,
         };
     }
+}
+
+/// How far the input matches HTTP/2's connection preface.
+enum Preface {
+    Whole,
+    /// All of it so far; more is needed to tell.
+    Partial,
+    Not,
+}
+
+/// A connection's first line is the preface, or a start of it; or it
+/// cannot be HTTP/1 either because where the version goes (after two
+/// spaces) something other than `HTTP/` begins: then it is taken for a
+/// broken preface, and the HTTP/2 side refuses it (GOAWAY with
+/// PROTOCOL_ERROR), as RFC 9113 section 3.4 asks of an invalid preface.
+fn preface(data: &[u8]) -> Preface {
+    let p = crate::http2::PREFACE;
+    if data.starts_with(p) {
+        return Preface::Whole;
+    }
+    if p.starts_with(data) {
+        return Preface::Partial;
+    }
+    let line = data
+        .split(|&c| c == b'\r' || c == b'\n')
+        .next()
+        .unwrap_or_default();
+    let mut tokens = line.splitn(3, |&c| c == b' ');
+    if let (Some(method), Some(target), Some(version)) =
+        (tokens.next(), tokens.next(), tokens.next())
+    {
+        let n = version.len().min(5);
+        let words = !method.is_empty() && !target.is_empty() && !version.contains(&b' ');
+        if words && n > 0 && version[..n] != b"HTTP/"[..n] {
+            return Preface::Whole;
+        }
+    }
+    Preface::Not
 }
 
 /// After a request: the next head, if any bytes of it are here, begins now.

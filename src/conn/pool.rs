@@ -41,11 +41,11 @@ impl BufPool {
         }
     }
 
-    pub(super) fn take_output(&mut self) -> Vec<u8> {
+    pub(crate) fn take_output(&mut self) -> Vec<u8> {
         self.output.pop().unwrap_or_default()
     }
 
-    pub(super) fn give_output(&mut self, mut buf: Vec<u8>) {
+    pub(crate) fn give_output(&mut self, mut buf: Vec<u8>) {
         if buf.capacity() > 0 && buf.capacity() <= POOL_OUTPUT_MAX && self.output.len() < POOL_MAX {
             buf.clear();
             self.output.push(buf);

@@ -52,7 +52,7 @@ pub(crate) enum Method {
 }
 
 impl Method {
-    fn from_bytes(m: &[u8]) -> Method {
+    pub(crate) fn from_bytes(m: &[u8]) -> Method {
         match m {
             b"GET" => Method::Get,
             b"HEAD" => Method::Head,
@@ -147,6 +147,89 @@ pub struct Request<'b> {
     pub(crate) host: Option<&'b [u8]>,
     /// Bytes of the buffer the head occupies, leading empty lines included.
     pub head_len: usize,
+}
+
+impl<'b> Request<'b> {
+    /// A request of either protocol with none of the fields below yet.
+    /// HTTP/1's parser fills in the framing and connection fields itself.
+    pub(crate) fn bare(method: Method, line: &'b [u8], target: &'b [u8]) -> Request<'b> {
+        Request {
+            method,
+            line,
+            target,
+            minor: 1,
+            keep_alive: true,
+            framing: Framing::None,
+            if_modified_since: None,
+            if_unmodified_since: None,
+            if_match: None,
+            if_none_match: None,
+            if_range: None,
+            range: None,
+            user_agent: None,
+            referer: None,
+            accept: None,
+            accept_encoding: None,
+            authorization: None,
+            origin: None,
+            ac_request_method: None,
+            ac_request_headers: None,
+            expect: Expect::Nothing,
+            host: None,
+            head_len: 0,
+        }
+    }
+
+    /// Takes in a field that means the same in every protocol (the
+    /// conditionals, `Range`, content negotiation, credentials, CORS,
+    /// `Expect`, and what the log records), its value already trimmed and
+    /// checked; any other field is ignored. A field sent twice counts
+    /// once, the last one.
+    pub(crate) fn field(&mut self, name: &[u8], value: &'b [u8]) {
+        let slot = if name.eq_ignore_ascii_case(b"if-modified-since") {
+            &mut self.if_modified_since
+        } else if name.eq_ignore_ascii_case(b"if-unmodified-since") {
+            &mut self.if_unmodified_since
+        } else if name.eq_ignore_ascii_case(b"if-match") {
+            &mut self.if_match
+        } else if name.eq_ignore_ascii_case(b"if-none-match") {
+            &mut self.if_none_match
+        } else if name.eq_ignore_ascii_case(b"if-range") {
+            &mut self.if_range
+        } else if name.eq_ignore_ascii_case(b"range") {
+            &mut self.range
+        } else if name.eq_ignore_ascii_case(b"user-agent") {
+            &mut self.user_agent
+        } else if name.eq_ignore_ascii_case(b"referer") {
+            &mut self.referer
+        } else if name.eq_ignore_ascii_case(b"accept") {
+            &mut self.accept
+        } else if name.eq_ignore_ascii_case(b"accept-encoding") {
+            &mut self.accept_encoding
+        } else if name.eq_ignore_ascii_case(b"authorization") {
+            &mut self.authorization
+        } else if name.eq_ignore_ascii_case(b"origin") {
+            &mut self.origin
+        } else if name.eq_ignore_ascii_case(b"access-control-request-method") {
+            &mut self.ac_request_method
+        } else if name.eq_ignore_ascii_case(b"access-control-request-headers") {
+            &mut self.ac_request_headers
+        } else {
+            if name.eq_ignore_ascii_case(b"expect") {
+                for item in value.split(|&c| c == b',').map(trim_ows) {
+                    if item.eq_ignore_ascii_case(b"100-continue") {
+                        if self.expect == Expect::Nothing {
+                            self.expect = Expect::Continue;
+                        }
+                    } else if !item.is_empty() {
+                        self.expect = Expect::Other;
+                    }
+                }
+            }
+            return;
+        };
+        *slot = Some(value);
+    }
 }
 
 /// Parses a request head from the start of `buf`.
@@ -280,31 +363,14 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
         return Err(HeadError::HeadersTooLarge);
     }
 
-    let mut req = Request {
-        method: Method::from_bytes(&buf[line_start..method_end]),
-        line: &buf[line_start..line_end],
-        target: &buf[target_start..target_end],
-        minor,
-        keep_alive: minor >= 1,
-        framing: Framing::None,
-        if_modified_since: None,
-        if_unmodified_since: None,
-        if_match: None,
-        if_none_match: None,
-        if_range: None,
-        range: None,
-        user_agent: None,
-        referer: None,
-        accept: None,
-        accept_encoding: None,
-        authorization: None,
-        origin: None,
-        ac_request_method: None,
-        ac_request_headers: None,
-        expect: Expect::Nothing,
-        host: None,
-        head_len: fields_start + len,
-    };
+    let mut req = Request::bare(
+        Method::from_bytes(&buf[line_start..method_end]),
+        &buf[line_start..line_end],
+        &buf[target_start..target_end],
+    );
+    req.minor = minor;
+    req.keep_alive = minor >= 1;
+    req.head_len = fields_start + len;
     let mut hosts = 0;
     let mut content_length: Option<u64> = None;
     let mut codings = Codings::default();
@@ -340,44 +406,8 @@ pub fn parse(buf: &[u8]) -> Result<Option<Request<'_>>, HeadError> {
                     conn_keep_alive = true;
                 }
             }
-        } else if name.eq_ignore_ascii_case(b"if-modified-since") {
-            req.if_modified_since = Some(value);
-        } else if name.eq_ignore_ascii_case(b"if-unmodified-since") {
-            req.if_unmodified_since = Some(value);
-        } else if name.eq_ignore_ascii_case(b"if-match") {
-            req.if_match = Some(value);
-        } else if name.eq_ignore_ascii_case(b"if-none-match") {
-            req.if_none_match = Some(value);
-        } else if name.eq_ignore_ascii_case(b"if-range") {
-            req.if_range = Some(value);
-        } else if name.eq_ignore_ascii_case(b"range") {
-            req.range = Some(value);
-        } else if name.eq_ignore_ascii_case(b"user-agent") {
-            req.user_agent = Some(value);
-        } else if name.eq_ignore_ascii_case(b"referer") {
-            req.referer = Some(value);
-        } else if name.eq_ignore_ascii_case(b"accept") {
-            req.accept = Some(value);
-        } else if name.eq_ignore_ascii_case(b"accept-encoding") {
-            req.accept_encoding = Some(value);
-        } else if name.eq_ignore_ascii_case(b"authorization") {
-            req.authorization = Some(value);
-        } else if name.eq_ignore_ascii_case(b"origin") {
-            req.origin = Some(value);
-        } else if name.eq_ignore_ascii_case(b"access-control-request-method") {
-            req.ac_request_method = Some(value);
-        } else if name.eq_ignore_ascii_case(b"access-control-request-headers") {
-            req.ac_request_headers = Some(value);
-        } else if name.eq_ignore_ascii_case(b"expect") {
-            for item in value.split(|&c| c == b',').map(trim_ows) {
-                if item.eq_ignore_ascii_case(b"100-continue") {
-                    if req.expect == Expect::Nothing {
-                        req.expect = Expect::Continue;
-                    }
-                } else if !item.is_empty() {
-                    req.expect = Expect::Other;
-                }
-            }
+        } else {
+            req.field(name, value);
         }
     }
     req.framing = match (codings.seen, content_length) {
@@ -502,7 +532,7 @@ pub(crate) fn parse_decimal(v: &[u8]) -> Option<u64> {
 
 /// `Host = uri-host [ ":" port ]`: reg-name / IPv4 / IP-literal characters.
 /// The caller refuses an empty value.
-fn valid_host(v: &[u8]) -> bool {
+pub(crate) fn valid_host(v: &[u8]) -> bool {
     const OK: [bool; 256] = {
         let mut t = [false; 256];
         let mut c = 0;

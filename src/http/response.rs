@@ -330,20 +330,150 @@ impl Vary {
         origin: false,
     };
 
-    fn write(self, out: &mut Vec<u8>) {
+    /// The field's value, if any request field is named: `Accept,
+    /// Accept-Encoding, Origin` or a part of that.
+    fn value(self, out: &mut [u8; 32]) -> Option<usize> {
         let names = [
             (self.accept, &b"Accept"[..]),
             (self.accept_encoding, b"Accept-Encoding"),
             (self.origin, b"Origin"),
         ];
-        let mut first = true;
+        let mut len = 0;
         for (on, name) in names {
             if on {
-                out.extend_from_slice(if first { b"\r\nVary: " } else { b", " });
-                out.extend_from_slice(name);
-                first = false;
+                if len > 0 {
+                    out[len..len + 2].copy_from_slice(b", ");
+                    len += 2;
+                }
+                out[len..len + name.len()].copy_from_slice(name);
+                len += name.len();
             }
         }
+        (len > 0).then_some(len)
+    }
+}
+
+/// Where a response head's fields go: the HTTP/1 writer's buffer
+/// ([`write_head`]), or an HTTP/2 header list (`http2`). Names come in
+/// their usual case; a value may come in parts, to be joined.
+pub(crate) trait FieldSink {
+    fn field(&mut self, name: &str, value: &[&[u8]]);
+}
+
+/// HTTP/1: `\r\nName: value`.
+impl FieldSink for Vec<u8> {
+    fn field(&mut self, name: &str, value: &[&[u8]]) {
+        self.extend_from_slice(b"\r\n");
+        self.extend_from_slice(name.as_bytes());
+        self.extend_from_slice(b": ");
+        for part in value {
+            self.extend_from_slice(part);
+        }
+    }
+}
+
+/// The decimal digits of `n`, on the stack.
+pub(crate) struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    pub(crate) fn new(mut n: u64) -> Digits {
+        let mut buf = [0u8; 20];
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        Digits { buf, start: i }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+/// Every field of a response head besides the status line and what
+/// concerns the connection (HTTP/1's `Connection` and `Keep-Alive`), in
+/// order: `Date`, `Server`, `X-Content-Type-Options`, then what `f` says,
+/// the configured `extra` set, and CORS's. Both protocols' writers send
+/// exactly these.
+pub(crate) fn write_fields(
+    out: &mut impl FieldSink,
+    status: Status,
+    date: &[u8],
+    f: &Fields,
+    extra: &[Header],
+) {
+    out.field("Date", &[date]);
+    out.field("Server", &[SERVER.as_bytes()]);
+    // Browsers must trust the Content-Type, never guess another from the
+    // bytes (an uploaded .txt must not run as HTML).
+    out.field("X-Content-Type-Options", &[b"nosniff"]);
+    if let Some(content_type) = f.content_type {
+        let charset: &[u8] = match needs_charset(content_type) {
+            true => b"; charset=utf-8",
+            false => b"",
+        };
+        out.field("Content-Type", &[content_type.as_bytes(), charset]);
+    }
+    // A 204 has no content, and says no length (RFC 9110 8.6).
+    if status != Status::NoContent {
+        out.field(
+            "Content-Length",
+            &[Digits::new(f.content_length).as_bytes()],
+        );
+    }
+    if let Some(t) = &f.last_modified {
+        out.field("Last-Modified", &[t]);
+    }
+    if let Some(tag) = &f.etag {
+        out.field("ETag", &[tag.as_bytes()]);
+    }
+    if f.accept_ranges {
+        out.field("Accept-Ranges", &[b"bytes"]);
+    }
+    if let Some((a, b, len)) = f.content_range {
+        out.field(
+            "Content-Range",
+            &[
+                b"bytes ",
+                Digits::new(a).as_bytes(),
+                b"-",
+                Digits::new(b).as_bytes(),
+                b"/",
+                Digits::new(len).as_bytes(),
+            ],
+        );
+    }
+    if let Some(len) = f.unsatisfied_range {
+        out.field("Content-Range", &[b"bytes */", Digits::new(len).as_bytes()]);
+    }
+    if let Some(loc) = &f.location {
+        out.field("Location", &[loc]);
+    }
+    if f.allow_read_only {
+        out.field("Allow", &[b"GET, HEAD"]);
+    } else if f.allow {
+        out.field("Allow", &[ALLOW.as_bytes()]);
+    }
+    if let Some(coding) = f.content_encoding {
+        out.field("Content-Encoding", &[coding.as_bytes()]);
+    }
+    let mut vary = [0u8; 32];
+    if let Some(len) = f.vary.value(&mut vary) {
+        out.field("Vary", &[&vary[..len]]);
+    }
+    for h in extra {
+        out.field(&h.name, &[h.value.as_bytes()]);
+    }
+    if let Some(cors) = &f.cors {
+        write_cors(out, cors);
     }
 }
 
@@ -365,101 +495,45 @@ pub fn write_head(
     write_u64(out, u64::from(status.code()));
     out.push(b' ');
     out.extend_from_slice(status.reason().as_bytes());
-    out.extend_from_slice(b"\r\nDate: ");
-    out.extend_from_slice(date);
-    out.extend_from_slice(b"\r\nServer: ");
-    out.extend_from_slice(SERVER.as_bytes());
-    // Browsers must trust the Content-Type, never guess another from the
-    // bytes (an uploaded .txt must not run as HTML).
-    out.extend_from_slice(b"\r\nX-Content-Type-Options: nosniff");
-    if let Some(content_type) = f.content_type {
-        out.extend_from_slice(b"\r\nContent-Type: ");
-        out.extend_from_slice(content_type.as_bytes());
-        if needs_charset(content_type) {
-            out.extend_from_slice(b"; charset=utf-8");
-        }
-    }
-    // A 204 has no content, and says no length (RFC 9110 8.6).
-    if status != Status::NoContent {
-        out.extend_from_slice(b"\r\nContent-Length: ");
-        write_u64(out, f.content_length);
-    }
-    if let Some(t) = &f.last_modified {
-        out.extend_from_slice(b"\r\nLast-Modified: ");
-        out.extend_from_slice(t);
-    }
-    if let Some(tag) = &f.etag {
-        out.extend_from_slice(b"\r\nETag: ");
-        out.extend_from_slice(tag.as_bytes());
-    }
-    if f.accept_ranges {
-        out.extend_from_slice(b"\r\nAccept-Ranges: bytes");
-    }
-    if let Some((a, b, len)) = f.content_range {
-        let _ = write!(out, "\r\nContent-Range: bytes {a}-{b}/{len}");
-    }
-    if let Some(len) = f.unsatisfied_range {
-        let _ = write!(out, "\r\nContent-Range: bytes */{len}");
-    }
-    if let Some(loc) = &f.location {
-        out.extend_from_slice(b"\r\nLocation: ");
-        out.extend_from_slice(loc);
-    }
-    if f.allow_read_only {
-        out.extend_from_slice(b"\r\nAllow: GET, HEAD");
-    } else if f.allow {
-        out.extend_from_slice(b"\r\nAllow: ");
-        out.extend_from_slice(ALLOW.as_bytes());
-    }
-    if let Some(coding) = f.content_encoding {
-        out.extend_from_slice(b"\r\nContent-Encoding: ");
-        out.extend_from_slice(coding.as_bytes());
-    }
-    f.vary.write(out);
-    for h in extra {
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(h.name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value.as_bytes());
-    }
-    if let Some(cors) = &f.cors {
-        write_cors(out, cors);
-    }
+    write_fields(out, status, date, f, extra);
     match persist {
         Persist::KeepAlive {
             timeout_secs,
             http10_request,
         } => {
             if http10_request || version == Version::Http10 {
-                out.extend_from_slice(b"\r\nConnection: keep-alive");
+                out.field("Connection", &[b"keep-alive"]);
             }
-            out.extend_from_slice(b"\r\nKeep-Alive: timeout=");
-            write_u64(out, timeout_secs);
+            out.field(
+                "Keep-Alive",
+                &[b"timeout=", Digits::new(timeout_secs).as_bytes()],
+            );
         }
-        Persist::Close => out.extend_from_slice(b"\r\nConnection: close"),
+        Persist::Close => out.field("Connection", &[b"close"]),
     }
     out.extend_from_slice(b"\r\n\r\n");
 }
 
 /// The CORS fields of a reply.
-fn write_cors(out: &mut Vec<u8>, cors: &CorsFields) {
-    out.extend_from_slice(b"\r\nAccess-Control-Allow-Origin: ");
-    out.extend_from_slice(cors.allow_origin.as_deref().unwrap_or(b"*"));
+fn write_cors(out: &mut impl FieldSink, cors: &CorsFields) {
+    out.field(
+        "Access-Control-Allow-Origin",
+        &[cors.allow_origin.as_deref().unwrap_or(b"*")],
+    );
     match &cors.preflight {
         Some(headers) => {
-            out.extend_from_slice(b"\r\nAccess-Control-Allow-Methods: ");
-            out.extend_from_slice(ALLOW.as_bytes());
+            out.field("Access-Control-Allow-Methods", &[ALLOW.as_bytes()]);
             if !headers.is_empty() {
-                out.extend_from_slice(b"\r\nAccess-Control-Allow-Headers: ");
-                out.extend_from_slice(headers);
+                out.field("Access-Control-Allow-Headers", &[headers]);
             }
-            out.extend_from_slice(b"\r\nAccess-Control-Max-Age: ");
-            write_u64(out, CORS_MAX_AGE_SECS);
+            out.field(
+                "Access-Control-Max-Age",
+                &[Digits::new(CORS_MAX_AGE_SECS).as_bytes()],
+            );
         }
         None => {
             if let Some(expose) = &cors.expose {
-                out.extend_from_slice(b"\r\nAccess-Control-Expose-Headers: ");
-                out.extend_from_slice(expose.as_bytes());
+                out.field("Access-Control-Expose-Headers", &[expose.as_bytes()]);
             }
         }
     }
@@ -586,7 +660,10 @@ mod tests {
     fn vary_lists_what_was_consulted() {
         let render = |vary: Vary| {
             let mut out = Vec::new();
-            vary.write(&mut out);
+            let mut value = [0u8; 32];
+            if let Some(len) = vary.value(&mut value) {
+                out.field("Vary", &[&value[..len]]);
+            }
             String::from_utf8(out).unwrap()
         };
         assert_eq!(render(Vary::default()), "");

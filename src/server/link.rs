@@ -1,13 +1,14 @@
 //! What lies between a connection's socket and its core, as both drivers
 //! run it: over HTTPS, the handshake first (on the socket), then the core
-//! over [`TlsIo`]; plain HTTP arriving on the HTTPS port handed to the
+//! over [`TlsIo`] (HTTP/2 when ALPN chose `h2`); plain HTTP arriving on the HTTPS port handed to the
 //! core to answer over the bare socket.
 
 use std::time::Instant;
 
 use crate::config::Config;
-use crate::conn::{Conn, Cx, Next, Why};
+use crate::conn::{Cx, Next, Why};
 use crate::respond::{Failure, Site};
+use crate::server::core::Core;
 use crate::tls::session::{Hs, Session, TlsBufs, TlsIo};
 use crate::transport::Transport;
 
@@ -16,7 +17,7 @@ use crate::transport::Transport;
 /// to `bufs` whenever the connection waits.
 pub(crate) fn drive<S: Transport>(
     session: &mut Session,
-    conn: &mut Conn,
+    conn: &mut Core,
     sock: &mut S,
     cx: &mut Cx<'_>,
     bufs: &mut TlsBufs,
@@ -30,7 +31,7 @@ pub(crate) fn drive<S: Transport>(
                     m.handshake(true);
                 }
                 cx.tls = session.version();
-                *conn = Conn::new(conn.peer(), cx.clock.now(), false);
+                *conn = Core::after_alpn(conn.peer(), cx.clock.now(), cx.config, session.is_h2());
             }
             Ok(Hs::Wait) => {
                 session.release(bufs);
@@ -74,8 +75,10 @@ pub(crate) enum Driven {
 /// Plain HTTP arrived on the HTTPS port: the connection core answers it
 /// (400, explained: [`Failure::PlainHttp`]) over the bare socket, then
 /// shuts its write side and lingers as after any last response.
-pub(crate) fn refuse_plain<S: Transport>(conn: &mut Conn, sock: &mut S, cx: &mut Cx<'_>) -> Next {
-    conn.refuse(Failure::PlainHttp, cx);
+pub(crate) fn refuse_plain<S: Transport>(conn: &mut Core, sock: &mut S, cx: &mut Cx<'_>) -> Next {
+    if let Core::H1(conn) = conn {
+        conn.refuse(Failure::PlainHttp, cx);
+    }
     conn.drive(sock, cx)
 }
 

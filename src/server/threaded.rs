@@ -3,7 +3,7 @@
 //!
 //! It is the classic design of the assignment servers skiff grew from, kept
 //! so the two can be compared. Its only code of its own is the I/O driving:
-//! each thread runs the same [`Conn`] as the event loop, over a blocking
+//! each thread runs the same [`Conn`] (or HTTP/2 core) as the event loop, over a blocking
 //! socket whose read and write timeouts are set to the connection's next
 //! deadline before every call, so keep-alive, header and send timeouts
 //! behave exactly as in the event loop.
@@ -45,6 +45,7 @@ use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
 use crate::respond::{Failure, Services, Site};
 use crate::server::Listeners;
+use crate::server::core::Core;
 use crate::server::{ACCEPT_BACKOFF, MAX_SCRAPERS};
 use crate::tls::session::{self as tls, Hs, Session, TlsBufs, TlsIo};
 
@@ -74,7 +75,7 @@ struct Shared {
     /// none).
     encodings: Option<OnTheFly<hold::Shared<EncodedCache>>>,
     /// Password checks (`--htpasswd`): one set of verdicts for all threads.
-    auth: Option<Checks<hold::Shared<Verdicts>, ()>>,
+    auth: Option<Checks<hold::Shared<Verdicts>, crate::auth::Wait>>,
     /// `--metrics`: the counters (one set), and what the listener serves.
     page: Option<crate::metrics::Page>,
 }
@@ -454,7 +455,7 @@ fn handshake(
 /// Drives a connection until it closes, and says why.
 fn run_conn<T: Transport>(
     shared: &Shared,
-    conn: &mut Conn,
+    conn: &mut Core,
     io: &mut T,
     idle_flag: &AtomicBool,
     handles: &mut Handles,
@@ -464,8 +465,16 @@ fn run_conn<T: Transport>(
         clock.update();
         let idle = conn.is_idle();
         idle_flag.store(idle, Ordering::SeqCst);
-        if idle && shared.stopping() {
+        // An idle HTTP/2 connection is driven once more: it says GOAWAY.
+        if idle && shared.stopping() && !conn.is_h2() {
             return Why::Shutdown;
+        }
+        if conn.is_h2() {
+            // A stream parked on a password check must not hold up the
+            // others: the thread asks again rather than waits.
+            if let Some(auth) = &mut handles.auth {
+                auth.no_waiting();
+            }
         }
         let next = match conn.drive(io, &mut handles.cx(shared, clock)) {
             Next::Wait => {
@@ -487,7 +496,7 @@ struct Handles {
     log: Option<hold::Shared<AccessLog>>,
     files: SharedCache,
     encodings: Option<OnTheFly<hold::Shared<EncodedCache>>>,
-    auth: Option<Checks<hold::Shared<Verdicts>, ()>>,
+    auth: Option<Checks<hold::Shared<Verdicts>, crate::auth::Wait>>,
     /// Which listener it came through.
     site: Site,
     /// The TLS version, over HTTPS.
@@ -547,7 +556,7 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, site: S
     let config = &shared.config;
     let mut clock = Clock::new();
     let tls = matches!((&config.tls, site), (Some(_), Site::Public));
-    let mut conn = Conn::new(peer, clock.now(), super::sendfile(config, tls));
+    let mut conn = Core::H1(Conn::new(peer, clock.now(), super::sendfile(config, tls)));
     let mut handles = Handles::new(shared, site);
     let idle = sock.idle.clone();
     // With HTTPS, the handshake first: TLS, or plain HTTP refused (the
@@ -561,7 +570,7 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, site: S
     let why = match handshaken {
         Some(Err(why)) => why,
         Some(Ok(Handshaken::Tls(mut session, mut bufs))) => {
-            conn = Conn::new(peer, clock.now(), false);
+            conn = Core::after_alpn(peer, clock.now(), config, session.is_h2());
             handles.tls = session.version();
             let mut io = TlsIo {
                 session: &mut session,
@@ -571,7 +580,7 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, site: S
             run_conn(shared, &mut conn, &mut io, &idle, &mut handles, &mut clock)
         }
         plain => {
-            if let Some(Ok(Handshaken::Plain)) = plain {
+            if let (Some(Ok(Handshaken::Plain)), Core::H1(conn)) = (plain, &mut conn) {
                 conn.refuse(Failure::PlainHttp, &mut handles.cx(shared, &clock));
             }
             run_conn(

@@ -73,6 +73,9 @@ impl ResolvesServerCert for Certs {
     }
 }
 
+/// HTTP/2's ALPN protocol name (RFC 9113 section 3.2).
+pub(crate) const ALPN_H2: &[u8] = b"h2";
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -85,17 +88,31 @@ impl Tls {
         cert: Option<&Path>,
         key: Option<&Path>,
         self_signed: bool,
+        http2: bool,
     ) -> Result<Option<Arc<Tls>>, String> {
-        match (cert, key, self_signed) {
-            (Some(_), _, true) | (_, Some(_), true) => Err(
+        let made = match (cert, key, self_signed) {
+            (Some(_), _, true) | (_, Some(_), true) => return Err(
                 "--tls-self-signed makes its own certificate: give it without --tls-cert and --tls-key".into(),
             ),
-            (Some(cert), Some(key), false) => Ok(Some(Arc::new(Tls::from_files(cert, key)?))),
-            (Some(_), None, _) => Err("--tls-cert needs --tls-key".into()),
-            (None, Some(_), _) => Err("--tls-key needs --tls-cert".into()),
-            (None, None, true) => Ok(Some(Arc::new(Tls::self_signed()?))),
-            (None, None, false) => Ok(None),
-        }
+            (Some(cert), Some(key), false) => Tls::from_files(cert, key)?,
+            (Some(_), None, _) => return Err("--tls-cert needs --tls-key".into()),
+            (None, Some(_), _) => return Err("--tls-key needs --tls-cert".into()),
+            (None, None, true) => Tls::self_signed()?,
+            (None, None, false) => return Ok(None),
+        };
+        Ok(Some(Arc::new(made.offering_h2(http2))))
+    }
+
+    /// ALPN offers `h2` first, then `http/1.1` (`--http2 on`); or only
+    /// `http/1.1`. A client that offers only `http/1.1` (or nothing) gets
+    /// HTTP/1.1 either way.
+    pub(crate) fn offering_h2(mut self, http2: bool) -> Tls {
+        let alpn = match http2 {
+            true => vec![ALPN_H2.to_vec(), b"http/1.1".to_vec()],
+            false => vec![b"http/1.1".to_vec()],
+        };
+        Arc::make_mut(&mut self.server).alpn_protocols = alpn;
+        self
     }
 
     /// HTTPS with the certificate chain and key in these PEM files.

@@ -227,6 +227,11 @@ impl Session {
         })
     }
 
+    /// Whether ALPN chose HTTP/2.
+    pub(crate) fn is_h2(&self) -> bool {
+        self.conn.alpn_protocol() == Some(crate::tls::ALPN_H2)
+    }
+
     /// Ciphertext waiting to be sent.
     pub(crate) fn pending(&self) -> usize {
         self.out_end - self.out_pos

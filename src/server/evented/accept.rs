@@ -123,7 +123,7 @@ impl EventLoop<'_> {
         }
         let sendfile = crate::server::sendfile(self.config, matches!(link, Link::Tls(_)));
         entry.insert(Slot {
-            conn: Conn::new(peer, now, sendfile),
+            conn: crate::server::core::Core::H1(Conn::new(peer, now, sendfile)),
             sock,
             generation: generation as u32,
             timer: None,

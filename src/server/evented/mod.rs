@@ -64,7 +64,7 @@ use slab::Slab;
 
 use crate::auth::{Authenticator, Checks, Parked, Verdicts};
 use crate::config::Config;
-use crate::conn::{BufPool, Conn, Cx, Next, Why};
+use crate::conn::{BufPool, Cx, Next, Why};
 use crate::counts::Counts;
 use crate::files::cache::FileCache;
 use crate::files::compress::{EncodedCache, OnTheFly};
@@ -72,6 +72,7 @@ use crate::http::date::Clock;
 use crate::log::{AccessLog, FLUSH_INTERVAL, LogSink};
 use crate::respond::{Services, Site};
 use crate::server::Listeners;
+use crate::server::core::Core;
 use crate::server::link::{self, Driven};
 use crate::timer::later;
 
@@ -116,7 +117,8 @@ pub(crate) fn untoken(t: Token) -> (usize, usize) {
 }
 
 struct Slot {
-    conn: Conn,
+    /// HTTP/1 or HTTP/2.
+    conn: Core,
     sock: TcpStream,
     /// At most `MAX_GENERATION` (2^31): a `u32` keeps the slot small.
     generation: u32,
@@ -714,6 +716,8 @@ impl<'c> EventLoop<'c> {
                 self.arm_timer(key, t);
             }
             Next::Wait => self.arm_timer(key, t),
+            // Taken care of by `Core::drive`.
+            Next::Http2 => self.close(key, Why::Reset),
         }
     }
 
