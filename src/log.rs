@@ -44,6 +44,8 @@ pub(crate) struct Said<'a> {
     pub(crate) user_agent: Option<&'a [u8]>,
     /// When the head's first byte was read (for the JSON log's duration).
     pub(crate) started: Option<Instant>,
+    /// It came over HTTP/2 (the metrics' protocol label).
+    pub(crate) http2: bool,
 }
 
 impl Said<'_> {
@@ -56,6 +58,7 @@ impl Said<'_> {
             referer: self.referer.map(Box::from),
             user_agent: self.user_agent.map(Box::from),
             started: self.started,
+            http2: self.http2,
         }
     }
 }
@@ -68,6 +71,7 @@ pub(crate) struct OwnedSaid {
     referer: Option<Box<[u8]>>,
     user_agent: Option<Box<[u8]>>,
     started: Option<Instant>,
+    http2: bool,
 }
 
 impl OwnedSaid {
@@ -78,6 +82,7 @@ impl OwnedSaid {
             referer: self.referer.as_deref(),
             user_agent: self.user_agent.as_deref(),
             started: self.started,
+            http2: self.http2,
         }
     }
 }
@@ -720,6 +725,7 @@ mod tests {
                     referer: Some(b"http://r/\xff"),
                     user_agent: None,
                     started: None,
+                    http2: false,
                 },
                 status: Status::Ok,
                 bytes: 13,

@@ -43,10 +43,14 @@ pub(crate) const BUCKETS_US: [u64; 16] = [
 
 const STATUSES: usize = Status::ALL.len();
 
+/// The `protocol` label's values: HTTP/1.0 and 1.1, and HTTP/2.
+pub(crate) const PROTOCOLS: [&str; 2] = ["HTTP/1", "HTTP/2"];
+
 /// One loop's counters.
 #[derive(Debug)]
 pub(crate) struct LoopMetrics {
-    requests: [[AtomicU64; STATUSES]; METHODS.len()],
+    /// By protocol ([`PROTOCOLS`]), method and status.
+    requests: [[[AtomicU64; STATUSES]; METHODS.len()]; PROTOCOLS.len()],
     response_bytes: AtomicU64,
     accepted: AtomicU64,
     closed: [AtomicU64; Why::LABELS.len()],
@@ -80,7 +84,9 @@ fn get(c: &AtomicU64) -> u64 {
 impl Default for LoopMetrics {
     fn default() -> Self {
         LoopMetrics {
-            requests: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            requests: std::array::from_fn(|_| {
+                std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0)))
+            }),
             response_bytes: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
             closed: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -104,12 +110,16 @@ impl LoopMetrics {
     pub(crate) fn response(
         &self,
         method: Option<Method>,
+        http2: bool,
         status: Status,
         bytes: u64,
         duration_us: Option<u64>,
     ) {
         let method = method_index(method);
-        add(&self.requests[method][status.index()], 1);
+        add(
+            &self.requests[usize::from(http2)][method][status.index()],
+            1,
+        );
         add(&self.response_bytes, bytes);
         if let Some(us) = duration_us {
             let i = BUCKETS_US
@@ -218,17 +228,19 @@ impl Metrics {
             o,
             "skiff_requests_total",
             "counter",
-            "Responses sent, by request method and status code.",
+            "Responses sent, by request method, status code and protocol.",
         );
-        for (m, method) in METHODS.iter().enumerate() {
-            for (s, status) in Status::ALL.iter().enumerate() {
-                let n = self.sum(|l| &l.requests[m][s]);
-                if n > 0 {
-                    let _ = writeln!(
-                        o,
-                        "skiff_requests_total{{method=\"{method}\",code=\"{}\"}} {n}",
-                        status.code()
-                    );
+        for (p, protocol) in PROTOCOLS.iter().enumerate() {
+            for (m, method) in METHODS.iter().enumerate() {
+                for (s, status) in Status::ALL.iter().enumerate() {
+                    let n = self.sum(|l| &l.requests[p][m][s]);
+                    if n > 0 {
+                        let _ = writeln!(
+                            o,
+                            "skiff_requests_total{{method=\"{method}\",code=\"{}\",protocol=\"{protocol}\"}} {n}",
+                            status.code()
+                        );
+                    }
                 }
             }
         }
@@ -426,21 +438,28 @@ mod tests {
     fn a_response_is_counted_once_in_each_place() {
         let m = Metrics::new(2, false, false);
         m.of(0)
-            .response(Some(Method::Get), Status::Ok, 13, Some(150));
+            .response(Some(Method::Get), false, Status::Ok, 13, Some(150));
         m.of(1).response(
             Some(Method::Other),
+            false,
             Status::NotImplemented,
             0,
             Some(20_000_000),
         );
-        m.of(1).response(None, Status::BadRequest, 5, None);
+        m.of(1).response(None, false, Status::BadRequest, 5, None);
         let text = String::from_utf8(m.render(&[])).unwrap();
         assert!(
-            text.contains("skiff_requests_total{method=\"GET\",code=\"200\"} 1\n"),
+            text.contains(
+                "skiff_requests_total{method=\"GET\",code=\"200\",protocol=\"HTTP/1\"} 1\n"
+            ),
             "{text}"
         );
-        assert!(text.contains("skiff_requests_total{method=\"other\",code=\"501\"} 1\n"));
-        assert!(text.contains("skiff_requests_total{method=\"other\",code=\"400\"} 1\n"));
+        assert!(text.contains(
+            "skiff_requests_total{method=\"other\",code=\"501\",protocol=\"HTTP/1\"} 1\n"
+        ));
+        assert!(text.contains(
+            "skiff_requests_total{method=\"other\",code=\"400\",protocol=\"HTTP/1\"} 1\n"
+        ));
         assert!(text.contains("skiff_response_bytes_total 18\n"));
         assert!(text.contains("skiff_request_duration_seconds_bucket{le=\"0.0001\"} 0\n"));
         assert!(text.contains("skiff_request_duration_seconds_bucket{le=\"0.00025\"} 1\n"));

@@ -166,7 +166,7 @@ pub(crate) fn log(
         .started
         .map(|t| Instant::now().saturating_duration_since(t).as_micros() as u64);
     if let Some(m) = cx.metrics {
-        m.response(said.method, status, bytes, duration_us);
+        m.response(said.method, said.http2, status, bytes, duration_us);
     }
     let secs = cx.clock.unix_secs();
     let tls = cx.tls;
@@ -783,6 +783,7 @@ fn read_head(
         referer: req.referer,
         user_agent: req.user_agent,
         started: Some(since),
+        http2: false,
     });
     let head_len = req.head_len;
     let framing = match fate.discard {

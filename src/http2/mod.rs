@@ -371,6 +371,11 @@ impl H2 {
                 };
                 continue;
             }
+            // A blocking read would wait for the client: not while there is
+            // still something to send.
+            if T::BLOCKING && (moved || self.flag.0.load(Ordering::Relaxed)) {
+                continue;
+            }
             // Read, once the codec has taken what was read before.
             let taken = self.wire.borrow().input_taken();
             if taken && !self.wire.borrow().eof {
@@ -814,6 +819,7 @@ fn answer(
                         referer: req.referer,
                         user_agent: req.user_agent,
                         started: Some(since),
+                        http2: true,
                     };
                     Ok((reply, said.to_owned()))
                 }
@@ -852,6 +858,7 @@ fn refused_with(failure: Failure, head: &Head, since: Instant, cx: &Cx<'_>) -> (
     let said = Said {
         line: Some(head.line()),
         started: Some(since),
+        http2: true,
         ..Said::default()
     };
     (reply, said.to_owned())

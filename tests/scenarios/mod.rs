@@ -12,6 +12,7 @@ mod counts;
 mod demo;
 mod errors;
 mod hardening;
+mod http2;
 mod listing;
 mod loadgen;
 mod logging;

@@ -684,3 +684,82 @@ pub fn have(program: &str) -> bool {
         .map(|s| s.success())
         .unwrap_or(false)
 }
+
+/// One HTTP/2 request made by curl: h2c with prior knowledge to a plain
+/// server, or h2 over TLS (ALPN) trusting `ca`. `args` go to curl as
+/// they are (`-H`, `-X`, `-I`, ...). The response is read back from
+/// curl's `-i` output, and curl's own `%{http_version}` must say 2.
+pub fn h2(s: &Server, path: &str, args: &[&str], ca: Option<&TestCa>) -> Response {
+    curl(s, path, args, ca, true)
+}
+
+/// The same request as [`h2`] made over HTTP/1.1 (`http2` false), or over
+/// HTTP/2; curl must report the version asked for.
+pub fn curl(s: &Server, path: &str, args: &[&str], ca: Option<&TestCa>, http2: bool) -> Response {
+    let out = curl_out(s.port(), path, args, ca, http2);
+    let (version, response) = out.split_once(b"\n\n", b"\r\n\r\n");
+    let want = if http2 { "2" } else { "1.1" };
+    assert_eq!(version, want, "curl spoke HTTP/{version}");
+    response
+}
+
+fn curl_out(port: u16, path: &str, args: &[&str], ca: Option<&TestCa>, http2: bool) -> CurlOut {
+    assert!(have("curl"), "curl is needed (.ci/run installs it)");
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-S", "-i", "--path-as-is", "--max-time", "20"]);
+    let url = match ca {
+        Some(ca) => {
+            cmd.args(["--cacert", &ca.path("ca.pem")]);
+            cmd.arg(if http2 { "--http2" } else { "--http1.1" });
+            format!("https://localhost:{port}{path}")
+        }
+        None => {
+            cmd.arg(if http2 {
+                "--http2-prior-knowledge"
+            } else {
+                "--http1.1"
+            });
+            format!("http://127.0.0.1:{port}{path}")
+        }
+    };
+    cmd.args(args).args(["-w", "\n\n%{http_version}"]).arg(url);
+    let out = cmd.output().expect("curl runs");
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    CurlOut(out.stdout)
+}
+
+/// What `curl -i -w '\n\n%{http_version}'` printed.
+struct CurlOut(Vec<u8>);
+
+impl CurlOut {
+    /// The protocol version curl reports, and the response (head, then
+    /// body).
+    fn split_once(&self, tail: &[u8], blank: &[u8]) -> (String, Response) {
+        let at = self.0.len() - self.0.iter().rev().position(|&c| c == b'\n').unwrap_or(0);
+        let version = String::from_utf8_lossy(&self.0[at..]).trim().to_string();
+        let raw = &self.0[..at.saturating_sub(tail.len())];
+        let end = find(raw, blank).expect("a head");
+        let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let mut words = status_line.split(' ');
+        let proto = words.next().unwrap_or_default().to_string();
+        let status = words.next().and_then(|w| w.parse().ok()).unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+            .collect();
+        let response = Response {
+            version: proto,
+            status,
+            reason: String::new(),
+            headers,
+            body: raw[end + blank.len()..].to_vec(),
+        };
+        (version, response)
+    }
+}
