@@ -18,8 +18,9 @@
 //! - **Exempt paths** (`--auth-exempt`, for health checks and the like) need
 //!   no credentials.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::hold::{Hold, Shared};
 
@@ -190,7 +191,9 @@ pub(crate) struct Verdicts {
     remembered: HashMap<[u8; 32], bool>,
     /// Insertion order, for dropping the oldest.
     order: std::collections::VecDeque<[u8; 32]>,
-    running: HashSet<[u8; 32]>,
+    /// Checks under way, each with a flag that cancels it if it has not
+    /// started yet (every request waiting for it went away).
+    running: HashMap<[u8; 32], Arc<AtomicBool>>,
 }
 
 impl Verdicts {
@@ -199,7 +202,7 @@ impl Verdicts {
             file,
             remembered: HashMap::new(),
             order: std::collections::VecDeque::new(),
-            running: HashSet::new(),
+            running: HashMap::new(),
         }
     }
 
@@ -216,7 +219,7 @@ impl Verdicts {
                 Verdict::Denied
             });
         }
-        if self.running.contains(&key) {
+        if self.running.contains_key(&key) {
             return Known::Running(key);
         }
         if credentials(header).is_none() {
@@ -229,31 +232,41 @@ impl Verdicts {
     }
 
     /// Starts a check of `authorization` on `pool`; `done(key, ok)` is
-    /// called on a worker when it ends. False if the pool refused it.
+    /// called on a worker when it ends (`None`: cancelled before it began).
+    /// False if the pool refused it.
     pub(crate) fn start(
         &mut self,
         pool: &Pool,
         key: [u8; 32],
         authorization: &[u8],
-        done: impl FnOnce([u8; 32], bool) + Send + 'static,
+        done: impl FnOnce([u8; 32], Option<bool>) + Send + 'static,
     ) -> bool {
         let Some((user, password)) = credentials(authorization) else {
             return false;
         };
         let file = self.file.clone();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let flag = cancelled.clone();
         let started = pool.spawn(move || {
-            let ok = file.verify(&user, &password);
+            let ok = match flag.load(Ordering::Relaxed) {
+                true => None,
+                false => Some(file.verify(&user, &password)),
+            };
             done(key, ok);
         });
         if started {
-            self.running.insert(key);
+            self.running.insert(key, cancelled);
         }
         started
     }
 
-    /// Records a finished check.
-    pub(crate) fn record(&mut self, key: [u8; 32], ok: bool) {
+    /// Records a finished check (`None`: it was cancelled, and nothing is
+    /// learnt).
+    pub(crate) fn record(&mut self, key: [u8; 32], ok: Option<bool>) {
         self.running.remove(&key);
+        let Some(ok) = ok else {
+            return;
+        };
         if self.remembered.insert(key, ok).is_none() {
             self.order.push_back(key);
             while self.order.len() > MAX_REMEMBERED {
@@ -271,11 +284,24 @@ pub(crate) trait Authenticator {
     /// now, or `Pending` after a check was started (the driver will drive
     /// the connection again when it ends).
     fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict;
+
+    /// The request waiting for the check of `authorization` went away (an
+    /// HTTP/2 stream was reset): unless another request of another
+    /// connection waits for it too, a check that has not begun is not run.
+    fn cancel(&mut self, authorization: Option<&[u8]>) {
+        let _ = authorization;
+    }
+
+    /// From now on a check under way is `Pending` rather than waited for,
+    /// where waiting is what the driver would do (a thread of its own):
+    /// an HTTP/2 connection's other streams go on meanwhile, and it asks
+    /// again shortly.
+    fn never_wait(&mut self) {}
 }
 
 /// What is called, on a worker, when a check ends: with its key and
-/// whether the password was right.
-pub(crate) type Done = Arc<dyn Fn([u8; 32], bool) + Send + Sync>;
+/// whether the password was right (`None`: cancelled before it began).
+pub(crate) type Done = Arc<dyn Fn([u8; 32], Option<bool>) + Send + Sync>;
 
 /// A driver's password checks: the verdicts it remembers, held by `H` (an
 /// event loop's own [`Verdicts`], or one [`Shared`] by the threaded
@@ -348,13 +374,30 @@ impl Checks<Verdicts, Parked> {
     }
 
     /// Records a finished check; the connections parked on it, to drive.
-    pub(crate) fn record(&mut self, key: [u8; 32], ok: bool) -> Vec<usize> {
+    pub(crate) fn record(&mut self, key: [u8; 32], ok: Option<bool>) -> Vec<usize> {
         self.verdicts.record(key, ok);
         self.parked.waiting.remove(&key).unwrap_or_default()
     }
 }
 
 impl Authenticator for Checks<Verdicts, Parked> {
+    fn cancel(&mut self, authorization: Option<&[u8]>) {
+        let Some(header) = authorization else {
+            return;
+        };
+        let key = self.verdicts.file.key(header);
+        let token = self.parked.current;
+        if let Some(waiting) = self.parked.waiting.get_mut(&key) {
+            waiting.retain(|&t| t != token);
+            if waiting.is_empty() {
+                self.parked.waiting.remove(&key);
+                if let Some(flag) = self.verdicts.running.get(&key) {
+                    flag.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
     fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict {
         match self.lookup(authorization) {
             Ok(verdict) => verdict,
@@ -389,13 +432,6 @@ impl Checks<Shared<Verdicts>, Wait> {
             parked: Wait(true),
         }
     }
-
-    /// From now on a check under way is `Pending` rather than waited
-    /// for: the thread drives an HTTP/2 connection, whose other streams
-    /// go on meanwhile, and asks again shortly.
-    pub(crate) fn no_waiting(&mut self) {
-        self.parked = Wait(false);
-    }
 }
 
 /// Whether a thread waits for a check under way (`true`), or is told
@@ -404,6 +440,10 @@ impl Checks<Shared<Verdicts>, Wait> {
 pub(crate) struct Wait(bool);
 
 impl Authenticator for Checks<Shared<Verdicts>, Wait> {
+    fn never_wait(&mut self) {
+        self.parked = Wait(false);
+    }
+
     /// A connection's own thread may wait: for its own check, or for the
     /// same header's check another thread started.
     fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict {
@@ -499,13 +539,13 @@ mod tests {
         let Known::Ask(key) = v.known(Some(header)) else {
             panic!("unknown at first");
         };
-        v.running.insert(key);
+        v.running.insert(key, Arc::default());
         assert_eq!(v.known(Some(header)), Known::Running(key));
-        v.record(key, true);
+        v.record(key, Some(true));
         assert_eq!(v.known(Some(header)), Known::Verdict(Verdict::Granted));
         // Cap on checks under way.
         for i in 0..MAX_IN_FLIGHT {
-            v.running.insert([i as u8 + 1; 32]);
+            v.running.insert([i as u8 + 1; 32], Arc::default());
         }
         assert_eq!(
             v.known(Some(b"Basic Ym9iOng=")),
@@ -517,12 +557,52 @@ mod tests {
             let mut k = [0u8; 32];
             k[..8].copy_from_slice(&(i as u64).to_le_bytes());
             k[31] = 7;
-            v.record(k, false);
+            v.record(k, Some(false));
         }
         assert_eq!(v.remembered.len(), MAX_REMEMBERED);
         assert!(
             matches!(v.known(Some(header)), Known::Ask(_)),
             "the oldest verdict was dropped"
         );
+    }
+
+    #[test]
+    fn a_check_cancelled_before_it_begins_is_not_run() {
+        let file = Arc::new(
+            Htpasswd::parse("alice:$2y$05$h59PpUmBdxKIEHeeRi6zkegIWAtGjZCvubBSMFkr8i5bKSRO2vvJ6\n")
+                .unwrap(),
+        );
+        let pool = Pool::new(1).unwrap();
+        // The one worker is busy until told.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        assert!(pool.spawn(move || {
+            let _ = wait.recv();
+        }));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let done: Done = Arc::new(move |key, ok| {
+            let _ = tx.send((key, ok));
+        });
+        let mut checks = Checks::owned(file, pool, done);
+        let header = &b"Basic YWxpY2U6c2VjcmV0"[..];
+        // Two connections wait for the same check; one goes away: it runs.
+        checks.turn(1);
+        assert_eq!(checks.verdict(Some(header)), Verdict::Pending);
+        checks.turn(2);
+        assert_eq!(checks.verdict(Some(header)), Verdict::Pending);
+        checks.cancel(Some(header));
+        // The other goes away too: it is cancelled, and says so.
+        checks.turn(1);
+        checks.cancel(Some(header));
+        go.send(()).unwrap();
+        let (key, ok) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(ok, None, "not run");
+        assert!(checks.record(key, ok).is_empty());
+        // Asked again, it is checked anew, and this time it runs.
+        checks.turn(3);
+        assert_eq!(checks.verdict(Some(header)), Verdict::Pending);
+        let (key, ok) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(ok, Some(true));
+        assert_eq!(checks.record(key, ok), vec![3]);
+        assert_eq!(checks.verdict(Some(header)), Verdict::Granted);
     }
 }

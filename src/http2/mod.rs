@@ -208,8 +208,12 @@ pub(crate) struct H2 {
     /// (`u32::MAX`: not known).
     progress: Instant,
     queued: u32,
-    /// GOAWAY was asked of the codec (stopping, idle).
+    /// GOAWAY was asked of the codec (stopping, idle, a flood).
     going_away: bool,
+    /// Why, when it was a flood.
+    flood: Option<Flood>,
+    /// The GOAWAY that ends the connection at once was asked for.
+    ended_now: bool,
 }
 
 impl std::fmt::Debug for H2 {
@@ -252,6 +256,8 @@ impl H2 {
             progress: now,
             queued: u32::MAX,
             going_away: false,
+            flood: None,
+            ended_now: false,
         }
     }
 
@@ -262,8 +268,18 @@ impl H2 {
     /// Nothing to lose by closing now: no stream open, nothing unsent.
     pub(crate) fn is_idle(&self) -> bool {
         self.streams.is_empty()
+            && !self.codec_busy()
             && self.wire.borrow().pending().is_empty()
-            && !matches!(self.phase, Phase::Ending(_))
+            && self.phase == Phase::Serving
+    }
+
+    /// The codec still has streams open: ours are all answered, but it
+    /// holds body bytes the client's window has not let out yet.
+    fn codec_busy(&self) -> bool {
+        match &self.codec {
+            Codec::Open(conn) => conn.has_streams(),
+            _ => false,
+        }
     }
 
     /// The instant this connection must be dealt with if nothing happens
@@ -293,7 +309,7 @@ impl H2 {
             })
             .min()
             .map(|t| (later(t, config.header_timeout), Timeout::Header));
-        if sending || !self.wire.borrow().pending().is_empty() {
+        if sending || self.codec_busy() || !self.wire.borrow().pending().is_empty() {
             let send = (later(self.progress, config.send_timeout), Timeout::Send);
             return receiving.filter(|r| r.0 < send.0).unwrap_or(send);
         }
@@ -311,6 +327,11 @@ impl H2 {
     /// Runs the connection until it blocks, yields or ends (see the
     /// module documentation).
     pub(crate) fn drive<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Next {
+        // A stream waiting for a password check must not hold up the
+        // others: a thread of its own asks again rather than waits.
+        if let Some(auth) = cx.services.auth.as_deref_mut() {
+            auth.never_wait();
+        }
         let next = self.run(io, cx);
         if next == Next::Wait {
             self.wire.borrow_mut().release(cx.pool.as_deref_mut());
@@ -456,8 +477,13 @@ impl H2 {
         let mut task = Context::from_waker(&waker);
         for _ in 0..ROUNDS_PER_TURN {
             self.flag.take();
-            if cx.is_stopping() && !self.going_away {
-                self.go_away(self.streams.is_empty());
+            if cx.is_stopping() {
+                // GOAWAY: at once when nothing is in flight; otherwise the
+                // streams finish first, and then it ends at once.
+                let quiet = self.streams.is_empty() && !self.codec_busy();
+                if !self.going_away || (quiet && !self.ended_now) {
+                    self.go_away(quiet);
+                }
             }
             self.poll_codec(&mut task, cx);
             self.advance(&mut task, cx);
@@ -479,6 +505,7 @@ impl H2 {
     /// otherwise gracefully (streams in flight finish).
     fn go_away(&mut self, now: bool) {
         self.going_away = true;
+        self.ended_now |= now;
         if let Codec::Open(conn) = &mut self.codec {
             match now {
                 true => conn.abrupt_shutdown(Reason::NO_ERROR),
@@ -495,6 +522,7 @@ impl H2 {
         }
         self.wire.borrow_mut().discard_input();
         self.going_away = true;
+        self.flood = Some(flood);
         match &mut self.codec {
             Codec::Open(conn) => conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM),
             _ => {
@@ -523,10 +551,11 @@ impl H2 {
                 Poll::Ready(Some(Err(e))) => return self.end(&e),
                 Poll::Ready(None) => {
                     self.codec = Codec::Done;
-                    let why = match (self.going_away, cx.is_stopping()) {
-                        (_, true) => Why::Shutdown,
-                        (true, false) => Why::Timeout(Timeout::Idle),
-                        (false, false) => Why::PeerClosed,
+                    let why = match (self.flood, self.going_away, cx.is_stopping()) {
+                        (Some(_), _, _) => Why::Http2(Reason::ENHANCE_YOUR_CALM.into()),
+                        (None, _, true) => Why::Shutdown,
+                        (None, true, false) => Why::Timeout(Timeout::Idle),
+                        (None, false, false) => Why::PeerClosed,
                     };
                     self.phase = Phase::Ending(why);
                     return;
@@ -618,8 +647,22 @@ impl H2 {
                         false
                     }
                 }
-                StreamState::Parked { respond, .. } => {
+                StreamState::Parked { respond, head, .. } => {
                     if respond.poll_reset(task).is_ready() {
+                        // Reset while its password is checked: the check
+                        // is not run if nothing else waits for it.
+                        let gone = authorization(head);
+                        let others = self.streams.iter().enumerate().any(|(j, s)| {
+                            j != i
+                                && matches!(&s.state, StreamState::Parked { head, .. }
+                                    if authorization(head) == gone)
+                        });
+                        if !others {
+                            if let Some(auth) = cx.services.auth.as_deref_mut() {
+                                auth.cancel(gone.as_deref());
+                            }
+                        }
+                        let stream = &mut self.streams[i];
                         stream.state = StreamState::Sent;
                         stream.recv = None;
                         false
@@ -1049,6 +1092,11 @@ fn drain(recv: &mut RecvStream, task: &mut Context<'_>) -> (bool, u64) {
             Poll::Pending => return (recv.is_end_stream(), n),
         }
     }
+}
+
+/// A parked request's credentials.
+fn authorization(head: &Head) -> Option<Vec<u8>> {
+    head.request().ok()?.authorization.map(<[u8]>::to_vec)
 }
 
 impl Stream {

@@ -469,13 +469,6 @@ fn run_conn<T: Transport>(
         if idle && shared.stopping() && !conn.is_h2() {
             return Why::Shutdown;
         }
-        if conn.is_h2() {
-            // A stream parked on a password check must not hold up the
-            // others: the thread asks again rather than waits.
-            if let Some(auth) = &mut handles.auth {
-                auth.no_waiting();
-            }
-        }
         let next = match conn.drive(io, &mut handles.cx(shared, clock)) {
             Next::Wait => {
                 // A timeout, or a spurious wakeup: check the deadline.

@@ -149,6 +149,10 @@ each_mode! {
         let trust = vec![format!("--ignore-certificate-errors-spki-list={}", ca.spki)];
         let result = page_result_with(&browser, &url, &trust);
         assert_media_page(&s, &result);
+        // Over HTTPS, everything came by HTTP/2 (ALPN h2).
+        assert!(result.contains("\"protocols\":[\"h2\"]"), "{result}");
+        let lines = s.stdout_lines();
+        assert!(lines.iter().any(|l| l.contains("\"GET /skiff.mp4 HTTP/2.0\" 206 ")), "{lines:?}");
     }
 }
 
@@ -184,6 +188,8 @@ each_mode! {
         let s = Server::start(mode, &site.path, &["--access-log", "-"]);
         let result = page_result(&browser, &s.url("/check.html"));
         assert_media_page(&s, &result);
+        // Browsers do not speak h2c: plain HTTP stays HTTP/1.1.
+        assert!(result.contains("\"protocols\":[\"http/1.1\"]"), "{result}");
     }
 }
 

@@ -13,6 +13,7 @@ mod demo;
 mod errors;
 mod hardening;
 mod http2;
+mod http2_frames;
 mod listing;
 mod loadgen;
 mod logging;

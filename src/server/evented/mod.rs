@@ -246,7 +246,8 @@ enum Mail {
     Compressed(crate::files::compress::Done),
     Verified {
         key: [u8; 32],
-        ok: bool,
+        /// `None`: cancelled before it began.
+        ok: Option<bool>,
     },
     /// A TLS session back from processing handshake records.
     Handshake {
@@ -513,7 +514,16 @@ impl<'c> EventLoop<'c> {
             .map(|(k, _)| k)
             .collect();
         for key in idle {
-            self.close(key, Why::Shutdown);
+            // An HTTP/2 connection is driven once more: it says GOAWAY,
+            // and lingers like any connection ending, so what the client
+            // sends meanwhile (window updates) cannot reset what is still
+            // on its way to it.
+            if self.slots[key].conn.is_h2() {
+                let t = token(key, self.slots[key].generation as usize);
+                self.drive(key, t);
+            } else {
+                self.close(key, Why::Shutdown);
+            }
         }
     }
 
