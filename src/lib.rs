@@ -1,4 +1,4 @@
-//! skiff: a small, fast HTTP/1.1 static file server.
+//! skiff: a small, fast static file server (HTTP/1.1 and HTTP/2).
 //!
 //! # Architecture
 //! One `mio::Poll` loop on one thread ([`server::evented`]) owns the
@@ -25,7 +25,9 @@
 //! authentication, CORS, the fallback, variants, conditionals and ranges;
 //! plus HTTP/1's own connection policy (`respond::fate`) and the one map
 //! from what a connection meets on its own to a reply (`respond::failed`).
-//! The HTTP/1 writer in [`conn`] renders the reply. None of them names mio
+//! The HTTP/1 writer in [`conn`] renders the reply; an HTTP/2 connection
+//! (`http2`) answers each stream with the same `respond` and sends the
+//! same fields as HEADERS and DATA frames. None of them names mio
 //! or a socket; [`conn`] drives them over any `transport` (a
 //! non-blocking socket, a blocking one, TLS), which is what lets a
 //! thread-per-connection driver share every line of it.
@@ -64,8 +66,11 @@
 //! - [`config`]: flags, variables and the config file -> [`config::Config`]
 //! - `respond`: request -> reply
 //! - [`conn`]: the per-connection state machine and the HTTP/1 writer
-//! - [`server`]: the drivers (event loops, threaded), listeners, and the
-//!   TLS link between socket and connection
+//! - `http2`: an HTTP/2 connection (the `h2` codec run over buffers the
+//!   driver fills and drains, its streams answered by `respond`)
+//! - [`server`]: the drivers (event loops, threaded), listeners, what a
+//!   connection carries (HTTP/1 or HTTP/2), and the TLS link between
+//!   socket and connection
 
 #![deny(unsafe_code)]
 

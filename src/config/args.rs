@@ -32,7 +32,7 @@ pub(crate) const MAX_WORKERS: i64 = 256;
 /// bounds an HTTP/2 connection's memory.
 pub(crate) const MAX_HTTP2_STREAMS: i64 = 1024;
 
-/// skiff: a small, fast HTTP/1.1 static file server.
+/// skiff: a small, fast static file server (HTTP/1.1 and HTTP/2).
 #[derive(Debug, Parser)]
 #[command(
     name = "skiff",

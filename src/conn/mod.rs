@@ -936,7 +936,8 @@ enum Preface {
 
 /// A connection's first line is the preface, or a start of it; or it
 /// cannot be HTTP/1 either because where the version goes (after two
-/// spaces) something other than `HTTP/` begins: then it is taken for a
+/// spaces) something that does not even begin `HTTP` stands: then it is
+/// taken for a
 /// broken preface, and the HTTP/2 side refuses it (GOAWAY with
 /// PROTOCOL_ERROR), as RFC 9113 section 3.4 asks of an invalid preface.
 fn preface(data: &[u8]) -> Preface {
@@ -955,9 +956,9 @@ fn preface(data: &[u8]) -> Preface {
     if let (Some(method), Some(target), Some(version)) =
         (tokens.next(), tokens.next(), tokens.next())
     {
-        let n = version.len().min(5);
+        let n = version.len().min(4);
         let words = !method.is_empty() && !target.is_empty() && !version.contains(&b' ');
-        if words && n > 0 && version[..n] != b"HTTP/"[..n] {
+        if words && n > 0 && version[..n] != b"HTTP"[..n] {
             return Preface::Whole;
         }
     }

@@ -223,6 +223,24 @@ each_mode! {
 }
 
 each_mode! {
+    fn a_first_line_that_is_neither_http1_nor_a_preface_is_closed(mode) {
+        let site = site();
+        let s = Server::start(mode, &site.path, &[]);
+        // h2spec's invalid preface: HTTP/2's answer (its SETTINGS, then a
+        // close), not an HTTP/1 400.
+        let mut c = s.connect();
+        c.send("INVALID CONNECTION PREFACE\r\n\r\n");
+        let bytes = c.read_to_close();
+        assert!(!bytes.starts_with(b"HTTP/"), "{:?}", String::from_utf8_lossy(&bytes));
+        assert!(bytes.len() >= 9 && bytes[3] == 4, "a SETTINGS frame first: {bytes:?}");
+        // A version that begins like HTTP's is HTTP/1's to refuse.
+        let mut c = s.connect();
+        c.send("GET / HTTPS/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(c.response().status, 400);
+    }
+}
+
+each_mode! {
     fn an_idle_connection_gets_goaway(mode) {
         if !have_probe() {
             return;
