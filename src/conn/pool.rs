@@ -18,6 +18,8 @@ const POOL_OUTPUT_MAX: usize = 32 * 1024;
 pub(crate) struct BufPool {
     input: Vec<Vec<u8>>,
     output: Vec<Vec<u8>>,
+    /// HTTP/2's receive buffers (`http2::wire::INPUT_CHUNK` long).
+    h2_input: Vec<Vec<u8>>,
     // The boxes themselves are what is reused: a connection that becomes
     // busy takes one without allocating.
     #[allow(clippy::vec_box)]
@@ -38,6 +40,17 @@ impl BufPool {
     pub(super) fn give_input(&mut self, buf: Vec<u8>) {
         if buf.len() == INPUT_INITIAL && self.input.len() < POOL_MAX {
             self.input.push(buf);
+        }
+    }
+
+    /// An HTTP/2 receive buffer, kept at its length (not zeroed again).
+    pub(crate) fn take_h2_input(&mut self) -> Vec<u8> {
+        self.h2_input.pop().unwrap_or_default()
+    }
+
+    pub(crate) fn give_h2_input(&mut self, buf: Vec<u8>) {
+        if self.h2_input.len() < POOL_MAX {
+            self.h2_input.push(buf);
         }
     }
 

@@ -342,6 +342,9 @@ impl H2 {
     fn run<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Next {
         let mut read_budget = READ_BUDGET;
         let mut write_budget = WRITE_BUDGET;
+        // A read that would block ends reading for this turn: readiness is
+        // edge-triggered, so new bytes bring a new event.
+        let mut read_blocked = false;
         for _ in 0..ROUNDS_PER_TURN {
             if let Phase::Shut { .. } = self.phase {
                 return self.linger(io, cx);
@@ -399,7 +402,7 @@ impl H2 {
             }
             // Read, once the codec has taken what was read before.
             let taken = self.wire.borrow().input_taken();
-            if taken && !self.wire.borrow().eof {
+            if taken && !self.wire.borrow().eof && !read_blocked {
                 if read_budget == 0 {
                     return Next::Yield;
                 }
@@ -432,7 +435,7 @@ impl H2 {
                             self.flooded(flood, cx);
                         }
                     }
-                    Err(e) if is_blocked(&e) => {}
+                    Err(e) if is_blocked(&e) => read_blocked = !T::BLOCKING,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => moved = true,
                     Err(_) => return Next::Close(Why::Reset),
                 }

@@ -30,10 +30,12 @@ pub(crate) const OUTPUT_LIMIT: usize = 64 * 1024;
 /// The buffers between socket and codec.
 #[derive(Debug, Default)]
 pub(crate) struct Wire {
-    /// `input[pos..]` is read from the socket and not yet taken by the
-    /// codec.
+    /// `input[pos..end]` is read from the socket and not yet taken by the
+    /// codec. Once allocated the buffer keeps its length, so it is zeroed
+    /// once, not before every read.
     input: Vec<u8>,
     pos: usize,
+    end: usize,
     /// The client closed its side: once `input` is taken, reads end.
     pub(crate) eof: bool,
     /// Written by the codec, not yet sent: `output[sent..]`.
@@ -44,24 +46,26 @@ pub(crate) struct Wire {
 impl Wire {
     /// Whether the codec has taken everything read.
     pub(crate) fn input_taken(&self) -> bool {
-        self.pos == self.input.len()
+        self.pos == self.end
     }
 
     /// Bytes read and not yet taken.
     pub(crate) fn unread(&self) -> &[u8] {
-        &self.input[self.pos..]
+        &self.input[self.pos..self.end]
     }
 
     /// Drops what was read and not taken (after a flood: none of it is
     /// looked at).
     pub(crate) fn discard_input(&mut self) {
-        self.pos = self.input.len();
+        self.pos = self.end;
     }
 
     /// Puts bytes read before the connection became HTTP/2 (the preface
     /// the HTTP/1 reader saw) in front of the codec.
     pub(crate) fn preload(&mut self, bytes: &[u8]) {
-        self.input.extend_from_slice(bytes);
+        self.input = bytes.to_vec();
+        self.pos = 0;
+        self.end = bytes.len();
     }
 
     /// Reads once from `r` into the input (which must be all taken):
@@ -72,17 +76,14 @@ impl Wire {
         pool: Option<&mut BufPool>,
     ) -> io::Result<usize> {
         debug_assert!(self.input_taken());
-        if self.input.capacity() == 0 {
-            if let Some(pool) = pool {
-                self.input = pool.take_output();
-            }
+        if self.input.len() != INPUT_CHUNK {
+            self.input = pool.map(BufPool::take_h2_input).unwrap_or_default();
+            self.input.resize(INPUT_CHUNK, 0);
         }
-        self.input.clear();
         self.pos = 0;
-        self.input.resize(INPUT_CHUNK, 0);
+        self.end = 0;
         let result = r.read(&mut self.input);
-        let n = *result.as_ref().unwrap_or(&0);
-        self.input.truncate(n);
+        self.end = *result.as_ref().unwrap_or(&0);
         if let Ok(0) = result {
             self.eof = true;
         }
@@ -109,8 +110,9 @@ impl Wire {
         if self.input_taken() && self.input.capacity() > 0 {
             let buf = std::mem::take(&mut self.input);
             self.pos = 0;
+            self.end = 0;
             if let Some(pool) = pool.as_deref_mut() {
-                pool.give_output(buf);
+                pool.give_h2_input(buf);
             }
         }
         if self.pending().is_empty() && self.output.capacity() > 0 {
@@ -123,7 +125,7 @@ impl Wire {
     }
 
     fn take_into(&mut self, buf: &mut ReadBuf<'_>) -> usize {
-        let n = buf.remaining().min(self.input.len() - self.pos);
+        let n = buf.remaining().min(self.end - self.pos);
         buf.put_slice(&self.input[self.pos..self.pos + n]);
         self.pos += n;
         n
