@@ -358,6 +358,11 @@ impl Vary {
 /// their usual case; a value may come in parts, to be joined.
 pub(crate) trait FieldSink {
     fn field(&mut self, name: &str, value: &[&[u8]]);
+
+    /// A field whose value is a constant (HTTP/2 keeps it without a copy).
+    fn fixed(&mut self, name: &str, value: &'static str) {
+        self.field(name, &[value.as_bytes()]);
+    }
 }
 
 /// HTTP/1: `\r\nName: value`.
@@ -411,16 +416,19 @@ pub(crate) fn write_fields(
     extra: &[Header],
 ) {
     out.field("Date", &[date]);
-    out.field("Server", &[SERVER.as_bytes()]);
+    out.fixed("Server", SERVER);
     // Browsers must trust the Content-Type, never guess another from the
     // bytes (an uploaded .txt must not run as HTML).
-    out.field("X-Content-Type-Options", &[b"nosniff"]);
+    out.fixed("X-Content-Type-Options", "nosniff");
     if let Some(content_type) = f.content_type {
-        let charset: &[u8] = match needs_charset(content_type) {
-            true => b"; charset=utf-8",
-            false => b"",
-        };
-        out.field("Content-Type", &[content_type.as_bytes(), charset]);
+        match (needs_charset(content_type), with_charset(content_type)) {
+            (false, _) => out.fixed("Content-Type", content_type),
+            (true, Some(whole)) => out.fixed("Content-Type", whole),
+            (true, None) => out.field(
+                "Content-Type",
+                &[content_type.as_bytes(), b"; charset=utf-8"],
+            ),
+        }
     }
     // A 204 has no content, and says no length (RFC 9110 8.6).
     if status != Status::NoContent {
@@ -436,7 +444,7 @@ pub(crate) fn write_fields(
         out.field("ETag", &[tag.as_bytes()]);
     }
     if f.accept_ranges {
-        out.field("Accept-Ranges", &[b"bytes"]);
+        out.fixed("Accept-Ranges", "bytes");
     }
     if let Some((a, b, len)) = f.content_range {
         out.field(
@@ -458,12 +466,12 @@ pub(crate) fn write_fields(
         out.field("Location", &[loc]);
     }
     if f.allow_read_only {
-        out.field("Allow", &[b"GET, HEAD"]);
+        out.fixed("Allow", "GET, HEAD");
     } else if f.allow {
-        out.field("Allow", &[ALLOW.as_bytes()]);
+        out.fixed("Allow", ALLOW);
     }
     if let Some(coding) = f.content_encoding {
-        out.field("Content-Encoding", &[coding.as_bytes()]);
+        out.fixed("Content-Encoding", coding);
     }
     let mut vary = [0u8; 32];
     if let Some(len) = f.vary.value(&mut vary) {
@@ -522,7 +530,7 @@ fn write_cors(out: &mut impl FieldSink, cors: &CorsFields) {
     );
     match &cors.preflight {
         Some(headers) => {
-            out.field("Access-Control-Allow-Methods", &[ALLOW.as_bytes()]);
+            out.fixed("Access-Control-Allow-Methods", ALLOW);
             if !headers.is_empty() {
                 out.field("Access-Control-Allow-Headers", &[headers]);
             }
@@ -537,6 +545,22 @@ fn write_cors(out: &mut impl FieldSink, cors: &CorsFields) {
             }
         }
     }
+}
+
+/// The most common text types with their charset, as constants.
+fn with_charset(mime: &str) -> Option<&'static str> {
+    Some(match mime {
+        "text/html" => "text/html; charset=utf-8",
+        "text/plain" => "text/plain; charset=utf-8",
+        "text/css" => "text/css; charset=utf-8",
+        "application/javascript" => "application/javascript; charset=utf-8",
+        "text/javascript" => "text/javascript; charset=utf-8",
+        "application/json" => "application/json; charset=utf-8",
+        "image/svg+xml" => "image/svg+xml; charset=utf-8",
+        "application/xml" => "application/xml; charset=utf-8",
+        "text/xml" => "text/xml; charset=utf-8",
+        _ => return None,
+    })
 }
 
 /// Text types are declared UTF-8: `text/*`, JavaScript, JSON, XML, SVG.

@@ -89,15 +89,51 @@ fn target_of(parts: &http::request::Parts) -> &[u8] {
     }
 }
 
-/// An HTTP/2 field list.
-struct Fields<'a>(&'a mut HeaderMap);
+/// An HTTP/2 field list, and this second's `Date` made once.
+struct Fields<'a> {
+    map: &'a mut HeaderMap,
+    date: &'a HeaderValue,
+}
+
+/// The name of a field skiff sets itself, without parsing it.
+fn known(name: &str) -> Option<HeaderName> {
+    use http::header;
+    Some(match name {
+        "Date" => header::DATE,
+        "Server" => header::SERVER,
+        "X-Content-Type-Options" => header::X_CONTENT_TYPE_OPTIONS,
+        "Content-Type" => header::CONTENT_TYPE,
+        "Content-Length" => header::CONTENT_LENGTH,
+        "Last-Modified" => header::LAST_MODIFIED,
+        "ETag" => header::ETAG,
+        "Accept-Ranges" => header::ACCEPT_RANGES,
+        "Content-Range" => header::CONTENT_RANGE,
+        "Location" => header::LOCATION,
+        "Allow" => header::ALLOW,
+        "Content-Encoding" => header::CONTENT_ENCODING,
+        "Vary" => header::VARY,
+        "Cache-Control" => header::CACHE_CONTROL,
+        _ => return None,
+    })
+}
+
+impl Fields<'_> {
+    fn name(name: &str) -> Option<HeaderName> {
+        // Names are checked tokens (HTTP/2 lowers them).
+        known(name).or_else(|| HeaderName::from_bytes(name.as_bytes()).ok())
+    }
+}
 
 impl FieldSink for Fields<'_> {
     fn field(&mut self, name: &str, value: &[&[u8]]) {
-        // Names are checked tokens (HTTP/2 lowers them); values were
-        // checked for CR, LF and NUL where they came from. Anything the
-        // field types still refuse is left out rather than sent broken.
-        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
+        if name == "Date" {
+            self.map.append(http::header::DATE, self.date.clone());
+            return;
+        }
+        // Values were checked for CR, LF and NUL where they came from.
+        // Anything the field types still refuse is left out rather than
+        // sent broken.
+        let Some(name) = Fields::name(name) else {
             return;
         };
         let value = match value {
@@ -105,20 +141,56 @@ impl FieldSink for Fields<'_> {
             parts => HeaderValue::from_bytes(&parts.concat()),
         };
         if let Ok(value) = value {
-            self.0.append(name, value);
+            self.map.append(name, value);
+        }
+    }
+
+    fn fixed(&mut self, name: &str, value: &'static str) {
+        if let Some(name) = Fields::name(name) {
+            self.map.append(name, HeaderValue::from_static(value));
+        }
+    }
+}
+
+/// This second's `Date` field, made once a second.
+#[derive(Debug, Default)]
+pub(crate) struct DateField {
+    made: Option<([u8; crate::http::date::HTTP_DATE_LEN], HeaderValue)>,
+}
+
+impl DateField {
+    fn get(&mut self, date: &[u8; crate::http::date::HTTP_DATE_LEN]) -> &HeaderValue {
+        if self.made.as_ref().is_none_or(|(d, _)| d != date) {
+            let value = HeaderValue::from_bytes(date)
+                .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
+            self.made = Some((*date, value));
+        }
+        match &self.made {
+            Some((_, value)) => value,
+            None => unreachable!("made just above"),
         }
     }
 }
 
 /// The HTTP/2 response head for `reply`: its status and every field the
 /// HTTP/1 writer would send, without the connection's own.
-pub(crate) fn response(reply: &Reply, date: &[u8], config: &Config) -> http::Response<()> {
+pub(crate) fn response(
+    reply: &Reply,
+    date: &[u8; crate::http::date::HTTP_DATE_LEN],
+    dates: &mut DateField,
+    config: &Config,
+) -> http::Response<()> {
     let mut head = http::Response::new(());
     *head.status_mut() = http::StatusCode::from_u16(reply.status.code())
         .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     let extra = config.extra(reply.fields.extra);
+    let map = head.headers_mut();
+    map.reserve(12 + extra.len());
     write_fields(
-        &mut Fields(head.headers_mut()),
+        &mut Fields {
+            map,
+            date: dates.get(date),
+        },
         reply.status,
         date,
         &reply.fields,

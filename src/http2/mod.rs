@@ -75,7 +75,7 @@ use crate::transport::{Direction, Transport};
 
 pub(crate) use guard::PREFACE;
 use guard::{Flood, Guard};
-use head::Head;
+use head::{DateField, Head};
 use wire::{Pipe, Wire};
 
 /// The largest header list accepted (decoded, as RFC 9113 counts it);
@@ -214,6 +214,8 @@ pub(crate) struct H2 {
     flood: Option<Flood>,
     /// The GOAWAY that ends the connection at once was asked for.
     ended_now: bool,
+    /// This second's `Date` field.
+    dates: DateField,
 }
 
 impl std::fmt::Debug for H2 {
@@ -258,6 +260,7 @@ impl H2 {
             going_away: false,
             flood: None,
             ended_now: false,
+            dates: DateField::default(),
         }
     }
 
@@ -596,7 +599,7 @@ impl H2 {
         self.progress = now;
         let head = Box::new(Head::new(parts));
         let stream = match body.is_end_stream() {
-            true => answer(head, respond, now, cx, self.peer),
+            true => answer(head, respond, now, cx, self.peer, &mut self.dates),
             false => Stream {
                 state: StreamState::Receiving {
                     head,
@@ -642,7 +645,7 @@ impl H2 {
                         else {
                             unreachable!("matched above");
                         };
-                        let answered = answer(head, respond, since, cx, self.peer);
+                        let answered = answer(head, respond, since, cx, self.peer, &mut self.dates);
                         stream.state = answered.state;
                         stream.said = answered.said;
                         true
@@ -678,7 +681,7 @@ impl H2 {
                         else {
                             unreachable!("matched above");
                         };
-                        let answered = answer(head, respond, since, cx, self.peer);
+                        let answered = answer(head, respond, since, cx, self.peer, &mut self.dates);
                         stream.state = answered.state;
                         stream.said = answered.said;
                         !matches!(stream.state, StreamState::Parked { .. })
@@ -769,7 +772,7 @@ impl H2 {
                     };
                     let (reply, said) = refused_with(Failure::Timeout, &head, since, cx);
                     let said = reply.observed.then_some(said);
-                    let answered = send_reply(reply, said, respond, cx, self.peer);
+                    let answered = send_reply(reply, said, respond, cx, self.peer, &mut self.dates);
                     stream.state = answered.state;
                     stream.said = answered.said;
                     stream.recv = None;
@@ -849,6 +852,7 @@ fn answer(
     since: Instant,
     cx: &mut Cx<'_>,
     peer: IpAddr,
+    dates: &mut DateField,
 ) -> Stream {
     let decided = match head.request() {
         Ok(req) => {
@@ -890,7 +894,7 @@ fn answer(
         }
     };
     let said = reply.observed.then_some(said);
-    send_reply(reply, said, sender, cx, peer)
+    send_reply(reply, said, sender, cx, peer, dates)
 }
 
 /// A head that cannot be answered normally: its error reply.
@@ -926,6 +930,7 @@ fn send_reply(
     mut sender: SendResponse<Bytes>,
     cx: &mut Cx<'_>,
     peer: IpAddr,
+    dates: &mut DateField,
 ) -> Stream {
     let (reply, follow) = match follow(reply, cx) {
         Ok(answer) => answer,
@@ -936,7 +941,7 @@ fn send_reply(
         }
     };
     let date = cx.clock.http_date();
-    let head = head::response(&reply, &date, cx.config);
+    let head = head::response(&reply, &date, dates, cx.config);
     let status = reply.status;
     let end = matches!(follow, Follow::Nothing);
     let sent = |said| Stream {
