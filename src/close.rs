@@ -40,8 +40,10 @@ pub enum Why {
     PlainHttp,
     /// An HTTP/2 connection ended with GOAWAY for this error code: the
     /// client broke the protocol (1, PROTOCOL_ERROR, and others), or
-    /// flooded it (11, ENHANCE_YOUR_CALM).
-    Http2(u32),
+    /// flooded it (11, ENHANCE_YOUR_CALM). A byte, so that `Why` (which
+    /// every connection holds) stays four bytes: the codes defined are 0
+    /// to 13, and any other is shown as 255.
+    Http2(u8),
 }
 
 impl Why {
@@ -101,7 +103,11 @@ impl std::fmt::Display for Why {
             Why::FileError => f.write_str("file error"),
             Why::Tls => f.write_str("TLS error"),
             Why::PlainHttp => f.write_str("plain HTTP on the HTTPS port"),
-            Why::Http2(code) => write!(f, "HTTP/2 GOAWAY ({:?})", h2::Reason::from(*code)),
+            Why::Http2(code) => write!(
+                f,
+                "HTTP/2 GOAWAY ({:?})",
+                h2::Reason::from(u32::from(*code))
+            ),
         }
     }
 }

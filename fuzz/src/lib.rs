@@ -15,6 +15,7 @@ use skiff::http::request::parse;
 use skiff::http::response::Status;
 use skiff::log::{Entry, LogSink};
 use skiff::conn::scripted::ScriptedPeer;
+use skiff::server::core::Scripted;
 
 /// The document root of the connection target: small and large files,
 /// a folder with an index, a folder to list, a hidden file.
@@ -395,4 +396,106 @@ pub fn run_tls(data: &[u8]) -> u16 {
     }
     session.release(&mut bufs);
     outcome
+}
+
+/// The HTTP/2 preface and an empty SETTINGS frame: what every program of
+/// [`run_http2`] starts with, so the fuzzer spends its time on frames.
+const H2_START: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+
+/// An HTTP/2 connection driven by a program (the operations of
+/// [`run_connection`]) whose bytes follow the preface: it must never
+/// panic or spin, and what it sends must be whole HTTP/2 frames of at most
+/// the default size, beginning with its SETTINGS. Returns the frame types
+/// sent.
+pub fn run_http2(data: &[u8]) -> Vec<u8> {
+    let config = config();
+    let mut clock = Clock::new();
+    let t0 = clock.now();
+    let mut elapsed = Duration::ZERO;
+    let mut log = Collect::default();
+    let mut core = Scripted::new("127.0.0.1:9".parse().unwrap(), t0);
+    let mut peer = ScriptedPeer {
+        incoming: VecDeque::from([H2_START.to_vec(), Vec::new()]),
+        window: usize::MAX,
+        ..ScriptedPeer::default()
+    };
+    let mut eof = false;
+    let mut closed = false;
+    let mut rest = data;
+    let mut steps = 0;
+    let drive_core = |core: &mut Scripted, peer: &mut ScriptedPeer, clock: &Clock, log: &mut Collect| {
+        let mut cx = Cx::new(config, clock, Some(log));
+        let mut next = core.drive(peer, &mut cx);
+        let mut turns = 0;
+        while next == Next::Yield {
+            turns += 1;
+            assert!(turns < 100_000, "yields forever");
+            next = core.drive(peer, &mut cx);
+        }
+        next
+    };
+    while let [op, arg, tail @ ..] = rest {
+        rest = tail;
+        steps += 1;
+        assert!(steps < 100_000, "no end");
+        let next = match op % 8 {
+            0..=4 => {
+                let n = read_len(*op, *arg, rest);
+                if eof || n == 0 {
+                    continue;
+                }
+                peer.incoming.push_front(rest[..n].to_vec());
+                rest = &rest[n..];
+                drive_core(&mut core, &mut peer, &clock, &mut log)
+            }
+            5 => {
+                peer.window = usize::from(*arg) * 97;
+                drive_core(&mut core, &mut peer, &clock, &mut log)
+            }
+            6 => {
+                elapsed += Duration::from_millis(250) * u32::from(*arg);
+                clock.set(t0 + elapsed, SystemTime::now());
+                let mut cx = Cx::new(config, &clock, Some(&mut log));
+                core.on_timeout(&mut peer, &mut cx)
+            }
+            _ => {
+                if !eof {
+                    eof = true;
+                    peer.incoming.pop_back();
+                }
+                drive_core(&mut core, &mut peer, &clock, &mut log)
+            }
+        };
+        if let Next::Close(_) = next {
+            closed = true;
+            break;
+        }
+    }
+    if !closed {
+        peer.window = usize::MAX;
+        let _ = drive_core(&mut core, &mut peer, &clock, &mut log);
+    }
+    let mut cx = Cx::new(config, &clock, Some(&mut log));
+    core.on_close(&mut cx);
+    assert!(core.is_h2(), "the preface makes it HTTP/2");
+    check_frames(&peer.sent)
+}
+
+/// Walks `sent` frame by frame: whole frames (the last may be cut only
+/// where the connection closed), none longer than 16,384 bytes, the first
+/// a SETTINGS frame.
+fn check_frames(sent: &[u8]) -> Vec<u8> {
+    let mut kinds = Vec::new();
+    let mut pos = 0;
+    while pos + 9 <= sent.len() {
+        let len = u32::from_be_bytes([0, sent[pos], sent[pos + 1], sent[pos + 2]]) as usize;
+        let kind = sent[pos + 3];
+        assert!(len <= 16_384, "a frame of {len} bytes");
+        if kinds.is_empty() {
+            assert_eq!(kind, 4, "SETTINGS first");
+        }
+        kinds.push(kind);
+        pos += 9 + len;
+    }
+    kinds
 }

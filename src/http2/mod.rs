@@ -533,7 +533,7 @@ impl H2 {
             Codec::Open(conn) => conn.abrupt_shutdown(Reason::ENHANCE_YOUR_CALM),
             _ => {
                 self.codec = Codec::Done;
-                self.phase = Phase::Ending(Why::Http2(Reason::ENHANCE_YOUR_CALM.into()));
+                self.phase = Phase::Ending(Why::Http2(code(Reason::ENHANCE_YOUR_CALM)));
             }
         }
     }
@@ -558,7 +558,7 @@ impl H2 {
                 Poll::Ready(None) => {
                     self.codec = Codec::Done;
                     let why = match (self.flood, self.going_away, cx.is_stopping()) {
-                        (Some(_), _, _) => Why::Http2(Reason::ENHANCE_YOUR_CALM.into()),
+                        (Some(_), _, _) => Why::Http2(code(Reason::ENHANCE_YOUR_CALM)),
                         (None, _, true) => Why::Shutdown,
                         (None, true, false) => Why::Timeout(Timeout::Idle),
                         (None, false, false) => Why::PeerClosed,
@@ -575,9 +575,9 @@ impl H2 {
     fn end(&mut self, e: &h2::Error) {
         self.codec = Codec::Done;
         let why = match e.reason() {
-            Some(r) if e.is_go_away() || e.is_reset() => Why::Http2(r.into()),
+            Some(r) if e.is_go_away() || e.is_reset() => Why::Http2(code(r)),
             _ if e.is_io() => Why::Reset,
-            Some(r) => Why::Http2(r.into()),
+            Some(r) => Why::Http2(code(r)),
             None => Why::PeerClosed,
         };
         let why = match (why, self.wire.borrow().eof) {
@@ -1100,6 +1100,11 @@ fn drain(recv: &mut RecvStream, task: &mut Context<'_>) -> (bool, u64) {
             Poll::Pending => return (recv.is_end_stream(), n),
         }
     }
+}
+
+/// An HTTP/2 error code as [`Why::Http2`] keeps it.
+fn code(reason: Reason) -> u8 {
+    u8::try_from(u32::from(reason)).unwrap_or(u8::MAX)
 }
 
 /// A parked request's credentials.

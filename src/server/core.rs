@@ -89,3 +89,33 @@ impl Core {
         matches!(self, Core::H2(_))
     }
 }
+
+/// A connection's core for the fuzz targets (`--features testing`): one
+/// that begins as HTTP/1 and becomes HTTP/2 on the preface, as on a plain
+/// listener. Not part of the server.
+#[cfg(any(test, feature = "testing"))]
+pub struct Scripted(Core);
+
+#[cfg(any(test, feature = "testing"))]
+impl Scripted {
+    pub fn new(peer: SocketAddr, now: Instant) -> Scripted {
+        Scripted(Core::H1(Conn::new(peer, now, false)))
+    }
+
+    pub fn drive<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Next {
+        self.0.drive(io, cx)
+    }
+
+    pub fn on_timeout<T: Transport>(&mut self, io: &mut T, cx: &mut Cx<'_>) -> Next {
+        self.0.on_timeout(io, cx)
+    }
+
+    pub fn on_close(&mut self, cx: &mut Cx<'_>) {
+        self.0.on_close(cx)
+    }
+
+    /// Whether it became HTTP/2.
+    pub fn is_h2(&self) -> bool {
+        self.0.is_h2()
+    }
+}

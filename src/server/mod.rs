@@ -3,7 +3,7 @@
 //!
 //! A driver owns sockets and time; everything HTTP is in `conn` and below.
 
-pub(crate) mod core;
+pub mod core;
 pub(crate) mod evented;
 pub(crate) mod link;
 pub(crate) mod threaded;

@@ -136,3 +136,17 @@ fn a_connection_is_in_the_ready_list_at_most_once_and_driven_once_per_turn() {
     assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// Every idle connection holds a slot: it must not grow unnoticed (an
+/// HTTP/2 connection keeps its state behind one pointer, and `Why`, which
+/// the connection core holds, stays four bytes).
+#[test]
+#[cfg(target_pointer_width = "64")]
+fn an_idle_slot_stays_small() {
+    assert_eq!(std::mem::size_of::<crate::close::Why>(), 4);
+    assert!(
+        std::mem::size_of::<super::Slot>() <= 168,
+        "{}",
+        std::mem::size_of::<super::Slot>()
+    );
+}
