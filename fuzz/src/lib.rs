@@ -8,13 +8,13 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use skiff::config::Config;
+use skiff::conn::scripted::ScriptedPeer;
 use skiff::conn::{Conn, Cx, Next};
 use skiff::files::resolve::{Lookup, Resolution, resolve_with};
 use skiff::http::date::Clock;
 use skiff::http::request::parse;
 use skiff::http::response::Status;
 use skiff::log::{Entry, LogSink};
-use skiff::conn::scripted::ScriptedPeer;
 use skiff::server::core::Scripted;
 
 /// The document root of the connection target: small and large files,
@@ -423,17 +423,18 @@ pub fn run_http2(data: &[u8]) -> Vec<u8> {
     let mut closed = false;
     let mut rest = data;
     let mut steps = 0;
-    let drive_core = |core: &mut Scripted, peer: &mut ScriptedPeer, clock: &Clock, log: &mut Collect| {
-        let mut cx = Cx::new(config, clock, Some(log));
-        let mut next = core.drive(peer, &mut cx);
-        let mut turns = 0;
-        while next == Next::Yield {
-            turns += 1;
-            assert!(turns < 100_000, "yields forever");
-            next = core.drive(peer, &mut cx);
-        }
-        next
-    };
+    let drive_core =
+        |core: &mut Scripted, peer: &mut ScriptedPeer, clock: &Clock, log: &mut Collect| {
+            let mut cx = Cx::new(config, clock, Some(log));
+            let mut next = core.drive(peer, &mut cx);
+            let mut turns = 0;
+            while next == Next::Yield {
+                turns += 1;
+                assert!(turns < 100_000, "yields forever");
+                next = core.drive(peer, &mut cx);
+            }
+            next
+        };
     while let [op, arg, tail @ ..] = rest {
         rest = tail;
         steps += 1;
