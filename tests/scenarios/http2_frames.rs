@@ -124,7 +124,11 @@ each_mode! {
             "continuation",
             "hpack-bomb",
         ] {
-            let out = probe_beside_a_good_client(&s, scenario, &["--wait", "10"]);
+            // 3,000 frames: past every rate, and few enough that the
+            // server drains them all after its GOAWAY (more, and it stops
+            // reading and closes with a reset, which may throw the GOAWAY
+            // away before the client reads it).
+            let out = probe_beside_a_good_client(&s, scenario, &["--wait", "10", "--count", "3000"]);
             assert_eq!(out["goaway"], ENHANCE_YOUR_CALM, "{scenario}: {out}");
             assert_eq!(out["closed"], true, "{scenario}: {out}");
         }
