@@ -4,7 +4,8 @@
 //! error's status; `resolve_path`: 200 a file, 301 a redirect, 299 a
 //! listing, else the error's status; `connection`: every status it sent;
 //! `tls_handshake`: 200 finished, 400 plain HTTP refused, 0 closed, 1
-//! waiting, 2 an error).
+//! waiting, 2 an error; `http2`: every frame type it sent, 0 DATA, 1
+//! HEADERS, 3 RST_STREAM, 4 SETTINGS, 6 PING, 7 GOAWAY, 8 WINDOW_UPDATE).
 //!
 //! usage: reach TARGET CORPUS_DIR... (a fuzzer's corpus and its seeds)
 
@@ -13,7 +14,9 @@ use std::collections::BTreeMap;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let [_, target, dirs @ ..] = &args[..] else {
-        eprintln!("usage: reach parse_request|resolve_path|connection|tls_handshake CORPUS_DIR...");
+        eprintln!(
+            "usage: reach parse_request|resolve_path|connection|tls_handshake|http2 CORPUS_DIR..."
+        );
         std::process::exit(2);
     };
     let mut counts: BTreeMap<u16, u64> = BTreeMap::new();
@@ -34,6 +37,10 @@ fn main() {
             "resolve_path" => vec![skiff_fuzz::resolve_outcome(&data)],
             "connection" => skiff_fuzz::run_connection(&data),
             "tls_handshake" => vec![skiff_fuzz::run_tls(&data)],
+            "http2" => skiff_fuzz::run_http2(&data)
+                .into_iter()
+                .map(u16::from)
+                .collect(),
             _ => {
                 eprintln!("reach: unknown target {target}");
                 std::process::exit(2);
