@@ -1126,3 +1126,80 @@ fn is_blocked(e: &io::Error) -> bool {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::conn::scripted::ScriptedPeer;
+    use crate::http::date::Clock;
+
+    fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+        f.push(kind);
+        f.push(flags);
+        f.extend_from_slice(&stream.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// `GET /big.bin` as an HPACK block: indexed :method GET, :scheme
+    /// http, a literal :authority and :path.
+    fn get(path: &str) -> Vec<u8> {
+        let mut block = vec![0x82, 0x86, 0x41, 0x01, b't', 0x44, path.len() as u8];
+        block.extend_from_slice(path.as_bytes());
+        frame(1, 0x4 | 0x1, 1, &block)
+    }
+
+    #[test]
+    fn an_idle_connection_holds_no_buffer_of_its_own() {
+        let root = std::env::temp_dir().join(format!("skiff-h2-idle-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join("big.bin"), vec![7u8; 300_000]).unwrap();
+        let config = Config::parse_from(["skiff", "--root", root.to_str().unwrap()]).unwrap();
+        let clock = Clock::new();
+        let mut pool = crate::conn::BufPool::new();
+        let mut h2 = H2::new("127.0.0.1:9".parse().unwrap(), clock.now(), &config, &[]);
+        let mut input = PREFACE.to_vec();
+        input.extend(frame(4, 0, 0, &[]));
+        input.extend(get("/big.bin"));
+        let mut peer = ScriptedPeer {
+            incoming: [input, Vec::new()].into(),
+            window: usize::MAX,
+            ..ScriptedPeer::default()
+        };
+        let mut next = Next::Yield;
+        for _ in 0..1000 {
+            let mut cx = Cx::new(&config, &clock, None);
+            cx.pool = Some(&mut pool);
+            next = h2.drive(&mut peer, &mut cx);
+            if next == Next::Wait {
+                break;
+            }
+        }
+        assert_eq!(next, Next::Wait);
+        // The response head and 64 KiB of the body (the client's window),
+        // then the stream waits for window; its body buffers are the
+        // codec's. Open the window: the rest goes, and the stream ends.
+        let mut update = frame(8, 0, 0, &1_000_000u32.to_be_bytes());
+        update.extend(frame(8, 0, 1, &1_000_000u32.to_be_bytes()));
+        peer.incoming = [update, Vec::new()].into();
+        for _ in 0..1000 {
+            let mut cx = Cx::new(&config, &clock, None);
+            cx.pool = Some(&mut pool);
+            next = h2.drive(&mut peer, &mut cx);
+            if next == Next::Wait && h2.is_idle() {
+                break;
+            }
+        }
+        assert!(h2.is_idle(), "{h2:?}");
+        assert!(peer.sent.len() > 300_000, "{}", peer.sent.len());
+        assert!(h2.streams.is_empty());
+        assert_eq!(
+            h2.wire.borrow().held(),
+            0,
+            "the wire's buffers went back to the pool"
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}

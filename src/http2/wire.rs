@@ -179,3 +179,11 @@ impl AsyncWrite for Pipe {
         Poll::Ready(Ok(()))
     }
 }
+
+#[cfg(test)]
+impl Wire {
+    /// Bytes of buffer the wire holds (allocated, used or not).
+    pub(crate) fn held(&self) -> usize {
+        self.input.capacity() + self.output.capacity()
+    }
+}
