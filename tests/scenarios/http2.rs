@@ -449,3 +449,25 @@ fn bad_http2_flags_are_one_line_errors() {
         assert!(err.contains(flag), "{flag} {value}: {err}");
     }
 }
+
+each_mode! {
+    fn basic_auth_over_http2(mode) {
+        let site = site();
+        let hash = bcrypt::hash("secret", 4).unwrap();
+        let file = site.write("users", format!("alice:{hash}\n"));
+        let s = Server::start(mode, &site.path, &["--htpasswd", file.to_str().unwrap()]);
+        let r = h2(&s, "/a.txt", &[], None);
+        assert_eq!(r.status, 401);
+        assert_eq!(r.header("www-authenticate"), Some("Basic realm=\"skiff\", charset=\"UTF-8\""));
+        let two = h2(&s, "/a.txt", &["-u", "alice:wrong"], None);
+        assert_eq!(two.status, 401);
+        let r = h2(&s, "/a.txt", &["-u", "alice:secret"], None);
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"hello, skiff\n"[..]));
+        // The same answer as over HTTP/1.1.
+        let one = curl(&s, "/a.txt", &["-u", "alice:wrong"], None, false);
+        assert_eq!(
+            (one.status, one.header("www-authenticate"), &one.body),
+            (two.status, two.header("www-authenticate"), &two.body)
+        );
+    }
+}
