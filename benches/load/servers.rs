@@ -1,8 +1,7 @@
 //! The servers the benchmark starts: skiff in its modes and the peers that
 //! are installed, each pinned to CPU 0 with `taskset` when the machine has
-//! two CPUs, each configured as `../shared`'s side-by-side scripts do (one
-//! worker process or loop, no access log, sendfile where offered, keep-alive
-//! without a request limit).
+//! two CPUs, each configured alike (one worker process or loop, no access
+//! log, sendfile where offered, keep-alive without a request limit).
 //!
 //! Also the process figures: CPU time and peak RSS of a process and its
 //! descendants, from `/proc`.
@@ -305,8 +304,8 @@ pub fn pin_to_cpu(cpu: usize) -> io::Result<()> {
     Ok(())
 }
 
-/// The benchmark root: the original assignment's file sizes (the same
-/// names as `../shared/bench/makeroot.sh`).
+/// The benchmark root: the original assignment's file sizes
+/// (`webserver.txt`, `index.html`, `video.mp4`).
 pub fn make_root() -> io::Result<PathBuf> {
     let root = std::env::temp_dir().join(format!("skiff-load-{}", std::process::id()));
     std::fs::create_dir_all(&root)?;
