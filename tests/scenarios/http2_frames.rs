@@ -245,6 +245,20 @@ each_mode! {
 }
 
 each_mode! {
+    fn a_request_body_that_never_ends_gets_408_on_its_stream(mode) {
+        if !have_probe() {
+            return;
+        }
+        let site = site();
+        let s = Server::start(mode, &site.path, &["--header-timeout", "1"]);
+        let out = probe(s.port(), "unfinished-body", &["--wait", "8"]);
+        assert_eq!(out["statuses"]["3"], 200, "{out}");
+        assert_eq!(out["statuses"]["1"], 408, "{out}");
+        assert_eq!(out["order"][0], 3, "{out}");
+    }
+}
+
+each_mode! {
     fn an_idle_connection_gets_goaway(mode) {
         if !have_probe() {
             return;
