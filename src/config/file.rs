@@ -61,9 +61,16 @@ pub(crate) fn config_file_args(
             continue;
         }
         let flag = format!("--{key}");
+        // An on/off setting (`http2`) also takes true and false.
+        let switch = arg
+            .get_possible_values()
+            .iter()
+            .any(|p| p.get_name() == "on");
         let scalar = |v: &toml::Value| match v {
             toml::Value::String(s) => Ok(s.clone()),
             toml::Value::Integer(i) => Ok(i.to_string()),
+            toml::Value::Boolean(b) if switch => Ok(if *b { "on" } else { "off" }.into()),
+            _ if switch => Err(bad("expected \"on\", \"off\", true or false")),
             _ => Err(bad("expected a string or a whole number")),
         };
         match arg.get_action() {

@@ -152,6 +152,15 @@ fn bad_files_are_one_line_naming_the_key() {
         ("[server]\nport = 1\n", "key 'server'"),
         ("config = 'other.toml'\n", "key 'config': not a setting"),
         ("health-check = '/'\n", "key 'health-check': not a setting"),
+        ("http2 = 'maybe'\n", "key 'http2': invalid value 'maybe'"),
+        (
+            "http2 = 1.5\n",
+            "key 'http2': expected \"on\", \"off\", true or false",
+        ),
+        (
+            "http2-max-streams = 0\n",
+            "key 'http2-max-streams': invalid value '0'",
+        ),
         ("port = \n", "line 1"),
         ("root = 'x'\nroot = 'y'\n", "line 2"),
     ] {

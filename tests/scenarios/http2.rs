@@ -432,6 +432,31 @@ each_mode! {
 }
 
 #[test]
+fn http2_false_in_the_config_file_turns_it_off() {
+    let site = site();
+    let file = site.write("skiff.toml", "http2 = false\n");
+    let s = Server::start(
+        Mode::Evented,
+        &site.path,
+        &["--config", file.to_str().unwrap()],
+    );
+    let mut c = s.connect();
+    c.send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    assert_eq!(
+        c.response().status,
+        505,
+        "HTTP/2 is off: the preface is an HTTP/1 request"
+    );
+    let file = site.write("on.toml", "http2 = true\n");
+    let s = Server::start(
+        Mode::Evented,
+        &site.path,
+        &["--config", file.to_str().unwrap()],
+    );
+    assert_eq!(h2(&s, "/a.txt", &[], None).status, 200);
+}
+
+#[test]
 fn bad_http2_flags_are_one_line_errors() {
     let site = site();
     for (flag, value) in [
