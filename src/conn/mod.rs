@@ -640,35 +640,15 @@ impl Conn {
     /// After the last response: read and drop input until the client
     /// closes, then close.
     fn linger<T: Transport>(&mut self, io: &mut T, cx: &Cx<'_>) -> Next {
-        let mut scratch = [0u8; 4096];
-        loop {
-            let Writing::Shut {
-                since,
-                drained,
-                why,
-            } = &mut self.writing
-            else {
-                unreachable!("linger is called in Shut");
-            };
-            if io
-                .arm(later(*since, LINGER_TIMEOUT), cx.clock, Direction::Read)
-                .is_err()
-            {
-                return Next::Close(*why);
-            }
-            match io.read(&mut scratch) {
-                Ok(0) => return Next::Close(*why),
-                Ok(n) => {
-                    *drained += n;
-                    if *drained > LINGER_MAX_BYTES {
-                        return Next::Close(*why);
-                    }
-                }
-                Err(e) if is_blocked(&e) => return Next::Wait,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Next::Close(*why),
-            }
-        }
+        let Writing::Shut {
+            since,
+            drained,
+            why,
+        } = &mut self.writing
+        else {
+            unreachable!("linger is called in Shut");
+        };
+        linger(io, cx, *since, drained, *why)
     }
 
     /// The deadline passed (the driver checks nothing; this re-checks).
@@ -714,6 +694,43 @@ impl Conn {
         let peer = self.peer;
         if let Some(b) = &mut self.busy {
             b.output.abort(cx, peer);
+        }
+    }
+}
+
+/// After a connection's last bytes went out and its write side was shut
+/// at `since`: reads and drops what the client still sends (`drained`
+/// bytes so far) until it closes, [`LINGER_TIMEOUT`] passes or
+/// [`LINGER_MAX_BYTES`] have come, then the connection ends for `why`.
+/// HTTP/1 after its last response and HTTP/2 after its GOAWAY both end
+/// this way, so what the client sent meanwhile cannot reset what is still
+/// on its way to it.
+pub(crate) fn linger<T: Transport>(
+    io: &mut T,
+    cx: &Cx<'_>,
+    since: Instant,
+    drained: &mut usize,
+    why: Why,
+) -> Next {
+    let mut scratch = [0u8; 4096];
+    loop {
+        if io
+            .arm(later(since, LINGER_TIMEOUT), cx.clock, Direction::Read)
+            .is_err()
+        {
+            return Next::Close(why);
+        }
+        match io.read(&mut scratch) {
+            Ok(0) => return Next::Close(why),
+            Ok(n) => {
+                *drained += n;
+                if *drained > LINGER_MAX_BYTES {
+                    return Next::Close(why);
+                }
+            }
+            Err(e) if is_blocked(&e) => return Next::Wait,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Next::Close(why),
         }
     }
 }

@@ -63,7 +63,7 @@ use h2::{RecvStream, SendStream};
 
 use crate::close::{Timeout, Why};
 use crate::config::Config;
-use crate::conn::{Cx, LINGER_MAX_BYTES, LINGER_TIMEOUT, Next, log};
+use crate::conn::{Cx, LINGER_TIMEOUT, Next, log};
 use crate::files::body::FileStream;
 use crate::http::request::HeadError;
 use crate::log::{OwnedSaid, Said};
@@ -637,17 +637,7 @@ impl H2 {
                         stream.recv = None;
                         false
                     } else if stream.recv.is_none() || stream.taken > MAX_DISCARD {
-                        let StreamState::Receiving {
-                            head,
-                            respond,
-                            since,
-                        } = std::mem::replace(&mut stream.state, StreamState::Sent)
-                        else {
-                            unreachable!("matched above");
-                        };
-                        let answered = answer(head, respond, since, cx, self.peer, &mut self.dates);
-                        stream.state = answered.state;
-                        stream.said = answered.said;
+                        stream.answer(cx, self.peer, &mut self.dates);
                         true
                     } else {
                         false
@@ -673,17 +663,7 @@ impl H2 {
                         stream.recv = None;
                         false
                     } else {
-                        let StreamState::Parked {
-                            head,
-                            respond,
-                            since,
-                        } = std::mem::replace(&mut stream.state, StreamState::Sent)
-                        else {
-                            unreachable!("matched above");
-                        };
-                        let answered = answer(head, respond, since, cx, self.peer, &mut self.dates);
-                        stream.state = answered.state;
-                        stream.said = answered.said;
+                        stream.answer(cx, self.peer, &mut self.dates);
                         !matches!(stream.state, StreamState::Parked { .. })
                     }
                 }
@@ -788,35 +768,15 @@ impl H2 {
 
     /// After GOAWAY went out: read and drop input until the client closes.
     fn linger<T: Transport>(&mut self, io: &mut T, cx: &Cx<'_>) -> Next {
-        let mut scratch = [0u8; 4096];
-        loop {
-            let Phase::Shut {
-                since,
-                drained,
-                why,
-            } = &mut self.phase
-            else {
-                unreachable!("linger is called in Shut");
-            };
-            if io
-                .arm(later(*since, LINGER_TIMEOUT), cx.clock, Direction::Read)
-                .is_err()
-            {
-                return Next::Close(*why);
-            }
-            match io.read(&mut scratch) {
-                Ok(0) => return Next::Close(*why),
-                Ok(n) => {
-                    *drained += n;
-                    if *drained > LINGER_MAX_BYTES {
-                        return Next::Close(*why);
-                    }
-                }
-                Err(e) if is_blocked(&e) => return Next::Wait,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Next::Close(*why),
-            }
-        }
+        let Phase::Shut {
+            since,
+            drained,
+            why,
+        } = &mut self.phase
+        else {
+            unreachable!("linger is called in Shut");
+        };
+        crate::conn::linger(io, cx, *since, drained, *why)
     }
 
     /// The connection is being dropped: log the streams cut short.
@@ -1113,6 +1073,27 @@ fn authorization(head: &Head) -> Option<Vec<u8>> {
 }
 
 impl Stream {
+    /// Answers the head of a stream that was receiving its body or parked
+    /// on a verdict (it may park again).
+    fn answer(&mut self, cx: &mut Cx<'_>, peer: IpAddr, dates: &mut DateField) {
+        let (StreamState::Receiving {
+            head,
+            respond,
+            since,
+        }
+        | StreamState::Parked {
+            head,
+            respond,
+            since,
+        }) = std::mem::replace(&mut self.state, StreamState::Sent)
+        else {
+            unreachable!("called with a head to answer");
+        };
+        let answered = answer(head, respond, since, cx, peer, dates);
+        self.state = answered.state;
+        self.said = answered.said;
+    }
+
     /// Nothing left to do: the response is sent and the request ended.
     fn is_over(&self) -> bool {
         matches!(self.state, StreamState::Sent) && self.recv.is_none()
