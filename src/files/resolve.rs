@@ -481,6 +481,14 @@ pub(crate) fn io_status(e: &io::Error) -> Status {
     }
 }
 
+/// Appends decoded path bytes to a URL path, percent-encoded where a
+/// byte would change its meaning (`/` stays).
+pub(crate) fn encode_path(path: &[u8], out: &mut Vec<u8>) {
+    for chunk in percent_encode(path, PATH_ENCODE) {
+        out.extend_from_slice(chunk.as_bytes());
+    }
+}
+
 /// `Location` for a directory: the normalised path, encoded, plus `/`,
 /// plus the query as sent. Starts with exactly one `/`.
 fn location_with_slash(norm: &Normalized<'_>) -> Vec<u8> {

@@ -22,8 +22,13 @@ pub enum Status {
     PartialContent,
     MovedPermanently,
     NotModified,
-    /// `--redirect-http`: the same request, over HTTPS.
+    /// `--redirect-http`: the same request, over HTTPS; and `--redirect`,
+    /// clean URLs and trailing slashes by default.
     PermanentRedirect,
+    /// `--redirect` rules with code 302, 303 or 307.
+    Found,
+    SeeOther,
+    TemporaryRedirect,
     BadRequest,
     Unauthorized,
     Forbidden,
@@ -43,7 +48,7 @@ pub enum Status {
 
 impl Status {
     /// All statuses, for tables indexed by status.
-    pub(crate) const ALL: [Status; 21] = [
+    pub(crate) const ALL: [Status; 24] = [
         Status::Ok,
         Status::NoContent,
         Status::PartialContent,
@@ -65,6 +70,9 @@ impl Status {
         Status::ServiceUnavailable,
         Status::VersionNotSupported,
         Status::PermanentRedirect,
+        Status::Found,
+        Status::SeeOther,
+        Status::TemporaryRedirect,
     ];
 
     pub fn code(self) -> u16 {
@@ -75,6 +83,9 @@ impl Status {
             Status::MovedPermanently => 301,
             Status::NotModified => 304,
             Status::PermanentRedirect => 308,
+            Status::Found => 302,
+            Status::SeeOther => 303,
+            Status::TemporaryRedirect => 307,
             Status::BadRequest => 400,
             Status::Unauthorized => 401,
             Status::Forbidden => 403,
@@ -101,6 +112,9 @@ impl Status {
             Status::MovedPermanently => "Moved Permanently",
             Status::NotModified => "Not Modified",
             Status::PermanentRedirect => "Permanent Redirect",
+            Status::Found => "Found",
+            Status::SeeOther => "See Other",
+            Status::TemporaryRedirect => "Temporary Redirect",
             Status::BadRequest => "Bad Request",
             Status::Unauthorized => "Unauthorized",
             Status::Forbidden => "Forbidden",
@@ -148,6 +162,9 @@ impl Status {
             Status::ServiceUnavailable => 18,
             Status::VersionNotSupported => 19,
             Status::PermanentRedirect => 20,
+            Status::Found => 21,
+            Status::SeeOther => 22,
+            Status::TemporaryRedirect => 23,
         }
     }
 }

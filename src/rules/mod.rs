@@ -8,3 +8,5 @@
 pub(crate) mod cors;
 pub(crate) mod headers;
 pub(crate) mod pages;
+pub(crate) mod pattern;
+pub(crate) mod routes;
