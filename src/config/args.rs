@@ -187,6 +187,41 @@ pub(crate) struct Args {
     )]
     pub(crate) cache_control: Vec<String>,
 
+    /// Redirect paths matching GLOB, e.g. '/old/*=/new/$1' or 'www.example.com/**=https://example.com/$1 301' (308 unless CODE is 301, 302, 303 or 307; repeatable; the first match wins).
+    #[arg(
+        env = "SKIFF_REDIRECT",
+        long = "redirect",
+        value_name = "FROM=TO [CODE]",
+        value_delimiter = '\n'
+    )]
+    pub(crate) redirects: Vec<String>,
+
+    /// Serve another path under the root for paths matching GLOB, without a redirect, e.g. '/docs/**=/manual/$1' (repeatable; the first match wins; never chained).
+    #[arg(
+        env = "SKIFF_REWRITE",
+        long = "rewrite",
+        value_name = "FROM=TO",
+        value_delimiter = '\n'
+    )]
+    pub(crate) rewrites: Vec<String>,
+
+    /// Serve /about from about.html, and redirect /about.html to /about and /dir/index.html to /dir/ (308).
+    #[arg(env = "SKIFF_CLEAN_URLS", long)]
+    pub(crate) clean_urls: bool,
+
+    /// The one form of a path, enforced with 308: always (folders and clean URLs end with /), never (only / does), or auto (folders get a 301 to their slash, as without the flag).
+    #[arg(
+        env = "SKIFF_TRAILING_SLASH",
+        long,
+        value_name = "POLICY",
+        default_value = "auto"
+    )]
+    pub(crate) trailing_slash: SlashPolicy,
+
+    /// Serve the root at this path (e.g. /app behind an ingress): /app/x is the file x, and every other path is 404.
+    #[arg(env = "SKIFF_BASE_PATH", long, value_name = "PATH")]
+    pub(crate) base_path: Option<String>,
+
     /// Let pages from these origins read responses (CORS): '*' or a comma-separated list such as `https://app.example,http://localhost:3000`.
     #[arg(env = "SKIFF_CORS", long, value_name = "ORIGINS")]
     pub(crate) cors: Option<String>,
@@ -292,6 +327,14 @@ pub(crate) enum Protocol {
     Http10,
     #[value(name = "1.1")]
     Http11,
+}
+
+/// The `--trailing-slash` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SlashPolicy {
+    Auto,
+    Always,
+    Never,
 }
 
 /// An on/off setting (`--http2`).

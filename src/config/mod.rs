@@ -24,11 +24,12 @@ use crate::http::response::{Extra, Header, Status, Version};
 use crate::rules::cors::{Cors, parse_cors};
 use crate::rules::headers::HeaderSets;
 use crate::rules::pages;
+use crate::rules::routes::{Routes, TrailingSlash};
 use crate::sys::activation;
 use crate::tls::Tls;
 pub use args::generate;
 use args::legacy_spellings;
-pub(crate) use args::{Args, LogFormat, MAX_WORKERS, Protocol, Switch};
+pub(crate) use args::{Args, LogFormat, MAX_WORKERS, Protocol, SlashPolicy, Switch};
 use file::config_file_args;
 
 /// The validated configuration every driver runs from.
@@ -70,6 +71,9 @@ pub struct Config {
     /// The header fields replies carry: `--header`, `--max-age`,
     /// `--cache-control`, and the `--htpasswd` challenge.
     pub(crate) headers: HeaderSets,
+    /// `--base-path`, `--redirect`, `--rewrite`, `--clean-urls`,
+    /// `--trailing-slash`.
+    pub(crate) routes: Routes,
     /// `--list-dirs`.
     pub(crate) list_dirs: bool,
     /// `--show-hidden`.
@@ -223,6 +227,18 @@ impl Config {
         )
         .map_err(invalid)?;
         let index = resolve::parse_index(&args.index).map_err(invalid)?;
+        let routes = Routes::new(
+            args.base_path.as_deref(),
+            &args.redirects,
+            &args.rewrites,
+            args.clean_urls,
+            match args.trailing_slash {
+                SlashPolicy::Auto => TrailingSlash::Auto,
+                SlashPolicy::Always => TrailingSlash::Always,
+                SlashPolicy::Never => TrailingSlash::Never,
+            },
+        )
+        .map_err(invalid)?;
         let htpasswd = match &args.htpasswd {
             Some(path) => Some(Arc::new(Htpasswd::load(path).map_err(invalid)?)),
             None => None,
@@ -312,6 +328,7 @@ impl Config {
             shutdown_timeout: Duration::from_secs(args.shutdown_timeout),
             mode,
             headers,
+            routes,
             list_dirs: args.list_dirs,
             show_hidden: args.show_hidden,
             precompressed: args.precompressed,

@@ -128,12 +128,17 @@ fn shown_path(path: &[u8]) -> Vec<u8> {
 /// The HTML page for `listing` of the directory at request path `path`.
 pub(crate) fn html(path: &[u8], listing: &Listing) -> Vec<u8> {
     let title = escape_html(&String::from_utf8_lossy(&shown_path(path)));
+    // The links are relative to the folder's own path with its slash, also
+    // when it is served without one (`--trailing-slash never`).
+    let mut base = Vec::new();
+    crate::files::resolve::encode_path(&shown_path(path), &mut base);
+    let base = String::from_utf8_lossy(&base);
     let mut out = String::with_capacity(1024 + listing.entries.len() * 160);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\">\
-         <title>Index of {title}</title>\n<style>body{{font-family:system-ui,sans-serif;margin:2em}}\
+         <base href=\"{base}\"><title>Index of {title}</title>\n<style>body{{font-family:system-ui,sans-serif;margin:2em}}\
          th,td{{padding:.15em 1.5em .15em 0;text-align:left}}td.size{{text-align:right}}</style>\
          </head>\n<body><h1>Index of {title}</h1>\n<table>\n\
          <tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr>\n"

@@ -70,6 +70,7 @@ use crate::http::negotiate::{accepts_html, coding_weight, wants_json};
 use crate::http::request::{Expect, Framing, HeadError, Method, Request};
 use crate::http::response::{Extra, Fields, Persist, Status, Vary};
 use crate::metrics::Page;
+use crate::rules::routes::{self, Routed, TrailingSlash};
 
 pub(crate) mod cors;
 
@@ -275,27 +276,50 @@ pub(crate) fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Service
             reply
         }
         Site::Public => {
-            let reply = match cors::preflight(req, config) {
-                Some(reply) => reply,
-                None => {
-                    let verdict = match (needs_auth(req, config), services.auth.as_deref_mut()) {
-                        (false, _) => Verdict::Granted,
-                        (true, Some(auth)) => auth.verdict(req.authorization),
-                        (true, None) => Verdict::Denied,
-                    };
-                    match verdict {
-                        Verdict::Pending => return Err(NeedsVerdict),
-                        Verdict::Granted => decide(req, services, config, cx.clock),
-                        Verdict::Denied => Reply::error(Status::Unauthorized, config),
-                        // Too many checks under way.
-                        Verdict::Busy => Reply::error(Status::ServiceUnavailable, config),
-                    }
+            let host = absolute_authority(req.target).or(req.host);
+            let reply = match routes::route(&config.routes, req.target, host) {
+                Routed::Answer { status, location } => {
+                    let mut reply = Reply::error(status, config);
+                    reply.fields.location = location;
+                    reply
                 }
+                Routed::Serve { target, rewritten } => match cors::preflight(req, config) {
+                    Some(reply) => reply,
+                    None => {
+                        let verdict = match (needs_auth(req, config), services.auth.as_deref_mut())
+                        {
+                            (false, _) => Verdict::Granted,
+                            (true, Some(auth)) => auth.verdict(req.authorization),
+                            (true, None) => Verdict::Denied,
+                        };
+                        match verdict {
+                            Verdict::Pending => return Err(NeedsVerdict),
+                            Verdict::Granted => {
+                                let asked = Asked {
+                                    target: &target,
+                                    rewritten,
+                                };
+                                decide(req, asked, services, config, cx.clock)
+                            }
+                            Verdict::Denied => Reply::error(Status::Unauthorized, config),
+                            // Too many checks under way.
+                            Verdict::Busy => Reply::error(Status::ServiceUnavailable, config),
+                        }
+                    }
+                },
             };
             if let Some(tally) = services.counts {
                 crate::counts::lock(tally).count(req.target);
             }
             let mut reply = reply;
+            if let (Some(base), Some(location)) =
+                (&config.routes.base_path, &mut reply.fields.location)
+            {
+                // A path skiff made within the site: the base path goes back.
+                if location.starts_with(b"/") {
+                    location.splice(0..0, base.iter().copied());
+                }
+            }
             cors::with_cors(req, &mut reply, config);
             reply
         }
@@ -471,7 +495,23 @@ fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
     ok.then_some(authority)
 }
 
-fn decide(req: &Request<'_>, services: &mut Services<'_>, config: &Config, clock: &Clock) -> Reply {
+/// The target a request is served from: the request's own (less the base
+/// path), or a rewrite's, which is served without the redirects that
+/// would show it to the client.
+#[derive(Clone, Copy)]
+struct Asked<'t> {
+    target: &'t [u8],
+    rewritten: bool,
+}
+
+fn decide(
+    req: &Request<'_>,
+    asked: Asked<'_>,
+    services: &mut Services<'_>,
+    config: &Config,
+    clock: &Clock,
+) -> Reply {
+    let target = asked.target;
     let files = services.files.as_deref_mut();
     let encodings = services.encodings.as_deref_mut();
     match req.method {
@@ -489,9 +529,9 @@ fn decide(req: &Request<'_>, services: &mut Services<'_>, config: &Config, clock
     }
     let now = clock.now();
     if req.method == Method::Options {
-        let exists = match crate::http::target::parse(req.target) {
+        let exists = match crate::http::target::parse(target) {
             Some(crate::http::target::Target::Asterisk) => Ok(()),
-            _ => find(files, config, req.target, now).map(|_| ()),
+            _ => find(files, config, target, now).map(|_| ()),
         };
         return match exists {
             Ok(()) => {
@@ -506,9 +546,23 @@ fn decide(req: &Request<'_>, services: &mut Services<'_>, config: &Config, clock
     }
     let lookup = config.lookup();
     let mut files = files;
-    let mut reply = match find(files.as_deref_mut(), config, req.target, now) {
+    let first = find(files.as_deref_mut(), config, target, now);
+    let routes = &config.routes;
+    let resolved = if routes.clean_urls || routes.trailing_slash != TrailingSlash::Auto {
+        match canonical_form(first, asked, files.as_deref_mut(), config, now) {
+            Shaped::Moved(location) => {
+                let mut reply = Reply::error(Status::PermanentRedirect, config);
+                reply.fields.location = Some(location);
+                return reply;
+            }
+            Shaped::Found(r) => r,
+        }
+    } else {
+        first
+    };
+    let mut reply = match resolved {
         Err(Status::NotFound) if config.fallback.is_some() => {
-            match fallback(req, files.as_deref_mut(), config, now) {
+            match fallback(req, target, files.as_deref_mut(), config, now) {
                 Some(found) => {
                     let mut reply = file_reply(req, found, config, clock.unix_secs(), encodings);
                     reply.fields.vary.accept = true;
@@ -531,9 +585,13 @@ fn decide(req: &Request<'_>, services: &mut Services<'_>, config: &Config, clock
         Ok(Resolution::File(found)) => file_reply(req, found, config, clock.unix_secs(), encodings),
         Ok(Resolution::Directory { dir, path }) => {
             let json = wants_json(req.accept);
+            let shown = match &routes.base_path {
+                Some(base) if !asked.rewritten => [&base[..], &path[..]].concat(),
+                _ => path,
+            };
             let ask = ListingAsk {
                 dir: &dir,
-                path: &path,
+                path: &shown,
                 json,
             };
             let body = match files {
@@ -557,12 +615,130 @@ fn decide(req: &Request<'_>, services: &mut Services<'_>, config: &Config, clock
         }
     };
     if reply.fields.etag.is_some() && !reply.status.is_error() {
-        reply.fields.extra = match cache_rule(req.target, config) {
+        reply.fields.extra = match cache_rule(target, config) {
             Some(i) => Extra::Rule(i),
             None => Extra::File,
         };
     }
     reply
+}
+
+/// What [`canonical_form`] makes of a lookup.
+enum Shaped {
+    /// Served (or refused) as found.
+    Found(Result<Resolution, Status>),
+    /// A 308 to the path's one form (a `Location` within the site).
+    Moved(Vec<u8>),
+}
+
+/// `--clean-urls` and `--trailing-slash` applied to `first`, the lookup of
+/// `asked` (see `rules::routes::TrailingSlash`):
+/// - a folder without its slash: `always` redirects (308), `never` serves
+///   it (and a rewrite's result is served as under `never`), `auto` keeps
+///   the 301;
+/// - a folder with its slash: `never` redirects to the path without it;
+/// - with clean URLs, `/a.html` redirects to `/a` and `/d/index.html` to
+///   `/d/` (when those would serve the same file), and a missing `/a` is
+///   served from `a.html` (redirected to `/a/` under `always`);
+/// - a missing path with a slash whose slashless form is a file (or a
+///   clean page) redirects there, unless the policy is `auto`.
+///
+/// Folders win over clean pages: with both `a/` and `a.html`, `/a` is the
+/// folder.
+fn canonical_form(
+    first: Result<Resolution, Status>,
+    asked: Asked<'_>,
+    mut files: Option<&mut (dyn FileSource + '_)>,
+    config: &Config,
+    now: Instant,
+) -> Shaped {
+    use crate::files::resolve::{encode_path, normalize};
+    let routes = &config.routes;
+    let policy = routes.trailing_slash;
+    let Ok(norm) = normalize(asked.target) else {
+        return Shaped::Found(first);
+    };
+    let root = norm.path == b"/";
+    let slash = norm.trailing_slash && !root;
+    let inner = asked.rewritten;
+    // `path` (decoded), with or without a slash, plus the query: a target
+    // to look up, or a `Location`.
+    let url = |path: &[u8], with_slash: bool| {
+        let mut out = Vec::with_capacity(path.len() + 8);
+        encode_path(path, &mut out);
+        if with_slash && out.last() != Some(&b'/') {
+            out.push(b'/');
+        }
+        if let Some(q) = norm.query {
+            out.push(b'?');
+            out.extend_from_slice(q);
+        }
+        out
+    };
+    let mut lookup = |target: &[u8]| find(files.as_deref_mut(), config, target, now);
+    match first {
+        Ok(Resolution::Redirect(location)) => match (policy, inner) {
+            (TrailingSlash::Never, _) | (_, true) => Shaped::Found(lookup(&url(&norm.path, true))),
+            (TrailingSlash::Always, false) => Shaped::Moved(location),
+            (TrailingSlash::Auto, false) => Shaped::Found(Ok(Resolution::Redirect(location))),
+        },
+        Ok(_) if slash && policy == TrailingSlash::Never && !inner => {
+            Shaped::Moved(url(&norm.path, false))
+        }
+        Ok(Resolution::File(found)) if routes.clean_urls && !inner && !slash => {
+            let name = norm.file_name();
+            let Some(stem) = name.strip_suffix(b".html") else {
+                return Shaped::Found(Ok(Resolution::File(found)));
+            };
+            let parent = &norm.path[..norm.path.len() - name.len()];
+            let (clean, with_slash) = if stem == b"index" {
+                (parent, policy != TrailingSlash::Never || parent == b"/")
+            } else {
+                (
+                    &norm.path[..norm.path.len() - ".html".len()],
+                    policy == TrailingSlash::Always,
+                )
+            };
+            let clean = if clean.len() > 1 {
+                clean.strip_suffix(b"/").unwrap_or(clean)
+            } else {
+                clean
+            };
+            let moved = url(clean, with_slash);
+            // Only where the clean URL comes back to this same file.
+            let same = match lookup(&url(clean, stem == b"index")) {
+                Ok(Resolution::File(f)) => f.path == found.path,
+                Err(Status::NotFound) => stem != b"index",
+                _ => false,
+            };
+            if same {
+                Shaped::Moved(moved)
+            } else {
+                Shaped::Found(Ok(Resolution::File(found)))
+            }
+        }
+        Err(Status::NotFound) if !root => {
+            if routes.clean_urls {
+                let mut page = norm.path.clone();
+                page.extend_from_slice(b".html");
+                if let Ok(Resolution::File(found)) = lookup(&url(&page, false)) {
+                    let canonical_slash = policy == TrailingSlash::Always;
+                    return if inner || slash == canonical_slash {
+                        Shaped::Found(Ok(Resolution::File(found)))
+                    } else {
+                        Shaped::Moved(url(&norm.path, canonical_slash))
+                    };
+                }
+            }
+            if slash && policy != TrailingSlash::Auto && !inner {
+                if let Ok(Resolution::File(_)) = lookup(&url(&norm.path, false)) {
+                    return Shaped::Moved(url(&norm.path, false));
+                }
+            }
+            Shaped::Found(Err(Status::NotFound))
+        }
+        other => Shaped::Found(other),
+    }
 }
 
 /// The `--fallback` file for a request that found nothing, if it gets
@@ -572,15 +748,16 @@ fn decide(req: &Request<'_>, services: &mut Services<'_>, config: &Config, clock
 /// status).
 fn fallback(
     req: &Request<'_>,
+    target: &[u8],
     files: Option<&mut (dyn FileSource + '_)>,
     config: &Config,
     now: Instant,
 ) -> Option<Arc<Found>> {
-    let target = config.fallback.as_deref()?;
+    let page = config.fallback.as_deref()?;
     if !matches!(req.method, Method::Get | Method::Head) || !accepts_html(req.accept) {
         return None;
     }
-    let norm = crate::files::resolve::normalize(req.target).ok()?;
+    let norm = crate::files::resolve::normalize(target).ok()?;
     if !config.show_hidden
         && norm
             .path
@@ -594,7 +771,7 @@ fn fallback(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         _ => return None,
     }
-    match find(files, config, target, now) {
+    match find(files, config, page, now) {
         Ok(Resolution::File(found)) => Some(found),
         _ => None,
     }

@@ -41,8 +41,6 @@ pub(crate) struct Glob {
     path_source: String,
     /// Captures in all.
     captures: usize,
-    /// The glob has no wildcard at all: it matches one path.
-    literal: Option<Box<str>>,
 }
 
 impl Glob {
@@ -80,26 +78,18 @@ impl Glob {
                 "'{spec}' has {captures} wildcards; at most {MAX_CAPTURES} can be captured"
             ));
         }
-        let literal = (host.is_none() && n == 0 && !path.contains(['?', '[', '{', '\\']))
-            .then(|| path.into());
         Ok(Glob {
             host,
             host_captures,
             path: compile(&path_source)?,
             path_source,
             captures,
-            literal,
         })
     }
 
     /// How many captures it has (`$1` to `$N`).
     pub(crate) fn captures(&self) -> usize {
         self.captures
-    }
-
-    /// The one path it matches, for a glob with no wildcard and no host.
-    pub(crate) fn literal(&self) -> Option<&str> {
-        self.literal.as_deref()
     }
 
     /// Whether it has a host part.
@@ -448,7 +438,10 @@ mod tests {
             caps("/*/x/*.html", None, "/a/x/b.html"),
             Some(vec!["a".into(), "b".into()])
         );
-        assert_eq!(caps("/**/*.html", None, "/i.html"), Some(vec!["".into(), "i".into()]));
+        assert_eq!(
+            caps("/**/*.html", None, "/i.html"),
+            Some(vec!["".into(), "i".into()])
+        );
         assert_eq!(
             caps("/**/*.html", None, "/a/b/i.html"),
             Some(vec!["a/b".into(), "i".into()])
@@ -469,7 +462,9 @@ mod tests {
         assert!(caps("/a.b", None, "/axb").is_none(), "a dot is literal");
         assert!(caps("/?", None, "/é").is_none(), "one byte, not one char");
         assert!(caps("/caf\u{e9}", None, "/caf\u{e9}").is_some());
-        for bad in ["/a[", "/a{b", "/a]", "/{a*,b}", "/a\\", "/[é]", "/[]", "noslash"] {
+        for bad in [
+            "/a[", "/a{b", "/a]", "/{a*,b}", "/a\\", "/[é]", "/[]", "noslash",
+        ] {
             assert!(Glob::parse(bad).is_err(), "{bad}");
         }
         assert!(Glob::parse("/*/*/*/*/*/*/*/*/*/*").is_err(), "ten captures");
@@ -502,7 +497,10 @@ mod tests {
             (Glob::parse("/*").unwrap(), 2),
         ])
         .unwrap();
-        assert_eq!(list.first(Some(b"example.org"), b"/a").map(|r| *r.0), Some(0));
+        assert_eq!(
+            list.first(Some(b"example.org"), b"/a").map(|r| *r.0),
+            Some(0)
+        );
         assert_eq!(list.first(Some(b"other"), b"/a").map(|r| *r.0), Some(1));
         assert_eq!(list.first(None, b"/b").map(|r| *r.0), Some(2));
         assert!(list.first(None, b"/b/c").is_none());
@@ -516,7 +514,9 @@ mod tests {
         let t = Template::parse("/new/$2/$1?a=$$").unwrap();
         assert_eq!(t.highest(), 2);
         let mut out = Vec::new();
-        t.render(&m, None, b"/old/x/y/z", &mut out, |c, o| o.extend_from_slice(c));
+        t.render(&m, None, b"/old/x/y/z", &mut out, |c, o| {
+            o.extend_from_slice(c)
+        });
         assert_eq!(out, b"/new/y/z/x?a=$");
         assert_eq!(Template::parse("/fixed").unwrap().fixed(), Some("/fixed"));
         assert!(Template::parse("/a/$0").is_err());

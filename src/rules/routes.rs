@@ -153,9 +153,7 @@ fn parse_redirect(spec: &str) -> Result<(Glob, Redirect), String> {
     let glob = Glob::parse(from.trim())?;
     let local = to.starts_with('/');
     let url = ["http://", "https://"].iter().any(|s| {
-        to.get(..s.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(s))
-            && to.len() > s.len()
+        to.get(..s.len()).is_some_and(|p| p.eq_ignore_ascii_case(s)) && to.len() > s.len()
     });
     if !(local && !to.starts_with("//") || url) {
         return Err(format!(
@@ -218,9 +216,9 @@ fn to_has_query(to: &Template) -> bool {
 fn check_cycles(list: &RuleList<Redirect>, specs: &[String]) -> Result<(), String> {
     let rules: Vec<_> = list.iter().collect();
     let next = |path: &str| -> Option<usize> {
-        rules.iter().position(|(glob, _)| {
-            !glob.has_host() && glob.matches(None, path.as_bytes()).is_some()
-        })
+        rules
+            .iter()
+            .position(|(glob, _)| !glob.has_host() && glob.matches(None, path.as_bytes()).is_some())
     };
     let fixed = |i: usize| -> Option<&str> {
         let (glob, r) = rules[i];
@@ -351,7 +349,12 @@ fn encode_capture(capture: &[u8], out: &mut Vec<u8>) {
 /// does not fit.
 fn lower_host<'b>(host: &[u8], buf: &'b mut [u8; MAX_HOST]) -> Option<&'b [u8]> {
     let name = match host.first() {
-        Some(b'[') => &host[..host.iter().position(|&c| c == b']').map_or(host.len(), |e| e + 1)],
+        Some(b'[') => {
+            &host[..host
+                .iter()
+                .position(|&c| c == b']')
+                .map_or(host.len(), |e| e + 1)]
+        }
         _ => host.split(|&c| c == b':').next().unwrap_or_default(),
     };
     let out = buf.get_mut(..name.len())?;
@@ -440,7 +443,13 @@ mod tests {
 
     fn routes(base: Option<&str>, redirects: &[&str], rewrites: &[&str]) -> Result<Routes, String> {
         let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        Routes::new(base, &s(redirects), &s(rewrites), false, TrailingSlash::Auto)
+        Routes::new(
+            base,
+            &s(redirects),
+            &s(rewrites),
+            false,
+            TrailingSlash::Auto,
+        )
     }
 
     fn answer(r: &Routes, target: &str, host: Option<&str>) -> (u16, String) {
@@ -476,14 +485,25 @@ mod tests {
             (301, "https://example.com/p/q".into())
         );
         assert_eq!(answer(&r, "/p/q", Some("example.com")), (0, "/p/q".into()));
-        assert_eq!(answer(&r, "/a%20b/%C3%A9%3F", None), (308, "/c/%C3%A9%3F".into()));
+        assert_eq!(
+            answer(&r, "/a%20b/%C3%A9%3F", None),
+            (308, "/c/%C3%A9%3F".into())
+        );
         assert_eq!(answer(&r, "/old/x/y", None), (0, "/old/x/y".into()));
     }
 
     #[test]
     fn rewrites_serve_inside_once() {
-        let r = routes(None, &["/gone=/here"], &["/app/**=/dist/$1", "/dist/**=/nope/$1"]).unwrap();
-        assert_eq!(answer(&r, "/app/a/b.js?v=2", None), (1, "/dist/a/b.js?v=2".into()));
+        let r = routes(
+            None,
+            &["/gone=/here"],
+            &["/app/**=/dist/$1", "/dist/**=/nope/$1"],
+        )
+        .unwrap();
+        assert_eq!(
+            answer(&r, "/app/a/b.js?v=2", None),
+            (1, "/dist/a/b.js?v=2".into())
+        );
         assert_eq!(answer(&r, "/gone", None), (308, "/here".into()));
         // Rules see the normalised path; one that climbs out is left to
         // the resolution (400).
