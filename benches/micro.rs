@@ -10,7 +10,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use skiff::files::resolve::{normalize, resolve};
 use skiff::http::conditional::ETag;
 use skiff::http::request::parse;
-use skiff::http::response::{Fields, Persist, Status, Version, write_head};
+use skiff::http::response::{Added, Fields, Persist, Status, Version, write_head};
 use skiff::timer::TimerWheel;
 
 const CURL: &[u8] = b"GET /webserver.txt HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
@@ -70,7 +70,7 @@ fn rendering(c: &mut Criterion) {
                 Status::Ok,
                 date,
                 black_box(&f),
-                &[],
+                Added::default(),
                 keep,
             );
             out.len()

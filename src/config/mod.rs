@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::auth::Htpasswd;
 use crate::files::resolve::{self, Lookup};
-use crate::http::response::{Extra, Header, Status, Version};
+use crate::http::response::{Added, Fields, Status, Version};
 use crate::rules::cors::{Cors, parse_cors};
 use crate::rules::headers::HeaderSets;
 use crate::rules::pages;
@@ -354,8 +354,21 @@ impl Config {
     }
 
     /// The header fields a reply carries (see [`Extra`]).
-    pub(crate) fn extra(&self, extra: Extra) -> &[Header] {
-        self.headers.get(extra)
+    pub(crate) fn extra<'a>(&'a self, fields: &'a Fields) -> Added<'a> {
+        Added {
+            set: self.headers.get(fields.extra),
+            rules: &self.headers.paths,
+            chosen: &fields.path_rules,
+        }
+    }
+
+    /// The URL path (`/a/b.html`) of a canonical path under the root.
+    pub(crate) fn url_path_of(&self, path: &Path) -> Option<Vec<u8>> {
+        use std::os::unix::ffi::OsStrExt;
+        let inside = path.strip_prefix(&self.root).ok()?;
+        let mut out = b"/".to_vec();
+        out.extend_from_slice(inside.as_os_str().as_bytes());
+        Some(out)
     }
 
     /// How request targets find files under this configuration.

@@ -314,7 +314,7 @@ impl Output {
         let config = cx.config;
         let buf = self.buffer(cx);
         let start = buf.len();
-        let extra = config.extra(reply.fields.extra);
+        let extra = config.extra(&reply.fields);
         write_head(
             buf,
             config.version,

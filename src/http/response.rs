@@ -238,6 +238,9 @@ pub struct Fields {
     pub vary: Vary,
     /// Which of the configured header sets this reply carries.
     pub extra: Extra,
+    /// The `--header 'GLOB=...'` rules its path matched (positions in
+    /// `Config::headers.paths`); empty, and unallocated, for most.
+    pub path_rules: Vec<u16>,
     /// What CORS adds, for a request from an allowed origin (`--cors`).
     pub cors: Option<CorsFields>,
 }
@@ -297,6 +300,51 @@ impl Header {
             return Err(format!("--header '{spec}': skiff sets {name} itself"));
         }
         Ok(Header::new(name, value))
+    }
+}
+
+/// The configured fields a reply carries: its set ([`Extra`]), then the
+/// `--header 'GLOB=Name: value'` rules that matched its path, each of
+/// which replaces a field of the set with the same name (so a rule's
+/// `Cache-Control` wins over `--max-age` and `--cache-control`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Added<'a> {
+    pub set: &'a [Header],
+    /// Every path rule's field.
+    pub rules: &'a [Header],
+    /// The rules that matched, as positions in `rules`.
+    pub chosen: &'a [u16],
+}
+
+impl<'a> Added<'a> {
+    /// Just a set.
+    pub fn set(set: &'a [Header]) -> Added<'a> {
+        Added {
+            set,
+            ..Added::default()
+        }
+    }
+
+    /// How many fields, at most.
+    pub(crate) fn len(&self) -> usize {
+        self.set.len() + self.chosen.len()
+    }
+
+    fn chosen(&self) -> impl Iterator<Item = &'a Header> + '_ {
+        self.chosen
+            .iter()
+            .filter_map(|&i| self.rules.get(usize::from(i)))
+    }
+
+    fn write(&self, out: &mut impl FieldSink) {
+        for h in self.set {
+            if !self.chosen().any(|r| r.name.eq_ignore_ascii_case(&h.name)) {
+                out.field(&h.name, &[h.value.as_bytes()]);
+            }
+        }
+        for h in self.chosen() {
+            out.field(&h.name, &[h.value.as_bytes()]);
+        }
     }
 }
 
@@ -430,7 +478,7 @@ pub(crate) fn write_fields(
     status: Status,
     date: &[u8],
     f: &Fields,
-    extra: &[Header],
+    extra: Added<'_>,
 ) {
     out.field("Date", &[date]);
     out.fixed("Server", SERVER);
@@ -494,9 +542,7 @@ pub(crate) fn write_fields(
     if let Some(len) = f.vary.value(&mut vary) {
         out.field("Vary", &[&vary[..len]]);
     }
-    for h in extra {
-        out.field(&h.name, &[h.value.as_bytes()]);
-    }
+    extra.write(out);
     if let Some(cors) = &f.cors {
         write_cors(out, cors);
     }
@@ -510,7 +556,7 @@ pub fn write_head(
     status: Status,
     date: &[u8],
     f: &Fields,
-    extra: &[Header],
+    extra: Added<'_>,
     persist: Persist,
 ) {
     out.extend_from_slice(match version {
@@ -634,7 +680,7 @@ mod tests {
             Status::Ok,
             b"Sun, 06 Nov 1994 08:49:37 GMT",
             &f,
-            &[],
+            Added::default(),
             Persist::KeepAlive {
                 timeout_secs: 10,
                 http10_request: false,
@@ -664,7 +710,7 @@ mod tests {
             Status::MethodNotAllowed,
             b"D",
             &f,
-            &[Header::new("X-A", "b")],
+            Added::set(&[Header::new("X-A", "b")]),
             Persist::Close,
         );
         let text = String::from_utf8(out).unwrap();
@@ -689,7 +735,7 @@ mod tests {
             Status::Ok,
             b"D",
             &Fields::default(),
-            &[],
+            Added::default(),
             Persist::Close,
         );
         let text = String::from_utf8(out).unwrap();

@@ -183,7 +183,7 @@ pub(crate) fn response(
     let mut head = http::Response::new(());
     *head.status_mut() = http::StatusCode::from_u16(reply.status.code())
         .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    let extra = config.extra(reply.fields.extra);
+    let extra = config.extra(&reply.fields);
     let map = head.headers_mut();
     map.reserve(12 + extra.len());
     write_fields(

@@ -277,36 +277,45 @@ pub(crate) fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Service
         }
         Site::Public => {
             let host = absolute_authority(req.target).or(req.host);
+            let mut served = None;
+            let mut site_path = None;
             let reply = match routes::route(&config.routes, req.target, host) {
                 Routed::Answer { status, location } => {
                     let mut reply = Reply::error(status, config);
                     reply.fields.location = location;
                     reply
                 }
-                Routed::Serve { target, rewritten } => match cors::preflight(req, config) {
-                    Some(reply) => reply,
-                    None => {
-                        let verdict = match (needs_auth(req, config), services.auth.as_deref_mut())
-                        {
-                            (false, _) => Verdict::Granted,
-                            (true, Some(auth)) => auth.verdict(req.authorization),
-                            (true, None) => Verdict::Denied,
-                        };
-                        match verdict {
-                            Verdict::Pending => return Err(NeedsVerdict),
-                            Verdict::Granted => {
-                                let asked = Asked {
-                                    target: &target,
-                                    rewritten,
+                Routed::Serve { target, rewritten } => {
+                    if config.headers.has_path_rules() {
+                        site_path = crate::files::resolve::normalize(&target)
+                            .ok()
+                            .map(|n| n.path);
+                    }
+                    match cors::preflight(req, config) {
+                        Some(reply) => reply,
+                        None => {
+                            let verdict =
+                                match (needs_auth(req, config), services.auth.as_deref_mut()) {
+                                    (false, _) => Verdict::Granted,
+                                    (true, Some(auth)) => auth.verdict(req.authorization),
+                                    (true, None) => Verdict::Denied,
                                 };
-                                decide(req, asked, services, config, cx.clock)
+                            match verdict {
+                                Verdict::Pending => return Err(NeedsVerdict),
+                                Verdict::Granted => {
+                                    let asked = Asked {
+                                        target: &target,
+                                        rewritten,
+                                    };
+                                    decide(req, asked, &mut served, services, config, cx.clock)
+                                }
+                                Verdict::Denied => Reply::error(Status::Unauthorized, config),
+                                // Too many checks under way.
+                                Verdict::Busy => Reply::error(Status::ServiceUnavailable, config),
                             }
-                            Verdict::Denied => Reply::error(Status::Unauthorized, config),
-                            // Too many checks under way.
-                            Verdict::Busy => Reply::error(Status::ServiceUnavailable, config),
                         }
                     }
-                },
+                }
             };
             if let Some(tally) = services.counts {
                 crate::counts::lock(tally).count(req.target);
@@ -319,6 +328,11 @@ pub(crate) fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Service
                 if location.starts_with(b"/") {
                     location.splice(0..0, base.iter().copied());
                 }
+            }
+            if let Some(path) = site_path {
+                let file = served.as_ref().and_then(|f| config.url_path_of(&f.path));
+                let paths: [&[u8]; 2] = [&path, file.as_deref().unwrap_or(b"")];
+                reply.fields.path_rules = config.headers.path_rules(&paths);
             }
             cors::with_cors(req, &mut reply, config);
             reply
@@ -507,6 +521,7 @@ struct Asked<'t> {
 fn decide(
     req: &Request<'_>,
     asked: Asked<'_>,
+    served: &mut Option<Arc<Found>>,
     services: &mut Services<'_>,
     config: &Config,
     clock: &Clock,
@@ -564,6 +579,7 @@ fn decide(
         Err(Status::NotFound) if config.fallback.is_some() => {
             match fallback(req, target, files.as_deref_mut(), config, now) {
                 Some(found) => {
+                    *served = Some(found.clone());
                     let mut reply = file_reply(req, found, config, clock.unix_secs(), encodings);
                     reply.fields.vary.accept = true;
                     reply
@@ -582,7 +598,10 @@ fn decide(
             reply.fields.location = Some(location);
             reply
         }
-        Ok(Resolution::File(found)) => file_reply(req, found, config, clock.unix_secs(), encodings),
+        Ok(Resolution::File(found)) => {
+            *served = Some(found.clone());
+            file_reply(req, found, config, clock.unix_secs(), encodings)
+        }
         Ok(Resolution::Directory { dir, path }) => {
             let json = wants_json(req.accept);
             let shown = match &routes.base_path {

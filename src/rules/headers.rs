@@ -2,7 +2,15 @@
 //! `--max-age`, `--cache-control`, the `--htpasswd` challenge), each set
 //! made once at start as names and values, and which set a reply gets.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
 use crate::http::response::{Extra, Header};
+
+/// Most `--header 'GLOB=...'` rules: a reply names the ones it matched by
+/// a 16-bit position, and a thousand is far past any real site.
+pub(crate) const MAX_PATH_RULES: usize = 1000;
 
 /// Every configured set of header fields (see [`Extra`]).
 #[derive(Debug, Clone, Default)]
@@ -18,6 +26,10 @@ pub(crate) struct HeaderSets {
     /// `WWW-Authenticate` for a 401, with the realm, plus the `--header`
     /// fields.
     pub(crate) challenge: Vec<Header>,
+    /// `--header 'GLOB=Name: value'` rules: each rule's field, in order.
+    pub(crate) paths: Vec<Header>,
+    /// Their globs, together (`None` without any).
+    path_globs: Option<globset::GlobSet>,
 }
 
 impl HeaderSets {
@@ -30,9 +42,32 @@ impl HeaderSets {
         realm: &str,
     ) -> Result<HeaderSets, String> {
         let mut common = Vec::new();
+        let mut paths = Vec::new();
+        let mut globs = globset::GlobSetBuilder::new();
         for spec in specs {
-            common.push(Header::parse(spec)?);
+            if spec.starts_with('/') {
+                let (glob, header) = parse_path_rule(spec)?;
+                paths.push(header);
+                globs.add(glob);
+            } else {
+                common.push(Header::parse(spec)?);
+            }
         }
+        if paths.len() > MAX_PATH_RULES {
+            return Err(format!(
+                "--header: {} path rules; at most {MAX_PATH_RULES}",
+                paths.len()
+            ));
+        }
+        let path_globs = if paths.is_empty() {
+            None
+        } else {
+            Some(
+                globs
+                    .build()
+                    .map_err(|e| format!("--header: the path rules: {e}"))?,
+            )
+        };
         let with = |name: &str, value: &str| {
             let mut h = common.clone();
             h.push(Header::new(name, value));
@@ -64,6 +99,8 @@ impl HeaderSets {
             file,
             rules: cache_rules,
             challenge,
+            paths,
+            path_globs,
         })
     }
 
@@ -77,11 +114,51 @@ impl HeaderSets {
         }
     }
 
+    /// Whether there are `--header` path rules at all.
+    pub(crate) fn has_path_rules(&self) -> bool {
+        self.path_globs.is_some()
+    }
+
+    /// The `--header` path rules that match any of `paths` (normalised URL
+    /// paths), in order; allocates only when one does.
+    pub(crate) fn path_rules(&self, paths: &[&[u8]]) -> Vec<u16> {
+        let Some(globs) = &self.path_globs else {
+            return Vec::new();
+        };
+        let mut out: Vec<u16> = Vec::new();
+        for path in paths.iter().filter(|p| !p.is_empty()) {
+            let path = Path::new(OsStr::from_bytes(path));
+            if globs.is_match(path) {
+                // At most MAX_PATH_RULES: every position fits.
+                out.extend(globs.matches(path).into_iter().map(|i| i as u16));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// The first `--cache-control` rule whose glob matches `path` (a
     /// normalised URL path).
     pub(crate) fn rule_for(&self, path: &str) -> Option<usize> {
         self.rules.iter().position(|(glob, _)| glob.is_match(path))
     }
+}
+
+/// `--header 'GLOB=Name: value'`: the glob (as `--cache-control`'s) and
+/// the field, checked as a plain `--header`'s.
+fn parse_path_rule(spec: &str) -> Result<(globset::Glob, Header), String> {
+    let Some((glob, field)) = spec.split_once('=') else {
+        return Err(format!(
+            "--header '{spec}': a rule is 'GLOB=Name: value', e.g. '/**/*.html=Content-Security-Policy: default-src 'self''"
+        ));
+    };
+    let header = Header::parse(field).map_err(|e| e.replacen(field, spec, 1))?;
+    let glob = globset::GlobBuilder::new(glob.trim())
+        .literal_separator(true)
+        .build()
+        .map_err(|e| format!("--header '{spec}': {e}"))?;
+    Ok((glob, header))
 }
 
 /// `GLOB=VALUE` -> the compiled glob (matched against URL paths; `*`

@@ -112,7 +112,7 @@ impl Glob {
         }
         let mut caps = self.path.create_captures();
         self.path.captures(path, &mut caps);
-        caps.is_match().then(|| Matched {
+        caps.is_match().then_some(Matched {
             host: host_caps,
             host_captures: self.host_captures,
             path: caps,
