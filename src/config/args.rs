@@ -222,6 +222,10 @@ pub(crate) struct Args {
     #[arg(env = "SKIFF_BASE_PATH", long, value_name = "PATH")]
     pub(crate) base_path: Option<String>,
 
+    /// Answer GET and HEAD of this path with 200 "ok" while serving and 503 once stopping (for load balancers and Kubernetes probes); never logged, counted, or asked for credentials. With it, stopping keeps the port open for all of --shutdown-timeout, answering every new request 503.
+    #[arg(env = "SKIFF_HEALTH_PATH", long, value_name = "PATH")]
+    pub(crate) health_path: Option<String>,
+
     /// Let pages from these origins read responses (CORS): '*' or a comma-separated list such as `https://app.example,http://localhost:3000`.
     #[arg(env = "SKIFF_CORS", long, value_name = "ORIGINS")]
     pub(crate) cors: Option<String>,
@@ -275,7 +279,7 @@ pub(crate) struct Args {
           value_parser = clap::value_parser!(u32).range(1..=MAX_COMPRESS_CACHE_MIB))]
     pub(crate) compress_cache: u32,
 
-    /// Instead of serving: ask the skiff this configuration describes for PATH (HEAD, on loopback) and exit 0 if it answers 2xx or 3xx, 1 if not. For container health checks.
+    /// Instead of serving: ask the skiff this configuration describes for PATH (HEAD, on loopback; without PATH, --health-path if set, else /) and exit 0 if it answers 2xx or 3xx, 1 if not. For container health checks.
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "/")]
     pub(crate) health_check: Option<String>,
 

@@ -80,8 +80,11 @@ pub struct Config {
     pub(crate) show_hidden: bool,
     /// `--precompressed`.
     pub(crate) precompressed: bool,
-    /// `--health-check PATH`: probe a running server instead of serving.
+    /// `--health-check PATH`: probe a running server instead of serving
+    /// (without a PATH: `--health-path` if set, else `/`).
     pub health_check: Option<String>,
+    /// `--health-path`: the route that says whether skiff is serving.
+    pub(crate) health_path: Option<Box<[u8]>>,
     /// Text files are compressed on the fly (not `--no-compress`).
     pub(crate) compress: bool,
     /// `--compress-threads`.
@@ -218,6 +221,24 @@ impl Config {
                 )));
             }
         }
+        let health_path = match &args.health_path {
+            Some(path) => {
+                if !path.starts_with('/')
+                    || path.contains(['?', '#', '%'])
+                    || path.bytes().any(|c| c <= b' ' || c == 0x7f)
+                {
+                    return Err(invalid(format!(
+                        "--health-path '{path}': expected a plain path such as /healthz"
+                    )));
+                }
+                Some(path.as_bytes().into())
+            }
+            None => None,
+        };
+        let health_check = match (args.health_check, &args.health_path) {
+            (Some(p), Some(route)) if p == "/" => Some(route.clone()),
+            (check, _) => check,
+        };
         let error_pages = pages::load(args.error_pages.as_deref()).map_err(invalid)?;
         let headers = HeaderSets::new(
             &args.headers,
@@ -332,7 +353,8 @@ impl Config {
             list_dirs: args.list_dirs,
             show_hidden: args.show_hidden,
             precompressed: args.precompressed,
-            health_check: args.health_check,
+            health_check,
+            health_path,
             compress: !args.no_compress,
             compress_threads: usize::from(args.compress_threads),
             compress_cache: (args.compress_cache as usize).saturating_mul(1024 * 1024),

@@ -300,6 +300,12 @@ impl Conn {
     }
 
     /// Whether the connection is between requests with nothing to send.
+    /// Idle and never answered: a new connection whose first request has
+    /// not begun.
+    pub(crate) fn is_new(&self) -> bool {
+        !self.answered && self.is_idle()
+    }
+
     pub(crate) fn is_idle(&self) -> bool {
         matches!(
             (&self.reading, &self.writing),
@@ -785,6 +791,7 @@ fn read_head(
         config: cx.config,
         clock: cx.clock,
         site: cx.site,
+        stopping: cx.is_stopping(),
     };
     let reply = match respond(&req, context, &mut cx.services) {
         Ok(reply) => reply,

@@ -820,6 +820,7 @@ fn answer(
                 config: cx.config,
                 clock: cx.clock,
                 site: cx.site,
+                stopping: cx.is_stopping(),
             };
             match respond(&req, context, &mut cx.services) {
                 Ok(reply) => {

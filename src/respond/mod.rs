@@ -244,6 +244,8 @@ pub(crate) struct Context<'a> {
     pub(crate) clock: &'a Clock,
     /// Which listener the request came through.
     pub(crate) site: Site,
+    /// The server is stopping (after SIGTERM).
+    pub(crate) stopping: bool,
 }
 
 /// Whether `req` must show credentials: `--htpasswd` is on, and it is not
@@ -275,7 +277,50 @@ pub(crate) fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Service
             reply.observed = false;
             reply
         }
-        Site::Public => {
+        Site::Public if config.health_path.is_some() => {
+            if let Some(reply) = health(req, cx.stopping, config) {
+                return Ok(reply);
+            }
+            public(req, cx, services)?
+        }
+        Site::Public => public(req, cx, services)?,
+    };
+    reply.head_only = req.method == Method::Head || reply.status == Status::NotModified;
+    Ok(reply)
+}
+
+/// `--health-path`: GET or HEAD of it is `200 ok` while serving, `503
+/// stopping` once the server is stopping, and while stopping every other
+/// request is 503 too (the connection closes after it). Neither logged nor
+/// counted; asked before credentials, rules and the base path.
+fn health(req: &Request<'_>, stopping: bool, config: &Config) -> Option<Reply> {
+    let route = config.health_path.as_deref()?;
+    let path = match crate::http::target::parse(req.target) {
+        Some(crate::http::target::Target::Path { path, .. }) => path,
+        _ => b"",
+    };
+    let mut reply = if path == route && matches!(req.method, Method::Get | Method::Head) {
+        let (status, text): (Status, &[u8]) = match stopping {
+            false => (Status::Ok, b"ok\n"),
+            true => (Status::ServiceUnavailable, b"stopping\n"),
+        };
+        let mut reply = Reply::bytes(status, "text/plain", text.into());
+        reply.observed = false;
+        reply
+    } else if stopping {
+        Reply::error(Status::ServiceUnavailable, config)
+    } else {
+        return None;
+    };
+    reply.head_only = req.method == Method::Head;
+    Some(reply)
+}
+
+/// Steps 2 to 9 of the module documentation, on the server's own port.
+fn public(req: &Request<'_>, cx: Context<'_>, services: &mut Services<'_>) -> Decision {
+    let config = cx.config;
+    let reply = {
+        {
             let host = absolute_authority(req.target).or(req.host);
             let mut served = None;
             let mut site_path = None;
@@ -338,7 +383,6 @@ pub(crate) fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Service
             reply
         }
     };
-    reply.head_only = req.method == Method::Head || reply.status == Status::NotModified;
     Ok(reply)
 }
 

@@ -63,6 +63,14 @@ impl Core {
         }
     }
 
+    /// An HTTP/1 connection whose first request has not begun.
+    pub(crate) fn is_new(&self) -> bool {
+        match self {
+            Core::H1(conn) => conn.is_new(),
+            Core::H2(_) => false,
+        }
+    }
+
     pub(crate) fn is_idle(&self) -> bool {
         match self {
             Core::H1(conn) => conn.is_idle(),

@@ -54,6 +54,10 @@ use crate::tls::session::{self as tls, Hs, Session, TlsBufs, TlsIo};
 /// a thousand threads' address space modest.
 pub(crate) const THREAD_STACK: usize = 256 * 1024;
 
+/// After a drain that kept the port open (`--health-path`), how long the
+/// connections accepted last have to send their 503.
+const LAST_ANSWERS: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What every thread shares.
 struct Shared {
     config: Config,
@@ -62,6 +66,8 @@ struct Shared {
     cache: SharedCache,
     /// Set by the first signal.
     stopping: AtomicBool,
+    /// When the drain ends: set by the first signal.
+    drain_until: std::sync::OnceLock<Instant>,
     /// Live connections: each socket's descriptor and whether its thread
     /// is waiting between requests (so stopping may cut its reading side).
     /// INVARIANT: a descriptor in here is open; a thread removes its entry
@@ -151,6 +157,9 @@ struct Socket {
     sock: TcpStream,
     idle: Arc<AtomicBool>,
     shared: Arc<Shared>,
+    /// No byte has arrived yet (with `--health-path`, such a connection is
+    /// still read while stopping).
+    fresh: bool,
 }
 
 impl Read for Socket {
@@ -158,6 +167,7 @@ impl Read for Socket {
         let n = self.sock.read(buf)?;
         if n > 0 {
             self.idle.store(false, Ordering::SeqCst);
+            self.fresh = false;
         }
         Ok(n)
     }
@@ -186,7 +196,10 @@ impl Transport for Socket {
         if dir != Direction::Write {
             self.idle.store(idle, Ordering::SeqCst);
         }
-        if idle && self.shared.stopping() {
+        if idle
+            && self.shared.stopping()
+            && !(self.fresh && self.shared.config.health_path.is_some())
+        {
             return Err(io::ErrorKind::TimedOut.into());
         }
         self.sock.arm(deadline, clock, dir)
@@ -239,6 +252,7 @@ pub(crate) fn run(
         log: log.map(hold::Shared::new),
         cache,
         stopping: AtomicBool::new(false),
+        drain_until: std::sync::OnceLock::new(),
         conns: Mutex::new(Live::default()),
         changed: Condvar::new(),
         counts: server.counts,
@@ -278,10 +292,34 @@ pub(crate) fn run(
                             shared.config.shutdown_timeout.as_secs()
                         );
                         shared.stop();
-                        // Wakes the blocked accepts and refuses new connections.
-                        let _ = socket2::SockRef::from(&*listener).shutdown(Shutdown::Both);
-                        for r in [&redirect, &metrics].into_iter().flatten() {
+                        let until =
+                            crate::timer::later(Instant::now(), shared.config.shutdown_timeout);
+                        let _ = shared.drain_until.set(until);
+                        if let Some(r) = &metrics {
                             let _ = socket2::SockRef::from(&**r).shutdown(Shutdown::Both);
+                        }
+                        // Wakes the blocked accepts and refuses new
+                        // connections: at once, or with `--health-path`
+                        // when the drain ends (until then every request
+                        // is answered 503).
+                        let listeners = [Some(listener.clone()), redirect.clone()];
+                        let close = move || {
+                            for l in listeners.iter().flatten() {
+                                let _ = socket2::SockRef::from(&**l).shutdown(Shutdown::Both);
+                            }
+                        };
+                        if shared.config.health_path.is_some() {
+                            let _ =
+                                std::thread::Builder::new()
+                                    .name("drain".into())
+                                    .spawn(move || {
+                                        std::thread::sleep(
+                                            until.saturating_duration_since(Instant::now()),
+                                        );
+                                        close();
+                                    });
+                        } else {
+                            close();
                         }
                     } else {
                         if let Some(log) = &shared.log {
@@ -322,8 +360,13 @@ pub(crate) fn run(
     }
     accept_loop(&shared, &listener, max_connections.max(1), Site::Public);
 
-    // Stopping: wait for the connections still open, within the timeout.
-    let until = crate::timer::later(Instant::now(), config.shutdown_timeout);
+    // Stopping: wait for the connections still open, within the timeout
+    // (after a drain that kept the port open: a moment more, for the last
+    // answers).
+    let until = match shared.drain_until.get() {
+        Some(&t) => t.max(crate::timer::later(Instant::now(), LAST_ANSWERS)),
+        None => crate::timer::later(Instant::now(), config.shutdown_timeout),
+    };
     let mut conns = shared.lock_conns();
     while !conns.slab.is_empty() {
         let left = until.saturating_duration_since(Instant::now());
@@ -351,12 +394,15 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener, max_connections: us
                 conns = crate::unpoison(shared.changed.wait(conns));
             }
         }
-        if shared.stopping() {
+        // With `--health-path`, the port is read until the drain ends (the
+        // signal thread shuts it down then, and accept fails).
+        let keep_open = shared.config.health_path.is_some() && site != Site::Metrics;
+        if shared.stopping() && !keep_open {
             return;
         }
         match listener.accept() {
             Ok((sock, peer)) => {
-                if shared.stopping() {
+                if shared.stopping() && !keep_open {
                     return;
                 }
                 spawn_connection(shared, sock, peer, site);
@@ -385,6 +431,7 @@ fn spawn_connection(shared: &Arc<Shared>, sock: TcpStream, peer: SocketAddr, sit
                 sock,
                 idle,
                 shared: thread_shared.clone(),
+                fresh: true,
             };
             serve(&thread_shared, id, sock, peer, site)
         });
@@ -466,7 +513,10 @@ fn run_conn<T: Transport>(
         let idle = conn.is_idle();
         idle_flag.store(idle, Ordering::SeqCst);
         // An idle HTTP/2 connection is driven once more: it says GOAWAY.
-        if idle && shared.stopping() && !conn.is_h2() {
+        // With `--health-path`, a new connection is read while stopping
+        // (its request gets a 503).
+        let keep_new = shared.config.health_path.is_some() && conn.is_new();
+        if idle && shared.stopping() && !conn.is_h2() && !keep_new {
             return Why::Shutdown;
         }
         let next = match conn.drive(io, &mut handles.cx(shared, clock)) {

@@ -44,7 +44,9 @@
 //!
 //! # Stopping
 //! The first SIGTERM or SIGINT closes every listener (new connections
-//! are refused), closes idle connections, and lets the rest finish what they
+//! are refused; with `--health-path`, the server's port stays open until
+//! `--shutdown-timeout` runs out, and every request it reads is answered
+//! 503), closes idle connections, and lets the rest finish what they
 //! are doing: every response from then on carries `Connection: close`, and
 //! each connection is closed as soon as it has nothing left to send. The
 //! loop returns when none remain, or when `--shutdown-timeout` runs out
@@ -423,7 +425,7 @@ impl<'c> EventLoop<'c> {
                 log.flush_due(self.clock.now());
             }
             if let Some(until) = self.draining_until {
-                if self.slots.is_empty() {
+                if self.slots.is_empty() && self.config.health_path.is_none() {
                     return Ok(());
                 }
                 if self.clock.now() >= until {
@@ -494,19 +496,24 @@ impl<'c> EventLoop<'c> {
         self.draining_until = Some(later(self.clock.now(), self.config.shutdown_timeout));
         self.stopping
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        for mut listener in [self.listener.take(), self.redirect_listener.take()]
-            .into_iter()
-            .flatten()
-        {
-            if self.accepting == Accepting::Open {
-                let _ = self.poll.registry().deregister(&mut listener);
+        // With `--health-path`, the port stays open for the whole drain:
+        // the health route says 503, and so does every other request, so
+        // a load balancer stops sending before the port closes.
+        if self.config.health_path.is_none() {
+            for mut listener in [self.listener.take(), self.redirect_listener.take()]
+                .into_iter()
+                .flatten()
+            {
+                if self.accepting == Accepting::Open {
+                    let _ = self.poll.registry().deregister(&mut listener);
+                }
             }
+            self.accepting = Accepting::Closed;
+            self.accept_pending = false;
         }
         if let Some(mut listener) = self.metrics_listener.take() {
             let _ = self.poll.registry().deregister(&mut listener);
         } // dropped: new connections are refused from here on
-        self.accepting = Accepting::Closed;
-        self.accept_pending = false;
         let idle: Vec<usize> = self
             .slots
             .iter()
@@ -714,7 +721,13 @@ impl<'c> EventLoop<'c> {
     fn after(&mut self, key: usize, t: Token, next: Next) {
         match next {
             Next::Close(why) => self.close(key, why),
-            Next::Wait if self.draining_until.is_some() && self.slots[key].is_idle() => {
+            // Stopping, nothing left to do; but with `--health-path` a new
+            // connection is read (its request gets a 503).
+            Next::Wait
+                if self.draining_until.is_some()
+                    && self.slots[key].is_idle()
+                    && !(self.config.health_path.is_some() && self.slots[key].conn.is_new()) =>
+            {
                 self.close(key, Why::Shutdown);
             }
             Next::Yield => {
