@@ -607,18 +607,19 @@ fn decide(
     let mut files = files;
     let first = find(files.as_deref_mut(), config, target, now);
     let routes = &config.routes;
-    let resolved = if routes.clean_urls || routes.trailing_slash != TrailingSlash::Auto {
-        match canonical_form(first, asked, files.as_deref_mut(), config, now) {
-            Shaped::Moved(location) => {
-                let mut reply = Reply::error(Status::PermanentRedirect, config);
-                reply.fields.location = Some(location);
-                return reply;
+    let resolved =
+        if routes.clean_urls || routes.trailing_slash != TrailingSlash::Auto || asked.rewritten {
+            match canonical_form(first, asked, files.as_deref_mut(), config, now) {
+                Shaped::Moved(location) => {
+                    let mut reply = Reply::error(Status::PermanentRedirect, config);
+                    reply.fields.location = Some(location);
+                    return reply;
+                }
+                Shaped::Found(r) => r,
             }
-            Shaped::Found(r) => r,
-        }
-    } else {
-        first
-    };
+        } else {
+            first
+        };
     let mut reply = match resolved {
         Err(Status::NotFound) if config.fallback.is_some() => {
             match fallback(req, target, files.as_deref_mut(), config, now) {

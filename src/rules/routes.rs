@@ -364,6 +364,17 @@ fn lower_host<'b>(host: &[u8], buf: &'b mut [u8; MAX_HOST]) -> Option<&'b [u8]> 
     Some(out)
 }
 
+/// A path already decoded and normalised: no escapes, no `.`, `..` or
+/// empty segments.
+fn is_plain(path: &[u8]) -> bool {
+    !path.contains(&b'%')
+        && !path.windows(2).any(|w| w == b"//")
+        && !path
+            .split(|&c| c == b'/')
+            .skip(1)
+            .any(|seg| seg == b"." || seg == b"..")
+}
+
 /// The path rules match: the decoded, normalised path, with a trailing
 /// slash if the request had one. Borrowed from the target when it is
 /// already in that form (no escapes, no `.`, `..` or empty segments).
@@ -371,13 +382,7 @@ fn rule_path(target: &[u8]) -> Option<Cow<'_, [u8]>> {
     let Some(Target::Path { path, .. }) = parse(target) else {
         return None;
     };
-    let plain = !path.contains(&b'%')
-        && !path.windows(2).any(|w| w == b"//")
-        && !path
-            .split(|&c| c == b'/')
-            .skip(1)
-            .any(|seg| seg == b"." || seg == b"..");
-    if plain {
+    if is_plain(path) {
         return Some(Cow::Borrowed(path));
     }
     let norm = crate::files::resolve::normalize(target).ok()?;
@@ -404,7 +409,7 @@ fn strip_base<'t>(target: &'t [u8], base: &[u8]) -> Result<Cow<'t, [u8]>, Routed
         }
     };
     let offset = path.as_ptr() as usize - target.as_ptr() as usize;
-    if let Some(rest) = path.strip_prefix(base) {
+    if let (true, Some(rest)) = (is_plain(path), path.strip_prefix(base)) {
         match rest.first() {
             None => return Err(to_slash(query)),
             Some(b'/') => return Ok(Cow::Borrowed(&target[offset + base.len()..])),
@@ -524,6 +529,7 @@ mod tests {
         assert_eq!(answer(&r, "/", None), (404, "".into()));
         assert_eq!(answer(&r, "/%61pp/x", None), (0, "/x".into()));
         assert_eq!(answer(&r, "/x/../app/y/", None), (0, "/y/".into()));
+        assert_eq!(answer(&r, "/app/../x", None), (404, "".into()));
         assert_eq!(answer(&r, "http://h/app/z", None), (0, "/z".into()));
         assert!(routes(Some("/"), &[], &[]).unwrap().base_path.is_none());
     }

@@ -22,6 +22,7 @@ mod paths;
 mod persistence;
 mod precompressed;
 mod ranges;
+mod rules;
 mod sites;
 mod tls;
 mod tools;

@@ -418,6 +418,12 @@ impl Client {
         self.response()
     }
 
+    /// A GET with this Host, keep-alive.
+    pub fn get_with_host(&mut self, path: &str, host: &str) -> Response {
+        self.send(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n"));
+        self.response()
+    }
+
     /// A GET with Host, keep-alive.
     pub fn get(&mut self, path: &str) -> Response {
         self.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n"));
