@@ -61,8 +61,9 @@
 //!   compression; `auth`: Basic authentication (`--htpasswd`)
 //! - [`tls`]: the certificate and rustls settings, and per-connection
 //!   sessions ([`tls::session`])
-//! - `rules`: what configuration adds (header sets, CORS settings, error
-//!   pages), compiled at start
+//! - `rules`: what configuration adds (header sets and rules per path,
+//!   CORS settings, error pages, and the routes: base path, redirects,
+//!   rewrites, clean URLs, trailing slashes), compiled at start
 //! - [`config`]: flags, variables and the config file -> [`config::Config`]
 //! - `respond`: request -> reply
 //! - [`conn`]: the per-connection state machine and the HTTP/1 writer

@@ -4,7 +4,9 @@
 //! 1. The listener's role ([`Site`]), matched once: the `--redirect-http`
 //!    listener answers everything with a 308 to HTTPS; the `--metrics`
 //!    listener serves `/metrics` and nothing else (and is neither counted
-//!    nor logged); the server's own port goes on.
+//!    nor logged); the server's own port goes on: first the health route
+//!    (`--health-path`, [`health`]), then the routes (`rules::routes`:
+//!    the base path, redirects, rewrites), which name the target served.
 //! 2. A CORS preflight from an allowed origin (`--cors`) is answered 204.
 //! 3. Credentials (`--htpasswd`, unless the path is `--auth-exempt`): a
 //!    verdict already known is used; otherwise the check goes to the
@@ -16,7 +18,9 @@
 //!    resource that exists, get 200 with `Allow: GET, HEAD, OPTIONS` and
 //!    no content; the other standard methods get 405 with that `Allow`;
 //!    anything else gets 501. An `Expect` other than `100-continue` is 417.
-//! 6. Resolve the target under the root (`files::resolve`): a file, a
+//! 6. Resolve the target under the root (`files::resolve`), in its one
+//!    canonical form ([`canonical_form`]: `--clean-urls`,
+//!    `--trailing-slash`): a file, a
 //!    redirect for a directory without its slash, a directory to list
 //!    (`--list-dirs`: HTML, or JSON when `Accept` prefers it, with
 //!    `Vary: Accept`), or an error status. A GET or HEAD for a path where
@@ -37,7 +41,8 @@
 //!    a 206 with `Content-Range`, several are `multipart/byteranges`, none
 //!    satisfiable is 416; an unusable `Range` is ignored.
 //! 9. The reply: status, the fields of its head (with the `--header`,
-//!    `--max-age` or `--cache-control` fields that apply, and CORS's), and
+//!    `--max-age` or `--cache-control` fields that apply, the per-path
+//!    `--header` rules its path or file matched, and CORS's), and
 //!    the body that follows: a protocol-neutral [`Reply`] that the HTTP/1
 //!    writer (`conn`) renders.
 //!
@@ -332,9 +337,7 @@ fn public(req: &Request<'_>, cx: Context<'_>, services: &mut Services<'_>) -> De
                 }
                 Routed::Serve { target, rewritten } => {
                     if config.headers.has_path_rules() {
-                        site_path = crate::files::resolve::normalize(&target)
-                            .ok()
-                            .map(|n| n.path);
+                        site_path = routes::rule_path(&target).map(|p| p.into_owned());
                     }
                     match cors::preflight(req, config) {
                         Some(reply) => reply,

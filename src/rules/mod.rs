@@ -1,7 +1,8 @@
 //! What the configuration adds around the files, compiled once at start:
-//! the header fields replies carry (`--header`, `--max-age`,
-//! `--cache-control`, the `--htpasswd` challenge), the CORS settings, and
-//! the error pages. Each is loaded and checked here, from the flags' raw
+//! the header fields replies carry (`--header`, its per-path rules,
+//! `--max-age`, `--cache-control`, the `--htpasswd` challenge), the CORS
+//! settings, the error pages, and the routes (`--base-path`, `--redirect`,
+//! `--rewrite`, `--clean-urls`, `--trailing-slash`; globs in `pattern`). Each is loaded and checked here, from the flags' raw
 //! values, with one-line errors; `respond` applies them per request.
 //! Depends on nothing above `http`.
 

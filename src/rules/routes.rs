@@ -286,7 +286,7 @@ pub(crate) fn route<'t>(routes: &Routes, target: &'t [u8], host: Option<&[u8]>) 
             rewritten: false,
         };
     }
-    let query = match parse(&target) {
+    let query = |target: &[u8]| match parse(target) {
         Some(Target::Path { query, .. }) => query.map(<[u8]>::to_vec),
         _ => None,
     };
@@ -302,7 +302,7 @@ pub(crate) fn route<'t>(routes: &Routes, target: &'t [u8], host: Option<&[u8]>) 
     if let Some((r, m)) = routes.redirects.first(host, &subject) {
         let mut location = Vec::with_capacity(subject.len() + 16);
         r.to.render(&m, host, &subject, &mut location, encode_capture);
-        push_query(&mut location, r.has_query, query.as_deref());
+        push_query(&mut location, r.has_query, query(&target).as_deref());
         return Routed::Answer {
             status: r.status,
             location: Some(location),
@@ -310,7 +310,7 @@ pub(crate) fn route<'t>(routes: &Routes, target: &'t [u8], host: Option<&[u8]>) 
     }
     if let Some((r, m)) = routes.rewrites.first(host, &subject) {
         return Routed::Serve {
-            target: Cow::Owned(rewritten(r, &m, host, &subject, query.as_deref())),
+            target: Cow::Owned(rewritten(r, &m, host, &subject, query(&target).as_deref())),
             rewritten: true,
         };
     }
@@ -378,7 +378,7 @@ fn is_plain(path: &[u8]) -> bool {
 /// The path rules match: the decoded, normalised path, with a trailing
 /// slash if the request had one. Borrowed from the target when it is
 /// already in that form (no escapes, no `.`, `..` or empty segments).
-fn rule_path(target: &[u8]) -> Option<Cow<'_, [u8]>> {
+pub(crate) fn rule_path(target: &[u8]) -> Option<Cow<'_, [u8]>> {
     let Some(Target::Path { path, .. }) = parse(target) else {
         return None;
     };

@@ -439,3 +439,54 @@ fn bad_rules_are_one_line_errors_naming_the_flag() {
         assert!(err.contains(says), "{args:?}: {err}");
     }
 }
+
+/// The README's site-rules example, as written there, does what the README
+/// says it does.
+#[test]
+fn the_readme_site_example_works_as_described() {
+    let readme = repo_file("README.md");
+    let section = readme
+        .split("## Site rules")
+        .nth(1)
+        .expect("a Site rules section");
+    let toml = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|t| t.split("```").next())
+        .expect("a toml block");
+    let dist = TempDir::new("dist");
+    dist.write("index.html", "<div id=app></div>\n");
+    dist.write("pricing.html", "pricing\n");
+    dist.write("assets/app.1234.js", "app()\n");
+    dist.write("sw.js", "worker()\n");
+    let confs = TempDir::new("readme-conf");
+    let conf = confs.write("site.toml", toml);
+    let s = Server::start(
+        Mode::Evented,
+        &dist.path,
+        &["--config", conf.to_str().unwrap()],
+    );
+    let r = get(&s, "/app/pricing");
+    assert_eq!((r.status, &r.body[..]), (200, &b"pricing\n"[..]));
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'self'")
+    );
+    assert_eq!(moved(&s, "/app/pricing.html"), (308, "/app/pricing".into()));
+    assert_eq!(moved(&s, "/app/old-pricing"), (301, "/app/pricing".into()));
+    assert_eq!(get(&s, "/pricing").status, 404);
+    let r = get(&s, "/app/assets/app.1234.js");
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(
+        get(&s, "/app/sw.js").header("cache-control"),
+        Some("no-cache")
+    );
+    let r = s
+        .connect()
+        .get_with("/app/settings", "Accept: text/html\r\n");
+    assert_eq!((r.status, &r.body[..]), (200, &b"<div id=app></div>\n"[..]));
+    assert_eq!(get(&s, "/healthz").body, b"ok\n");
+}
