@@ -384,13 +384,16 @@ impl Config {
         }
     }
 
-    /// The URL path (`/a/b.html`) of a canonical path under the root.
-    pub(crate) fn url_path_of(&self, path: &Path) -> Option<Vec<u8>> {
+    /// The URL path (`/a/b.html`) of a canonical path under the root: the
+    /// part of it after the root (borrowed, never copied).
+    pub(crate) fn url_path_of<'p>(&self, path: &'p Path) -> Option<&'p [u8]> {
         use std::os::unix::ffi::OsStrExt;
-        let inside = path.strip_prefix(&self.root).ok()?;
-        let mut out = b"/".to_vec();
-        out.extend_from_slice(inside.as_os_str().as_bytes());
-        Some(out)
+        path.strip_prefix(&self.root).ok()?;
+        let bytes = path.as_os_str().as_bytes();
+        let root = self.root.as_os_str().as_bytes();
+        // The root is canonical, so without a trailing slash (but `/`).
+        let start = if root == b"/" { 0 } else { root.len() };
+        bytes.get(start..).filter(|rest| rest.starts_with(b"/"))
     }
 
     /// How request targets find files under this configuration.

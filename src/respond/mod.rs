@@ -324,68 +324,58 @@ fn health(req: &Request<'_>, stopping: bool, config: &Config) -> Option<Reply> {
 /// Steps 2 to 9 of the module documentation, on the server's own port.
 fn public(req: &Request<'_>, cx: Context<'_>, services: &mut Services<'_>) -> Decision {
     let config = cx.config;
-    let reply = {
-        {
-            let host = absolute_authority(req.target).or(req.host);
+    let host = absolute_authority(req.target).or(req.host);
+    let mut reply = match routes::route(&config.routes, req.target, host) {
+        Routed::Answer { status, location } => {
+            let mut reply = Reply::error(status, config);
+            reply.fields.location = location;
+            reply
+        }
+        Routed::Serve { target, rewritten } => {
+            let asked = Asked {
+                target: &target,
+                rewritten,
+            };
             let mut served = None;
-            let mut site_path = None;
-            let reply = match routes::route(&config.routes, req.target, host) {
-                Routed::Answer { status, location } => {
-                    let mut reply = Reply::error(status, config);
-                    reply.fields.location = location;
-                    reply
-                }
-                Routed::Serve { target, rewritten } => {
-                    if config.headers.has_path_rules() {
-                        site_path = routes::rule_path(&target).map(|p| p.into_owned());
-                    }
-                    match cors::preflight(req, config) {
-                        Some(reply) => reply,
-                        None => {
-                            let verdict =
-                                match (needs_auth(req, config), services.auth.as_deref_mut()) {
-                                    (false, _) => Verdict::Granted,
-                                    (true, Some(auth)) => auth.verdict(req.authorization),
-                                    (true, None) => Verdict::Denied,
-                                };
-                            match verdict {
-                                Verdict::Pending => return Err(NeedsVerdict),
-                                Verdict::Granted => {
-                                    let asked = Asked {
-                                        target: &target,
-                                        rewritten,
-                                    };
-                                    decide(req, asked, &mut served, services, config, cx.clock)
-                                }
-                                Verdict::Denied => Reply::error(Status::Unauthorized, config),
-                                // Too many checks under way.
-                                Verdict::Busy => Reply::error(Status::ServiceUnavailable, config),
-                            }
+            let mut reply = match cors::preflight(req, config) {
+                Some(reply) => reply,
+                None => {
+                    let verdict = match (needs_auth(req, config), services.auth.as_deref_mut()) {
+                        (false, _) => Verdict::Granted,
+                        (true, Some(auth)) => auth.verdict(req.authorization),
+                        (true, None) => Verdict::Denied,
+                    };
+                    match verdict {
+                        Verdict::Pending => return Err(NeedsVerdict),
+                        Verdict::Granted => {
+                            decide(req, asked, &mut served, services, config, cx.clock)
                         }
+                        Verdict::Denied => Reply::error(Status::Unauthorized, config),
+                        // Too many checks under way.
+                        Verdict::Busy => Reply::error(Status::ServiceUnavailable, config),
                     }
                 }
             };
-            if let Some(tally) = services.counts {
-                crate::counts::lock(tally).count(req.target);
-            }
-            let mut reply = reply;
-            if let (Some(base), Some(location)) =
-                (&config.routes.base_path, &mut reply.fields.location)
-            {
-                // A path skiff made within the site: the base path goes back.
-                if location.starts_with(b"/") {
-                    location.splice(0..0, base.iter().copied());
-                }
-            }
-            if let Some(path) = site_path {
+            if config.headers.has_path_rules() {
+                // The path within the site, and the served file's own.
+                let path = routes::rule_path(&target);
                 let file = served.as_ref().and_then(|f| config.url_path_of(&f.path));
-                let paths: [&[u8]; 2] = [&path, file.as_deref().unwrap_or(b"")];
+                let paths: [&[u8]; 2] = [path.as_deref().unwrap_or(b""), file.unwrap_or(b"")];
                 reply.fields.path_rules = config.headers.path_rules(&paths);
             }
-            cors::with_cors(req, &mut reply, config);
             reply
         }
     };
+    if let Some(tally) = services.counts {
+        crate::counts::lock(tally).count(req.target);
+    }
+    if let (Some(base), Some(location)) = (&config.routes.base_path, &mut reply.fields.location) {
+        // A path skiff made within the site: the base path goes back.
+        if location.starts_with(b"/") {
+            location.splice(0..0, base.iter().copied());
+        }
+    }
+    cors::with_cors(req, &mut reply, config);
     Ok(reply)
 }
 
