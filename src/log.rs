@@ -46,6 +46,9 @@ pub(crate) struct Said<'a> {
     pub(crate) started: Option<Instant>,
     /// It came over HTTP/2 (the metrics' protocol label).
     pub(crate) http2: bool,
+    /// The client a trusted proxy named (`--trust-proxy`), logged instead
+    /// of the peer.
+    pub(crate) client: Option<std::net::IpAddr>,
 }
 
 impl Said<'_> {
@@ -59,6 +62,7 @@ impl Said<'_> {
             user_agent: self.user_agent.map(Box::from),
             started: self.started,
             http2: self.http2,
+            client: self.client,
         }
     }
 }
@@ -72,6 +76,7 @@ pub(crate) struct OwnedSaid {
     user_agent: Option<Box<[u8]>>,
     started: Option<Instant>,
     http2: bool,
+    client: Option<IpAddr>,
 }
 
 impl OwnedSaid {
@@ -83,6 +88,7 @@ impl OwnedSaid {
             user_agent: self.user_agent.as_deref(),
             started: self.started,
             http2: self.http2,
+            client: self.client,
         }
     }
 }
@@ -726,6 +732,7 @@ mod tests {
                     user_agent: None,
                     started: None,
                     http2: false,
+                    client: None,
                 },
                 status: Status::Ok,
                 bytes: 13,

@@ -226,6 +226,37 @@ pub(crate) struct Args {
     #[arg(env = "SKIFF_HEALTH_PATH", long, value_name = "PATH")]
     pub(crate) health_path: Option<String>,
 
+    /// Serve only clients in this network (CIDR such as 10.0.0.0/8 or 2001:db8::/32, or one address; repeatable). Checked in order with --deny, the first match wins; with any --allow, every other address gets 403.
+    #[arg(
+        env = "SKIFF_ALLOW",
+        long = "allow",
+        value_name = "CIDR",
+        value_delimiter = '\n'
+    )]
+    pub(crate) allow: Vec<String>,
+
+    /// Refuse clients in this network with 403 (CIDR or one address; repeatable; checked in order with --allow).
+    #[arg(
+        env = "SKIFF_DENY",
+        long = "deny",
+        value_name = "CIDR",
+        value_delimiter = '\n'
+    )]
+    pub(crate) deny: Vec<String>,
+
+    /// Requests from these proxies (CIDR or one address; repeatable) name their client in X-Forwarded-For or Forwarded, for --allow/--deny and the access log; from anyone else those headers change nothing.
+    #[arg(
+        env = "SKIFF_TRUST_PROXY",
+        long = "trust-proxy",
+        value_name = "CIDR",
+        value_delimiter = '\n'
+    )]
+    pub(crate) trust_proxy: Vec<String>,
+
+    /// --allow and --deny together, in the order given (true: --allow).
+    #[arg(skip)]
+    pub(crate) address_rules: Vec<(bool, String)>,
+
     /// Let pages from these origins read responses (CORS): '*' or a comma-separated list such as `https://app.example,http://localhost:3000`.
     #[arg(env = "SKIFF_CORS", long, value_name = "ORIGINS")]
     pub(crate) cors: Option<String>,

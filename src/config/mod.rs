@@ -21,6 +21,7 @@ use std::time::Duration;
 use crate::auth::Htpasswd;
 use crate::files::resolve::{self, Lookup};
 use crate::http::response::{Added, Fields, Status, Version};
+use crate::rules::addresses::Addresses;
 use crate::rules::cors::{Cors, parse_cors};
 use crate::rules::headers::HeaderSets;
 use crate::rules::pages;
@@ -74,6 +75,8 @@ pub struct Config {
     /// `--base-path`, `--redirect`, `--rewrite`, `--clean-urls`,
     /// `--trailing-slash`.
     pub(crate) routes: Routes,
+    /// `--allow`, `--deny`, `--trust-proxy`.
+    pub(crate) addresses: Addresses,
     /// `--list-dirs`.
     pub(crate) list_dirs: bool,
     /// `--show-hidden`.
@@ -201,10 +204,12 @@ impl Config {
                         }
                         info => info,
                     })?;
-            let parsed = Args::from_arg_matches(&matches).map_err(clap_error)?;
+            let mut parsed = Args::from_arg_matches(&matches).map_err(clap_error)?;
+            parsed.address_rules = address_order(&matches);
             return Config::from_args(parsed);
         }
-        let parsed = Args::from_arg_matches(&matches).map_err(clap_error)?;
+        let mut parsed = Args::from_arg_matches(&matches).map_err(clap_error)?;
+        parsed.address_rules = address_order(&matches);
         Config::from_args(parsed)
     }
 
@@ -221,6 +226,7 @@ impl Config {
                 )));
             }
         }
+        let addresses = Addresses::new(&args.address_rules, &args.trust_proxy).map_err(invalid)?;
         let health_path = match &args.health_path {
             Some(path) => {
                 if !path.starts_with('/')
@@ -350,6 +356,7 @@ impl Config {
             mode,
             headers,
             routes,
+            addresses,
             list_dirs: args.list_dirs,
             show_hidden: args.show_hidden,
             precompressed: args.precompressed,
@@ -411,6 +418,25 @@ impl Config {
     pub(crate) fn keep_alive_enabled(&self) -> bool {
         self.version == Version::Http11 && self.keep_alive.is_some()
     }
+}
+
+/// `--allow` and `--deny` values in the order they were given: on the
+/// command line, or as the config file has them (its keys become
+/// arguments in the file's order). Values from variables come after
+/// those, `--allow`'s first.
+fn address_order(matches: &clap::ArgMatches) -> Vec<(bool, String)> {
+    let mut all: Vec<(usize, bool, String)> = Vec::new();
+    for (id, allow) in [("allow", true), ("deny", false)] {
+        let values = matches.get_many::<String>(id).into_iter().flatten();
+        let indices: Vec<usize> = matches.indices_of(id).into_iter().flatten().collect();
+        for (k, v) in values.enumerate() {
+            let at = indices.get(k).copied().unwrap_or(usize::MAX);
+            all.push((at, allow, v.clone()));
+        }
+    }
+    // Stable: equal indices (variables) keep --allow before --deny.
+    all.sort_by_key(|(at, _, _)| *at);
+    all.into_iter().map(|(_, allow, v)| (allow, v)).collect()
 }
 
 fn resolve_addr(bind: &str, port: u16) -> Result<SocketAddr, ConfigError> {

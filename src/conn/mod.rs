@@ -174,7 +174,7 @@ pub(crate) fn log(
         log.record(
             secs,
             &Entry {
-                peer,
+                peer: said.client.unwrap_or(peer),
                 said,
                 status,
                 bytes,
@@ -792,6 +792,7 @@ fn read_head(
         clock: cx.clock,
         site: cx.site,
         stopping: cx.is_stopping(),
+        peer: out.peer,
     };
     let reply = match respond(&req, context, &mut cx.services) {
         Ok(reply) => reply,
@@ -808,6 +809,7 @@ fn read_head(
         user_agent: req.user_agent,
         started: Some(since),
         http2: false,
+        client: reply.client,
     });
     let head_len = req.head_len;
     let framing = match fate.discard {

@@ -138,6 +138,10 @@ pub struct Request<'b> {
     pub(crate) authorization: Option<&'b [u8]>,
     /// `Origin` (a cross-origin request from a browser).
     pub(crate) origin: Option<&'b [u8]>,
+    /// `X-Forwarded-For` and `Forwarded` (the last line of each): read
+    /// only from a `--trust-proxy` peer.
+    pub(crate) forwarded_for: Option<&'b [u8]>,
+    pub(crate) forwarded: Option<&'b [u8]>,
     /// `Access-Control-Request-Method` (a CORS preflight).
     pub(crate) ac_request_method: Option<&'b [u8]>,
     /// `Access-Control-Request-Headers`.
@@ -172,6 +176,8 @@ impl<'b> Request<'b> {
             accept_encoding: None,
             authorization: None,
             origin: None,
+            forwarded_for: None,
+            forwarded: None,
             ac_request_method: None,
             ac_request_headers: None,
             expect: Expect::Nothing,
@@ -210,6 +216,10 @@ impl<'b> Request<'b> {
             &mut self.authorization
         } else if name.eq_ignore_ascii_case(b"origin") {
             &mut self.origin
+        } else if name.eq_ignore_ascii_case(b"x-forwarded-for") {
+            &mut self.forwarded_for
+        } else if name.eq_ignore_ascii_case(b"forwarded") {
+            &mut self.forwarded
         } else if name.eq_ignore_ascii_case(b"access-control-request-method") {
             &mut self.ac_request_method
         } else if name.eq_ignore_ascii_case(b"access-control-request-headers") {

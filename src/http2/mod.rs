@@ -821,6 +821,7 @@ fn answer(
                 clock: cx.clock,
                 site: cx.site,
                 stopping: cx.is_stopping(),
+                peer,
             };
             match respond(&req, context, &mut cx.services) {
                 Ok(reply) => {
@@ -831,6 +832,7 @@ fn answer(
                         user_agent: req.user_agent,
                         started: Some(since),
                         http2: true,
+                        client: reply.client,
                     };
                     Ok((reply, said.to_owned()))
                 }

@@ -144,6 +144,9 @@ pub(crate) struct Reply {
     pub(crate) head_only: bool,
     /// The access log and the metrics see this reply (not a scrape's).
     pub(crate) observed: bool,
+    /// The client a `--trust-proxy` peer named, which the access log
+    /// shows instead of the peer.
+    pub(crate) client: Option<std::net::IpAddr>,
 }
 
 /// What follows the head on a GET (a HEAD sends none of it).
@@ -183,6 +186,7 @@ impl Reply {
             body,
             head_only: false,
             observed: true,
+            client: None,
         }
     }
 
@@ -251,6 +255,8 @@ pub(crate) struct Context<'a> {
     pub(crate) site: Site,
     /// The server is stopping (after SIGTERM).
     pub(crate) stopping: bool,
+    /// The connection's peer.
+    pub(crate) peer: std::net::IpAddr,
 }
 
 /// Whether `req` must show credentials: `--htpasswd` is on, and it is not
@@ -282,13 +288,23 @@ pub(crate) fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Service
             reply.observed = false;
             reply
         }
-        Site::Public if config.health_path.is_some() => {
+        Site::Public => {
             if let Some(reply) = health(req, cx.stopping, config) {
                 return Ok(reply);
             }
-            public(req, cx, services)?
+            // `--trust-proxy` and `--allow`/`--deny`, decided per request,
+            // after the health route.
+            let client = config
+                .addresses
+                .client(cx.peer, req.forwarded_for, req.forwarded);
+            let mut reply = if config.addresses.allows(client.unwrap_or(cx.peer)) {
+                public(req, cx, services)?
+            } else {
+                Reply::error(Status::Forbidden, config)
+            };
+            reply.client = client;
+            reply
         }
-        Site::Public => public(req, cx, services)?,
     };
     reply.head_only = req.method == Method::Head || reply.status == Status::NotModified;
     Ok(reply)

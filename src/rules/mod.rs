@@ -6,6 +6,7 @@
 //! values, with one-line errors; `respond` applies them per request.
 //! Depends on nothing above `http`.
 
+pub(crate) mod addresses;
 pub(crate) mod cors;
 pub(crate) mod headers;
 pub(crate) mod pages;

@@ -490,3 +490,117 @@ fn the_readme_site_example_works_as_described() {
     assert_eq!((r.status, &r.body[..]), (200, &b"<div id=app></div>\n"[..]));
     assert_eq!(get(&s, "/healthz").body, b"ok\n");
 }
+
+/// A server on `::1` with these flags.
+fn start_v6(mode: Mode, root: &std::path::Path, args: &[&str]) -> Server {
+    let mut cmd = Command::new(bin());
+    cmd.args(["--bind", "::1", "--port", "0", "--root"])
+        .arg(root)
+        .args(mode.args())
+        .args(args);
+    Server::spawn(cmd)
+}
+
+each_mode! {
+    fn allow_and_deny_take_the_first_match_over_ipv4_and_ipv6(mode) {
+        let site = site_tree();
+        let status = |s: &Server| get(s, "/notes.txt").status;
+        // Any --allow refuses what no rule holds.
+        let s = Server::start(mode, &site.path, &["--allow", "10.0.0.0/8", "--health-path", "/healthz"]);
+        let r = get(&s, "/notes.txt");
+        assert_eq!(r.status, 403);
+        assert!(r.text().contains("403 Forbidden"));
+        // The health route is not subject to them.
+        assert_eq!(get(&s, "/healthz").status, 200);
+        // The first matching rule decides, in the order given.
+        let s = Server::start(mode, &site.path, &["--deny", "127.0.0.1", "--allow", "127.0.0.0/8"]);
+        assert_eq!(status(&s), 403);
+        let s = Server::start(mode, &site.path, &["--allow", "127.0.0.1/32", "--deny", "127.0.0.0/8"]);
+        assert_eq!(status(&s), 200);
+        // Only --deny: the rest is served.
+        let s = Server::start(mode, &site.path, &["--deny", "192.0.2.0/24"]);
+        assert_eq!(status(&s), 200);
+        // IPv6.
+        let s = start_v6(mode, &site.path, &["--allow", "::1/128"]);
+        assert_eq!(status(&s), 200);
+        let s = start_v6(mode, &site.path, &["--deny", "::1", "--allow", "::/0"]);
+        assert_eq!(status(&s), 403);
+        let s = start_v6(mode, &site.path, &["--allow", "127.0.0.0/8"]);
+        assert_eq!(status(&s), 403);
+    }
+}
+
+each_mode! {
+    fn a_trusted_proxy_names_the_client_and_anyone_else_is_ignored(mode) {
+        let site = site_tree();
+        let s = Server::start(mode, &site.path, &[
+            "--trust-proxy", "127.0.0.1",
+            "--allow", "203.0.113.0/24",
+            "--access-log", "-",
+        ]);
+        let r = s.connect().get_with("/notes.txt", "X-Forwarded-For: 198.51.100.9, 203.0.113.7\r\n");
+        assert_eq!((r.status, &r.body[..]), (200, &b"notes\n"[..]));
+        let r = s.connect().get_with("/notes.txt", "Forwarded: for=\"203.0.113.8:4711\";proto=https\r\n");
+        assert_eq!(r.status, 200);
+        assert_eq!(get(&s, "/notes.txt").status, 403, "the proxy itself is not allowed");
+        let r = s.connect().get_with("/notes.txt", "X-Forwarded-For: not-an-address\r\n");
+        assert_eq!(r.status, 403, "a header that does not parse is ignored");
+        let log = s.wait_stdout(|l| l.len() >= 4);
+        assert!(log[0].starts_with("203.0.113.7 "), "{log:?}");
+        assert!(log[1].starts_with("203.0.113.8 "), "{log:?}");
+        assert!(log[2].starts_with("127.0.0.1 "), "{log:?}");
+        // A spoofed header from a peer that is not trusted changes nothing.
+        let s = Server::start(mode, &site.path, &[
+            "--trust-proxy", "10.0.0.0/8",
+            "--allow", "203.0.113.0/24",
+            "--access-log", "-",
+        ]);
+        let r = s.connect().get_with("/notes.txt", "X-Forwarded-For: 203.0.113.7\r\n");
+        assert_eq!(r.status, 403);
+        let log = s.wait_stdout(|l| !l.is_empty());
+        assert!(log[0].starts_with("127.0.0.1 "), "{log:?}");
+    }
+}
+
+#[test]
+fn address_rules_keep_the_config_files_order_and_refuse_bad_networks() {
+    let site = site_tree();
+    let confs = TempDir::new("addr-conf");
+    let deny_first = confs.write("a.toml", "deny = ['127.0.0.1']\nallow = ['127.0.0.0/8']\n");
+    let allow_first = confs.write("b.toml", "allow = ['127.0.0.1']\ndeny = ['127.0.0.0/8']\n");
+    let s = Server::start(
+        Mode::Evented,
+        &site.path,
+        &["--config", deny_first.to_str().unwrap()],
+    );
+    assert_eq!(get(&s, "/notes.txt").status, 403);
+    let s = Server::start(
+        Mode::Evented,
+        &site.path,
+        &["--config", allow_first.to_str().unwrap()],
+    );
+    assert_eq!(get(&s, "/notes.txt").status, 200);
+    let r = h2(&s, "/notes.txt", &[], None);
+    assert_eq!(r.status, 200);
+    for (flag, value) in [
+        ("--allow", "10.0.0.0/33"),
+        ("--deny", "example.com"),
+        ("--trust-proxy", "1.2.3"),
+    ] {
+        let out = Command::new(bin())
+            .args([
+                "--root",
+                site.path.to_str().unwrap(),
+                "--port",
+                "0",
+                flag,
+                value,
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(&format!("{flag} '{value}'")), "{err}");
+    }
+}
