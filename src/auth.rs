@@ -185,9 +185,11 @@ pub(crate) enum Known {
     Ask([u8; 32]),
 }
 
-/// Verdicts remembered, and checks under way: one per driver.
+/// Verdicts remembered, and checks under way: one per driver, for every
+/// password file (each file salts its keys differently, so one file's
+/// verdicts never answer for another's: a `[[site]]` may have its own).
+#[derive(Default)]
 pub(crate) struct Verdicts {
-    file: Arc<Htpasswd>,
     remembered: HashMap<[u8; 32], bool>,
     /// Insertion order, for dropping the oldest.
     order: std::collections::VecDeque<[u8; 32]>,
@@ -197,21 +199,16 @@ pub(crate) struct Verdicts {
 }
 
 impl Verdicts {
-    pub(crate) fn new(file: Arc<Htpasswd>) -> Verdicts {
-        Verdicts {
-            file,
-            remembered: HashMap::new(),
-            order: std::collections::VecDeque::new(),
-            running: HashMap::new(),
-        }
+    pub(crate) fn new() -> Verdicts {
+        Verdicts::default()
     }
 
-    /// What is known of `authorization` now.
-    pub(crate) fn known(&self, authorization: Option<&[u8]>) -> Known {
+    /// What is known of `authorization` against `file` now.
+    pub(crate) fn known(&self, file: &Htpasswd, authorization: Option<&[u8]>) -> Known {
         let Some(header) = authorization else {
             return Known::Verdict(Verdict::Denied);
         };
-        let key = self.file.key(header);
+        let key = file.key(header);
         if let Some(&ok) = self.remembered.get(&key) {
             return Known::Verdict(if ok {
                 Verdict::Granted
@@ -236,6 +233,7 @@ impl Verdicts {
     /// False if the pool refused it.
     pub(crate) fn start(
         &mut self,
+        file: &Arc<Htpasswd>,
         pool: &Pool,
         key: [u8; 32],
         authorization: &[u8],
@@ -244,7 +242,7 @@ impl Verdicts {
         let Some((user, password)) = credentials(authorization) else {
             return false;
         };
-        let file = self.file.clone();
+        let file = file.clone();
         let cancelled = Arc::new(AtomicBool::new(false));
         let flag = cancelled.clone();
         let started = pool.spawn(move || {
@@ -283,13 +281,15 @@ pub(crate) trait Authenticator {
     /// The verdict on a request with this `Authorization` (if any): known
     /// now, or `Pending` after a check was started (the driver will drive
     /// the connection again when it ends).
-    fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict;
+    /// `file` is the password file that decides (the request's site's).
+    fn verdict(&mut self, file: &Arc<Htpasswd>, authorization: Option<&[u8]>) -> Verdict;
 
-    /// The request waiting for the check of `authorization` went away (an
-    /// HTTP/2 stream was reset): unless another request of another
-    /// connection waits for it too, a check that has not begun is not run.
-    fn cancel(&mut self, authorization: Option<&[u8]>) {
-        let _ = authorization;
+    /// The request waiting for the check of `authorization` against
+    /// `file` went away (an HTTP/2 stream was reset): unless another
+    /// request of another connection waits for it too, a check that has
+    /// not begun is not run.
+    fn cancel(&mut self, file: &Arc<Htpasswd>, authorization: Option<&[u8]>) {
+        let _ = (file, authorization);
     }
 
     /// From now on a check under way is `Pending` rather than waited for,
@@ -329,15 +329,19 @@ impl<H: Hold<Verdicts>, P> Checks<H, P> {
     /// The verdict on `authorization` if it is known (or cannot be had:
     /// `Busy`); otherwise the key of the check under way, started now if
     /// none was.
-    fn lookup(&mut self, authorization: Option<&[u8]>) -> Result<Verdict, [u8; 32]> {
+    fn lookup(
+        &mut self,
+        file: &Arc<Htpasswd>,
+        authorization: Option<&[u8]>,
+    ) -> Result<Verdict, [u8; 32]> {
         let mut v = self.verdicts.hold();
-        match v.known(authorization) {
+        match v.known(file, authorization) {
             Known::Verdict(verdict) => Ok(verdict),
             Known::Running(key) => Err(key),
             Known::Ask(key) => {
                 let header = authorization.unwrap_or_default();
                 let done = self.done.clone();
-                match v.start(&self.pool, key, header, move |key, ok| done(key, ok)) {
+                match v.start(file, &self.pool, key, header, move |key, ok| done(key, ok)) {
                     true => Err(key),
                     false => Ok(Verdict::Busy),
                 }
@@ -359,9 +363,9 @@ pub(crate) struct Parked {
 impl Checks<Verdicts, Parked> {
     /// An event loop's checks; `done` posts a result to the loop, which
     /// then calls [`Checks::record`].
-    pub(crate) fn owned(file: Arc<Htpasswd>, pool: Pool, done: Done) -> Self {
+    pub(crate) fn owned(pool: Pool, done: Done) -> Self {
         Checks {
-            verdicts: Verdicts::new(file),
+            verdicts: Verdicts::new(),
             pool,
             done,
             parked: Parked::default(),
@@ -381,11 +385,11 @@ impl Checks<Verdicts, Parked> {
 }
 
 impl Authenticator for Checks<Verdicts, Parked> {
-    fn cancel(&mut self, authorization: Option<&[u8]>) {
+    fn cancel(&mut self, file: &Arc<Htpasswd>, authorization: Option<&[u8]>) {
         let Some(header) = authorization else {
             return;
         };
-        let key = self.verdicts.file.key(header);
+        let key = file.key(header);
         let token = self.parked.current;
         if let Some(waiting) = self.parked.waiting.get_mut(&key) {
             waiting.retain(|&t| t != token);
@@ -398,8 +402,8 @@ impl Authenticator for Checks<Verdicts, Parked> {
         }
     }
 
-    fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict {
-        match self.lookup(authorization) {
+    fn verdict(&mut self, file: &Arc<Htpasswd>, authorization: Option<&[u8]>) -> Verdict {
+        match self.lookup(file, authorization) {
             Ok(verdict) => verdict,
             Err(key) => {
                 let token = self.parked.current;
@@ -422,8 +426,8 @@ impl Checks<Shared<Verdicts>, Wait> {
     /// The threaded driver's: one set of verdicts for all threads; a
     /// finished check is recorded by the worker and wakes every thread
     /// waiting on the set.
-    pub(crate) fn shared(file: Arc<Htpasswd>, pool: Pool) -> Self {
-        let verdicts = Shared::new(Verdicts::new(file));
+    pub(crate) fn shared(pool: Pool) -> Self {
+        let verdicts = Shared::new(Verdicts::new());
         let into = verdicts.clone();
         Checks {
             verdicts,
@@ -446,8 +450,8 @@ impl Authenticator for Checks<Shared<Verdicts>, Wait> {
 
     /// A connection's own thread may wait: for its own check, or for the
     /// same header's check another thread started.
-    fn verdict(&mut self, authorization: Option<&[u8]>) -> Verdict {
-        if let Ok(verdict) = self.lookup(authorization) {
+    fn verdict(&mut self, file: &Arc<Htpasswd>, authorization: Option<&[u8]>) -> Verdict {
+        if let Ok(verdict) = self.lookup(file, authorization) {
             return verdict;
         }
         if !self.parked.0 {
@@ -455,7 +459,7 @@ impl Authenticator for Checks<Shared<Verdicts>, Wait> {
         }
         let until = crate::timer::later(std::time::Instant::now(), CHECK_WAIT);
         self.verdicts
-            .wait_until(until, |v| match v.known(authorization) {
+            .wait_until(until, |v| match v.known(file, authorization) {
                 Known::Running(_) => None,
                 Known::Verdict(verdict) => Some(verdict),
                 // Dropped from memory at once (a flood of other headers):
@@ -529,26 +533,29 @@ mod tests {
             Htpasswd::parse("alice:$2y$05$h59PpUmBdxKIEHeeRi6zkegIWAtGjZCvubBSMFkr8i5bKSRO2vvJ6\n")
                 .unwrap(),
         );
-        let mut v = Verdicts::new(file);
-        assert_eq!(v.known(None), Known::Verdict(Verdict::Denied));
+        let mut v = Verdicts::new();
+        assert_eq!(v.known(&file, None), Known::Verdict(Verdict::Denied));
         assert_eq!(
-            v.known(Some(b"Basic !!!!")),
+            v.known(&file, Some(b"Basic !!!!")),
             Known::Verdict(Verdict::Denied)
         );
         let header = b"Basic YWxpY2U6c2VjcmV0";
-        let Known::Ask(key) = v.known(Some(header)) else {
+        let Known::Ask(key) = v.known(&file, Some(header)) else {
             panic!("unknown at first");
         };
         v.running.insert(key, Arc::default());
-        assert_eq!(v.known(Some(header)), Known::Running(key));
+        assert_eq!(v.known(&file, Some(header)), Known::Running(key));
         v.record(key, Some(true));
-        assert_eq!(v.known(Some(header)), Known::Verdict(Verdict::Granted));
+        assert_eq!(
+            v.known(&file, Some(header)),
+            Known::Verdict(Verdict::Granted)
+        );
         // Cap on checks under way.
         for i in 0..MAX_IN_FLIGHT {
             v.running.insert([i as u8 + 1; 32], Arc::default());
         }
         assert_eq!(
-            v.known(Some(b"Basic Ym9iOng=")),
+            v.known(&file, Some(b"Basic Ym9iOng=")),
             Known::Verdict(Verdict::Busy)
         );
         v.running.clear();
@@ -561,7 +568,7 @@ mod tests {
         }
         assert_eq!(v.remembered.len(), MAX_REMEMBERED);
         assert!(
-            matches!(v.known(Some(header)), Known::Ask(_)),
+            matches!(v.known(&file, Some(header)), Known::Ask(_)),
             "the oldest verdict was dropped"
         );
     }
@@ -582,27 +589,27 @@ mod tests {
         let done: Done = Arc::new(move |key, ok| {
             let _ = tx.send((key, ok));
         });
-        let mut checks = Checks::owned(file, pool, done);
+        let mut checks = Checks::owned(pool, done);
         let header = &b"Basic YWxpY2U6c2VjcmV0"[..];
         // Two connections wait for the same check; one goes away: it runs.
         checks.turn(1);
-        assert_eq!(checks.verdict(Some(header)), Verdict::Pending);
+        assert_eq!(checks.verdict(&file, Some(header)), Verdict::Pending);
         checks.turn(2);
-        assert_eq!(checks.verdict(Some(header)), Verdict::Pending);
-        checks.cancel(Some(header));
+        assert_eq!(checks.verdict(&file, Some(header)), Verdict::Pending);
+        checks.cancel(&file, Some(header));
         // The other goes away too: it is cancelled, and says so.
         checks.turn(1);
-        checks.cancel(Some(header));
+        checks.cancel(&file, Some(header));
         go.send(()).unwrap();
         let (key, ok) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
         assert_eq!(ok, None, "not run");
         assert!(checks.record(key, ok).is_empty());
         // Asked again, it is checked anew, and this time it runs.
         checks.turn(3);
-        assert_eq!(checks.verdict(Some(header)), Verdict::Pending);
+        assert_eq!(checks.verdict(&file, Some(header)), Verdict::Pending);
         let (key, ok) = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
         assert_eq!(ok, Some(true));
         assert_eq!(checks.record(key, ok), vec![3]);
-        assert_eq!(checks.verdict(Some(header)), Verdict::Granted);
+        assert_eq!(checks.verdict(&file, Some(header)), Verdict::Granted);
     }
 }

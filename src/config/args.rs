@@ -33,7 +33,7 @@ pub(crate) const MAX_WORKERS: i64 = 256;
 pub(crate) const MAX_HTTP2_STREAMS: i64 = 1024;
 
 /// skiff: a small, fast static file server (HTTP/1.1 and HTTP/2).
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "skiff",
     version,

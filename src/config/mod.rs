@@ -24,6 +24,7 @@ use crate::http::response::{Added, Fields, Status, Version};
 use crate::rules::addresses::Addresses;
 use crate::rules::cors::{Cors, parse_cors};
 use crate::rules::headers::HeaderSets;
+use crate::rules::hosts::{HostPattern, request_host};
 use crate::rules::pages;
 use crate::rules::routes::{Routes, TrailingSlash};
 use crate::sys::activation;
@@ -31,7 +32,7 @@ use crate::tls::Tls;
 pub use args::generate;
 use args::legacy_spellings;
 pub(crate) use args::{Args, LogFormat, MAX_WORKERS, Protocol, SlashPolicy, Switch};
-use file::config_file_args;
+use file::{SITE_KEYS, SiteArgs, config_file_args};
 
 /// The validated configuration every driver runs from.
 #[derive(Debug, Clone)]
@@ -77,6 +78,14 @@ pub struct Config {
     pub(crate) routes: Routes,
     /// `--allow`, `--deny`, `--trust-proxy`.
     pub(crate) addresses: Addresses,
+    /// This configuration's place: 0 for the top level (the default site),
+    /// else its `[[site]]`'s number, from 1.
+    pub(crate) site_id: u16,
+    /// The `host` of its `[[site]]` (`None`: the default site).
+    pub(crate) site_name: Option<Arc<str>>,
+    /// The config file's `[[site]]` tables, each a whole configuration
+    /// (the top level's, with the site's own keys over it).
+    pub(crate) sites: Arc<[VirtualHost]>,
     /// `--list-dirs`.
     pub(crate) list_dirs: bool,
     /// `--show-hidden`.
@@ -188,25 +197,31 @@ impl Config {
         if let Some(file) = matches.get_one::<PathBuf>("config") {
             // The file fills in what neither a flag nor a variable set;
             // then everything is parsed again, together.
-            let added = config_file_args(file, &matches).map_err(ConfigError::Invalid)?;
-            let keys: Vec<String> = added.iter().map(|(k, _)| k.clone()).collect();
-            args.extend(added.into_iter().map(|(_, a)| a));
-            let matches =
-                Args::command()
-                    .try_get_matches_from(&args)
-                    .map_err(|e| match clap_error(e) {
-                        ConfigError::Invalid(m) => {
-                            let key = keys.iter().find(|k| m.contains(&format!("--{k}")));
-                            ConfigError::Invalid(match key {
-                                Some(k) => format!("--config '{}': key '{k}': {m}", file.display()),
-                                None => m,
-                            })
-                        }
-                        info => info,
-                    })?;
+            let read = config_file_args(file, &matches).map_err(ConfigError::Invalid)?;
+            let shown = file.display().to_string();
+            let keys: Vec<(String, usize)> =
+                read.args.iter().map(|(k, l, _)| (k.clone(), *l)).collect();
+            args.extend(read.args.into_iter().map(|(_, _, a)| a));
+            // A message about a flag the file set names the file, the key
+            // and its line.
+            let in_file = |e: ConfigError| match e {
+                ConfigError::Invalid(m) => {
+                    let key = keys.iter().find(|(k, _)| names_flag(&m, k));
+                    ConfigError::Invalid(match key {
+                        Some((k, l)) => format!("--config '{shown}': line {l}: key '{k}': {m}"),
+                        None => m,
+                    })
+                }
+                info => info,
+            };
+            let matches = Args::command()
+                .try_get_matches_from(&args)
+                .map_err(|e| in_file(clap_error(e)))?;
             let mut parsed = Args::from_arg_matches(&matches).map_err(clap_error)?;
             parsed.address_rules = address_order(&matches);
-            return Config::from_args(parsed);
+            let mut config = Config::from_args(parsed.clone()).map_err(in_file)?;
+            config.sites = virtual_hosts(&parsed, &config, read.sites, &shown)?;
+            return Ok(config);
         }
         let mut parsed = Args::from_arg_matches(&matches).map_err(clap_error)?;
         parsed.address_rules = address_order(&matches);
@@ -357,6 +372,9 @@ impl Config {
             headers,
             routes,
             addresses,
+            site_id: 0,
+            site_name: None,
+            sites: Arc::new([]),
             list_dirs: args.list_dirs,
             show_hidden: args.show_hidden,
             precompressed: args.precompressed,
@@ -375,6 +393,29 @@ impl Config {
             listen_fds,
             metrics,
         })
+    }
+
+    /// The `[[site]]` a request for `host` (its `Host`, or authority) is
+    /// for: an exact name first, then a wildcard, each in the file's
+    /// order; `None` for the default site (this one).
+    pub(crate) fn site_for(&self, host: Option<&[u8]>) -> Option<&Arc<Config>> {
+        if self.sites.is_empty() {
+            return None;
+        }
+        let mut buf = [0u8; 256];
+        let host = request_host(host, &mut buf)?;
+        let exact = self
+            .sites
+            .iter()
+            .find(|v| v.host.is_exact() && v.host.matches(host));
+        exact
+            .or_else(|| self.sites.iter().find(|v| v.host.matches(host)))
+            .map(|v| &v.config)
+    }
+
+    /// Whether any site asks for passwords (this one or a `[[site]]`).
+    pub(crate) fn any_htpasswd(&self) -> bool {
+        self.htpasswd.is_some() || self.sites.iter().any(|v| v.config.htpasswd.is_some())
     }
 
     /// The page sent as the body of an error response.
@@ -411,6 +452,7 @@ impl Config {
             list_dirs: self.list_dirs,
             precompressed: self.precompressed,
             index: Some(&self.index),
+            site: self.site_id,
         }
     }
 
@@ -418,6 +460,136 @@ impl Config {
     pub(crate) fn keep_alive_enabled(&self) -> bool {
         self.version == Version::Http11 && self.keep_alive.is_some()
     }
+}
+
+/// Whether message `m` is about flag `--key` (not a longer one that
+/// begins the same).
+fn names_flag(m: &str, key: &str) -> bool {
+    let flag = format!("--{key}");
+    m.match_indices(&flag).any(|(i, _)| {
+        !m[i + flag.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '-')
+    })
+}
+
+/// Most `[[site]]` tables.
+pub(crate) const MAX_SITES: usize = 1000;
+
+/// The config file's `[[site]]` tables as whole configurations: the top
+/// level's arguments (`top`), with each site's keys in place of the same
+/// ones. Errors name the file, the line, the site and the key.
+fn virtual_hosts(
+    top: &Args,
+    config: &Config,
+    sites: Vec<SiteArgs>,
+    shown: &str,
+) -> Result<Arc<[VirtualHost]>, ConfigError> {
+    use clap::{CommandFactory, FromArgMatches};
+    if sites.len() > MAX_SITES {
+        return Err(ConfigError::Invalid(format!(
+            "--config '{shown}': {} sites; at most {MAX_SITES}",
+            sites.len()
+        )));
+    }
+    let mut out: Vec<VirtualHost> = Vec::new();
+    for (i, site) in sites.into_iter().enumerate() {
+        let fail = |line: usize, m: &str| {
+            ConfigError::Invalid(format!(
+                "--config '{shown}': line {line}: site '{}': {m}",
+                site.host
+            ))
+        };
+        let host = HostPattern::parse(&site.host).map_err(|m| fail(site.line, &m))?;
+        if out.iter().any(|v| v.host == host) {
+            return Err(fail(site.line, "a second site with this host"));
+        }
+        let about_key = |m: String| -> ConfigError {
+            let m = m.trim_start_matches("error: ").to_string();
+            match site
+                .args
+                .iter()
+                .find(|(k, _, _)| names_flag(&m, k))
+                .map(|(k, l, _)| (k, *l))
+            {
+                Some((k, l)) => fail(l, &format!("key '{k}': {m}")),
+                None => fail(site.line, &m),
+            }
+        };
+        let mut argv: Vec<OsString> = vec!["skiff".into()];
+        argv.extend(site.args.iter().map(|(_, _, a)| a.clone()));
+        let matches = Args::command()
+            .try_get_matches_from(&argv)
+            .map_err(|e| about_key(e.to_string().lines().next().unwrap_or("").to_string()))?;
+        let given = Args::from_arg_matches(&matches).map_err(|e| about_key(e.to_string()))?;
+        let mut merged = top.clone();
+        for key in &site.keys {
+            take_key(&mut merged, &given, key);
+        }
+        if site.keys.iter().any(|k| k == "allow" || k == "deny") {
+            merged.address_rules = address_order(&matches);
+        }
+        merged.health_check = None;
+        let has_tls = |a: &Args| a.tls_cert.is_some() || a.tls_self_signed;
+        if has_tls(&merged) && config.tls.is_none() {
+            return Err(fail(
+                site.line,
+                "tls-cert needs HTTPS at the top level (tls-cert and tls-key, or tls-self-signed)",
+            ));
+        }
+        let mut site_config = Config::from_args(merged).map_err(|e| match e {
+            ConfigError::Invalid(m) => about_key(m),
+            info => info,
+        })?;
+        site_config.site_id = (i + 1) as u16;
+        site_config.site_name = Some(host.text().into());
+        out.push(VirtualHost {
+            host,
+            config: Arc::new(site_config),
+        });
+    }
+    Ok(out.into())
+}
+
+/// Puts `from`'s value of setting `key` (one of [`SITE_KEYS`]) into `to`.
+fn take_key(to: &mut Args, from: &Args, key: &str) {
+    debug_assert!(SITE_KEYS.contains(&key));
+    match key {
+        "root" => to.root = from.root.clone(),
+        "index" => to.index = from.index.clone(),
+        "fallback" => to.fallback = from.fallback.clone(),
+        "list-dirs" => to.list_dirs = from.list_dirs,
+        "show-hidden" => to.show_hidden = from.show_hidden,
+        "precompressed" => to.precompressed = from.precompressed,
+        "error-pages" => to.error_pages = from.error_pages.clone(),
+        "header" => to.headers = from.headers.clone(),
+        "max-age" => to.max_age = from.max_age,
+        "cache-control" => to.cache_control = from.cache_control.clone(),
+        "cors" => to.cors = from.cors.clone(),
+        "cors-allow-headers" => to.cors_allow_headers = from.cors_allow_headers.clone(),
+        "cors-expose-headers" => to.cors_expose_headers = from.cors_expose_headers.clone(),
+        "htpasswd" => to.htpasswd = from.htpasswd.clone(),
+        "auth-realm" => to.auth_realm = from.auth_realm.clone(),
+        "auth-exempt" => to.auth_exempt = from.auth_exempt.clone(),
+        "redirect" => to.redirects = from.redirects.clone(),
+        "rewrite" => to.rewrites = from.rewrites.clone(),
+        "clean-urls" => to.clean_urls = from.clean_urls,
+        "trailing-slash" => to.trailing_slash = from.trailing_slash,
+        "base-path" => to.base_path = from.base_path.clone(),
+        "allow" => to.allow = from.allow.clone(),
+        "deny" => to.deny = from.deny.clone(),
+        "tls-cert" => to.tls_cert = from.tls_cert.clone(),
+        "tls-key" => to.tls_key = from.tls_key.clone(),
+        _ => {}
+    }
+}
+
+/// One `[[site]]`: its host and its whole configuration.
+#[derive(Debug)]
+pub(crate) struct VirtualHost {
+    pub(crate) host: HostPattern,
+    pub(crate) config: Arc<Config>,
 }
 
 /// `--allow` and `--deny` values in the order they were given: on the

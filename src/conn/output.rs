@@ -311,7 +311,9 @@ impl Output {
         cx: &mut Cx<'_>,
     ) -> Result<bool, ShortFile> {
         let date = cx.clock.http_date();
-        let config = cx.config;
+        // The site that decided the reply has its own fields and pages.
+        let site = reply.site.clone();
+        let config = site.as_deref().unwrap_or(cx.config);
         let buf = self.buffer(cx);
         let start = buf.len();
         let extra = config.extra(&reply.fields);

@@ -180,6 +180,7 @@ fn a_file_shorter_than_promised_is_a_500_not_padding() {
         head_only: false,
         observed: true,
         client: None,
+        site: None,
     };
     let fate = Fate {
         persist: crate::http::response::Persist::KeepAlive {

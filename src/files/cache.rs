@@ -316,8 +316,27 @@ impl<H: Hold<FileCache>> FileSource for H {
         target: &[u8],
         now: Instant,
     ) -> Result<Resolution, Status> {
-        let Some(key) = cache_key(target) else {
+        let Some(path) = cache_key(target) else {
             return resolve_with(lookup, target);
+        };
+        // A virtual host's keys are its number (after a NUL, which no path
+        // starts with) and the path: on the stack when short.
+        let mut buf = [0u8; 256];
+        let long;
+        let key: &[u8] = match lookup.site {
+            0 => path,
+            site => {
+                let [hi, lo] = site.to_be_bytes();
+                let n = path.len() + 3;
+                if let Some(k) = buf.get_mut(..n) {
+                    k[..3].copy_from_slice(&[0, hi, lo]);
+                    k[3..].copy_from_slice(path);
+                    &buf[..n]
+                } else {
+                    long = [&[0, hi, lo][..], path].concat();
+                    &long
+                }
+            }
         };
         let looked = {
             let cache = self.hold();

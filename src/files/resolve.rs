@@ -83,6 +83,9 @@ pub struct Lookup<'a> {
     /// The names served for a directory, tried in order (`--index`);
     /// `None`: [`INDEX`] alone.
     pub index: Option<&'a [Box<str>]>,
+    /// Which site (virtual host) looks: 0 for the default one. A cache
+    /// keeps each site's lookups apart.
+    pub site: u16,
 }
 
 impl<'a> Lookup<'a> {
@@ -94,6 +97,7 @@ impl<'a> Lookup<'a> {
             list_dirs: false,
             precompressed: false,
             index: None,
+            site: 0,
         }
     }
 

@@ -648,14 +648,25 @@ impl H2 {
                         // Reset while its password is checked: the check
                         // is not run if nothing else waits for it.
                         let gone = authorization(head);
+                        // The password file of the request's site.
+                        let file = head
+                            .request()
+                            .ok()
+                            .map_or(cx.config, |r| {
+                                cx.config.site_for(r.host).map_or(cx.config, |s| s)
+                            })
+                            .htpasswd
+                            .clone();
                         let others = self.streams.iter().enumerate().any(|(j, s)| {
                             j != i
                                 && matches!(&s.state, StreamState::Parked { head, .. }
                                     if authorization(head) == gone)
                         });
                         if !others {
-                            if let Some(auth) = cx.services.auth.as_deref_mut() {
-                                auth.cancel(gone.as_deref());
+                            if let (Some(auth), Some(file)) =
+                                (cx.services.auth.as_deref_mut(), &file)
+                            {
+                                auth.cancel(file, gone.as_deref());
                             }
                         }
                         let stream = &mut self.streams[i];
@@ -904,7 +915,7 @@ fn send_reply(
         }
     };
     let date = cx.clock.http_date();
-    let head = head::response(&reply, &date, dates, cx.config);
+    let head = head::response(&reply, &date, dates, reply.config(cx.config));
     let status = reply.status;
     let end = matches!(follow, Follow::Nothing);
     let sent = |said| Stream {
@@ -955,7 +966,7 @@ fn follow(reply: Reply, cx: &Cx<'_>) -> Result<(Reply, Follow), ()> {
     let follow = match body {
         Body::Empty => Follow::Nothing,
         Body::Page(status) => {
-            let page = cx.config.error_page(status);
+            let page = reply.config(cx.config).error_page(status);
             match page.is_empty() {
                 true => Follow::Nothing,
                 false => Follow::Bytes(Bytes::from_owner(page.clone())),

@@ -147,6 +147,16 @@ pub(crate) struct Reply {
     /// The client a `--trust-proxy` peer named, which the access log
     /// shows instead of the peer.
     pub(crate) client: Option<std::net::IpAddr>,
+    /// The `[[site]]` that decided it, whose header sets and error pages
+    /// the writer uses (`None`: the default site's).
+    pub(crate) site: Option<Arc<Config>>,
+}
+
+impl Reply {
+    /// The configuration that decided this reply: its site's, or `top`.
+    pub(crate) fn config<'a>(&'a self, top: &'a Config) -> &'a Config {
+        self.site.as_deref().unwrap_or(top)
+    }
 }
 
 /// What follows the head on a GET (a HEAD sends none of it).
@@ -187,6 +197,7 @@ impl Reply {
             head_only: false,
             observed: true,
             client: None,
+            site: None,
         }
     }
 
@@ -292,6 +303,14 @@ pub(crate) fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Service
             if let Some(reply) = health(req, cx.stopping, config) {
                 return Ok(reply);
             }
+            // The virtual host (`[[site]]`) the request is for: from here
+            // on its configuration decides.
+            let site = config.site_for(absolute_authority(req.target).or(req.host));
+            let cx = match site {
+                Some(site) => Context { config: site, ..cx },
+                None => cx,
+            };
+            let config = cx.config;
             // `--trust-proxy` and `--allow`/`--deny`, decided per request,
             // after the health route.
             let client = config
@@ -303,6 +322,7 @@ pub(crate) fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Service
                 Reply::error(Status::Forbidden, config)
             };
             reply.client = client;
+            reply.site = site.cloned();
             reply
         }
     };
@@ -358,7 +378,10 @@ fn public(req: &Request<'_>, cx: Context<'_>, services: &mut Services<'_>) -> De
                 None => {
                     let verdict = match (needs_auth(req, config), services.auth.as_deref_mut()) {
                         (false, _) => Verdict::Granted,
-                        (true, Some(auth)) => auth.verdict(req.authorization),
+                        (true, Some(auth)) => match &config.htpasswd {
+                            Some(file) => auth.verdict(file, req.authorization),
+                            None => Verdict::Denied,
+                        },
                         (true, None) => Verdict::Denied,
                     };
                     match verdict {

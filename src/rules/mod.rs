@@ -9,6 +9,7 @@
 pub(crate) mod addresses;
 pub(crate) mod cors;
 pub(crate) mod headers;
+pub(crate) mod hosts;
 pub(crate) mod pages;
 pub(crate) mod pattern;
 pub(crate) mod routes;

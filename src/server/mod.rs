@@ -191,7 +191,7 @@ pub fn run(config: &Config) -> Result<(), RunError> {
     )
     .map_err(|e| RunError(format!("cannot handle SIGUSR1: {e}")))?;
     // One pool for all slow work: compression and password checks.
-    let pool = if config.compress || config.htpasswd.is_some() {
+    let pool = if config.compress || config.any_htpasswd() {
         Some(
             crate::work::Pool::new(config.compress_threads)
                 .map_err(|e| RunError(format!("cannot start worker threads: {e}")))?,

@@ -263,8 +263,8 @@ pub(crate) fn run(
             }
             e
         }),
-        auth: match (&config.htpasswd, server.pool) {
-            (Some(file), Some(pool)) => Some(Checks::shared(file.clone(), pool)),
+        auth: match (config.any_htpasswd(), server.pool) {
+            (true, Some(pool)) => Some(Checks::shared(pool)),
             _ => None,
         },
         page: server.metrics,

@@ -295,12 +295,12 @@ impl<'c> EventLoop<'c> {
             }
             _ => None,
         };
-        let auth = match (&config.htpasswd, &shared.pool, &mailbox) {
-            (Some(file), Some(pool), Some(mailbox)) => {
+        let auth = match (config.any_htpasswd(), &shared.pool, &mailbox) {
+            (true, Some(pool), Some(mailbox)) => {
                 let mailbox = mailbox.clone();
                 let done: crate::auth::Done =
                     Arc::new(move |key, ok| mailbox.post(Mail::Verified { key, ok }));
-                Some(Checks::owned(file.clone(), pool.clone(), done))
+                Some(Checks::owned(pool.clone(), done))
             }
             _ => None,
         };
