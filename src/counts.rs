@@ -32,7 +32,17 @@ pub(crate) struct Tally {
 impl Tally {
     /// Counts one request for `target`.
     pub(crate) fn count(&mut self, target: &[u8]) {
+        self.count_path(crate::http::target::path_of(target));
+    }
+
+    /// Counts a request of a `[[site]]`: under its host and path
+    /// (`a.example.com/index.html`).
+    pub(crate) fn count_on(&mut self, site: &str, target: &[u8]) {
         let path = crate::http::target::path_of(target);
+        self.count_path(&[site.as_bytes(), path].concat());
+    }
+
+    fn count_path(&mut self, path: &[u8]) {
         if let Some(n) = self.paths.get_mut(path) {
             *n += 1;
         } else if self.paths.len() < MAX_PATHS {

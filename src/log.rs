@@ -49,6 +49,8 @@ pub(crate) struct Said<'a> {
     /// The client a trusted proxy named (`--trust-proxy`), logged instead
     /// of the peer.
     pub(crate) client: Option<std::net::IpAddr>,
+    /// The `[[site]]` that answered (0: the default site).
+    pub(crate) site: u16,
 }
 
 impl Said<'_> {
@@ -63,6 +65,7 @@ impl Said<'_> {
             started: self.started,
             http2: self.http2,
             client: self.client,
+            site: self.site,
         }
     }
 }
@@ -77,6 +80,7 @@ pub(crate) struct OwnedSaid {
     started: Option<Instant>,
     http2: bool,
     client: Option<IpAddr>,
+    site: u16,
 }
 
 impl OwnedSaid {
@@ -89,6 +93,7 @@ impl OwnedSaid {
             started: self.started,
             http2: self.http2,
             client: self.client,
+            site: self.site,
         }
     }
 }
@@ -107,6 +112,9 @@ pub struct Entry<'a> {
     pub(crate) duration_us: Option<u64>,
     /// The TLS version, over HTTPS.
     pub(crate) tls: Option<&'static str>,
+    /// With `[[site]]` tables: the host of the site that answered (`-` for
+    /// the default site); `None` without virtual hosts.
+    pub(crate) site: Option<&'a str>,
 }
 
 /// How each response is written down (`--access-log-format`).
@@ -412,6 +420,13 @@ impl AccessLog {
                 self.buf.push(b'"');
             }
         }
+        // Virtual hosts: the site last, quoted (host names need no
+        // escaping).
+        if let Some(site) = e.site {
+            self.buf.extend_from_slice(b" \"");
+            self.buf.extend_from_slice(site.as_bytes());
+            self.buf.push(b'"');
+        }
         self.buf.push(b'\n');
         if self.buf.len() >= FLUSH_BYTES {
             self.flush();
@@ -515,6 +530,9 @@ fn write_json(out: &mut Vec<u8>, unix_secs: u64, e: &Entry<'_>) {
     json_field(out, "referer", e.said.referer);
     json_field(out, "user_agent", e.said.user_agent);
     json_field(out, "tls", e.tls.map(str::as_bytes));
+    if let Some(site) = e.site {
+        json_field(out, "site", Some(site.as_bytes()));
+    }
     out.extend_from_slice(b"}\n");
 }
 
@@ -625,6 +643,7 @@ mod tests {
                 bytes: 380,
                 duration_us: None,
                 tls: None,
+                site: None,
             },
         );
         log.record(
@@ -636,6 +655,7 @@ mod tests {
                 bytes: 0,
                 duration_us: None,
                 tls: None,
+                site: None,
             },
         );
         assert!(
@@ -733,11 +753,13 @@ mod tests {
                     started: None,
                     http2: false,
                     client: None,
+                    site: 0,
                 },
                 status: Status::Ok,
                 bytes: 13,
                 duration_us: Some(42),
                 tls: Some("TLSv1.3"),
+                site: None,
             },
         );
         assert_eq!(out.last(), Some(&b'\n'));

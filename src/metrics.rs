@@ -66,6 +66,9 @@ pub(crate) struct LoopMetrics {
     compress_held: AtomicU64,
     tls_handshakes: AtomicU64,
     tls_failures: AtomicU64,
+    /// Responses by site (`[[site]]`): the default site first, then each
+    /// in the file's order.
+    sites: Box<[AtomicU64]>,
 }
 
 /// Adds to a counter: a relaxed atomic add. Each event loop has its own
@@ -99,6 +102,7 @@ impl Default for LoopMetrics {
             compress_held: AtomicU64::new(0),
             tls_handshakes: AtomicU64::new(0),
             tls_failures: AtomicU64::new(0),
+            sites: Box::new([]),
         }
     }
 }
@@ -128,6 +132,13 @@ impl LoopMetrics {
                 .unwrap_or(BUCKETS_US.len());
             add(&self.duration_buckets[i], 1);
             add(&self.duration_sum_us, us);
+        }
+    }
+
+    /// A response of site `site` (0: the default one).
+    pub(crate) fn site_response(&self, site: u16) {
+        if let Some(c) = self.sites.get(usize::from(site)) {
+            add(c, 1);
         }
     }
 
@@ -192,6 +203,8 @@ pub(crate) fn listen_addr(spec: &str) -> Result<std::net::SocketAddr, String> {
 #[derive(Debug)]
 pub(crate) struct Metrics {
     loops: Box<[LoopMetrics]>,
+    /// The `[[site]]` hosts, in order (none without virtual hosts).
+    site_names: Box<[Box<str>]>,
     started: SystemTime,
     /// The server speaks HTTPS (the TLS metrics are shown).
     tls: bool,
@@ -202,9 +215,22 @@ pub(crate) struct Metrics {
 impl Metrics {
     /// `loops` sets of counters, each written by one event loop (or, for
     /// the threaded driver, one set all its threads write).
-    pub(crate) fn new(loops: usize, tls: bool, compress: bool) -> Arc<Metrics> {
+    /// `sites`: the `[[site]]` hosts, counted apart.
+    pub(crate) fn new(
+        loops: usize,
+        tls: bool,
+        compress: bool,
+        sites: Vec<Box<str>>,
+    ) -> Arc<Metrics> {
+        let counters = if sites.is_empty() { 0 } else { sites.len() + 1 };
         Arc::new(Metrics {
-            loops: (0..loops.max(1)).map(|_| LoopMetrics::default()).collect(),
+            loops: (0..loops.max(1))
+                .map(|_| LoopMetrics {
+                    sites: (0..counters).map(|_| AtomicU64::new(0)).collect(),
+                    ..LoopMetrics::default()
+                })
+                .collect(),
+            site_names: sites.into(),
             started: SystemTime::now(),
             tls,
             compress,
@@ -250,6 +276,23 @@ impl Metrics {
             "Body bytes sent.",
             self.sum(|l| &l.response_bytes),
         );
+        if !self.site_names.is_empty() {
+            header(
+                o,
+                "skiff_site_requests_total",
+                "counter",
+                "Responses by virtual host ([[site]]); _default is the top level's.",
+            );
+            let names = std::iter::once("_default").chain(self.site_names.iter().map(|n| &**n));
+            for (i, name) in names.enumerate() {
+                let n: u64 = self
+                    .loops
+                    .iter()
+                    .filter_map(|l| l.sites.get(i).map(get))
+                    .sum();
+                let _ = writeln!(o, "skiff_site_requests_total{{site=\"{name}\"}} {n}");
+            }
+        }
         let accepted = self.sum(|l| &l.accepted);
         counter(
             o,
@@ -436,7 +479,7 @@ mod tests {
 
     #[test]
     fn a_response_is_counted_once_in_each_place() {
-        let m = Metrics::new(2, false, false);
+        let m = Metrics::new(2, false, false, Vec::new());
         m.of(0)
             .response(Some(Method::Get), false, Status::Ok, 13, Some(150));
         m.of(1).response(

@@ -221,6 +221,19 @@ impl Config {
             parsed.address_rules = address_order(&matches);
             let mut config = Config::from_args(parsed.clone()).map_err(in_file)?;
             config.sites = virtual_hosts(&parsed, &config, read.sites, &shown)?;
+            if let Some(tls) = &config.tls {
+                // Each site with a certificate of its own, by SNI.
+                tls.serve_sites(
+                    config
+                        .sites
+                        .iter()
+                        .filter_map(|v| {
+                            let own = v.config.tls.as_ref().filter(|t| !Arc::ptr_eq(t, tls))?;
+                            Some((v.host.clone(), own.clone()))
+                        })
+                        .collect(),
+                );
+            }
             return Ok(config);
         }
         let mut parsed = Args::from_arg_matches(&matches).map_err(clap_error)?;
@@ -507,10 +520,13 @@ fn virtual_hosts(
         }
         let about_key = |m: String| -> ConfigError {
             let m = m.trim_start_matches("error: ").to_string();
+            // The root's messages say "document root", not the flag.
+            let named =
+                |k: &str| names_flag(&m, k) || (k == "root" && m.starts_with("document root"));
             match site
                 .args
                 .iter()
-                .find(|(k, _, _)| names_flag(&m, k))
+                .find(|(k, _, _)| named(k))
                 .map(|(k, l, _)| (k, *l))
             {
                 Some((k, l)) => fail(l, &format!("key '{k}': {m}")),
@@ -531,17 +547,28 @@ fn virtual_hosts(
             merged.address_rules = address_order(&matches);
         }
         merged.health_check = None;
-        let has_tls = |a: &Args| a.tls_cert.is_some() || a.tls_self_signed;
-        if has_tls(&merged) && config.tls.is_none() {
+        // A site's own certificate is loaded for it; one that has none
+        // shares the top level's (no second load, no second self-signed).
+        let own_cert = site.keys.iter().any(|k| k == "tls-cert" || k == "tls-key");
+        if own_cert && config.tls.is_none() {
             return Err(fail(
                 site.line,
                 "tls-cert needs HTTPS at the top level (tls-cert and tls-key, or tls-self-signed)",
             ));
         }
+        if !own_cert {
+            merged.tls_cert = None;
+            merged.tls_key = None;
+        }
+        merged.tls_self_signed = false;
+        merged.redirect_http = None;
         let mut site_config = Config::from_args(merged).map_err(|e| match e {
             ConfigError::Invalid(m) => about_key(m),
             info => info,
         })?;
+        if !own_cert {
+            site_config.tls = config.tls.clone();
+        }
         site_config.site_id = (i + 1) as u16;
         site_config.site_name = Some(host.text().into());
         out.push(VirtualHost {

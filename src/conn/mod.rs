@@ -120,6 +120,8 @@ pub struct Cx<'a> {
     pub(crate) pool: Option<&'a mut BufPool>,
     /// The TLS version, for a connection over HTTPS (the access log).
     pub(crate) tls: Option<&'static str>,
+    /// The host the client named in its TLS handshake (SNI).
+    pub(crate) sni: Option<std::sync::Arc<str>>,
     /// Where responses are counted (`--metrics`).
     pub(crate) metrics: Option<&'a crate::metrics::LoopMetrics>,
 }
@@ -136,6 +138,7 @@ impl<'a> Cx<'a> {
             services: Services::default(),
             pool: None,
             tls: None,
+            sni: None,
             metrics: None,
         }
     }
@@ -167,6 +170,7 @@ pub(crate) fn log(
         .map(|t| Instant::now().saturating_duration_since(t).as_micros() as u64);
     if let Some(m) = cx.metrics {
         m.response(said.method, said.http2, status, bytes, duration_us);
+        m.site_response(said.site);
     }
     let secs = cx.clock.unix_secs();
     let tls = cx.tls;
@@ -174,6 +178,7 @@ pub(crate) fn log(
         log.record(
             secs,
             &Entry {
+                site: site_name(cx.config, said.site),
                 peer: said.client.unwrap_or(peer),
                 said,
                 status,
@@ -183,6 +188,19 @@ pub(crate) fn log(
             },
         );
     }
+}
+
+/// The name the log gives site `id`: `None` without virtual hosts, `-`
+/// for the default site.
+fn site_name(config: &crate::config::Config, id: u16) -> Option<&str> {
+    if config.sites.is_empty() {
+        return None;
+    }
+    let named = usize::from(id)
+        .checked_sub(1)
+        .and_then(|i| config.sites.get(i))
+        .and_then(|v| v.config.site_name.as_deref());
+    Some(named.unwrap_or("-"))
 }
 
 /// The reading half of a connection.
@@ -793,6 +811,7 @@ fn read_head(
         site: cx.site,
         stopping: cx.is_stopping(),
         peer: out.peer,
+        sni: cx.sni.as_deref(),
     };
     let reply = match respond(&req, context, &mut cx.services) {
         Ok(reply) => reply,
@@ -810,6 +829,7 @@ fn read_head(
         started: Some(since),
         http2: false,
         client: reply.client,
+        site: reply.site.as_ref().map_or(0, |c| c.site_id),
     });
     let head_len = req.head_len;
     let framing = match fate.discard {

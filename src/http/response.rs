@@ -29,6 +29,9 @@ pub enum Status {
     Found,
     SeeOther,
     TemporaryRedirect,
+    /// A request over HTTPS for another site than the one its handshake
+    /// named (SNI).
+    MisdirectedRequest,
     BadRequest,
     Unauthorized,
     Forbidden,
@@ -48,7 +51,7 @@ pub enum Status {
 
 impl Status {
     /// All statuses, for tables indexed by status.
-    pub(crate) const ALL: [Status; 24] = [
+    pub(crate) const ALL: [Status; 25] = [
         Status::Ok,
         Status::NoContent,
         Status::PartialContent,
@@ -73,6 +76,7 @@ impl Status {
         Status::Found,
         Status::SeeOther,
         Status::TemporaryRedirect,
+        Status::MisdirectedRequest,
     ];
 
     pub fn code(self) -> u16 {
@@ -86,6 +90,7 @@ impl Status {
             Status::Found => 302,
             Status::SeeOther => 303,
             Status::TemporaryRedirect => 307,
+            Status::MisdirectedRequest => 421,
             Status::BadRequest => 400,
             Status::Unauthorized => 401,
             Status::Forbidden => 403,
@@ -115,6 +120,7 @@ impl Status {
             Status::Found => "Found",
             Status::SeeOther => "See Other",
             Status::TemporaryRedirect => "Temporary Redirect",
+            Status::MisdirectedRequest => "Misdirected Request",
             Status::BadRequest => "Bad Request",
             Status::Unauthorized => "Unauthorized",
             Status::Forbidden => "Forbidden",
@@ -165,6 +171,7 @@ impl Status {
             Status::Found => 21,
             Status::SeeOther => 22,
             Status::TemporaryRedirect => 23,
+            Status::MisdirectedRequest => 24,
         }
     }
 }

@@ -833,6 +833,7 @@ fn answer(
                 site: cx.site,
                 stopping: cx.is_stopping(),
                 peer,
+                sni: cx.sni.as_deref(),
             };
             match respond(&req, context, &mut cx.services) {
                 Ok(reply) => {
@@ -844,6 +845,7 @@ fn answer(
                         started: Some(since),
                         http2: true,
                         client: reply.client,
+                        site: reply.site.as_ref().map_or(0, |c| c.site_id),
                     };
                     Ok((reply, said.to_owned()))
                 }

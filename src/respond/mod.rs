@@ -268,6 +268,8 @@ pub(crate) struct Context<'a> {
     pub(crate) stopping: bool,
     /// The connection's peer.
     pub(crate) peer: std::net::IpAddr,
+    /// The host named in the TLS handshake (SNI), with virtual hosts.
+    pub(crate) sni: Option<&'a str>,
 }
 
 /// Whether `req` must show credentials: `--htpasswd` is on, and it is not
@@ -306,6 +308,21 @@ pub(crate) fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Service
             // The virtual host (`[[site]]`) the request is for: from here
             // on its configuration decides.
             let site = config.site_for(absolute_authority(req.target).or(req.host));
+            // Over HTTPS the handshake named a host too, and chose the
+            // certificate by it: a request for another site is misdirected.
+            if let Some(sni) = cx.sni {
+                let by_sni = config.site_for(Some(sni.as_bytes()));
+                let same = match (by_sni, site) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    _ => false,
+                };
+                if !same {
+                    let mut reply = Reply::error(Status::MisdirectedRequest, config);
+                    reply.head_only = req.method == Method::Head;
+                    return Ok(reply);
+                }
+            }
             let cx = match site {
                 Some(site) => Context { config: site, ..cx },
                 None => cx,
@@ -406,7 +423,11 @@ fn public(req: &Request<'_>, cx: Context<'_>, services: &mut Services<'_>) -> De
         }
     };
     if let Some(tally) = services.counts {
-        crate::counts::lock(tally).count(req.target);
+        let mut tally = crate::counts::lock(tally);
+        match &config.site_name {
+            Some(site) => tally.count_on(site, req.target),
+            None => tally.count(req.target),
+        }
     }
     if let (Some(base), Some(location)) = (&config.routes.base_path, &mut reply.fields.location) {
         // A path skiff made within the site: the base path goes back.

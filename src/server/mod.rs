@@ -219,8 +219,12 @@ pub fn run(config: &Config) -> Result<(), RunError> {
             let l = bind(addr, false)
                 .map_err(|e| RunError(format!("cannot listen on {addr} (--metrics): {e}")))?;
 
-            let metrics =
-                crate::metrics::Metrics::new(loops, config.tls.is_some(), config.compress);
+            let metrics = crate::metrics::Metrics::new(
+                loops,
+                config.tls.is_some(),
+                config.compress,
+                config.sites.iter().map(|v| v.host.text().into()).collect(),
+            );
             let page = crate::metrics::Page {
                 metrics,
                 access_log: log.as_ref().map(|l| l.writer().clone()),

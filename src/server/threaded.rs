@@ -544,6 +544,8 @@ struct Handles {
     site: Site,
     /// The TLS version, over HTTPS.
     tls: Option<&'static str>,
+    /// The host named in the TLS handshake (SNI).
+    sni: Option<Arc<str>>,
 }
 
 impl Handles {
@@ -555,6 +557,7 @@ impl Handles {
             auth: shared.auth.clone(),
             site,
             tls: None,
+            sni: None,
         }
     }
 
@@ -586,6 +589,7 @@ impl Handles {
             },
             pool: None,
             tls: self.tls,
+            sni: self.sni.clone(),
             metrics: shared.metrics(),
         }
     }
@@ -615,6 +619,7 @@ fn serve(shared: &Shared, id: usize, mut sock: Socket, peer: SocketAddr, site: S
         Some(Ok(Handshaken::Tls(mut session, mut bufs))) => {
             conn = Core::after_alpn(peer, clock.now(), config, session.is_h2());
             handles.tls = session.version();
+            handles.sni = session.sni().cloned();
             let mut io = TlsIo {
                 session: &mut session,
                 sock: &mut sock,

@@ -23,6 +23,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
+use crate::rules::hosts::HostPattern;
+
 /// Largest certificate or key file read: a chain of a few certificates is
 /// a few KiB; anything this large is a mistake.
 pub(crate) const MAX_PEM_BYTES: u64 = 1024 * 1024;
@@ -61,15 +63,67 @@ impl std::fmt::Debug for Tls {
     }
 }
 
-/// The certificate new handshakes get.
+/// The certificate new handshakes get: a `[[site]]`'s own when the
+/// client names its host (SNI; exact names before wildcards), else this
+/// one.
 #[derive(Debug)]
 struct Certs {
     current: RwLock<Arc<CertifiedKey>>,
+    /// The sites with a certificate of their own (set once, at start).
+    sites: std::sync::OnceLock<Vec<(HostPattern, Arc<Tls>)>>,
+}
+
+impl Certs {
+    fn new(certified: CertifiedKey) -> Certs {
+        Certs {
+            current: RwLock::new(Arc::new(certified)),
+            sites: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The site certificate for an SNI name, if one is its.
+    fn site(&self, name: &str) -> Option<&Arc<Tls>> {
+        let sites = self.sites.get()?;
+        let name = name.to_ascii_lowercase();
+        let name = name.as_bytes();
+        sites
+            .iter()
+            .find(|(h, _)| h.is_exact() && h.matches(name))
+            .or_else(|| sites.iter().find(|(h, _)| h.matches(name)))
+            .map(|(_, t)| t)
+    }
+}
+
+thread_local! {
+    /// The SNI name of the ClientHello this thread resolved a certificate
+    /// for last: rustls's unbuffered API does not say it, and the
+    /// resolver runs inside the session's own call on the same thread,
+    /// which takes it from here (`session::Session::sni`).
+    static SNI_SEEN: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Forgets the SNI name seen on this thread (before a session's step).
+pub(crate) fn forget_sni() {
+    SNI_SEEN.with(|s| s.borrow_mut().take());
+}
+
+/// The SNI name a certificate was resolved for on this thread since
+/// [`forget_sni`], lowercased.
+pub(crate) fn take_sni() -> Option<Arc<str>> {
+    SNI_SEEN.with(|s| s.borrow_mut().take())
 }
 
 impl ResolvesServerCert for Certs {
-    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(crate::unpoison(self.current.read()).clone())
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let Some(name) = hello.server_name() {
+            let name: Arc<str> = name.to_ascii_lowercase().into();
+            SNI_SEEN.with(|s| *s.borrow_mut() = Some(name));
+        }
+        let certs = match hello.server_name().and_then(|n| self.site(n)) {
+            Some(site) => &site.certs,
+            None => self,
+        };
+        Some(crate::unpoison(certs.current.read()).clone())
     }
 }
 
@@ -145,9 +199,7 @@ impl Tls {
     }
 
     fn with(certified: CertifiedKey, source: Source) -> Result<Tls, String> {
-        let certs = Arc::new(Certs {
-            current: RwLock::new(Arc::new(certified)),
-        });
+        let certs = Arc::new(Certs::new(certified));
         let mut server = ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| format!("TLS: {e}"))?
@@ -168,12 +220,25 @@ impl Tls {
     /// failure the current certificate stays, and the error says why.
     /// A self-signed certificate has nothing to reload.
     pub(crate) fn reload(&self) -> Result<bool, String> {
+        // The sites' own certificates first; each keeps its old one if its
+        // files do not load.
+        let mut failed = None;
+        for (_, site) in self.certs.sites.get().into_iter().flatten() {
+            if let Err(e) = site.reload() {
+                failed = Some(e);
+            }
+        }
         let Source::Files { cert, key } = &self.source else {
-            return Ok(false);
+            return failed.map_or(Ok(false), Err);
         };
         let loaded = load(cert, key)?;
         *crate::unpoison(self.certs.current.write()) = Arc::new(loaded);
-        Ok(true)
+        failed.map_or(Ok(true), Err)
+    }
+
+    /// The `[[site]]`s with a certificate of their own, chosen by SNI.
+    pub(crate) fn serve_sites(&self, sites: Vec<(HostPattern, Arc<Tls>)>) {
+        let _ = self.certs.sites.set(sites);
     }
 
     /// The SHA-256 fingerprint of the certificate served now.

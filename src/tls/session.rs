@@ -172,6 +172,8 @@ pub struct Session {
     peer_closed: bool,
     /// No byte has arrived yet (for the plain-HTTP check).
     fresh: bool,
+    /// The host the client named in its ClientHello (SNI), lowercased.
+    sni: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -201,6 +203,7 @@ impl Session {
             closing: Closing::No,
             peer_closed: false,
             fresh: true,
+            sni: None,
         })
     }
 
@@ -225,6 +228,11 @@ impl Session {
             rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
             _ => "TLS",
         })
+    }
+
+    /// The host the client named (SNI), if it named one.
+    pub(crate) fn sni(&self) -> Option<&Arc<str>> {
+        self.sni.as_ref()
     }
 
     /// Whether ALPN chose HTTP/2.
@@ -302,9 +310,18 @@ impl Session {
         bufs: &mut TlsBufs,
         put: Put<'_>,
     ) -> io::Result<Got> {
+        let handshaking = matches!(self.phase, Phase::Handshake { .. });
+        if handshaking {
+            crate::tls::forget_sni();
+        }
         let status = self
             .conn
             .process_tls_records(&mut self.incoming[..self.in_len]);
+        if handshaking {
+            if let Some(name) = crate::tls::take_sni() {
+                self.sni = Some(name);
+            }
+        }
         let discard = status.discard;
         let got = match status.state {
             Err(e) => Err(other(e)),

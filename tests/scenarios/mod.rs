@@ -26,4 +26,5 @@ mod rules;
 mod sites;
 mod tls;
 mod tools;
+mod vhosts;
 mod workers;

@@ -566,6 +566,11 @@ impl<'c> EventLoop<'c> {
                 Link::Tls(s) => s.version(),
                 _ => None,
             },
+            // Only virtual hosts ask for it.
+            sni: match &slot.link {
+                Link::Tls(s) if !self.config.sites.is_empty() => s.sni().cloned(),
+                _ => None,
+            },
             metrics: self.page.as_ref().map(|p| p.metrics.of(self.tally)),
         };
         (cx, slot, &mut self.tls_bufs)
