@@ -289,3 +289,45 @@ each_mode! {
         }
     }
 }
+
+each_mode! {
+    fn chromium_follows_redirects_into_a_clean_url_under_a_base_path_and_obeys_its_csp(mode) {
+        let Some(browser) = chromium() else {
+            assert!(std::env::var_os("CI").is_none(), "CI must install chromium (.ci/run does)");
+            eprintln!("skipped: chromium is not installed");
+            return;
+        };
+        let site = TempDir::new("browser-rules");
+        site.write(
+            "pricing.html",
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>pricing</title></head><body>\n\
+             <p id=\"inline\">inline script blocked</p>\n\
+             <script>document.getElementById('inline').textContent = 'inline script ran';</script>\n\
+             <script src=\"app.js\"></script>\n</body></html>\n",
+        );
+        site.write(
+            "app.js",
+            "document.body.insertAdjacentHTML('beforeend', '<p id=\"external\">external ran at ' + location.pathname + '</p>');\n",
+        );
+        let s = Server::start(mode, &site.path, &[
+            "--base-path", "/app",
+            "--clean-urls",
+            "--redirect", "/start=/pricing.html 302",
+            "--header", "/**/*.html=Content-Security-Policy: script-src 'self'",
+            "--access-log", "-",
+        ]);
+        // /app/start -> 302 /app/pricing.html -> 308 /app/pricing.
+        let dom = dump_dom(&browser, &s.url("/app/start"));
+        assert!(dom.contains("inline script blocked"), "the CSP let the inline script run: {dom}");
+        assert!(dom.contains("external ran at /app/pricing"), "{dom}");
+        let log = s.wait_stdout(|l| l.iter().filter(|l| l.contains("GET /app/")).count() >= 4);
+        let seen: Vec<String> = log
+            .iter()
+            .filter_map(|l| l.split('"').nth(1).map(|r| r.split(' ').nth(1).unwrap_or("").to_string() + " " + l.split('"').nth(2).unwrap_or("").trim().split(' ').next().unwrap_or("")))
+            .filter(|l| l.starts_with("/app/"))
+            .collect();
+        for want in ["/app/start 302", "/app/pricing.html 308", "/app/pricing 200", "/app/app.js 200"] {
+            assert!(seen.iter().any(|l| l == want), "{want} not in {seen:?}");
+        }
+    }
+}
