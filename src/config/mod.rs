@@ -449,11 +449,13 @@ impl Config {
     /// part of it after the root (borrowed, never copied).
     pub(crate) fn url_path_of<'p>(&self, path: &'p Path) -> Option<&'p [u8]> {
         use std::os::unix::ffi::OsStrExt;
-        path.strip_prefix(&self.root).ok()?;
         let bytes = path.as_os_str().as_bytes();
         let root = self.root.as_os_str().as_bytes();
         // The root is canonical, so without a trailing slash (but `/`).
         let start = if root == b"/" { 0 } else { root.len() };
+        if !bytes.starts_with(root) {
+            return None;
+        }
         bytes.get(start..).filter(|rest| rest.starts_with(b"/"))
     }
 

@@ -585,10 +585,18 @@ fn metrics_reply(req: &Request<'_>, page: Option<&Page>, config: &Config) -> Rep
 /// The authority of an absolute-form target (`http://host:port/p`),
 /// checked like `Host`.
 fn absolute_authority(target: &[u8]) -> Option<&[u8]> {
-    let lower = |n: usize| target.get(..n).map(|p| p.to_ascii_lowercase());
-    let rest = if lower(7).as_deref() == Some(b"http://") {
+    // Origin-form (`/...`), the usual, is no absolute form.
+    if target.first() == Some(&b'/') {
+        return None;
+    }
+    let starts = |p: &[u8]| {
+        target
+            .get(..p.len())
+            .is_some_and(|t| t.eq_ignore_ascii_case(p))
+    };
+    let rest = if starts(b"http://") {
         &target[7..]
-    } else if lower(8).as_deref() == Some(b"https://") {
+    } else if starts(b"https://") {
         &target[8..]
     } else {
         return None;
@@ -770,8 +778,18 @@ fn canonical_form(
     now: Instant,
 ) -> Shaped {
     use crate::files::resolve::{encode_path, normalize};
+    use crate::http::target::{Target, parse};
     let routes = &config.routes;
     let policy = routes.trailing_slash;
+    // The common case, with nothing to decode: a file asked for by a
+    // plain path that neither ends with a slash nor names a page.
+    if let (Ok(Resolution::File(_)), Some(Target::Path { path, .. })) =
+        (&first, parse(asked.target))
+    {
+        if routes::is_plain(path) && !path.ends_with(b"/") && !path.ends_with(b".html") {
+            return Shaped::Found(first);
+        }
+    }
     let Ok(norm) = normalize(asked.target) else {
         return Shaped::Found(first);
     };

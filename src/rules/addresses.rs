@@ -31,6 +31,11 @@ pub(crate) struct Rule {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Addresses {
     rules: Vec<Rule>,
+    /// The same rules as integers, by family, each in the given order (an
+    /// address is only ever held by rules of its own family, so the first
+    /// match within the family is the first match): network, mask, allow.
+    v4: Vec<(u32, u32, bool)>,
+    v6: Vec<(u128, u128, bool)>,
     /// With any `--allow`, what no rule holds is refused.
     default_deny: bool,
     trusted: Vec<IpNet>,
@@ -70,20 +75,47 @@ impl Addresses {
             .iter()
             .map(|s| parse_net("--trust-proxy", s))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for r in &out {
+            match r.net {
+                IpNet::V4(n) => v4.push((u32::from(n.network()), u32::from(n.netmask()), r.allow)),
+                IpNet::V6(n) => {
+                    v6.push((u128::from(n.network()), u128::from(n.netmask()), r.allow))
+                }
+            }
+        }
         Ok(Addresses {
             default_deny: out.iter().any(|r| r.allow),
             rules: out,
+            v4,
+            v6,
             trusted,
         })
     }
 
     /// Whether `client` may be served.
     pub(crate) fn allows(&self, client: IpAddr) -> bool {
-        let client = canonical(client);
-        match self.rules.iter().find(|r| r.net.contains(&client)) {
-            Some(r) => r.allow,
-            None => !self.default_deny,
+        if self.rules.is_empty() {
+            return true;
         }
+        let found = match canonical(client) {
+            IpAddr::V4(a) => {
+                let a = u32::from(a);
+                self.v4
+                    .iter()
+                    .find(|&&(net, mask, _)| a & mask == net)
+                    .map(|r| r.2)
+            }
+            IpAddr::V6(a) => {
+                let a = u128::from(a);
+                self.v6
+                    .iter()
+                    .find(|&&(net, mask, _)| a & mask == net)
+                    .map(|r| r.2)
+            }
+        };
+        found.unwrap_or(!self.default_deny)
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {

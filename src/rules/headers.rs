@@ -2,11 +2,8 @@
 //! `--max-age`, `--cache-control`, the `--htpasswd` challenge), each set
 //! made once at start as names and values, and which set a reply gets.
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
-
 use crate::http::response::{Extra, Header};
+use crate::rules::pattern::{Glob, RuleList};
 
 /// Most `--header 'GLOB=...'` rules: a reply names the ones it matched by
 /// a 16-bit position, and a thousand is far past any real site.
@@ -28,8 +25,8 @@ pub(crate) struct HeaderSets {
     pub(crate) challenge: Vec<Header>,
     /// `--header 'GLOB=Name: value'` rules: each rule's field, in order.
     pub(crate) paths: Vec<Header>,
-    /// Their globs, together (`None` without any).
-    path_globs: Option<globset::GlobSet>,
+    /// Their globs, together.
+    path_globs: RuleList<()>,
 }
 
 impl HeaderSets {
@@ -43,12 +40,12 @@ impl HeaderSets {
     ) -> Result<HeaderSets, String> {
         let mut common = Vec::new();
         let mut paths = Vec::new();
-        let mut globs = globset::GlobSetBuilder::new();
+        let mut globs = Vec::new();
         for spec in specs {
             if spec.starts_with('/') {
                 let (glob, header) = parse_path_rule(spec)?;
                 paths.push(header);
-                globs.add(glob);
+                globs.push((glob, ()));
             } else {
                 common.push(Header::parse(spec)?);
             }
@@ -59,15 +56,7 @@ impl HeaderSets {
                 paths.len()
             ));
         }
-        let path_globs = if paths.is_empty() {
-            None
-        } else {
-            Some(
-                globs
-                    .build()
-                    .map_err(|e| format!("--header: the path rules: {e}"))?,
-            )
-        };
+        let path_globs = RuleList::new(globs).map_err(|e| format!("--header: {e}"))?;
         let with = |name: &str, value: &str| {
             let mut h = common.clone();
             h.push(Header::new(name, value));
@@ -116,25 +105,21 @@ impl HeaderSets {
 
     /// Whether there are `--header` path rules at all.
     pub(crate) fn has_path_rules(&self) -> bool {
-        self.path_globs.is_some()
+        !self.path_globs.is_empty()
     }
 
     /// The `--header` path rules that match any of `paths` (normalised URL
     /// paths), in order; allocates only when one does.
     pub(crate) fn path_rules(&self, paths: &[&[u8]]) -> Vec<u16> {
-        let Some(globs) = &self.path_globs else {
-            return Vec::new();
-        };
         let mut out: Vec<u16> = Vec::new();
         for path in paths.iter().filter(|p| !p.is_empty()) {
-            let path = Path::new(OsStr::from_bytes(path));
-            if globs.is_match(path) {
-                // At most MAX_PATH_RULES: every position fits.
-                out.extend(globs.matches(path).into_iter().map(|i| i as u16));
-            }
+            // At most MAX_PATH_RULES: every position fits.
+            out.extend(self.path_globs.all(path).map(|(i, ())| i as u16));
         }
-        out.sort_unstable();
-        out.dedup();
+        if out.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
         out
     }
 
@@ -147,17 +132,15 @@ impl HeaderSets {
 
 /// `--header 'GLOB=Name: value'`: the glob (as `--cache-control`'s) and
 /// the field, checked as a plain `--header`'s.
-fn parse_path_rule(spec: &str) -> Result<(globset::Glob, Header), String> {
+fn parse_path_rule(spec: &str) -> Result<(Glob, Header), String> {
     let Some((glob, field)) = spec.split_once('=') else {
         return Err(format!(
             "--header '{spec}': a rule is 'GLOB=Name: value', e.g. '/**/*.html=Content-Security-Policy: default-src 'self''"
         ));
     };
     let header = Header::parse(field).map_err(|e| e.replacen(field, spec, 1))?;
-    let glob = globset::GlobBuilder::new(glob.trim())
-        .literal_separator(true)
-        .build()
-        .map_err(|e| format!("--header '{spec}': {e}"))?;
+    let glob =
+        Glob::parse_with(glob.trim(), usize::MAX).map_err(|e| format!("--header '{spec}': {e}"))?;
     Ok((glob, header))
 }
 

@@ -48,6 +48,12 @@ impl Glob {
     /// path glob (`www.example.com/**`); or why not, for `flag`'s
     /// one-line error.
     pub(crate) fn parse(spec: &str) -> Result<Glob, String> {
+        Glob::parse_with(spec, MAX_CAPTURES)
+    }
+
+    /// The same, with at most `max_captures` wildcards captured (a rule
+    /// whose TO uses none can have any number).
+    pub(crate) fn parse_with(spec: &str, max_captures: usize) -> Result<Glob, String> {
         let (host, path) = match spec.find('/') {
             Some(0) => (None, spec),
             Some(i) => (Some(&spec[..i]), &spec[i..]),
@@ -73,9 +79,9 @@ impl Glob {
         };
         let (path_source, n) = translate(path, false)?;
         let captures = host_captures + n;
-        if captures > MAX_CAPTURES {
+        if captures > max_captures {
             return Err(format!(
-                "'{spec}' has {captures} wildcards; at most {MAX_CAPTURES} can be captured"
+                "'{spec}' has {captures} wildcards; at most {max_captures} can be captured"
             ));
         }
         Ok(Glob {
@@ -188,6 +194,17 @@ impl<T> RuleList<T> {
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &(Glob, T)> {
         self.rules.iter()
+    }
+
+    /// Every rule whose path glob matches `path` (host parts are not
+    /// looked at), in order. Allocates nothing when none does.
+    pub(crate) fn all<'a>(&'a self, path: &'a [u8]) -> impl Iterator<Item = (usize, &'a T)> + 'a {
+        let any = self.any.as_ref().is_some_and(|re| re.is_match(path));
+        self.rules
+            .iter()
+            .enumerate()
+            .filter(move |(_, (glob, _))| any && glob.path.is_match(path))
+            .map(|(i, (_, rule))| (i, rule))
     }
 
     /// The first rule that matches, with its captures. Allocates nothing

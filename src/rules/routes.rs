@@ -74,6 +74,8 @@ pub(crate) struct Routes {
     pub(crate) rewrites: RuleList<Rewrite>,
     pub(crate) clean_urls: bool,
     pub(crate) trailing_slash: TrailingSlash,
+    /// Some redirect or rewrite matches a host.
+    host_rules: bool,
 }
 
 impl Routes {
@@ -102,12 +104,15 @@ impl Routes {
             list.push(parse_rewrite(spec).map_err(|e| format!("--rewrite '{spec}': {e}"))?);
         }
         let rewrites = RuleList::new(list).map_err(|e| format!("--rewrite: {e}"))?;
+        let host_rules = redirects.iter().any(|(g, _)| g.has_host())
+            || rewrites.iter().any(|(g, _)| g.has_host());
         Ok(Routes {
             base_path,
             redirects,
             rewrites,
             clean_urls,
             trailing_slash,
+            host_rules,
         })
     }
 }
@@ -297,8 +302,12 @@ pub(crate) fn route<'t>(routes: &Routes, target: &'t [u8], host: Option<&[u8]>) 
             rewritten: false,
         };
     };
+    // The host, lowercased, only for `HOST/GLOB` rules.
     let mut host_buf = [0u8; MAX_HOST];
-    let host = host.and_then(|h| lower_host(h, &mut host_buf));
+    let host = match routes.host_rules {
+        true => host.and_then(|h| lower_host(h, &mut host_buf)),
+        false => None,
+    };
     if let Some((r, m)) = routes.redirects.first(host, &subject) {
         let mut location = Vec::with_capacity(subject.len() + 16);
         r.to.render(&m, host, &subject, &mut location, encode_capture);
@@ -366,7 +375,7 @@ fn lower_host<'b>(host: &[u8], buf: &'b mut [u8; MAX_HOST]) -> Option<&'b [u8]> 
 
 /// A path already decoded and normalised: no escapes, no `.`, `..` or
 /// empty segments.
-fn is_plain(path: &[u8]) -> bool {
+pub(crate) fn is_plain(path: &[u8]) -> bool {
     !path.contains(&b'%')
         && !path.windows(2).any(|w| w == b"//")
         && !path
