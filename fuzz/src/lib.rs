@@ -54,6 +54,24 @@ pub fn config() -> &'static Config {
             "/dir/**=no-cache",
             "--index",
             "index.html,index.htm",
+            // Site rules, so every fuzzed request goes through them too.
+            "--redirect",
+            "/r/*=/dir/$1",
+            "--redirect",
+            "h.example/**=https://x.example/$1 301",
+            "--rewrite",
+            "/w/**=/$1",
+            "--clean-urls",
+            "--trailing-slash",
+            "always",
+            "--header",
+            "/**/*.html=X-Rule: 1",
+            "--allow",
+            "127.0.0.0/8",
+            "--deny",
+            "10.0.0.0/8",
+            "--trust-proxy",
+            "127.0.0.1",
         ])
         .unwrap()
     })

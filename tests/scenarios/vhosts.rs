@@ -146,8 +146,8 @@ each_mode! {
 
 /// Two sites with their own certificates, chosen by SNI; a request whose
 /// Host names another site than the handshake did is 421.
-#[test]
-fn over_https_sni_picks_each_sites_certificate() {
+each_mode! {
+    fn over_https_sni_picks_each_sites_certificate(mode) {
     let ca = TestCa::new();
     ca.issue("a.pem", "a.key", &["a.test"]);
     ca.issue("b.pem", "b.key", &["*.b.test"]);
@@ -237,6 +237,7 @@ fn over_https_sni_picks_each_sites_certificate() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+}
 }
 
 #[test]
