@@ -144,8 +144,8 @@ each_mode! {
     }
 }
 
-/// Two sites with their own certificates, chosen by SNI; a request whose
-/// Host names another site than the handshake did is 421.
+// Two sites with their own certificates, chosen by SNI; a request whose
+// Host names another site than the handshake did is 421.
 each_mode! {
     fn over_https_sni_picks_each_sites_certificate(mode) {
     let ca = TestCa::new();
@@ -173,8 +173,7 @@ each_mode! {
         ),
     );
     std::fs::write(&file, text).unwrap();
-    let s = Server::start(
-        Mode::Evented,
+    let s = Server::start(mode,
         &d.top.path,
         &["--config", file.to_str().unwrap()],
     );
