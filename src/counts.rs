@@ -39,7 +39,18 @@ impl Tally {
     /// (`a.example.com/index.html`).
     pub(crate) fn count_on(&mut self, site: &str, target: &[u8]) {
         let path = crate::http::target::path_of(target);
-        self.count_path(&[site.as_bytes(), path].concat());
+        // The key on the stack when it is short (no allocation per
+        // request), else on the heap.
+        let mut buf = [0u8; 512];
+        let n = site.len() + path.len();
+        match buf.get_mut(..n) {
+            Some(key) => {
+                key[..site.len()].copy_from_slice(site.as_bytes());
+                key[site.len()..].copy_from_slice(path);
+                self.count_path(&buf[..n]);
+            }
+            None => self.count_path(&[site.as_bytes(), path].concat()),
+        }
     }
 
     fn count_path(&mut self, path: &[u8]) {
