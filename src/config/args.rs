@@ -257,6 +257,10 @@ pub(crate) struct Args {
     #[arg(skip)]
     pub(crate) address_rules: Vec<(bool, String)>,
 
+    /// At start, draw the first LAN address's URL as a QR code in the terminal, for a phone's camera.
+    #[arg(env = "SKIFF_QR", long)]
+    pub(crate) qr: bool,
+
     /// Let pages from these origins read responses (CORS): '*' or a comma-separated list such as `https://app.example,http://localhost:3000`.
     #[arg(env = "SKIFF_CORS", long, value_name = "ORIGINS")]
     pub(crate) cors: Option<String>,

@@ -86,6 +86,8 @@ pub struct Config {
     /// The config file's `[[site]]` tables, each a whole configuration
     /// (the top level's, with the site's own keys over it).
     pub(crate) sites: Arc<[VirtualHost]>,
+    /// `--qr`: draw the LAN URL as a QR code at start.
+    pub(crate) qr: bool,
     /// `--list-dirs`.
     pub(crate) list_dirs: bool,
     /// `--show-hidden`.
@@ -385,6 +387,7 @@ impl Config {
             headers,
             routes,
             addresses,
+            qr: args.qr,
             site_id: 0,
             site_name: None,
             sites: Arc::new([]),

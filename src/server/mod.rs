@@ -7,6 +7,7 @@ pub mod core;
 pub(crate) mod evented;
 pub(crate) mod link;
 pub(crate) mod threaded;
+pub(crate) mod urls;
 
 use std::io;
 use std::net::SocketAddr;
@@ -514,11 +515,48 @@ fn announce(
     } else {
         "http"
     };
-    let _ = writeln!(
-        out,
-        "Listening on {scheme}://{local}/ (root: {})",
-        config.root.display()
-    );
+    let interfaces = urls::interface_addresses();
+    let everywhere = urls::wildcard_urls(local, scheme, &interfaces, urls::dual_stack());
+    match &everywhere {
+        // Bound to every address: a URL for each one a browser can use.
+        Some(list) => {
+            let _ = writeln!(
+                out,
+                "Listening on every address, port {} (root: {}):",
+                local.port(),
+                config.root.display()
+            );
+            for url in list {
+                let _ = writeln!(out, "  {url}");
+            }
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "Listening on {scheme}://{local}/ (root: {})",
+                config.root.display()
+            );
+        }
+    }
+    if config.qr {
+        let own = format!("{scheme}://{local}/");
+        let url = match &everywhere {
+            Some(list) => urls::lan_url(list),
+            None if !local.ip().is_loopback() => Some(own.as_str()),
+            None => None,
+        };
+        match url.and_then(|u| urls::qr(u).map(|code| (u, code))) {
+            Some((url, code)) => {
+                let _ = write!(out, "{code}\n{url}\n");
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "--qr: no address another device can reach (bind 0.0.0.0 or a LAN address)"
+                );
+            }
+        }
+    }
     if let Some(tls) = &config.tls {
         if let crate::tls::Source::SelfSigned { fingerprint, spki } = &tls.source {
             let _ = writeln!(

@@ -23,6 +23,7 @@ mod persistence;
 mod precompressed;
 mod ranges;
 mod rules;
+mod sharing;
 mod sites;
 mod tls;
 mod tools;
