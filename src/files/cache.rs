@@ -67,17 +67,19 @@ pub(crate) trait FileSource {
 }
 
 /// Which listing: of the canonical directory `dir`, asked for as `path`,
-/// as JSON or HTML.
+/// as JSON or HTML, in which order, on a site whose base path is `base`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ListingAsk<'a> {
     pub(crate) dir: &'a Path,
     pub(crate) path: &'a [u8],
     pub(crate) json: bool,
+    pub(crate) sort: listing::Sort,
+    pub(crate) base: &'a [u8],
 }
 
 impl ListingAsk<'_> {
     fn render(&self, lookup: &Lookup<'_>) -> std::io::Result<Arc<[u8]>> {
-        listing::render(lookup, self.dir, self.path, self.json).map(Arc::from)
+        listing::render(lookup, self.dir, self.path, self.json, self.sort, self.base).map(Arc::from)
     }
 }
 
@@ -108,7 +110,7 @@ struct ListingEntry {
 }
 
 /// Rendered listings by request path and format (`true`: JSON).
-type Listings = HashMap<(Box<[u8]>, bool), ListingEntry>;
+type Listings = HashMap<(Box<[u8]>, bool, listing::Sort), ListingEntry>;
 
 /// The cache of one event loop.
 #[derive(Default)]
@@ -371,7 +373,7 @@ impl<H: Hold<FileCache>> FileSource for H {
 
 /// A listing of `dir` for `path` read less than [`REVALIDATE`] ago.
 fn fresh_listing(listings: &Listings, ask: ListingAsk<'_>, now: Instant) -> Option<Arc<[u8]>> {
-    let key = (Box::<[u8]>::from(ask.path), ask.json);
+    let key = (Box::<[u8]>::from(ask.path), ask.json, ask.sort);
     listings
         .get(&key)
         .filter(|e| e.dir == ask.dir && now.saturating_duration_since(e.checked) < REVALIDATE)
@@ -389,7 +391,7 @@ fn record_listing(listings: &mut Listings, ask: ListingAsk<'_>, body: Arc<[u8]>,
         }
     }
     listings.insert(
-        (ask.path.into(), ask.json),
+        (ask.path.into(), ask.json, ask.sort),
         ListingEntry {
             dir: ask.dir.to_path_buf(),
             body,
@@ -419,7 +421,13 @@ mod tests {
     }
 
     fn ask<'a>(dir: &'a Path, path: &'a [u8], json: bool) -> ListingAsk<'a> {
-        ListingAsk { dir, path, json }
+        ListingAsk {
+            dir,
+            path,
+            json,
+            sort: listing::Sort::default(),
+            base: b"",
+        }
     }
 
     /// A root holding one file, an empty cache and a start time.

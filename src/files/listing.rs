@@ -8,12 +8,19 @@
 //!   listing never reveals the size or date of a file outside the root.
 //! - Names starting with `.` are left out unless `--show-hidden`
 //!   (`.well-known` excepted, as in [`super::resolve::is_hidden`]).
-//! - Directories first, then files; each group by name, byte by byte.
+//! - Directories first, then files; each group by name, byte by byte, or
+//!   as `?sort=name|size|time&order=asc|desc` asks (HTML and JSON alike;
+//!   ties by name), so a sorted listing is a link that can be shared.
 //! - Each name is HTML-escaped where it is shown and percent-encoded
 //!   (everything but `A-Z a-z 0-9 - . _ ~`) where it is a link, so any
 //!   byte a file system allows (`<`, `&`, `"`, `?`, `#`, `:`, newlines,
 //!   invalid UTF-8) is shown as text and links back to that same file.
-//! - Sizes in bytes; times are the modification time in UTC.
+//! - HTML: sizes in binary units with the exact bytes in a tooltip; times
+//!   relative ("5 min ago") with the UTC time in a tooltip; a breadcrumb
+//!   of the path; a marker per kind of file. Its style is a file of its own
+//!   ([`ASSET_PATH`]), light or dark as the system is, and there is no
+//!   script: the page works under a strict Content-Security-Policy.
+//! - JSON: sizes in bytes; times are the modification time in UTC.
 //! - At most [`MAX_ENTRIES`] entries; a longer directory is cut off (after
 //!   sorting what was read) and says so.
 //!
@@ -32,6 +39,73 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 
 use super::resolve::{Lookup, contained, is_hidden};
 use crate::http::response::SERVER;
+
+/// Where a listing's style sheet is served, under the site's root.
+pub(crate) const ASSET_PATH: &[u8] = b"/__skiff__/listing.css";
+
+/// The style sheet itself.
+pub(crate) const CSS: &str = include_str!("listing.css");
+
+/// How a listing is ordered (`?sort=...&order=...`); folders always come
+/// first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub(crate) struct Sort {
+    pub(crate) key: SortKey,
+    pub(crate) desc: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub(crate) enum SortKey {
+    #[default]
+    Name,
+    Size,
+    Time,
+}
+
+impl Sort {
+    /// From a query string: `sort=name|size|time`, `order=asc|desc`;
+    /// anything else is the default (name, ascending).
+    pub(crate) fn from_query(query: Option<&[u8]>) -> Sort {
+        let mut sort = Sort::default();
+        for pair in query.unwrap_or_default().split(|&c| c == b'&') {
+            match pair {
+                b"sort=name" => sort.key = SortKey::Name,
+                b"sort=size" => sort.key = SortKey::Size,
+                b"sort=time" => sort.key = SortKey::Time,
+                b"order=asc" => sort.desc = false,
+                b"order=desc" => sort.desc = true,
+                _ => {}
+            }
+        }
+        sort
+    }
+
+    fn query(key: SortKey, desc: bool) -> String {
+        let k = match key {
+            SortKey::Name => "name",
+            SortKey::Size => "size",
+            SortKey::Time => "time",
+        };
+        format!("?sort={k}&order={}", if desc { "desc" } else { "asc" })
+    }
+
+    /// Folders first; then by the key (ties by name), reversed for desc.
+    fn apply(self, entries: &mut [Entry]) {
+        entries.sort_by(|a, b| {
+            let by = match self.key {
+                SortKey::Name => a.name.cmp(&b.name),
+                SortKey::Size => a.size.cmp(&b.size).then_with(|| a.name.cmp(&b.name)),
+                SortKey::Time => a
+                    .modified
+                    .cmp(&b.modified)
+                    .then_with(|| a.name.cmp(&b.name)),
+            };
+            b.is_dir
+                .cmp(&a.is_dir)
+                .then(if self.desc { by.reverse() } else { by })
+        });
+    }
+}
 
 /// Most entries listed; bounds the work and the page a request can cause.
 pub(crate) const MAX_ENTRIES: usize = 10_000;
@@ -102,18 +176,83 @@ pub(crate) fn read(lookup: &Lookup<'_>, dir: &Path) -> io::Result<Listing> {
 
 /// Reads `dir` and renders it as JSON or HTML, for the request path
 /// `path`.
+/// `base`: the site's base path (`--base-path`), which the breadcrumb
+/// starts at and the style sheet is under.
 pub(crate) fn render(
     lookup: &Lookup<'_>,
     dir: &Path,
     path: &[u8],
     json: bool,
+    sort: Sort,
+    base: &[u8],
 ) -> io::Result<Vec<u8>> {
-    let list = read(lookup, dir)?;
+    let mut list = read(lookup, dir)?;
+    sort.apply(&mut list.entries);
+    let now = crate::http::date::unix_secs(SystemTime::now());
     Ok(if json {
         self::json(path, &list)
     } else {
-        html(path, &list)
+        html(path, &list, sort, base, now)
     })
+}
+
+/// Bytes in binary units: `512 B`, `4.2 KiB`, `3.0 MiB`.
+pub(crate) fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 10.0 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}
+
+/// How long ago `then` was at `now` (both Unix seconds): `just now`,
+/// `5 min ago`, `3 h ago`, `12 days ago`; past 30 days, the date.
+pub(crate) fn ago(now: u64, then: u64) -> String {
+    let d = now.saturating_sub(then);
+    match d {
+        0..=59 => "just now".into(),
+        60..=3_599 => format!("{} min ago", d / 60),
+        3_600..=86_399 => format!("{} h ago", d / 3_600),
+        86_400..=172_799 => "yesterday".into(),
+        172_800..=2_591_999 => format!("{} days ago", d / 86_400),
+        _ => {
+            let text = crate::http::date::Utc::from_unix(then).iso(b' ');
+            String::from_utf8_lossy(&text[..10]).into_owned()
+        }
+    }
+}
+
+/// A marker for a kind of file, by its name's extension.
+fn marker(e: &Entry) -> &'static str {
+    if e.is_dir {
+        return "📁";
+    }
+    let ext = e
+        .name
+        .iter()
+        .rposition(|&c| c == b'.')
+        .map(|i| e.name[i + 1..].to_ascii_lowercase())
+        .unwrap_or_default();
+    match &ext[..] {
+        b"png" | b"jpg" | b"jpeg" | b"gif" | b"webp" | b"svg" | b"avif" | b"bmp" | b"ico" => "🖼",
+        b"mp4" | b"webm" | b"mkv" | b"mov" | b"avi" => "🎞",
+        b"mp3" | b"ogg" | b"flac" | b"wav" | b"m4a" | b"opus" => "🎵",
+        b"zip" | b"tar" | b"gz" | b"tgz" | b"xz" | b"zst" | b"br" | b"7z" | b"bz2" => "📦",
+        b"pdf" => "📕",
+        b"html" | b"htm" | b"css" | b"js" | b"mjs" | b"json" | b"xml" | b"rs" | b"py" | b"c"
+        | b"h" | b"sh" | b"toml" | b"yaml" | b"yml" | b"md" | b"txt" | b"csv" => "📄",
+        _ => "▫",
+    }
 }
 
 /// The directory's path as shown: `/` or `/a/b/`.
@@ -125,52 +264,117 @@ fn shown_path(path: &[u8]) -> Vec<u8> {
     p
 }
 
-/// The HTML page for `listing` of the directory at request path `path`.
-pub(crate) fn html(path: &[u8], listing: &Listing) -> Vec<u8> {
-    let title = escape_html(&String::from_utf8_lossy(&shown_path(path)));
+/// The HTML page for `listing` of the directory at request path `path`
+/// (`base`: the site's base path), sorted by `sort`, its times relative
+/// to `now` (Unix seconds).
+pub(crate) fn html(path: &[u8], listing: &Listing, sort: Sort, base: &[u8], now: u64) -> Vec<u8> {
+    let shown = shown_path(path);
+    let title = escape_html(&String::from_utf8_lossy(&shown));
     // The links are relative to the folder's own path with its slash, also
     // when it is served without one (`--trailing-slash never`).
-    let mut base = Vec::new();
-    crate::files::resolve::encode_path(&shown_path(path), &mut base);
-    let base = String::from_utf8_lossy(&base);
-    let mut out = String::with_capacity(1024 + listing.entries.len() * 160);
+    let mut href_base = Vec::new();
+    crate::files::resolve::encode_path(&shown, &mut href_base);
+    let href_base = String::from_utf8_lossy(&href_base);
+    let mut css = Vec::new();
+    crate::files::resolve::encode_path(base, &mut css);
+    css.extend_from_slice(ASSET_PATH);
+    let css = String::from_utf8_lossy(&css);
+    let mut out = String::with_capacity(1024 + listing.entries.len() * 240);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\">\
-         <base href=\"{base}\"><title>Index of {title}</title>\n<style>body{{font-family:system-ui,sans-serif;margin:2em}}\
-         th,td{{padding:.15em 1.5em .15em 0;text-align:left}}td.size{{text-align:right}}</style>\
-         </head>\n<body><h1>Index of {title}</h1>\n<table>\n\
-         <tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr>\n"
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <base href=\"{href_base}\"><title>Index of {title}</title>\n\
+         <link rel=\"stylesheet\" href=\"{css}\"></head>\n<body>\n"
     );
-    if path != b"/" {
-        out.push_str("<tr><td><a href=\"../\">../</a></td><td></td><td></td></tr>\n");
+    // The breadcrumb: the site's root, then each folder down to this one.
+    out.push_str("<nav class=\"crumbs\">");
+    let within = shown.strip_prefix(base).unwrap_or(&shown);
+    let mut link = base.to_vec();
+    let _ = write!(
+        out,
+        "<a href=\"{}/\">Home</a>",
+        escape_html(&String::from_utf8_lossy(&encoded(&link)))
+    );
+    for seg in within.split(|&c| c == b'/').filter(|s| !s.is_empty()) {
+        link.push(b'/');
+        link.extend_from_slice(seg);
+        let _ = write!(
+            out,
+            "<span class=\"sep\">/</span><a href=\"{}/\">{}</a>",
+            escape_html(&String::from_utf8_lossy(&encoded(&link))),
+            escape_html(&String::from_utf8_lossy(seg))
+        );
+    }
+    out.push_str("</nav>\n<table>\n<tr>");
+    for (key, label, class) in [
+        (SortKey::Name, "Name", "name"),
+        (SortKey::Size, "Size", "size"),
+        (SortKey::Time, "Modified", "time"),
+    ] {
+        // A column's link sorts by it; on the sorted column it flips.
+        let on = sort.key == key;
+        let desc = on && !sort.desc;
+        let arrow = match (on, sort.desc) {
+            (false, _) => "",
+            (true, false) => " ↑",
+            (true, true) => " ↓",
+        };
+        let _ = write!(
+            out,
+            "<th class=\"{class}\"><a{} href=\"{}\">{label}{arrow}</a></th>",
+            if on { " class=\"on\"" } else { "" },
+            Sort::query(key, desc).replace('&', "&amp;")
+        );
+    }
+    out.push_str("</tr>\n");
+    if within.iter().any(|&c| c != b'/') {
+        out.push_str("<tr><td class=\"name\"><span class=\"kind\" aria-hidden=\"true\">↰</span><a href=\"../\">../</a></td><td class=\"size\"></td><td class=\"time\"></td></tr>\n");
     }
     for e in &listing.entries {
         let slash = if e.is_dir { "/" } else { "" };
         let href = percent_encode(&e.name, NAME_ENCODE);
         let name = escape_html(&String::from_utf8_lossy(&e.name));
         let size = if e.is_dir {
-            "-".to_string()
+            "<td class=\"size\">-</td>".to_string()
         } else {
-            e.size.to_string()
+            format!(
+                "<td class=\"size\" title=\"{} bytes\">{}</td>",
+                e.size,
+                human_size(e.size)
+            )
         };
-        let when = e.modified.map(|m| utc(m, ' ')).unwrap_or_default();
+        let when = match e.modified {
+            Some(m) => format!(
+                "<td class=\"time\" title=\"{} UTC\">{}</td>",
+                utc(m, ' '),
+                ago(now, crate::http::date::unix_secs(m))
+            ),
+            None => "<td class=\"time\"></td>".to_string(),
+        };
         let _ = writeln!(
             out,
-            "<tr><td><a href=\"{href}{slash}\">{name}{slash}</a></td>\
-             <td class=\"size\">{size}</td><td>{when}</td></tr>"
+            "<tr><td class=\"name\"><span class=\"kind\" aria-hidden=\"true\">{}</span>\
+             <a href=\"{href}{slash}\">{name}{slash}</a></td>{size}{when}</tr>",
+            marker(e)
         );
     }
     out.push_str("</table>\n");
     if listing.truncated {
         let _ = writeln!(
             out,
-            "<p>Only the first {MAX_ENTRIES} entries are listed.</p>"
+            "<p class=\"note\">Only the first {MAX_ENTRIES} entries are listed.</p>"
         );
     }
-    let _ = writeln!(out, "<hr><p>{SERVER}</p></body></html>");
+    let _ = writeln!(out, "<footer>{SERVER}</footer></body></html>");
     out.into_bytes()
+}
+
+/// A path's bytes percent-encoded for a link (`/` kept).
+fn encoded(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len());
+    crate::files::resolve::encode_path(path, &mut out);
+    out
 }
 
 /// The same as JSON: `{"path": ..., "truncated": ..., "entries": [{"name",
@@ -262,6 +466,67 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
+    fn sizes_times_and_sorting() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1.0 KiB");
+        assert_eq!(human_size(4300), "4.2 KiB");
+        assert_eq!(human_size(5_162_143), "4.9 MiB");
+        assert_eq!(human_size(50 * 1024 * 1024), "50 MiB");
+        assert_eq!(human_size(u64::MAX), "16 EiB");
+        assert_eq!(ago(1000, 990), "just now");
+        assert_eq!(ago(10_000, 10_000 - 300), "5 min ago");
+        assert_eq!(ago(100_000, 100_000 - 7_200), "2 h ago");
+        assert_eq!(ago(1_000_000, 1_000_000 - 90_000), "yesterday");
+        assert_eq!(ago(10_000_000, 10_000_000 - 5 * 86_400), "5 days ago");
+        assert_eq!(ago(1_764_000_000, 0), "1970-01-01");
+        assert_eq!(ago(0, 100), "just now", "a time in the future");
+        let q = |s: &str| Sort::from_query(Some(s.as_bytes()));
+        assert_eq!(
+            q("sort=size&order=desc"),
+            Sort {
+                key: SortKey::Size,
+                desc: true
+            }
+        );
+        assert_eq!(
+            q("order=desc&x=1&sort=time"),
+            Sort {
+                key: SortKey::Time,
+                desc: true
+            }
+        );
+        assert_eq!(q("sort=bogus"), Sort::default());
+        let e = |name: &str, dir: bool, size: u64, t: u64| Entry {
+            name: name.as_bytes().to_vec(),
+            is_dir: dir,
+            size,
+            modified: Some(UNIX_EPOCH + Duration::from_secs(t)),
+        };
+        let mut list = vec![
+            e("b", false, 1, 30),
+            e("z", true, 0, 5),
+            e("a", false, 9, 20),
+            e("c", false, 9, 10),
+        ];
+        let names = |l: &[Entry]| {
+            l.iter()
+                .map(|x| String::from_utf8(x.name.clone()).unwrap())
+                .collect::<Vec<_>>()
+        };
+        q("sort=size&order=desc").apply(&mut list);
+        assert_eq!(
+            names(&list),
+            ["z", "c", "a", "b"],
+            "folders first, ties reversed by name too"
+        );
+        q("sort=time").apply(&mut list);
+        assert_eq!(names(&list), ["z", "c", "a", "b"]);
+        q("sort=name&order=desc").apply(&mut list);
+        assert_eq!(names(&list), ["z", "c", "b", "a"]);
+    }
+
+    #[test]
     fn dates_in_utc() {
         assert_eq!(utc(UNIX_EPOCH, ' '), "1970-01-01 00:00:00");
         // 2000-02-29 (a leap day of a century year) 12:34:56.
@@ -300,10 +565,10 @@ mod tests {
             ],
             truncated: false,
         };
-        let page = String::from_utf8(html(b"/x&y", &listing)).unwrap();
+        let page = String::from_utf8(html(b"/x&y", &listing, Sort::default(), b"", 0)).unwrap();
         assert!(page.contains("<title>Index of /x&amp;y/</title>"), "{page}");
         assert!(page.contains(
-            "<a href=\"%3Cb%3E%26%22%27.txt\">&lt;b&gt;&amp;&quot;&#39;.txt</a></td><td class=\"size\">7</td><td>1970-01-01 00:00:00</td>"
+            "<a href=\"%3Cb%3E%26%22%27.txt\">&lt;b&gt;&amp;&quot;&#39;.txt</a></td><td class=\"size\" title=\"7 bytes\">7 B</td><td class=\"time\" title=\"1970-01-01 00:00:00 UTC\">just now</td>"
         ), "{page}");
         assert!(
             page.contains("<a href=\"a%20b%3F%23%3A%FF/\">a b?#:\u{fffd}/</a>"),

@@ -648,6 +648,13 @@ fn decide(
         return Reply::error(Status::ExpectationFailed, config);
     }
     let now = clock.now();
+    // The listings' style sheet, wherever listings are on.
+    if config.list_dirs
+        && matches!(req.method, Method::Get | Method::Head)
+        && crate::http::target::path_of(target) == crate::files::listing::ASSET_PATH
+    {
+        return listing_css();
+    }
     if req.method == Method::Options {
         let exists = match crate::http::target::parse(target) {
             Some(crate::http::target::Target::Asterisk) => Ok(()),
@@ -714,10 +721,20 @@ fn decide(
                 Some(base) if !asked.rewritten => [&base[..], &path[..]].concat(),
                 _ => path,
             };
+            let query = match crate::http::target::parse(req.target) {
+                Some(crate::http::target::Target::Path { query, .. }) => query,
+                _ => None,
+            };
+            let base: &[u8] = match &routes.base_path {
+                Some(base) if !asked.rewritten => base,
+                _ => b"",
+            };
             let ask = ListingAsk {
                 dir: &dir,
                 path: &shown,
                 json,
+                sort: crate::files::listing::Sort::from_query(query),
+                base,
             };
             let body = match files {
                 Some(files) => files.listing(&lookup, ask, now),
@@ -874,6 +891,22 @@ fn canonical_form(
         }
         other => Shaped::Found(other),
     }
+}
+
+/// The listings' style sheet: built in, shared, with an ETag of its own
+/// and a day of caching.
+fn listing_css() -> Reply {
+    static CSS: std::sync::OnceLock<(Arc<[u8]>, ETag)> = std::sync::OnceLock::new();
+    let (bytes, tag) = CSS.get_or_init(|| {
+        let css = crate::files::listing::CSS.as_bytes();
+        let sum = css.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        (css.into(), ETag::from_parts(sum, css.len() as u64, 0))
+    });
+    let mut reply = Reply::bytes(Status::Ok, "text/css", bytes.clone());
+    reply.fields.etag = Some(*tag);
+    reply
 }
 
 /// The `--fallback` file for a request that found nothing, if it gets

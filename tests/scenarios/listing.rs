@@ -69,16 +69,27 @@ each_mode! {
         let page = r.text();
         assert!(page.contains("<title>Index of /list/</title>"), "{page}");
         assert!(page.contains("<a href=\"../\">../</a>"));
-        // Escaped where shown, encoded where linked; size and UTC time.
+        // Escaped where shown, encoded where linked; the size in units with
+        // the bytes in a tooltip, the time relative with UTC in a tooltip.
         assert!(page.contains(
-            "<a href=\"a%26b%20%3Cc%3E.txt\">a&amp;b &lt;c&gt;.txt</a></td><td class=\"size\">4</td><td>2023-11-14 22:13:20</td>"
+            "<a href=\"a%26b%20%3Cc%3E.txt\">a&amp;b &lt;c&gt;.txt</a></td><td class=\"size\" title=\"4 bytes\">4 B</td><td class=\"time\" title=\"2023-11-14 22:13:20 UTC\">2023-11-14</td>"
         ), "{page}");
+        // A breadcrumb, sort links, the style as a file, and no script or
+        // inline style (the page works under a strict CSP).
+        assert!(page.contains("<nav class=\"crumbs\"><a href=\"/\">Home</a><span class=\"sep\">/</span><a href=\"/list/\">list</a></nav>"), "{page}");
+        assert!(page.contains("<a href=\"?sort=size&amp;order=asc\">Size</a>"), "{page}");
+        assert!(page.contains("<link rel=\"stylesheet\" href=\"/__skiff__/listing.css\">"), "{page}");
+        assert!(!page.contains("<script") && !page.contains("<style") && !page.contains(" style="), "{page}");
+        let css = s.connect().get("/__skiff__/listing.css");
+        assert_eq!(css.status, 200);
+        assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+        assert!(css.text().contains("prefers-color-scheme: dark"));
         assert!(page.contains("<a href=\"%22quote%22%20%27single%27.txt\">&quot;quote&quot; &#39;single&#39;.txt</a>"), "{page}");
         assert!(page.contains("<a href=\"q%3F%23%3Asemi%3B.txt\">q?#:semi;.txt</a>"), "{page}");
         assert!(page.contains("<a href=\"caf%C3%A9.txt\">café.txt</a>"), "{page}");
         assert!(page.contains("<a href=\"bad%FFname.txt\">bad\u{fffd}name.txt</a>"), "{page}");
         assert!(page.contains("<a href=\"sub%20dir/\">sub dir/</a></td><td class=\"size\">-</td>"), "{page}");
-        assert!(page.contains("<td class=\"size\">1234</td>"));
+        assert!(page.contains("<td class=\"size\" title=\"1234 bytes\">1.2 KiB</td>"), "{page}");
         // Never a raw '<' from a name.
         assert!(!page.contains("<c>"));
         // Hidden names, and symlinks out of the root or to hidden files,
@@ -86,8 +97,10 @@ each_mode! {
         for absent in [".secret", ".git", "escape.txt", "innocent.txt"] {
             assert!(!page.contains(absent), "{absent} listed: {page}");
         }
-        // Directories first, then files by name (byte order).
-        let hrefs: Vec<&str> = page
+        // Directories first, then files by name (byte order): the rows'
+        // links, after the breadcrumb and the header row.
+        let rows = page.split_once("</tr>").unwrap().1;
+        let hrefs: Vec<&str> = rows
             .split("<a href=\"")
             .skip(1)
             .map(|p| &p[..p.find('"').unwrap()])
@@ -221,5 +234,43 @@ each_mode! {
         assert!(page.contains("<a href=\".git/\">.git/</a>"), "{page}");
         assert!(page.contains("<a href=\"innocent.txt\">innocent.txt</a>"), "{page}");
         assert!(!page.contains("escape.txt"));
+    }
+}
+
+each_mode! {
+    fn listings_sort_by_query_and_carry_the_base_path(mode) {
+        let d = TempDir::new("sorted");
+        d.write("files/small.txt", "1");
+        d.write("files/big.txt", "x".repeat(5000));
+        d.write("files/mid.txt", "xx");
+        d.mkdir("files/zdir");
+        let s = Server::start(mode, &d.path, &["--list-dirs", "--base-path", "/app"]);
+        let names = |r: Response| -> Vec<String> {
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            v["entries"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_string()).collect()
+        };
+        let json = "Accept: application/json\r\n";
+        let r = s.connect().get_with("/app/files/?sort=size&order=desc", json);
+        assert_eq!(names(r), ["zdir", "big.txt", "mid.txt", "small.txt"], "folders first, then by size");
+        let r = s.connect().get_with("/app/files/?sort=size", json);
+        assert_eq!(names(r), ["zdir", "small.txt", "mid.txt", "big.txt"]);
+        let r = s.connect().get_with("/app/files/?sort=name&order=desc", json);
+        assert_eq!(names(r), ["zdir", "small.txt", "mid.txt", "big.txt"]);
+        let r = s.connect().get_with("/app/files/", json);
+        assert_eq!(names(r), ["zdir", "big.txt", "mid.txt", "small.txt"], "by name by default");
+        // The HTML: the same order, links that flip it, and the base path
+        // in the breadcrumb and the style sheet's address.
+        let page = s.connect().get("/app/files/?sort=size&order=desc").text();
+        let big = page.find(">big.txt<").unwrap();
+        let small = page.find(">small.txt<").unwrap();
+        assert!(big < small, "{page}");
+        assert!(page.contains("<a class=\"on\" href=\"?sort=size&amp;order=asc\">Size ↓</a>"), "{page}");
+        assert!(page.contains("<a href=\"/app/\">Home</a><span class=\"sep\">/</span><a href=\"/app/files/\">files</a>"), "{page}");
+        assert!(page.contains("href=\"/app/__skiff__/listing.css\""), "{page}");
+        assert_eq!(s.connect().get("/app/__skiff__/listing.css").status, 200);
+        assert!(page.contains("title=\"5000 bytes\">4.9 KiB<"), "{page}");
+        // Without --list-dirs there is no style sheet either.
+        let plain = Server::start(mode, &d.path, &[]);
+        assert_eq!(plain.connect().get("/__skiff__/listing.css").status, 404);
     }
 }

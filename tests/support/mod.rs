@@ -278,7 +278,20 @@ pub fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
 }
 
 fn collect(r: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
-    collect_until_closed(r).0
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines() {
+            match line {
+                // The URLs under `Listening on every address` are part of
+                // the start-up line, not output after it.
+                Ok(l) if l.starts_with("  http://") || l.starts_with("  https://") => {}
+                Ok(l) => sink.lock().unwrap().push(l),
+                Err(_) => break,
+            }
+        }
+    });
+    lines
 }
 
 /// Collects lines, and says when the stream has closed (the process and
@@ -304,6 +317,11 @@ fn collect_until_closed(
 /// `Listening on http://127.0.0.1:PORT/ (root: DIR)` (or `https://`) ->
 /// the address.
 pub fn parse_listening(line: &str) -> SocketAddr {
+    // Bound to every address: reached on loopback at that port.
+    if let Some(rest) = line.strip_prefix("Listening on every address, port ") {
+        let port: u16 = rest.split(' ').next().unwrap().parse().unwrap();
+        return SocketAddr::from(([127, 0, 0, 1], port));
+    }
     let rest = line
         .strip_prefix("Listening on http://")
         .or_else(|| line.strip_prefix("Listening on https://"))
