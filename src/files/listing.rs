@@ -232,10 +232,12 @@ pub(crate) fn ago(now: u64, then: u64) -> String {
     }
 }
 
-/// A marker for a kind of file, by its name's extension.
-fn marker(e: &Entry) -> &'static str {
+/// A marker for a kind of file, by its name's extension: a short label
+/// the style sheet colours (text, not an emoji: it needs no font the
+/// reader may lack).
+fn marker(e: &Entry) -> (&'static str, &'static str) {
     if e.is_dir {
-        return "📁";
+        return ("dir", "DIR");
     }
     let ext = e
         .name
@@ -244,14 +246,18 @@ fn marker(e: &Entry) -> &'static str {
         .map(|i| e.name[i + 1..].to_ascii_lowercase())
         .unwrap_or_default();
     match &ext[..] {
-        b"png" | b"jpg" | b"jpeg" | b"gif" | b"webp" | b"svg" | b"avif" | b"bmp" | b"ico" => "🖼",
-        b"mp4" | b"webm" | b"mkv" | b"mov" | b"avi" => "🎞",
-        b"mp3" | b"ogg" | b"flac" | b"wav" | b"m4a" | b"opus" => "🎵",
-        b"zip" | b"tar" | b"gz" | b"tgz" | b"xz" | b"zst" | b"br" | b"7z" | b"bz2" => "📦",
-        b"pdf" => "📕",
+        b"png" | b"jpg" | b"jpeg" | b"gif" | b"webp" | b"svg" | b"avif" | b"bmp" | b"ico" => {
+            ("img", "IMG")
+        }
+        b"mp4" | b"webm" | b"mkv" | b"mov" | b"avi" => ("vid", "VID"),
+        b"mp3" | b"ogg" | b"flac" | b"wav" | b"m4a" | b"opus" => ("aud", "AUD"),
+        b"zip" | b"tar" | b"gz" | b"tgz" | b"xz" | b"zst" | b"br" | b"7z" | b"bz2" => {
+            ("zip", "ZIP")
+        }
+        b"pdf" => ("pdf", "PDF"),
         b"html" | b"htm" | b"css" | b"js" | b"mjs" | b"json" | b"xml" | b"rs" | b"py" | b"c"
-        | b"h" | b"sh" | b"toml" | b"yaml" | b"yml" | b"md" | b"txt" | b"csv" => "📄",
-        _ => "▫",
+        | b"h" | b"sh" | b"toml" | b"yaml" | b"yml" | b"md" | b"txt" | b"csv" => ("txt", "TXT"),
+        _ => ("bin", "FILE"),
     }
 }
 
@@ -329,7 +335,7 @@ pub(crate) fn html(path: &[u8], listing: &Listing, sort: Sort, base: &[u8], now:
     }
     out.push_str("</tr>\n");
     if within.iter().any(|&c| c != b'/') {
-        out.push_str("<tr><td class=\"name\"><span class=\"kind\" aria-hidden=\"true\">↰</span><a href=\"../\">../</a></td><td class=\"size\"></td><td class=\"time\"></td></tr>\n");
+        out.push_str("<tr><td class=\"name\"><span class=\"kind k-up\" aria-hidden=\"true\">UP</span><a href=\"../\">../</a></td><td class=\"size\"></td><td class=\"time\"></td></tr>\n");
     }
     for e in &listing.entries {
         let slash = if e.is_dir { "/" } else { "" };
@@ -352,11 +358,11 @@ pub(crate) fn html(path: &[u8], listing: &Listing, sort: Sort, base: &[u8], now:
             ),
             None => "<td class=\"time\"></td>".to_string(),
         };
+        let (kind, label) = marker(e);
         let _ = writeln!(
             out,
-            "<tr><td class=\"name\"><span class=\"kind\" aria-hidden=\"true\">{}</span>\
-             <a href=\"{href}{slash}\">{name}{slash}</a></td>{size}{when}</tr>",
-            marker(e)
+            "<tr><td class=\"name\"><span class=\"kind k-{kind}\" aria-hidden=\"true\">{label}</span>\
+             <a href=\"{href}{slash}\">{name}{slash}</a></td>{size}{when}</tr>"
         );
     }
     out.push_str("</table>\n");

@@ -269,6 +269,9 @@ each_mode! {
         assert!(page.contains("href=\"/app/__skiff__/listing.css\""), "{page}");
         assert_eq!(s.connect().get("/app/__skiff__/listing.css").status, 200);
         assert!(page.contains("title=\"5000 bytes\">4.9 KiB<"), "{page}");
+        // Kind markers are text labels, which need no emoji font.
+        assert!(page.contains("<span class=\"kind k-dir\" aria-hidden=\"true\">DIR</span><a href=\"zdir/\">"), "{page}");
+        assert!(page.contains("<span class=\"kind k-txt\" aria-hidden=\"true\">TXT</span><a href=\"big.txt\">"), "{page}");
         // Without --list-dirs there is no style sheet either.
         let plain = Server::start(mode, &d.path, &[]);
         assert_eq!(plain.connect().get("/__skiff__/listing.css").status, 404);
