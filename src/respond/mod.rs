@@ -307,7 +307,8 @@ pub(crate) fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Service
             }
             // The virtual host (`[[site]]`) the request is for: from here
             // on its configuration decides.
-            let site = config.site_for(absolute_authority(req.target).or(req.host));
+            let host = absolute_authority(req.target).or(req.host);
+            let site = config.site_for(host);
             // Over HTTPS the handshake named a host too, and chose the
             // certificate by it: a request for another site is misdirected.
             if let Some(sni) = cx.sni {
@@ -334,7 +335,7 @@ pub(crate) fn respond(req: &Request<'_>, cx: Context<'_>, services: &mut Service
                 .addresses
                 .client(cx.peer, req.forwarded_for, req.forwarded);
             let mut reply = if config.addresses.allows(client.unwrap_or(cx.peer)) {
-                public(req, cx, services)?
+                public(req, host, cx, services)?
             } else {
                 Reply::error(Status::Forbidden, config)
             };
@@ -375,9 +376,14 @@ fn health(req: &Request<'_>, stopping: bool, config: &Config) -> Option<Reply> {
 }
 
 /// Steps 2 to 9 of the module documentation, on the server's own port.
-fn public(req: &Request<'_>, cx: Context<'_>, services: &mut Services<'_>) -> Decision {
+/// `host`: the request's authority (absolute-form target, else `Host`).
+fn public(
+    req: &Request<'_>,
+    host: Option<&[u8]>,
+    cx: Context<'_>,
+    services: &mut Services<'_>,
+) -> Decision {
     let config = cx.config;
-    let host = absolute_authority(req.target).or(req.host);
     let mut reply = match routes::route(&config.routes, req.target, host) {
         Routed::Answer { status, location } => {
             let mut reply = Reply::error(status, config);

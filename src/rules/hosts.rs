@@ -65,20 +65,34 @@ impl HostPattern {
     }
 }
 
-/// A request's host, lowercased into `buf` without the port; `None` if
-/// there is none or it does not fit.
-pub(crate) fn request_host<'b>(host: Option<&[u8]>, buf: &'b mut [u8; 256]) -> Option<&'b [u8]> {
-    let host = host?;
+/// A `Host` value without its port (an IPv6 literal keeps its brackets),
+/// lowercased into `buf`; `None` if it does not fit.
+pub(crate) fn lower_host<'b>(host: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
     let name = match host.first() {
-        Some(b'[') => return None, // an IPv6 literal names no site
+        Some(b'[') => {
+            &host[..host
+                .iter()
+                .position(|&c| c == b']')
+                .map_or(host.len(), |e| e + 1)]
+        }
         _ => host.split(|&c| c == b':').next().unwrap_or_default(),
     };
-    let name = name.strip_suffix(b".").unwrap_or(name);
     let out = buf.get_mut(..name.len())?;
     for (o, c) in out.iter_mut().zip(name) {
         *o = c.to_ascii_lowercase();
     }
     Some(out)
+}
+
+/// A request's host as a site's name: [`lower_host`], without a trailing
+/// dot; `None` if there is none, it does not fit, or it is an IPv6
+/// literal (which names no site).
+pub(crate) fn request_host<'b>(host: Option<&[u8]>, buf: &'b mut [u8; 256]) -> Option<&'b [u8]> {
+    let name = lower_host(host?, buf)?;
+    if name.first() == Some(&b'[') {
+        return None;
+    }
+    Some(name.strip_suffix(b".").unwrap_or(name))
 }
 
 #[cfg(test)]

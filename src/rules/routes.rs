@@ -27,6 +27,7 @@ use std::borrow::Cow;
 
 use crate::http::response::Status;
 use crate::http::target::{Target, parse};
+use crate::rules::hosts::lower_host;
 use crate::rules::pattern::{Glob, Matched, RuleList, Template};
 
 /// Longest `Host` matched against `HOST/GLOB` rules (a DNS name is at most
@@ -352,25 +353,6 @@ fn push_query(out: &mut Vec<u8>, has_own: bool, query: Option<&[u8]>) {
 /// A capture (decoded bytes) as it goes into a URL path.
 fn encode_capture(capture: &[u8], out: &mut Vec<u8>) {
     crate::files::resolve::encode_path(capture, out);
-}
-
-/// The `Host` without its port, lowercased into `buf`; `None` if it
-/// does not fit.
-fn lower_host<'b>(host: &[u8], buf: &'b mut [u8; MAX_HOST]) -> Option<&'b [u8]> {
-    let name = match host.first() {
-        Some(b'[') => {
-            &host[..host
-                .iter()
-                .position(|&c| c == b']')
-                .map_or(host.len(), |e| e + 1)]
-        }
-        _ => host.split(|&c| c == b':').next().unwrap_or_default(),
-    };
-    let out = buf.get_mut(..name.len())?;
-    for (o, c) in out.iter_mut().zip(name) {
-        *o = c.to_ascii_lowercase();
-    }
-    Some(out)
 }
 
 /// A path already decoded and normalised: no escapes, no `.`, `..` or
