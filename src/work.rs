@@ -18,7 +18,8 @@ use std::sync::{Arc, Condvar, Mutex};
 /// than a site has files changing at once.
 pub(crate) const MAX_QUEUED: usize = 1024;
 
-type Job = Box<dyn FnOnce() + Send>;
+/// Work for the pool.
+pub(crate) type Job = Box<dyn FnOnce() + Send>;
 
 struct Queue {
     jobs: VecDeque<Job>,
@@ -104,6 +105,26 @@ fn work(inner: &Inner) {
             }
         };
         job();
+    }
+}
+
+/// How a connection has work done off its driver's thread, and is driven
+/// again when it is done: an event loop queues the job on the pool and
+/// posts the connection's token to its mailbox afterwards; the threaded
+/// driver runs it in place (the connection's thread is its own).
+pub(crate) trait Offload {
+    /// Runs `job` off the loop; the job is handed back when the pool's
+    /// queue is full.
+    fn spawn(&mut self, job: Job) -> Result<(), Job>;
+}
+
+/// The threaded driver's [`Offload`]: the job runs on the calling thread.
+pub(crate) struct InPlace;
+
+impl Offload for InPlace {
+    fn spawn(&mut self, job: Job) -> Result<(), Job> {
+        job();
+        Ok(())
     }
 }
 

@@ -11,6 +11,26 @@ use clap::{Parser, ValueEnum};
 /// Largest value of every timeout flag (keep-alive, header, send,
 /// shutdown): one day. A longer timeout protects nothing, and the bound
 /// keeps every deadline far from `Instant`'s range.
+/// A size: bytes, or a whole number with K, M, G or T (powers of 1024),
+/// from 1 byte to 1 PiB.
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, shift) = match t.as_bytes().last().map(u8::to_ascii_uppercase) {
+        Some(b'K') => (&t[..t.len() - 1], 10),
+        Some(b'M') => (&t[..t.len() - 1], 20),
+        Some(b'G') => (&t[..t.len() - 1], 30),
+        Some(b'T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size such as 500M, 16G or 1048576"))?;
+    match n.checked_mul(1 << shift) {
+        Some(v) if (1..=1 << 50).contains(&v) => Ok(v),
+        _ => Err(format!("'{text}': a size from 1 byte to 1024T")),
+    }
+}
+
 pub(crate) const MAX_TIMEOUT_SECS: u64 = 86_400;
 /// Largest `--max-age`: 2^31 seconds, the value RFC 9111 section 1.2.2 tells
 /// caches to assume for anything larger.
@@ -160,6 +180,20 @@ pub(crate) struct Args {
     /// Serve and list names starting with '.' (hidden by default: 404, left out of listings).
     #[arg(env = "SKIFF_SHOW_HIDDEN", long)]
     pub(crate) show_hidden: bool,
+
+    /// Offer each listed folder as one download: GET /DIR/?download=tar, tar.gz or zip streams it.
+    #[arg(env = "SKIFF_ARCHIVES", long)]
+    pub(crate) archives: bool,
+
+    /// Most entries (files and folders) one folder download may hold; past it, 413 (1 to 10000000).
+    #[arg(env = "SKIFF_ARCHIVE_MAX_FILES", long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub(crate) archive_max_files: u64,
+
+    /// Most bytes of files one folder download may hold (K, M, G, T: powers of 1024); past it, 413.
+    #[arg(env = "SKIFF_ARCHIVE_MAX_BYTES", long, value_name = "SIZE", default_value = "16G",
+          value_parser = parse_size)]
+    pub(crate) archive_max_bytes: u64,
 
     /// Serve FILE.br or FILE.gz in place of FILE when they exist and Accept-Encoding allows.
     #[arg(env = "SKIFF_PRECOMPRESSED", long)]

@@ -17,12 +17,15 @@ const NOT_IN_FILE: [&str; 4] = ["config", "health-check", "help", "version"];
 /// Keys a `[[site]]` table may hold besides `host`: what decides how a
 /// request is answered. The rest (ports, timeouts, logs, modes) is the
 /// server's, set once at the top level.
-pub(crate) const SITE_KEYS: [&str; 25] = [
+pub(crate) const SITE_KEYS: [&str; 28] = [
     "root",
     "index",
     "fallback",
     "list-dirs",
     "show-hidden",
+    "archives",
+    "archive-max-files",
+    "archive-max-bytes",
     "precompressed",
     "error-pages",
     "header",

@@ -92,6 +92,10 @@ pub struct Config {
     pub(crate) list_dirs: bool,
     /// `--show-hidden`.
     pub(crate) show_hidden: bool,
+    /// `--archives`: folder downloads.
+    pub(crate) archives: bool,
+    /// `--archive-max-files` and `--archive-max-bytes`.
+    pub(crate) archive_limits: crate::share::archive::Limits,
     /// `--precompressed`.
     pub(crate) precompressed: bool,
     /// `--health-check PATH`: probe a running server instead of serving
@@ -393,6 +397,11 @@ impl Config {
             sites: Arc::new([]),
             list_dirs: args.list_dirs,
             show_hidden: args.show_hidden,
+            archives: args.archives,
+            archive_limits: crate::share::archive::Limits {
+                files: args.archive_max_files,
+                bytes: args.archive_max_bytes,
+            },
             precompressed: args.precompressed,
             health_check,
             health_path,
@@ -427,6 +436,15 @@ impl Config {
         exact
             .or_else(|| self.sites.iter().find(|v| v.host.matches(host)))
             .map(|v| &v.config)
+    }
+
+    /// Whether anything needs the worker pool: compression, passwords or
+    /// folder downloads, here or in a `[[site]]`.
+    pub(crate) fn needs_pool(&self) -> bool {
+        self.compress
+            || self.any_htpasswd()
+            || self.archives
+            || self.sites.iter().any(|v| v.config.archives)
     }
 
     /// Whether any site asks for passwords (this one or a `[[site]]`).
@@ -468,6 +486,9 @@ impl Config {
             root: &self.root,
             show_hidden: self.show_hidden,
             list_dirs: self.list_dirs,
+            offers: crate::files::listing::Offers {
+                archives: self.archives,
+            },
             precompressed: self.precompressed,
             index: Some(&self.index),
             site: self.site_id,
@@ -593,6 +614,9 @@ fn take_key(to: &mut Args, from: &Args, key: &str) {
         "fallback" => to.fallback = from.fallback.clone(),
         "list-dirs" => to.list_dirs = from.list_dirs,
         "show-hidden" => to.show_hidden = from.show_hidden,
+        "archives" => to.archives = from.archives,
+        "archive-max-files" => to.archive_max_files = from.archive_max_files,
+        "archive-max-bytes" => to.archive_max_bytes = from.archive_max_bytes,
         "precompressed" => to.precompressed = from.precompressed,
         "error-pages" => to.error_pages = from.error_pages.clone(),
         "header" => to.headers = from.headers.clone(),

@@ -527,6 +527,7 @@ impl Conn {
                 return Some(Next::Wait);
             }
             Flush::Budget => return Some(Next::Yield),
+            Flush::Waiting => return Some(Next::Wait),
             Flush::Failed(why) => return Some(Next::Close(why)),
         }
         let now = cx.clock.now();

@@ -17,6 +17,7 @@ use std::time::Instant;
 use super::{Cx, Direction, Transport, Why, is_blocked, log};
 use crate::files::body::FileStream;
 use crate::files::cache::MAX_IN_MEMORY;
+use crate::files::produced::Produced;
 use crate::http::response::{Persist, Status, write_head};
 use crate::log::{OwnedSaid, Said};
 use crate::respond::{Body, Fate, Reply};
@@ -97,6 +98,9 @@ pub(super) enum Flush {
     Blocked,
     /// The turn's byte budget is spent.
     Budget,
+    /// A body being made on the worker pool has nothing ready: the
+    /// driver drives the connection again when it has.
+    Waiting,
     /// The connection cannot go on.
     Failed(Why),
 }
@@ -232,11 +236,50 @@ impl Queue {
     }
 }
 
-/// A file body streaming after the queue, and its log line, written when
+/// What streams after the queue.
+#[derive(Debug)]
+enum Flow {
+    /// A file body (or a window of one).
+    File(FileStream),
+    /// A body made on the worker pool, and the reply whose head waits for
+    /// its first piece.
+    Made(Made),
+}
+
+#[derive(Debug)]
+struct Made {
+    produced: Produced,
+    /// The reply and fate whose head is written when the maker's verdict
+    /// comes (`None` once it is written).
+    pending: Option<Box<(Reply, Fate)>>,
+    /// Pieces go out as HTTP/1.1 chunks (else until the connection
+    /// closes).
+    chunked: bool,
+    /// Everything is queued (the last chunk too).
+    ended: bool,
+}
+
+impl Flow {
+    fn is_done(&self) -> bool {
+        match self {
+            Flow::File(f) => f.is_done(),
+            Flow::Made(m) => m.ended,
+        }
+    }
+
+    fn front_window(&self) -> Option<(u64, u64)> {
+        match self {
+            Flow::File(f) => f.front_window(),
+            Flow::Made(_) => None,
+        }
+    }
+}
+
+/// A body streaming after the queue, and its log line, written when
 /// the body is all sent (or the connection ends first).
 #[derive(Debug)]
 struct Streaming {
-    body: FileStream,
+    body: Flow,
     /// `None`: not logged.
     said: Option<OwnedSaid>,
     status: Status,
@@ -310,29 +353,40 @@ impl Output {
         sendfile: bool,
         cx: &mut Cx<'_>,
     ) -> Result<bool, ShortFile> {
-        let date = cx.clock.http_date();
-        // The site that decided the reply has its own fields and pages.
-        let site = reply.site.clone();
-        let config = site.as_deref().unwrap_or(cx.config);
+        let closes = fate.persist == Persist::Close;
+        let mut reply = reply;
+        reply.fields.chunked = fate.chunked;
+        if let (Body::Stream(_), false) = (&reply.body, reply.head_only) {
+            // Its head waits for the maker's verdict (200, or 413).
+            self.buffer(cx);
+            let Body::Stream(produced) = std::mem::replace(&mut reply.body, Body::Empty) else {
+                unreachable!("matched above");
+            };
+            self.stream = Some(Streaming {
+                body: Flow::Made(Made {
+                    produced,
+                    chunked: fate.chunked,
+                    pending: Some(Box::new((reply, fate))),
+                    ended: false,
+                }),
+                said: said.map(|s| s.to_owned()),
+                status: Status::Ok,
+                loaded: 0,
+            });
+            return Ok(closes);
+        }
         let buf = self.buffer(cx);
         let start = buf.len();
-        let extra = config.extra(&reply.fields);
-        write_head(
-            buf,
-            config.version,
-            reply.status,
-            &date,
-            &reply.fields,
-            extra,
-            fate.persist,
-        );
-        let closes = fate.persist == Persist::Close;
+        render_head(buf, &reply, fate, cx);
+        let config = reply.config(cx.config);
         let code = reply.status;
         if reply.head_only {
             log(cx, peer, said, code, 0);
             return Ok(closes);
         }
         match reply.body {
+            // Handled above.
+            Body::Stream(_) => log(cx, peer, said, code, 0),
             Body::Empty => log(cx, peer, said, code, 0),
             Body::Page(status) => {
                 let page = config.error_page(status);
@@ -364,7 +418,7 @@ impl Output {
                     log(cx, peer, said, code, len);
                 } else {
                     self.stream = Some(Streaming {
-                        body,
+                        body: Flow::File(body),
                         said: said.map(|s| s.to_owned()),
                         status: code,
                         loaded: 0,
@@ -391,6 +445,19 @@ impl Output {
     ) -> Flush {
         loop {
             if let Some(s) = &mut self.stream {
+                if let Flow::Made(made) = &mut s.body {
+                    if !made.ended && self.queue.can_refill() {
+                        match take_piece(made, &mut self.queue, cx) {
+                            Taken::Data(n) => s.loaded += n,
+                            Taken::Status(status) => s.status = status,
+                            Taken::Nothing => {}
+                            Taken::Wait if self.queue.is_empty() => return Flush::Waiting,
+                            Taken::Busy if self.queue.is_empty() => return Flush::Budget,
+                            Taken::Wait | Taken::Busy => {}
+                            Taken::Cut => return Flush::Failed(Why::FileError),
+                        }
+                    }
+                }
                 match s.body.front_window() {
                     // Everything before the window is out: send the window
                     // itself straight from the page cache.
@@ -403,11 +470,13 @@ impl Output {
                     // First write out what precedes it (corked).
                     Some(_) if sendfile => {}
                     _ if !s.body.is_done() && self.queue.can_refill() => {
-                        self.queue.compact();
-                        let room = CHUNK - self.queue.buf.len();
-                        match s.body.read_into(&mut self.queue.buf, room, !sendfile) {
-                            Ok(n) => s.loaded += n as u64,
-                            Err(_) => return Flush::Failed(Why::FileError),
+                        if let Flow::File(body) = &mut s.body {
+                            self.queue.compact();
+                            let room = CHUNK - self.queue.buf.len();
+                            match body.read_into(&mut self.queue.buf, room, !sendfile) {
+                                Ok(n) => s.loaded += n as u64,
+                                Err(_) => return Flush::Failed(Why::FileError),
+                            }
                         }
                     }
                     _ => {}
@@ -488,6 +557,104 @@ impl Output {
     }
 }
 
+/// Renders `reply`'s HTTP/1 head into `buf`, with its site's fields and
+/// the connection's `fate`.
+fn render_head(buf: &mut Vec<u8>, reply: &Reply, fate: Fate, cx: &Cx<'_>) {
+    let date = cx.clock.http_date();
+    let config = reply.config(cx.config);
+    let extra = config.extra(&reply.fields);
+    write_head(
+        buf,
+        config.version,
+        reply.status,
+        &date,
+        &reply.fields,
+        extra,
+        fate.persist,
+    );
+}
+
+/// What [`take_piece`] did.
+enum Taken {
+    /// Body bytes queued.
+    Data(u64),
+    /// The head went out with this status.
+    Status(Status),
+    /// The end (or nothing worth saying).
+    Nothing,
+    /// Nothing is made yet; the driver will be told.
+    Wait,
+    /// The pool is full: try next turn.
+    Busy,
+    /// The body was cut short: the connection must end.
+    Cut,
+}
+
+/// Takes the next piece of a made body into the queue: the head (the
+/// reply's, or a 413 in its place), a chunk, or the end.
+fn take_piece(made: &mut Made, queue: &mut Queue, cx: &mut Cx<'_>) -> Taken {
+    use crate::files::produced::{Next, Piece};
+    let piece = match made.produced.next(cx.services.offload.as_deref_mut()) {
+        Next::Piece(piece) => piece,
+        Next::Waiting => return Taken::Wait,
+        Next::Busy => return Taken::Busy,
+    };
+    queue.compact();
+    match piece {
+        Piece::Head(verdict) => {
+            let Some(pending) = made.pending.take() else {
+                return Taken::Nothing;
+            };
+            let (reply, fate) = *pending;
+            match verdict {
+                Ok(()) => {
+                    render_head(&mut queue.buf, &reply, fate, cx);
+                    Taken::Status(reply.status)
+                }
+                Err(refused) => {
+                    crate::say!("skiff: folder download refused (413): {}", refused.why);
+                    let config = reply.config(cx.config);
+                    let mut refusal = Reply::error(Status::ContentTooLarge, config);
+                    refusal.site = reply.site.clone();
+                    render_head(&mut queue.buf, &refusal, fate, cx);
+                    let page = refusal
+                        .config(cx.config)
+                        .error_page(Status::ContentTooLarge);
+                    queue.buf.extend_from_slice(page);
+                    made.ended = true;
+                    Taken::Status(Status::ContentTooLarge)
+                }
+            }
+        }
+        Piece::Data(bytes) => {
+            if bytes.is_empty() {
+                return Taken::Nothing;
+            }
+            if made.chunked {
+                queue
+                    .buf
+                    .extend_from_slice(format!("{:x}\r\n", bytes.len()).as_bytes());
+                queue.buf.extend_from_slice(&bytes);
+                queue.buf.extend_from_slice(b"\r\n");
+            } else {
+                queue.buf.extend_from_slice(&bytes);
+            }
+            Taken::Data(bytes.len() as u64)
+        }
+        Piece::End(Ok(())) => {
+            if made.chunked {
+                queue.buf.extend_from_slice(b"0\r\n\r\n");
+            }
+            made.ended = true;
+            Taken::Nothing
+        }
+        Piece::End(Err(why)) => {
+            crate::say!("skiff: folder download cut short: {why}");
+            Taken::Cut
+        }
+    }
+}
+
 /// Sends (part of) the front window of a streaming body with sendfile.
 /// `Done` means some was sent and there may be more to do.
 fn send_window<T: Transport>(
@@ -507,7 +674,10 @@ fn send_window<T: Transport>(
     if io.arm(deadline, cx.clock, Direction::Write).is_err() {
         return Flush::Blocked;
     }
-    let Some(file) = s.body.file() else {
+    let Some(file) = (match &s.body {
+        Flow::File(body) => body.file(),
+        Flow::Made(_) => None,
+    }) else {
         return Flush::Failed(Why::FileError);
     };
     match io.send_file(file, offset, count) {
@@ -515,7 +685,9 @@ fn send_window<T: Transport>(
         // the connection must end.
         Ok(0) => Flush::Failed(Why::FileError),
         Ok(n) => {
-            s.body.advance_window(n as u64);
+            if let Flow::File(body) = &mut s.body {
+                body.advance_window(n as u64);
+            }
             s.loaded += n as u64;
             budget.bytes = budget.bytes.saturating_sub(n);
             stall.progressed(cx.clock.now());

@@ -189,6 +189,7 @@ fn a_file_shorter_than_promised_is_a_500_not_padding() {
         },
         discard: Framing::None,
         send_continue: false,
+        chunked: false,
     };
     let said = Said {
         line: Some(b"GET /a.txt HTTP/1.1"),

@@ -39,6 +39,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 
 use super::resolve::{Lookup, contained, is_hidden};
 use crate::http::response::SERVER;
+use crate::share::archive::Format;
 
 /// Where a listing's style sheet is served, under the site's root.
 pub(crate) const ASSET_PATH: &[u8] = b"/__skiff__/listing.css";
@@ -136,6 +137,13 @@ pub(crate) struct Listing {
     pub(crate) truncated: bool,
 }
 
+/// What a listing page offers besides its links.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Offers {
+    /// Each folder as `.tar`, `.tar.gz` and `.zip` (`--archives`).
+    pub(crate) archives: bool,
+}
+
 /// Reads `dir` (canonical, under `lookup.root`).
 pub(crate) fn read(lookup: &Lookup<'_>, dir: &Path) -> io::Result<Listing> {
     let mut entries = Vec::new();
@@ -192,7 +200,7 @@ pub(crate) fn render(
     Ok(if json {
         self::json(path, &list)
     } else {
-        html(path, &list, sort, base, now)
+        html(path, &list, sort, base, now, lookup.offers)
     })
 }
 
@@ -273,7 +281,14 @@ fn shown_path(path: &[u8]) -> Vec<u8> {
 /// The HTML page for `listing` of the directory at request path `path`
 /// (`base`: the site's base path), sorted by `sort`, its times relative
 /// to `now` (Unix seconds).
-pub(crate) fn html(path: &[u8], listing: &Listing, sort: Sort, base: &[u8], now: u64) -> Vec<u8> {
+pub(crate) fn html(
+    path: &[u8],
+    listing: &Listing,
+    sort: Sort,
+    base: &[u8],
+    now: u64,
+    offers: Offers,
+) -> Vec<u8> {
     let shown = shown_path(path);
     let title = escape_html(&String::from_utf8_lossy(&shown));
     // The links are relative to the folder's own path with its slash, also
@@ -312,7 +327,20 @@ pub(crate) fn html(path: &[u8], listing: &Listing, sort: Sort, base: &[u8], now:
             escape_html(&String::from_utf8_lossy(seg))
         );
     }
-    out.push_str("</nav>\n<table>\n<tr>");
+    out.push_str("</nav>\n");
+    if offers.archives {
+        // This folder as one download, in each format.
+        out.push_str("<p class=\"downloads\">Download this folder:");
+        for f in Format::ALL {
+            let _ = write!(
+                out,
+                " <a class=\"dl\" href=\"?download={0}\" download>.{0}</a>",
+                f.name()
+            );
+        }
+        out.push_str("</p>\n");
+    }
+    out.push_str("<table>\n<tr>");
     for (key, label, class) in [
         (SortKey::Name, "Name", "name"),
         (SortKey::Size, "Size", "size"),
@@ -359,10 +387,23 @@ pub(crate) fn html(path: &[u8], listing: &Listing, sort: Sort, base: &[u8], now:
             None => "<td class=\"time\"></td>".to_string(),
         };
         let (kind, label) = marker(e);
+        // A folder's own downloads, beside its name.
+        let mut downloads = String::new();
+        if offers.archives && e.is_dir {
+            downloads.push_str("<span class=\"dls\">");
+            for f in Format::ALL {
+                let _ = write!(
+                    downloads,
+                    " <a class=\"dl\" href=\"{href}/?download={0}\" download>{0}</a>",
+                    f.name()
+                );
+            }
+            downloads.push_str("</span>");
+        }
         let _ = writeln!(
             out,
             "<tr><td class=\"name\"><span class=\"kind k-{kind}\" aria-hidden=\"true\">{label}</span>\
-             <a href=\"{href}{slash}\">{name}{slash}</a></td>{size}{when}</tr>"
+             <a href=\"{href}{slash}\">{name}{slash}</a>{downloads}</td>{size}{when}</tr>"
         );
     }
     out.push_str("</table>\n");
@@ -571,7 +612,15 @@ mod tests {
             ],
             truncated: false,
         };
-        let page = String::from_utf8(html(b"/x&y", &listing, Sort::default(), b"", 0)).unwrap();
+        let page = String::from_utf8(html(
+            b"/x&y",
+            &listing,
+            Sort::default(),
+            b"",
+            0,
+            Offers::default(),
+        ))
+        .unwrap();
         assert!(page.contains("<title>Index of /x&amp;y/</title>"), "{page}");
         assert!(page.contains(
             "<a href=\"%3Cb%3E%26%22%27.txt\">&lt;b&gt;&amp;&quot;&#39;.txt</a></td><td class=\"size\" title=\"7 bytes\">7 B</td><td class=\"time\" title=\"1970-01-01 00:00:00 UTC\">just now</td>"

@@ -4,4 +4,5 @@ pub(crate) mod body;
 pub(crate) mod cache;
 pub(crate) mod compress;
 pub(crate) mod listing;
+pub(crate) mod produced;
 pub mod resolve;

@@ -78,6 +78,8 @@ pub struct Lookup<'a> {
     pub show_hidden: bool,
     /// A directory without `index.html` is listed, not 404 (`--list-dirs`).
     pub list_dirs: bool,
+    /// What a listing offers besides its links (`--archives`, `--upload`).
+    pub(crate) offers: crate::files::listing::Offers,
     /// Find `.br` and `.gz` variants beside each file (`--precompressed`).
     pub precompressed: bool,
     /// The names served for a directory, tried in order (`--index`);
@@ -95,6 +97,7 @@ impl<'a> Lookup<'a> {
             root,
             show_hidden: false,
             list_dirs: false,
+            offers: crate::files::listing::Offers::default(),
             precompressed: false,
             index: None,
             site: 0,

@@ -32,6 +32,14 @@ pub enum Status {
     /// A request over HTTPS for another site than the one its handshake
     /// named (SNI).
     MisdirectedRequest,
+    /// An upload made a new file (with `Location`).
+    Created,
+    /// An upload's name is taken and `--upload-overwrite` is off.
+    Conflict,
+    /// A request body or a folder download past its bound.
+    ContentTooLarge,
+    /// The disk filled during an upload.
+    InsufficientStorage,
     BadRequest,
     Unauthorized,
     Forbidden,
@@ -51,7 +59,7 @@ pub enum Status {
 
 impl Status {
     /// All statuses, for tables indexed by status.
-    pub(crate) const ALL: [Status; 25] = [
+    pub(crate) const ALL: [Status; 29] = [
         Status::Ok,
         Status::NoContent,
         Status::PartialContent,
@@ -77,6 +85,10 @@ impl Status {
         Status::SeeOther,
         Status::TemporaryRedirect,
         Status::MisdirectedRequest,
+        Status::Created,
+        Status::Conflict,
+        Status::ContentTooLarge,
+        Status::InsufficientStorage,
     ];
 
     pub fn code(self) -> u16 {
@@ -91,6 +103,10 @@ impl Status {
             Status::SeeOther => 303,
             Status::TemporaryRedirect => 307,
             Status::MisdirectedRequest => 421,
+            Status::Created => 201,
+            Status::Conflict => 409,
+            Status::ContentTooLarge => 413,
+            Status::InsufficientStorage => 507,
             Status::BadRequest => 400,
             Status::Unauthorized => 401,
             Status::Forbidden => 403,
@@ -121,6 +137,10 @@ impl Status {
             Status::SeeOther => "See Other",
             Status::TemporaryRedirect => "Temporary Redirect",
             Status::MisdirectedRequest => "Misdirected Request",
+            Status::Created => "Created",
+            Status::Conflict => "Conflict",
+            Status::ContentTooLarge => "Content Too Large",
+            Status::InsufficientStorage => "Insufficient Storage",
             Status::BadRequest => "Bad Request",
             Status::Unauthorized => "Unauthorized",
             Status::Forbidden => "Forbidden",
@@ -172,6 +192,10 @@ impl Status {
             Status::SeeOther => 22,
             Status::TemporaryRedirect => 23,
             Status::MisdirectedRequest => 24,
+            Status::Created => 25,
+            Status::Conflict => 26,
+            Status::ContentTooLarge => 27,
+            Status::InsufficientStorage => 28,
         }
     }
 }
@@ -250,6 +274,14 @@ pub struct Fields {
     pub path_rules: Vec<u16>,
     /// What CORS adds, for a request from an allowed origin (`--cors`).
     pub cors: Option<CorsFields>,
+    /// `Content-Disposition` (a folder download's file name).
+    pub content_disposition: Option<Vec<u8>>,
+    /// The body's length is not known before it is sent (a folder
+    /// download): no `Content-Length`.
+    pub unknown_length: bool,
+    /// HTTP/1.1 sends that body chunked (`Transfer-Encoding: chunked`);
+    /// set by the HTTP/1 writer.
+    pub chunked: bool,
 }
 
 /// Which configured header fields a reply carries (each set is made once
@@ -503,7 +535,7 @@ pub(crate) fn write_fields(
         }
     }
     // A 204 has no content, and says no length (RFC 9110 8.6).
-    if status != Status::NoContent {
+    if status != Status::NoContent && !f.unknown_length {
         out.field(
             "Content-Length",
             &[Digits::new(f.content_length).as_bytes()],
@@ -545,6 +577,9 @@ pub(crate) fn write_fields(
     if let Some(coding) = f.content_encoding {
         out.fixed("Content-Encoding", coding);
     }
+    if let Some(d) = &f.content_disposition {
+        out.field("Content-Disposition", &[d]);
+    }
     let mut vary = [0u8; 32];
     if let Some(len) = f.vary.value(&mut vary) {
         out.field("Vary", &[&vary[..len]]);
@@ -574,6 +609,9 @@ pub fn write_head(
     out.push(b' ');
     out.extend_from_slice(status.reason().as_bytes());
     write_fields(out, status, date, f, extra);
+    if f.chunked {
+        out.field("Transfer-Encoding", &[b"chunked"]);
+    }
     match persist {
         Persist::KeepAlive {
             timeout_secs,

@@ -65,6 +65,7 @@ use crate::close::{Timeout, Why};
 use crate::config::Config;
 use crate::conn::{Cx, LINGER_TIMEOUT, Next, log};
 use crate::files::body::FileStream;
+use crate::files::produced::Produced;
 use crate::http::request::HeadError;
 use crate::log::{OwnedSaid, Said};
 use crate::respond::{
@@ -186,6 +187,22 @@ enum StreamState {
         /// Body bytes handed to the codec.
         loaded: u64,
     },
+    /// A body made on the worker pool (a folder download): the head waits
+    /// for the maker's verdict.
+    Making {
+        respond: SendResponse<Bytes>,
+        reply: Box<Reply>,
+        produced: Produced,
+    },
+    /// That body streaming: the piece being sent (`carry`) and the rest
+    /// to come from the maker.
+    Producing {
+        send: SendStream<Bytes>,
+        produced: Produced,
+        carry: Bytes,
+        status: crate::http::response::Status,
+        loaded: u64,
+    },
     /// The response is all sent (or the stream was reset).
     Sent,
 }
@@ -297,7 +314,10 @@ impl H2 {
         let sending = self.streams.iter().any(|s| {
             matches!(
                 s.state,
-                StreamState::Parked { .. } | StreamState::Sending { .. }
+                StreamState::Parked { .. }
+                    | StreamState::Sending { .. }
+                    | StreamState::Making { .. }
+                    | StreamState::Producing { .. }
             )
         });
         // Request bodies arriving have the header timeout, as in HTTP/1:
@@ -692,6 +712,32 @@ impl H2 {
                         true
                     }
                 },
+                StreamState::Making { .. } => {
+                    let peer = self.peer;
+                    match make_head(stream, task, cx, peer, &mut self.dates) {
+                        Fed::More => false,
+                        Fed::Progress | Fed::Done => true,
+                        Fed::Stopped => {
+                            stream.state = StreamState::Sent;
+                            stream.recv = None;
+                            true
+                        }
+                    }
+                }
+                StreamState::Producing { .. } => match feed_made(stream, task, cx, self.peer) {
+                    Fed::More => false,
+                    Fed::Progress => true,
+                    Fed::Done => {
+                        stream.state = StreamState::Sent;
+                        true
+                    }
+                    Fed::Stopped => {
+                        let stream = std::mem::replace(&mut stream.state, StreamState::Sent);
+                        cancel(stream, self.streams[i].said.take(), cx, self.peer);
+                        self.streams[i].recv = None;
+                        true
+                    }
+                },
                 StreamState::Sent => false,
             };
             if moved {
@@ -897,6 +943,8 @@ enum Follow {
     Bytes(Bytes),
     /// A file body fed as the window opens.
     Stream(FileStream),
+    /// A body made on the worker pool.
+    Made(Produced),
 }
 
 /// Sends `reply`: the head, and what follows it or a stream to feed it.
@@ -919,6 +967,19 @@ fn send_reply(
     let date = cx.clock.http_date();
     let head = head::response(&reply, &date, dates, reply.config(cx.config));
     let status = reply.status;
+    if let Follow::Made(produced) = follow {
+        // The head waits for the maker's verdict.
+        return Stream {
+            state: StreamState::Making {
+                respond: sender,
+                reply: Box::new(reply),
+                produced,
+            },
+            recv: None,
+            taken: 0,
+            said,
+        };
+    }
     let end = matches!(follow, Follow::Nothing);
     let sent = |said| Stream {
         state: StreamState::Sent,
@@ -939,6 +1000,7 @@ fn send_reply(
             }
             len
         }
+        Follow::Made(_) => unreachable!("returned above"),
         Follow::Stream(body) => {
             return Stream {
                 state: StreamState::Sending {
@@ -967,6 +1029,7 @@ fn follow(reply: Reply, cx: &Cx<'_>) -> Result<(Reply, Follow), ()> {
     let body = std::mem::replace(&mut reply.body, Body::Empty);
     let follow = match body {
         Body::Empty => Follow::Nothing,
+        Body::Stream(produced) => Follow::Made(produced),
         Body::Page(status) => {
             let page = reply.config(cx.config).error_page(status);
             match page.is_empty() {
@@ -1056,8 +1119,149 @@ fn feed(stream: &mut Stream, task: &mut Context<'_>, cx: &mut Cx<'_>, peer: IpAd
 /// A stream that ends before its body did (reset, or the connection
 /// closing): logged with what reached the codec.
 fn cancel(state: StreamState, said: Option<OwnedSaid>, cx: &mut Cx<'_>, peer: IpAddr) {
-    if let (StreamState::Sending { status, loaded, .. }, Some(said)) = (state, said) {
+    let (status, loaded) = match state {
+        StreamState::Sending { status, loaded, .. }
+        | StreamState::Producing { status, loaded, .. } => (status, loaded),
+        StreamState::Making { reply, .. } => (reply.status, 0),
+        _ => return,
+    };
+    if let Some(said) = said {
         log(cx, peer, Some(said.said()), status, loaded);
+    }
+}
+
+/// A made body's head: sent once the maker's verdict is in (the reply's
+/// own head, or a 413 in its place).
+fn make_head(
+    stream: &mut Stream,
+    task: &mut Context<'_>,
+    cx: &mut Cx<'_>,
+    peer: IpAddr,
+    dates: &mut DateField,
+) -> Fed {
+    use crate::files::produced::{Next as Made, Piece};
+    let StreamState::Making {
+        respond, produced, ..
+    } = &mut stream.state
+    else {
+        return Fed::More;
+    };
+    if respond.poll_reset(task).is_ready() {
+        return Fed::Stopped;
+    }
+    let verdict = match produced.next(cx.services.offload.as_deref_mut()) {
+        Made::Piece(Piece::Head(verdict)) => verdict,
+        Made::Piece(_) => Err(crate::files::produced::Refused {
+            why: "no verdict".into(),
+        }),
+        Made::Waiting | Made::Busy => return Fed::More,
+    };
+    let StreamState::Making {
+        respond,
+        reply,
+        produced,
+    } = std::mem::replace(&mut stream.state, StreamState::Sent)
+    else {
+        unreachable!("matched above");
+    };
+    let said = stream.said.take();
+    match verdict {
+        Err(refused) => {
+            crate::say!("skiff: folder download refused (413): {}", refused.why);
+            let mut refusal = Reply::error(
+                crate::http::response::Status::ContentTooLarge,
+                reply.config(cx.config),
+            );
+            refusal.site = reply.site.clone();
+            *stream = send_reply(refusal, said, respond, cx, peer, dates);
+            Fed::Done
+        }
+        Ok(()) => {
+            let mut respond = respond;
+            let date = cx.clock.http_date();
+            let head = head::response(&reply, &date, dates, reply.config(cx.config));
+            let Ok(send) = respond.send_response(head, false) else {
+                return Fed::Stopped;
+            };
+            stream.said = said;
+            stream.state = StreamState::Producing {
+                send,
+                produced,
+                carry: Bytes::new(),
+                status: reply.status,
+                loaded: 0,
+            };
+            Fed::Progress
+        }
+    }
+}
+
+/// Sends a made body as its pieces come and the window allows.
+fn feed_made(stream: &mut Stream, task: &mut Context<'_>, cx: &mut Cx<'_>, peer: IpAddr) -> Fed {
+    use crate::files::produced::{Next as Made, Piece};
+    let StreamState::Producing {
+        send,
+        produced,
+        carry,
+        status,
+        loaded,
+    } = &mut stream.state
+    else {
+        return Fed::More;
+    };
+    let mut progressed = false;
+    for _ in 0..(MAX_SEND_BUFFER / CHUNK).max(1) * 4 {
+        if send.poll_reset(task).is_ready() {
+            return Fed::Stopped;
+        }
+        if carry.is_empty() {
+            match produced.next(cx.services.offload.as_deref_mut()) {
+                Made::Piece(Piece::Data(bytes)) => *carry = Bytes::from(bytes),
+                Made::Piece(Piece::End(Ok(()))) | Made::Piece(Piece::Head(_)) => {
+                    if send.send_data(Bytes::new(), true).is_err() {
+                        return Fed::Stopped;
+                    }
+                    let said = stream.said.take();
+                    log(
+                        cx,
+                        peer,
+                        said.as_ref().map(OwnedSaid::said),
+                        *status,
+                        *loaded,
+                    );
+                    return Fed::Done;
+                }
+                Made::Piece(Piece::End(Err(why))) => {
+                    crate::say!("skiff: folder download cut short: {why}");
+                    send.send_reset(Reason::INTERNAL_ERROR);
+                    return Fed::Stopped;
+                }
+                Made::Waiting | Made::Busy => break,
+            }
+            continue;
+        }
+        send.reserve_capacity(carry.len().min(CHUNK));
+        let mut room = send.capacity();
+        if room == 0 {
+            match send.poll_capacity(task) {
+                Poll::Ready(Some(Ok(n))) => room = n,
+                Poll::Ready(Some(Err(_)) | None) => return Fed::Stopped,
+                Poll::Pending => break,
+            }
+            if room == 0 {
+                continue;
+            }
+        }
+        let part = carry.split_to(room.min(carry.len()).min(CHUNK));
+        *loaded += part.len() as u64;
+        if send.send_data(part, false).is_err() {
+            return Fed::Stopped;
+        }
+        progressed = true;
+    }
+    match progressed {
+        true => Fed::Progress,
+        false => Fed::More,
     }
 }
 

@@ -78,6 +78,7 @@ use crate::metrics::Page;
 use crate::rules::routes::{self, Routed, TrailingSlash};
 
 pub(crate) mod cors;
+mod download;
 
 /// Content type of every error page.
 pub(crate) const HTML: &str = "text/html";
@@ -120,6 +121,9 @@ pub(crate) struct Services<'a> {
     pub(crate) counts: Option<&'a Mutex<Tally>>,
     /// What the `--metrics` listener serves.
     pub(crate) page: Option<&'a Page>,
+    /// Where work for this connection runs off the loop (folder
+    /// downloads): the worker pool, or in place on a thread of its own.
+    pub(crate) offload: Option<&'a mut dyn crate::work::Offload>,
 }
 
 /// What [`respond`] decides: the reply, or this.
@@ -169,6 +173,10 @@ pub(crate) enum Body {
     /// Bytes of a file (the whole of it, one range, or multipart), or of a
     /// listing, or of text made for this reply.
     File(FileStream),
+    /// Bytes made on the worker pool as the client takes them, of a
+    /// length not known ahead (a folder download); its first piece may
+    /// still turn the reply into a 413.
+    Stream(crate::files::produced::Produced),
 }
 
 impl Reply {
@@ -459,6 +467,9 @@ pub(crate) struct Fate {
     /// Send `100 Continue` before reading that body: the client asked
     /// (`Expect: 100-continue`, HTTP/1.1) and may be holding it back.
     pub(crate) send_continue: bool,
+    /// A body of unknown length goes out chunked (HTTP/1.1 both ways);
+    /// otherwise such a body ends when the connection does.
+    pub(crate) chunked: bool,
 }
 
 impl Fate {
@@ -467,6 +478,7 @@ impl Fate {
         persist: Persist::Close,
         discard: Framing::None,
         send_continue: false,
+        chunked: false,
     };
 
     /// This fate, but the last on its connection (a request body grew
@@ -488,11 +500,18 @@ pub(crate) fn fate(req: &Request<'_>, reply: &Reply, config: &Config, draining: 
         Framing::None | Framing::Chunked => true,
         Framing::Length(n) => n <= MAX_DISCARD,
     };
+    // A body of unknown length is chunked for HTTP/1.1; for HTTP/1.0 it
+    // ends with the connection.
+    let chunked = reply.fields.unknown_length
+        && req.minor >= 1
+        && config.version == crate::http::response::Version::Http11;
+    let delimited = !reply.fields.unknown_length || chunked || reply.head_only;
     let keep = config.keep_alive_enabled()
         && req.keep_alive
         && reply.status != Status::BadRequest
         && !draining
-        && readable;
+        && readable
+        && delimited;
     let persist = match config.keep_alive {
         Some(timeout) if keep => Persist::KeepAlive {
             timeout_secs: timeout.as_secs(),
@@ -511,6 +530,7 @@ pub(crate) fn fate(req: &Request<'_>, reply: &Reply, config: &Config, draining: 
         // RFC 9110 section 10.1.1: an HTTP/1.0 client's 100-continue is
         // ignored (it cannot parse a 1xx).
         send_continue: req.expect == Expect::Continue && req.minor >= 1 && discard != Framing::None,
+        chunked: chunked && !reply.head_only,
     }
 }
 
@@ -660,6 +680,16 @@ fn decide(
         && crate::http::target::path_of(target) == crate::files::listing::ASSET_PATH
     {
         return listing_css();
+    }
+    // `--archives`: a folder as one download.
+    if config.archives && matches!(req.method, Method::Get | Method::Head) {
+        let query = match crate::http::target::parse(req.target) {
+            Some(crate::http::target::Target::Path { query, .. }) => query,
+            _ => None,
+        };
+        if let Some(value) = download::asked(query) {
+            return download::reply(target, value, config);
+        }
     }
     if req.method == Method::Options {
         let exists = match crate::http::target::parse(target) {

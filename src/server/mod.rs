@@ -191,8 +191,9 @@ pub fn run(config: &Config) -> Result<(), RunError> {
         Arc::new(std::sync::atomic::AtomicBool::new(false)),
     )
     .map_err(|e| RunError(format!("cannot handle SIGUSR1: {e}")))?;
-    // One pool for all slow work: compression and password checks.
-    let pool = if config.compress || config.any_htpasswd() {
+    // One pool for all slow work: compression, password checks, and
+    // folder downloads.
+    let pool = if config.needs_pool() {
         Some(
             crate::work::Pool::new(config.compress_threads)
                 .map_err(|e| RunError(format!("cannot start worker threads: {e}")))?,

@@ -546,6 +546,8 @@ struct Handles {
     tls: Option<&'static str>,
     /// The host named in the TLS handshake (SNI).
     sni: Option<Arc<str>>,
+    /// Folder downloads are made on this thread: it is the connection's.
+    in_place: crate::work::InPlace,
 }
 
 impl Handles {
@@ -558,6 +560,7 @@ impl Handles {
             site,
             tls: None,
             sni: None,
+            in_place: crate::work::InPlace,
         }
     }
 
@@ -586,6 +589,7 @@ impl Handles {
                     .map(|a| a as &mut dyn crate::auth::Authenticator),
                 counts: Some(shared.counts.tally(0)),
                 page: shared.page.as_ref(),
+                offload: Some(&mut self.in_place),
             },
             pool: None,
             tls: self.tls,

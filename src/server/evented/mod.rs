@@ -235,6 +235,9 @@ pub(crate) struct EventLoop<'c> {
     encodings: Option<OnTheFly<EncodedCache>>,
     /// Credentials checks (`--htpasswd`), answered through the mailbox.
     auth: Option<Checks<Verdicts, Parked>>,
+    /// Work for a connection on the pool (folder downloads), which wakes
+    /// it through the mailbox when done.
+    offload: Option<ToLoop>,
     /// What the workers hand back; its waker wakes this loop.
     mailbox: Option<Arc<Mailbox<Mail>>>,
     /// Record buffers lent to TLS sessions while they are busy.
@@ -243,8 +246,48 @@ pub(crate) struct EventLoop<'c> {
     handshakes: Option<crate::work::Pool>,
 }
 
+/// The loop's [`Offload`](crate::work::Offload): a job on the pool,
+/// then the connection it was for (`token`, set before each drive) is
+/// driven again.
+struct ToLoop {
+    pool: crate::work::Pool,
+    mailbox: Arc<Mailbox<Mail>>,
+    token: Token,
+}
+
+impl crate::work::Offload for ToLoop {
+    fn spawn(&mut self, job: crate::work::Job) -> Result<(), crate::work::Job> {
+        let mailbox = self.mailbox.clone();
+        let token = self.token;
+        // A job refused is handed back whole: the wrapper owns it, so keep
+        // it apart until the pool has taken the wrapper.
+        let slot = Arc::new(std::sync::Mutex::new(Some(job)));
+        let inner = slot.clone();
+        let wrapped = move || {
+            let job = crate::unpoison(inner.lock()).take();
+            if let Some(job) = job {
+                job();
+            }
+            mailbox.post(Mail::Wake(token));
+        };
+        match self.pool.try_spawn(wrapped) {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                // Full: the connection asks again when driven next.
+                self.mailbox.post(Mail::Wake(token));
+                match crate::unpoison(slot.lock()).take() {
+                    Some(job) => Err(job),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
 /// What the workers hand back to a loop.
 enum Mail {
+    /// Work for this connection is done: drive it.
+    Wake(Token),
     Compressed(crate::files::compress::Done),
     Verified {
         key: [u8; 32],
@@ -304,6 +347,14 @@ impl<'c> EventLoop<'c> {
             }
             _ => None,
         };
+        let offload = match (&shared.pool, &mailbox) {
+            (Some(pool), Some(mailbox)) => Some(ToLoop {
+                pool: pool.clone(),
+                mailbox: mailbox.clone(),
+                token: Token(0),
+            }),
+            _ => None,
+        };
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         if let Some(l) = &mut redirect_listener {
@@ -352,6 +403,7 @@ impl<'c> EventLoop<'c> {
             tally,
             encodings,
             auth,
+            offload,
             mailbox,
             tls_bufs: TlsBufs::new(),
             handshakes: shared.handshakes,
@@ -541,6 +593,9 @@ impl<'c> EventLoop<'c> {
         if let Some(auth) = &mut self.auth {
             auth.turn(t.0);
         }
+        if let Some(o) = &mut self.offload {
+            o.token = t;
+        }
         let slot = &mut self.slots[key];
         let cx = Cx {
             config: self.config,
@@ -560,6 +615,10 @@ impl<'c> EventLoop<'c> {
                 auth: self.auth.as_mut().map(|a| a as &mut dyn Authenticator),
                 counts: Some(self.counts.tally(self.tally)),
                 page: self.page.as_ref(),
+                offload: self
+                    .offload
+                    .as_mut()
+                    .map(|o| o as &mut dyn crate::work::Offload),
             },
             pool: Some(&mut self.pool),
             tls: match &slot.link {
@@ -585,6 +644,7 @@ impl<'c> EventLoop<'c> {
         };
         for mail in mailbox.take() {
             match mail {
+                Mail::Wake(token) => self.on_event(token),
                 Mail::Compressed(done) => {
                     if let Some(e) = &mut self.encodings {
                         e.record(done);

@@ -1,0 +1,3 @@
+//! Sharing a folder: downloading a folder as one archive (`--archives`).
+
+pub(crate) mod archive;
