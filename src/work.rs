@@ -111,20 +111,44 @@ fn work(inner: &Inner) {
 /// How a connection has work done off its driver's thread, and is driven
 /// again when it is done: an event loop queues the job on the pool and
 /// posts the connection's token to its mailbox afterwards; the threaded
-/// driver runs it in place (the connection's thread is its own).
+/// driver's connection thread waits for it ([`Waited`]).
 pub(crate) trait Offload {
     /// Runs `job` off the loop; the job is handed back when the pool's
     /// queue is full.
     fn spawn(&mut self, job: Job) -> Result<(), Job>;
 }
 
-/// The threaded driver's [`Offload`]: the job runs on the calling thread.
-pub(crate) struct InPlace;
+/// The threaded driver's [`Offload`]: the job runs on the pool (whose
+/// threads have full-sized stacks, unlike a connection's) while the
+/// connection's own thread waits for it; in place without a pool.
+pub(crate) struct Waited(pub(crate) Option<Pool>);
 
-impl Offload for InPlace {
+impl Offload for Waited {
     fn spawn(&mut self, job: Job) -> Result<(), Job> {
-        job();
-        Ok(())
+        let Some(pool) = &self.0 else {
+            job();
+            return Ok(());
+        };
+        let (done, wait) = std::sync::mpsc::sync_channel(1);
+        let slot = Arc::new(Mutex::new(Some(job)));
+        let inner = slot.clone();
+        let run = move || {
+            let job = crate::unpoison(inner.lock()).take();
+            if let Some(job) = job {
+                job();
+            }
+            let _ = done.send(());
+        };
+        match pool.try_spawn(run) {
+            Ok(()) => {
+                let _ = wait.recv();
+                Ok(())
+            }
+            Err(_) => match crate::unpoison(slot.lock()).take() {
+                Some(job) => Err(job),
+                None => Ok(()),
+            },
+        }
     }
 }
 

@@ -102,40 +102,31 @@ impl Produced {
     /// [`AHEAD`] wait) the maker is sent for more.
     pub(crate) fn next(&mut self, offload: Option<&mut (dyn Offload + '_)>) -> Next {
         let mut offload = offload;
-        // Twice at most: an offload that runs the job in place (the
-        // threaded driver) has the piece ready the second time.
+        // Twice at most: an offload that waits for the job (the threaded
+        // driver) has the piece ready the second time.
         for _ in 0..2 {
-            let (piece, job) = {
+            let (piece, send) = {
                 let mut slot = crate::unpoison(self.slot.lock());
                 let piece = slot.ready.pop_front();
-                let job = (!slot.away
+                let send = !slot.away
                     && !slot.finished
                     && slot.ready.len() < AHEAD
-                    && slot.maker.is_some())
-                .then(|| {
+                    && slot.maker.is_some();
+                if send {
                     slot.away = true;
-                    let maker = slot.maker.take();
-                    (maker, slot.started)
-                });
-                if job.is_some() {
-                    slot.started = true;
                 }
-                (piece, job)
+                (piece, send)
             };
-            if let Some((Some(maker), started)) = job {
+            if send {
                 let shared = self.slot.clone();
-                let run: crate::work::Job = Box::new(move || make(shared, maker, started));
+                let run: crate::work::Job = Box::new(move || make(&shared));
                 let sent = match offload.as_deref_mut() {
                     Some(o) => o.spawn(run),
                     None => Err(run),
                 };
-                if let Err(run) = sent {
-                    // No room on the pool: take the maker back untouched.
-                    let mut slot = crate::unpoison(self.slot.lock());
-                    slot.away = false;
-                    slot.started = started;
-                    drop(slot);
-                    drop(run);
+                if sent.is_err() {
+                    // No room on the pool: the maker is still in the slot.
+                    crate::unpoison(self.slot.lock()).away = false;
                     if piece.is_none() {
                         return Next::Busy;
                     }
@@ -152,8 +143,17 @@ impl Produced {
 /// One job: the verdict first, else the next piece; then everything goes
 /// back into the slot. A body nobody waits for any more (the connection
 /// closed) is dropped instead.
-fn make(shared: Arc<Mutex<Slot>>, mut maker: Box<dyn Produce>, started: bool) {
-    if Arc::strong_count(&shared) == 1 {
+fn make(shared: &Arc<Mutex<Slot>>) {
+    let (maker, started) = {
+        let mut slot = crate::unpoison(shared.lock());
+        let started = std::mem::replace(&mut slot.started, true);
+        (slot.maker.take(), started)
+    };
+    let Some(mut maker) = maker else {
+        crate::unpoison(shared.lock()).away = false;
+        return;
+    };
+    if Arc::strong_count(shared) == 1 {
         return;
     }
     let (piece, more) = if !started {
@@ -210,18 +210,15 @@ mod tests {
         }
     }
 
-    struct Inline;
-    impl Offload for Inline {
-        fn spawn(&mut self, job: crate::work::Job) -> Result<(), crate::work::Job> {
-            job();
-            Ok(())
-        }
+    /// Runs each job in place.
+    fn inline() -> crate::work::Waited {
+        crate::work::Waited(None)
     }
 
     fn all(p: &mut Produced) -> Vec<Piece> {
         let mut out = Vec::new();
         loop {
-            match p.next(Some(&mut Inline)) {
+            match p.next(Some(&mut inline())) {
                 Next::Piece(piece) => {
                     let end = matches!(piece, Piece::End(_));
                     out.push(piece);
@@ -261,10 +258,10 @@ mod tests {
             refuse: true,
         }));
         assert!(matches!(
-            p.next(Some(&mut Inline)),
+            p.next(Some(&mut inline())),
             Next::Piece(Piece::Head(Err(_)))
         ));
-        assert!(matches!(p.next(Some(&mut Inline)), Next::Waiting));
+        assert!(matches!(p.next(Some(&mut inline())), Next::Waiting));
     }
 
     #[test]
@@ -275,7 +272,7 @@ mod tests {
         }));
         assert!(matches!(p.next(None), Next::Busy));
         assert!(matches!(
-            p.next(Some(&mut Inline)),
+            p.next(Some(&mut inline())),
             Next::Piece(Piece::Head(Ok(())))
         ));
     }

@@ -84,6 +84,8 @@ struct Shared {
     auth: Option<Checks<hold::Shared<Verdicts>, crate::auth::Wait>>,
     /// `--metrics`: the counters (one set), and what the listener serves.
     page: Option<crate::metrics::Page>,
+    /// The worker pool (folder downloads are made on it).
+    pool: Option<crate::work::Pool>,
 }
 
 /// The connections open now: each socket's descriptor, whether its thread
@@ -263,10 +265,11 @@ pub(crate) fn run(
             }
             e
         }),
-        auth: match (config.any_htpasswd(), server.pool) {
-            (true, Some(pool)) => Some(Checks::shared(pool)),
+        auth: match (config.any_htpasswd(), &server.pool) {
+            (true, Some(pool)) => Some(Checks::shared(pool.clone())),
             _ => None,
         },
+        pool: server.pool,
         page: server.metrics,
     });
 
@@ -546,8 +549,8 @@ struct Handles {
     tls: Option<&'static str>,
     /// The host named in the TLS handshake (SNI).
     sni: Option<Arc<str>>,
-    /// Folder downloads are made on this thread: it is the connection's.
-    in_place: crate::work::InPlace,
+    /// Folder downloads are made on the pool while this thread waits.
+    offload: crate::work::Waited,
 }
 
 impl Handles {
@@ -560,7 +563,7 @@ impl Handles {
             site,
             tls: None,
             sni: None,
-            in_place: crate::work::InPlace,
+            offload: crate::work::Waited(shared.pool.clone()),
         }
     }
 
@@ -589,7 +592,7 @@ impl Handles {
                     .map(|a| a as &mut dyn crate::auth::Authenticator),
                 counts: Some(shared.counts.tally(0)),
                 page: shared.page.as_ref(),
-                offload: Some(&mut self.in_place),
+                offload: Some(&mut self.offload),
             },
             pool: None,
             tls: self.tls,

@@ -213,8 +213,8 @@ impl Archive {
             notes: Vec::new(),
             finished: false,
             buf: Vec::new(),
-            gz: (format == Format::TarGz)
-                .then(|| GzEncoder::new(Vec::with_capacity(PIECE), Compression::fast())),
+            // Made on the worker, in `start` (its state is large).
+            gz: None,
             written: 0,
             central: Vec::new(),
             entries: 0,
@@ -794,7 +794,14 @@ impl Archive {
 
 impl Produce for Archive {
     fn start(&mut self) -> Result<(), Refused> {
-        self.walk()
+        self.walk()?;
+        if self.format == Format::TarGz {
+            self.gz = Some(GzEncoder::new(
+                Vec::with_capacity(PIECE),
+                Compression::fast(),
+            ));
+        }
+        Ok(())
     }
 
     fn fill(&mut self, out: &mut Vec<u8>) -> Result<bool, String> {

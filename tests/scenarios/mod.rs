@@ -1,4 +1,5 @@
 mod activation;
+mod archives;
 mod auth;
 mod basics;
 mod browser;

@@ -509,6 +509,16 @@ impl Client {
         if head || status == 304 || status == 204 || (100..200).contains(&status) {
             return r;
         }
+        if r.header("transfer-encoding") == Some("chunked") {
+            assert_eq!(r.header("content-length"), None, "chunked with a length");
+            r.body = self.read_chunked();
+            return r;
+        }
+        if r.header("content-length").is_none() {
+            // Delimited by the connection's end.
+            r.body = self.read_to_close();
+            return r;
+        }
         let len = r.content_length() as usize;
         while self.buf.len() < len {
             if self.fill() == 0 {
@@ -520,6 +530,37 @@ impl Client {
         }
         r.body = self.buf.drain(..len).collect();
         r
+    }
+
+    /// A chunked body, checked strictly: hex sizes, CRLF after each chunk,
+    /// the last chunk and an empty trailer.
+    fn read_chunked(&mut self) -> Vec<u8> {
+        let mut body = Vec::new();
+        loop {
+            let line_end = loop {
+                if let Some(i) = find(&self.buf, b"\r\n") {
+                    break i;
+                }
+                assert!(self.fill() > 0, "closed inside a chunk size line");
+            };
+            let size_text = String::from_utf8(self.buf[..line_end].to_vec()).unwrap();
+            let size = usize::from_str_radix(&size_text, 16)
+                .unwrap_or_else(|_| panic!("bad chunk size {size_text:?}"));
+            self.buf.drain(..line_end + 2);
+            while self.buf.len() < size + 2 {
+                assert!(self.fill() > 0, "closed inside a chunk");
+            }
+            assert_eq!(
+                &self.buf[size..size + 2],
+                b"\r\n",
+                "chunk not ended by CRLF"
+            );
+            body.extend(self.buf.drain(..size));
+            self.buf.drain(..2);
+            if size == 0 {
+                return body;
+            }
+        }
     }
 
     /// Asserts the server closes the connection with no further bytes.
