@@ -51,6 +51,8 @@ pub(crate) struct Said<'a> {
     pub(crate) client: Option<std::net::IpAddr>,
     /// The `[[site]]` that answered (0: the default site).
     pub(crate) site: u16,
+    /// Bytes of an upload's body stored (`--upload`).
+    pub(crate) received: u64,
 }
 
 impl Said<'_> {
@@ -66,6 +68,7 @@ impl Said<'_> {
             http2: self.http2,
             client: self.client,
             site: self.site,
+            received: self.received,
         }
     }
 }
@@ -81,6 +84,7 @@ pub(crate) struct OwnedSaid {
     http2: bool,
     client: Option<IpAddr>,
     site: u16,
+    pub(crate) received: u64,
 }
 
 impl OwnedSaid {
@@ -94,6 +98,7 @@ impl OwnedSaid {
             http2: self.http2,
             client: self.client,
             site: self.site,
+            received: self.received,
         }
     }
 }
@@ -522,6 +527,10 @@ fn write_json(out: &mut Vec<u8>, unix_secs: u64, e: &Entry<'_>) {
     write_u64(out, u64::from(e.status.code()));
     out.extend_from_slice(b",\"bytes\":");
     write_u64(out, e.bytes);
+    if e.said.received > 0 {
+        out.extend_from_slice(b",\"received\":");
+        write_u64(out, e.said.received);
+    }
     out.extend_from_slice(b",\"duration_us\":");
     match e.duration_us {
         Some(us) => write_u64(out, us),
@@ -754,6 +763,7 @@ mod tests {
                     http2: false,
                     client: None,
                     site: 0,
+                    received: 0,
                 },
                 status: Status::Ok,
                 bytes: 13,

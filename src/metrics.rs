@@ -52,6 +52,9 @@ pub(crate) struct LoopMetrics {
     /// By protocol ([`PROTOCOLS`]), method and status.
     requests: [[[AtomicU64; STATUSES]; METHODS.len()]; PROTOCOLS.len()],
     response_bytes: AtomicU64,
+    /// Files stored by uploads, and their bytes.
+    uploaded_files: AtomicU64,
+    uploaded_bytes: AtomicU64,
     accepted: AtomicU64,
     closed: [AtomicU64; Why::LABELS.len()],
     /// One more than the bounds: the last counts what is over 10 s, so
@@ -91,6 +94,8 @@ impl Default for LoopMetrics {
                 std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0)))
             }),
             response_bytes: AtomicU64::new(0),
+            uploaded_files: AtomicU64::new(0),
+            uploaded_bytes: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
             closed: std::array::from_fn(|_| AtomicU64::new(0)),
             duration_buckets: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -111,6 +116,12 @@ impl LoopMetrics {
     /// A response: its request's method (`None` when no head was read),
     /// its status, body bytes sent, and how long it took (when a head was
     /// read).
+    /// Files stored by an upload, and their bytes.
+    pub(crate) fn uploads(&self, files: u64, bytes: u64) {
+        add(&self.uploaded_files, files);
+        add(&self.uploaded_bytes, bytes);
+    }
+
     pub(crate) fn response(
         &self,
         method: Option<Method>,
@@ -275,6 +286,18 @@ impl Metrics {
             "skiff_response_bytes_total",
             "Body bytes sent.",
             self.sum(|l| &l.response_bytes),
+        );
+        counter(
+            o,
+            "skiff_uploaded_files_total",
+            "Files stored by uploads (--upload).",
+            self.sum(|l| &l.uploaded_files),
+        );
+        counter(
+            o,
+            "skiff_uploaded_bytes_total",
+            "Bytes of the files stored by uploads.",
+            self.sum(|l| &l.uploaded_bytes),
         );
         if !self.site_names.is_empty() {
             header(

@@ -195,6 +195,23 @@ pub(crate) struct Args {
           value_parser = parse_size)]
     pub(crate) archive_max_bytes: u64,
 
+    /// Accept uploads: PUT /DIR/NAME (curl -T), and a form on listings (several files, drag and drop). Never replaces a file unless --upload-overwrite.
+    #[arg(env = "SKIFF_UPLOAD", long)]
+    pub(crate) upload: bool,
+
+    /// With --upload: only into this folder under the root (and the folders in it).
+    #[arg(env = "SKIFF_UPLOAD_DIR", long, value_name = "SUBDIR")]
+    pub(crate) upload_dir: Option<String>,
+
+    /// With --upload: an upload may replace an existing file of the same name (answered 204).
+    #[arg(env = "SKIFF_UPLOAD_OVERWRITE", long)]
+    pub(crate) upload_overwrite: bool,
+
+    /// With --upload: most bytes one upload's body may have (K, M, G, T); past it, 413 and the connection closes.
+    #[arg(env = "SKIFF_UPLOAD_MAX_BYTES", long, value_name = "SIZE", default_value = "1G",
+          value_parser = parse_size)]
+    pub(crate) upload_max_bytes: u64,
+
     /// Serve FILE.br or FILE.gz in place of FILE when they exist and Accept-Encoding allows.
     #[arg(env = "SKIFF_PRECOMPRESSED", long)]
     pub(crate) precompressed: bool,

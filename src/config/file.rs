@@ -17,7 +17,7 @@ const NOT_IN_FILE: [&str; 4] = ["config", "health-check", "help", "version"];
 /// Keys a `[[site]]` table may hold besides `host`: what decides how a
 /// request is answered. The rest (ports, timeouts, logs, modes) is the
 /// server's, set once at the top level.
-pub(crate) const SITE_KEYS: [&str; 28] = [
+pub(crate) const SITE_KEYS: [&str; 32] = [
     "root",
     "index",
     "fallback",
@@ -26,6 +26,10 @@ pub(crate) const SITE_KEYS: [&str; 28] = [
     "archives",
     "archive-max-files",
     "archive-max-bytes",
+    "upload",
+    "upload-dir",
+    "upload-overwrite",
+    "upload-max-bytes",
     "precompressed",
     "error-pages",
     "header",

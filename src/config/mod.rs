@@ -96,6 +96,8 @@ pub struct Config {
     pub(crate) archives: bool,
     /// `--archive-max-files` and `--archive-max-bytes`.
     pub(crate) archive_limits: crate::share::archive::Limits,
+    /// `--upload` and its settings; `None`: uploads are off.
+    pub(crate) upload: Option<Uploads>,
     /// `--precompressed`.
     pub(crate) precompressed: bool,
     /// `--health-check PATH`: probe a running server instead of serving
@@ -261,6 +263,7 @@ impl Config {
             }
         }
         let addresses = Addresses::new(&args.address_rules, &args.trust_proxy).map_err(invalid)?;
+        let upload = uploads(&args, &root).map_err(invalid)?;
         let health_path = match &args.health_path {
             Some(path) => {
                 if !path.starts_with('/')
@@ -398,6 +401,7 @@ impl Config {
             list_dirs: args.list_dirs,
             show_hidden: args.show_hidden,
             archives: args.archives,
+            upload,
             archive_limits: crate::share::archive::Limits {
                 files: args.archive_max_files,
                 bytes: args.archive_max_bytes,
@@ -444,7 +448,11 @@ impl Config {
         self.compress
             || self.any_htpasswd()
             || self.archives
-            || self.sites.iter().any(|v| v.config.archives)
+            || self.upload.is_some()
+            || self
+                .sites
+                .iter()
+                .any(|v| v.config.archives || v.config.upload.is_some())
     }
 
     /// Whether any site asks for passwords (this one or a `[[site]]`).
@@ -605,6 +613,76 @@ fn virtual_hosts(
     Ok(out.into())
 }
 
+/// `--upload` and its settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Uploads {
+    /// Canonical: the folder uploads go into (the root, or `--upload-dir`
+    /// under it), with the folders in it.
+    pub(crate) dir: PathBuf,
+    /// `--upload-overwrite`.
+    pub(crate) overwrite: bool,
+    /// `--upload-max-bytes`.
+    pub(crate) max_bytes: u64,
+}
+
+/// `--upload`, `--upload-dir`, `--upload-overwrite`, `--upload-max-bytes`
+/// checked against the root: the folder must exist under it, reached
+/// without a symlink.
+fn uploads(args: &Args, root: &Path) -> Result<Option<Uploads>, String> {
+    if !args.upload {
+        if args.upload_dir.is_some() {
+            return Err("--upload-dir needs --upload".into());
+        }
+        return Ok(None);
+    }
+    let dir = match &args.upload_dir {
+        None => root.to_path_buf(),
+        Some(sub) => {
+            let rel = sub.trim_matches('/');
+            let bad = rel.is_empty()
+                || rel
+                    .split('/')
+                    .any(|s| s.is_empty() || s == "." || s == "..")
+                || rel.bytes().any(|c| c < 0x20 || c == 0x7f);
+            if bad {
+                return Err(format!(
+                    "--upload-dir '{sub}': expected a folder under the root, such as incoming"
+                ));
+            }
+            let lexical = root.join(rel);
+            match std::fs::canonicalize(&lexical) {
+                Ok(c) if c == lexical && c.is_dir() => c,
+                Ok(c) if c.is_dir() => {
+                    return Err(format!(
+                        "--upload-dir '{sub}': a symlink is on its path (uploads never go through one)"
+                    ));
+                }
+                Ok(_) => return Err(format!("--upload-dir '{sub}': not a folder")),
+                Err(e) => {
+                    return Err(format!(
+                        "--upload-dir '{sub}': {} (it must exist under the root)",
+                        crate::config::io_reason(&e)
+                    ));
+                }
+            }
+        }
+    };
+    Ok(Some(Uploads {
+        dir,
+        overwrite: args.upload_overwrite,
+        max_bytes: args.upload_max_bytes,
+    }))
+}
+
+/// An I/O error's reason, without the "(os error N)" tail.
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
 /// Puts `from`'s value of setting `key` (one of [`SITE_KEYS`]) into `to`.
 fn take_key(to: &mut Args, from: &Args, key: &str) {
     debug_assert!(SITE_KEYS.contains(&key));
@@ -617,6 +695,10 @@ fn take_key(to: &mut Args, from: &Args, key: &str) {
         "archives" => to.archives = from.archives,
         "archive-max-files" => to.archive_max_files = from.archive_max_files,
         "archive-max-bytes" => to.archive_max_bytes = from.archive_max_bytes,
+        "upload" => to.upload = from.upload,
+        "upload-dir" => to.upload_dir = from.upload_dir.clone(),
+        "upload-overwrite" => to.upload_overwrite = from.upload_overwrite,
+        "upload-max-bytes" => to.upload_max_bytes = from.upload_max_bytes,
         "precompressed" => to.precompressed = from.precompressed,
         "error-pages" => to.error_pages = from.error_pages.clone(),
         "header" => to.headers = from.headers.clone(),

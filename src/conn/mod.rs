@@ -73,6 +73,7 @@ use crate::respond::{
 };
 
 pub use crate::close::{Timeout, Why};
+use crate::files::produced::PIECE;
 use crate::timer::later;
 pub use crate::transport::{Direction, Transport};
 use input::{Input, head_worth_parsing};
@@ -214,6 +215,8 @@ enum Reading {
     Head { since: Instant, scanned: u32 },
     /// A request body is being read and thrown away; its reply waits.
     Body(Box<BodyRead>),
+    /// An upload's body is being read and stored (`--upload`).
+    Upload(Box<UploadRead>),
     /// A head (still in the buffer) waits for its credentials to be
     /// checked off the loop; the driver drives the connection again when
     /// the verdict is in, and the head is read again.
@@ -229,6 +232,26 @@ struct BodyRead {
     reply: Reply,
     fate: Fate,
     said: Option<OwnedSaid>,
+}
+
+/// An upload being read, and what its reply needs.
+#[derive(Debug)]
+struct UploadRead {
+    /// When bytes last arrived (or the head did): the header timeout runs
+    /// from here, so a long upload lives as long as it keeps moving.
+    progress: Instant,
+    framing: BodyFraming,
+    accepted: Box<crate::respond::upload::Accepted>,
+    site: Option<std::sync::Arc<Config>>,
+    client: Option<IpAddr>,
+    fate: Fate,
+    said: Option<OwnedSaid>,
+    /// Bytes gathered for the next piece.
+    pending: Vec<u8>,
+    /// The whole body has been read.
+    ended: bool,
+    /// Body bytes read so far.
+    received: u64,
 }
 
 #[derive(Debug)]
@@ -343,6 +366,7 @@ impl Conn {
                 (later(*since, config.header_timeout), Timeout::Header)
             }
             (Reading::Body(b), _) => (later(b.since, config.header_timeout), Timeout::Header),
+            (Reading::Upload(u), _) => (later(u.progress, config.header_timeout), Timeout::Header),
             (Reading::Parked { since }, _) => {
                 (later(*since, config.header_timeout), Timeout::Header)
             }
@@ -641,6 +665,7 @@ impl Conn {
             }
             Reading::Head { .. } => read_head(reading, input, out, cx, now),
             Reading::Body(_) => read_body(reading, input, out, cx, now),
+            Reading::Upload(_) => read_upload(reading, input, out, cx, now),
         }
     }
 
@@ -831,8 +856,39 @@ fn read_head(
         http2: false,
         client: reply.client,
         site: reply.site.as_ref().map_or(0, |c| c.site_id),
+        received: 0,
     });
     let head_len = req.head_len;
+    if reply.upload.is_some() {
+        // `--upload`: the body goes to the upload, which answers.
+        let mut reply = reply;
+        let Some(accepted) = reply.upload.take() else {
+            unreachable!("checked above");
+        };
+        let framing = match req.framing {
+            Framing::None => BodyFraming::Length(0),
+            Framing::Length(n) => BodyFraming::Length(n),
+            Framing::Chunked => BodyFraming::Chunked(chunked::Decoder::new(accepted.max_bytes)),
+        };
+        if fate.send_continue {
+            continue_now(out.output, out.writing, cx, now);
+        }
+        let said = said.map(|s| s.to_owned());
+        input.consume(head_len);
+        *reading = Reading::Upload(Box::new(UploadRead {
+            progress: now,
+            framing,
+            accepted,
+            site: reply.site.take(),
+            client: reply.client,
+            fate,
+            said,
+            pending: Vec::new(),
+            ended: false,
+            received: 0,
+        }));
+        return Step::Progress;
+    }
     let framing = match fate.discard {
         Framing::None => {
             out.queue(reply, fate, said, Why::Done, cx);
@@ -845,13 +901,7 @@ fn read_head(
     };
     let said = said.map(|s| s.to_owned());
     if fate.send_continue {
-        out.output.push_interim(CONTINUE, cx);
-        if let Writing::Idle { .. } = out.writing {
-            *out.writing = Writing::Sending {
-                stall: Stall::new(now),
-                last: None,
-            };
-        }
+        continue_now(out.output, out.writing, cx, now);
     }
     input.consume(head_len);
     *reading = Reading::Body(Box::new(BodyRead {
@@ -862,6 +912,160 @@ fn read_head(
         said,
     }));
     Step::Progress
+}
+
+/// Queues `100 Continue`.
+fn continue_now(output: &mut Output, writing: &mut Writing, cx: &mut Cx<'_>, now: Instant) {
+    output.push_interim(CONTINUE, cx);
+    if let Writing::Idle { .. } = writing {
+        *writing = Writing::Sending {
+            stall: Stall::new(now),
+            last: None,
+        };
+    }
+}
+
+/// An upload's body is arriving: it is gathered a piece at a time and
+/// each piece handed to the worker pool, reading nothing more while one is
+/// written; once the upload has ended, its reply is queued.
+fn read_upload(
+    reading: &mut Reading,
+    input: &mut Input,
+    out: Out<'_>,
+    cx: &mut Cx<'_>,
+    now: Instant,
+) -> Step {
+    use crate::share::upload::{Failed, State};
+    let Reading::Upload(up) = reading else {
+        unreachable!("called in Upload");
+    };
+    let outcome = match up.accepted.intake.state() {
+        State::Away => return Step::Parked,
+        State::Over(outcome) => Some(outcome),
+        State::Ready => None,
+    };
+    let mut failure = None;
+    if outcome.is_none() && !up.ended {
+        let data = input.data();
+        let room = PIECE.saturating_sub(up.pending.len());
+        let before = up.pending.len();
+        let used = match &mut up.framing {
+            BodyFraming::Length(left) => {
+                let n = (*left).min(data.len() as u64).min(room as u64) as usize;
+                up.pending.extend_from_slice(&data[..n]);
+                *left -= n as u64;
+                up.ended = *left == 0;
+                n
+            }
+            BodyFraming::Chunked(d) => {
+                let pending = &mut up.pending;
+                let limit = data.len().min(room);
+                match d.feed_with(&data[..limit], &mut |b| pending.extend_from_slice(b)) {
+                    Ok(n) => {
+                        up.ended = d.is_done();
+                        n
+                    }
+                    Err(ChunkError::TooLarge) => {
+                        failure = Some(Failed::TooLarge);
+                        0
+                    }
+                    Err(ChunkError::Malformed(_)) => {
+                        failure = Some(Failed::Bad);
+                        0
+                    }
+                }
+            }
+        };
+        input.consume(used);
+        let got = (up.pending.len() - before) as u64;
+        up.received += got;
+        if used > 0 {
+            up.progress = now;
+        }
+        if up.received > up.accepted.max_bytes {
+            failure = Some(Failed::TooLarge);
+        }
+    }
+    let outcome = match (outcome, failure) {
+        (Some(o), _) => o,
+        (None, Some(f)) => Err(f),
+        (None, None) => {
+            if up.ended || up.pending.len() >= PIECE {
+                let bytes = std::mem::take(&mut up.pending);
+                let last = up.ended;
+                let offload = cx.services.offload.as_deref_mut();
+                if let Err(bytes) = up.accepted.intake.push(bytes, last, offload) {
+                    // The pool is full: the driver drives the connection
+                    // again soon, and the piece is handed over then.
+                    up.pending = bytes;
+                }
+                return Step::Parked;
+            }
+            return Step::NeedInput;
+        }
+    };
+    answer_upload(reading, input, out, cx, now, outcome)
+}
+
+/// Queues an upload's reply; the connection goes on only if its body was
+/// read to the end.
+fn answer_upload(
+    reading: &mut Reading,
+    input: &mut Input,
+    out: Out<'_>,
+    cx: &mut Cx<'_>,
+    now: Instant,
+    outcome: Result<Vec<crate::share::upload::Stored>, crate::share::upload::Failed>,
+) -> Step {
+    let Reading::Upload(up) = std::mem::replace(reading, Reading::Idle) else {
+        unreachable!("called in Upload");
+    };
+    let UploadRead {
+        accepted,
+        site,
+        client,
+        fate,
+        mut said,
+        ended,
+        received,
+        ..
+    } = *up;
+    let config = site.as_deref().unwrap_or(cx.config);
+    if let Ok(stored) = &outcome {
+        for s in stored {
+            crate::say!(
+                "skiff: upload stored {}{} ({} bytes) from {}",
+                String::from_utf8_lossy(&accepted.folder),
+                String::from_utf8_lossy(&s.name),
+                s.bytes,
+                client.unwrap_or(out.peer)
+            );
+        }
+        if let Some(m) = cx.metrics {
+            m.uploads(stored.len() as u64, stored.iter().map(|s| s.bytes).sum());
+        }
+    }
+    let mut reply = crate::respond::upload::done(outcome, &accepted, config);
+    reply.site = site;
+    reply.client = client;
+    if let Some(s) = &mut said {
+        s.received = received;
+    }
+    let fate = if ended && !reply.closes {
+        *reading = next_head(input, now);
+        fate
+    } else {
+        input.clear();
+        fate.closing()
+    };
+    out.queue(
+        reply,
+        fate,
+        said.as_ref().map(OwnedSaid::said),
+        Why::Done,
+        cx,
+    );
+    Step::Answered
 }
 
 /// A request body is being read and dropped: once it is all here, its

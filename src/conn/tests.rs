@@ -181,6 +181,8 @@ fn a_file_shorter_than_promised_is_a_500_not_padding() {
         observed: true,
         client: None,
         site: None,
+        upload: None,
+        closes: false,
     };
     let fate = Fate {
         persist: crate::http::response::Persist::KeepAlive {

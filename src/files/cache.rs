@@ -115,6 +115,8 @@ type Listings = HashMap<(Box<[u8]>, bool, listing::Sort), ListingEntry>;
 /// The cache of one event loop.
 #[derive(Default)]
 pub(crate) struct FileCache {
+    /// [`CHANGES`] when this cache was last emptied.
+    seen: u64,
     map: HashMap<Box<[u8]>, Entry>,
     listings: Listings,
     bytes: usize,
@@ -123,9 +125,32 @@ pub(crate) struct FileCache {
     metrics: Option<(Arc<crate::metrics::Metrics>, usize)>,
 }
 
+/// Bumped by every upload stored ([`changed`]): each cache empties itself
+/// when it sees a new value, so a file just uploaded (or replaced), and
+/// the listing of its folder, are never hidden by what was cached before.
+static CHANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Files under the root changed (an upload was stored): every cache, in
+/// every driver, forgets what it holds before its next lookup.
+pub(crate) fn changed() {
+    CHANGES.fetch_add(1, std::sync::atomic::Ordering::Release);
+}
+
 impl FileCache {
     pub(crate) fn new() -> FileCache {
         FileCache::default()
+    }
+
+    /// Empties the cache if an upload was stored since it last looked.
+    fn sync(&mut self) {
+        let now = CHANGES.load(std::sync::atomic::Ordering::Acquire);
+        if now != self.seen {
+            self.seen = now;
+            self.map.clear();
+            self.listings.clear();
+            self.bytes = 0;
+            self.descriptors = 0;
+        }
     }
 
     /// Counts hits and misses into loop `index`'s metrics.
@@ -341,7 +366,8 @@ impl<H: Hold<FileCache>> FileSource for H {
             }
         };
         let looked = {
-            let cache = self.hold();
+            let mut cache = self.hold();
+            cache.sync();
             let looked = cache.get(key, now);
             cache.count(looked.is_ok());
             looked
@@ -361,7 +387,11 @@ impl<H: Hold<FileCache>> FileSource for H {
         ask: ListingAsk<'_>,
         now: Instant,
     ) -> std::io::Result<Arc<[u8]>> {
-        let cached = fresh_listing(&self.hold().listings, ask, now);
+        let cached = {
+            let mut cache = self.hold();
+            cache.sync();
+            fresh_listing(&cache.listings, ask, now)
+        };
         if let Some(body) = cached {
             return Ok(body);
         }

@@ -125,6 +125,16 @@ impl Decoder {
     /// the trailer section, an incomplete trailer, which is looked at
     /// again with more bytes behind it.
     pub(crate) fn feed(&mut self, buf: &[u8]) -> Result<usize, ChunkError> {
+        self.feed_with(buf, &mut |_| {})
+    }
+
+    /// [`Decoder::feed`], handing each run of chunk data to `data` (an
+    /// upload keeps the body it decodes).
+    pub(crate) fn feed_with(
+        &mut self,
+        buf: &[u8],
+        data: &mut dyn FnMut(&[u8]),
+    ) -> Result<usize, ChunkError> {
         let mut i = 0;
         while i < buf.len() {
             match self.state {
@@ -132,6 +142,7 @@ impl Decoder {
                 State::Trailers => return self.trailers(&buf[i..]).map(|n| i + n),
                 State::Data { remaining } => {
                     let n = remaining.min((buf.len() - i) as u64);
+                    data(&buf[i..i + n as usize]);
                     i += n as usize;
                     self.state = if n == remaining {
                         State::DataCr

@@ -147,6 +147,8 @@ pub struct Request<'b> {
     /// `Access-Control-Request-Headers`.
     pub(crate) ac_request_headers: Option<&'b [u8]>,
     pub(crate) expect: Expect,
+    /// `Content-Type` (an upload's form).
+    pub(crate) content_type: Option<&'b [u8]>,
     /// `Host`, checked to hold only host characters (`--redirect-http`).
     pub(crate) host: Option<&'b [u8]>,
     /// Bytes of the buffer the head occupies, leading empty lines included.
@@ -172,6 +174,7 @@ impl<'b> Request<'b> {
             range: None,
             user_agent: None,
             referer: None,
+            content_type: None,
             accept: None,
             accept_encoding: None,
             authorization: None,
@@ -208,6 +211,8 @@ impl<'b> Request<'b> {
             &mut self.user_agent
         } else if name.eq_ignore_ascii_case(b"referer") {
             &mut self.referer
+        } else if name.eq_ignore_ascii_case(b"content-type") {
+            &mut self.content_type
         } else if name.eq_ignore_ascii_case(b"accept") {
             &mut self.accept
         } else if name.eq_ignore_ascii_case(b"accept-encoding") {

@@ -892,6 +892,7 @@ fn answer(
                         http2: true,
                         client: reply.client,
                         site: reply.site.as_ref().map_or(0, |c| c.site_id),
+                        received: 0,
                     };
                     Ok((reply, said.to_owned()))
                 }

@@ -79,6 +79,7 @@ use crate::rules::routes::{self, Routed, TrailingSlash};
 
 pub(crate) mod cors;
 mod download;
+pub(crate) mod upload;
 
 /// Content type of every error page.
 pub(crate) const HTML: &str = "text/html";
@@ -154,6 +155,12 @@ pub(crate) struct Reply {
     /// The `[[site]]` that decided it, whose header sets and error pages
     /// the writer uses (`None`: the default site's).
     pub(crate) site: Option<Arc<Config>>,
+    /// An upload (`--upload`) accepted before its body is read: the body
+    /// goes to it, and this reply is replaced by the upload's own once it
+    /// is stored.
+    pub(crate) upload: Option<Box<upload::Accepted>>,
+    /// The connection ends after this reply (a body past its bound).
+    pub(crate) closes: bool,
 }
 
 impl Reply {
@@ -206,6 +213,8 @@ impl Reply {
             observed: true,
             client: None,
             site: None,
+            upload: None,
+            closes: false,
         }
     }
 
@@ -496,10 +505,12 @@ impl Fate {
 /// to read), the request body to read and drop first (`Content-Length`
 /// up to [`MAX_DISCARD`], or chunked), and `100 Continue` when asked for.
 pub(crate) fn fate(req: &Request<'_>, reply: &Reply, config: &Config, draining: bool) -> Fate {
-    let readable = match req.framing {
-        Framing::None | Framing::Chunked => true,
-        Framing::Length(n) => n <= MAX_DISCARD,
-    };
+    // An upload reads its whole body (to its own bound).
+    let readable = reply.upload.is_some()
+        || match req.framing {
+            Framing::None | Framing::Chunked => true,
+            Framing::Length(n) => n <= MAX_DISCARD,
+        };
     // A body of unknown length is chunked for HTTP/1.1; for HTTP/1.0 it
     // ends with the connection.
     let chunked = reply.fields.unknown_length
@@ -508,6 +519,7 @@ pub(crate) fn fate(req: &Request<'_>, reply: &Reply, config: &Config, draining: 
     let delimited = !reply.fields.unknown_length || chunked || reply.head_only;
     let keep = config.keep_alive_enabled()
         && req.keep_alive
+        && !reply.closes
         && reply.status != Status::BadRequest
         && !draining
         && readable
@@ -662,6 +674,15 @@ fn decide(
     let encodings = services.encodings.as_deref_mut();
     match req.method {
         Method::Get | Method::Head | Method::Options => {}
+        Method::Post | Method::Put if config.upload.is_some() => {
+            if req.expect == Expect::Other {
+                return Reply::error(Status::ExpectationFailed, config);
+            }
+            let Some(up) = &config.upload else {
+                unreachable!("matched above");
+            };
+            return upload::reply(req, target, up, config);
+        }
         Method::Post
         | Method::Put
         | Method::Delete

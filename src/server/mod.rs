@@ -539,6 +539,31 @@ fn announce(
             );
         }
     }
+    if let Some(up) = &config.upload {
+        let _ = writeln!(
+            out,
+            "Uploads into {} (each at most {}; {})",
+            up.dir.display(),
+            crate::files::listing::human_size(up.max_bytes),
+            if up.overwrite {
+                "a file of the same name is replaced"
+            } else {
+                "no file is ever replaced"
+            }
+        );
+        if config.htpasswd.is_none() {
+            let _ = writeln!(
+                out,
+                "Warning: uploads without --htpasswd: anyone who can reach this server can add files"
+            );
+        }
+        if everywhere.is_some() {
+            let _ = writeln!(
+                out,
+                "Warning: uploads on every address: anyone on these networks can reach them (--bind 127.0.0.1 keeps them on this machine)"
+            );
+        }
+    }
     if config.qr {
         let own = format!("{scheme}://{local}/");
         let url = match &everywhere {

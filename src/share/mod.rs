@@ -1,3 +1,5 @@
-//! Sharing a folder: downloading a folder as one archive (`--archives`).
+//! Sharing a folder: downloading a folder as one archive (`--archives`),
+//! and uploads (`--upload`).
 
 pub(crate) mod archive;
+pub(crate) mod upload;

@@ -1,6 +1,6 @@
 //! The only code that calls the operating system directly: zero-copy file
-//! sends, corked writes, a socket's unsent bytes, descriptor limits, and
-//! random bytes.
+//! sends, corked writes, a socket's unsent bytes, descriptor limits,
+//! random bytes, and a rename that never replaces.
 //!
 //! Every `unsafe` block in the crate is here, each with a `// SAFETY:`
 //! comment. Nothing here keeps state or knows about HTTP. On systems other
@@ -93,6 +93,39 @@ pub(crate) fn shutdown_read(fd: std::os::fd::RawFd) -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
+    }
+}
+
+/// Renames `from` to `to` unless `to` exists (then `EEXIST`), atomically:
+/// `renameat2(RENAME_NOREPLACE)`; where the file system cannot do that
+/// (`EINVAL`), `link` then `unlink`, which is as safe (`link` never
+/// replaces a name).
+pub(crate) fn rename_noreplace(from: &std::path::Path, to: &std::path::Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let from_c = CString::new(from.as_os_str().as_bytes())?;
+    let to_c = CString::new(to.as_os_str().as_bytes())?;
+    // SAFETY: both are valid NUL-terminated paths that outlive the call;
+    // AT_FDCWD makes them relative to the working directory as usual.
+    let r = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from_c.as_ptr(),
+            libc::AT_FDCWD,
+            to_c.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EINVAL | libc::ENOSYS) => {
+            std::fs::hard_link(from, to)?;
+            std::fs::remove_file(from)
+        }
+        _ => Err(e),
     }
 }
 
