@@ -496,7 +496,9 @@ impl Config {
             list_dirs: self.list_dirs,
             offers: crate::files::listing::Offers {
                 archives: self.archives,
+                upload: false,
             },
+            upload_dir: self.upload.as_ref().map(|u| u.dir.as_path()),
             precompressed: self.precompressed,
             index: Some(&self.index),
             site: self.site_id,

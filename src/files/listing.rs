@@ -46,6 +46,10 @@ pub(crate) const ASSET_PATH: &[u8] = b"/__skiff__/listing.css";
 
 /// The style sheet itself.
 pub(crate) const CSS: &str = include_str!("listing.css");
+/// Where the listing's script is (with `--upload`: drag and drop).
+pub(crate) const SCRIPT_PATH: &[u8] = b"/__skiff__/listing.js";
+/// The script: it only enhances the page (see the file).
+pub(crate) const SCRIPT: &str = include_str!("listing.js");
 
 /// How a listing is ordered (`?sort=...&order=...`); folders always come
 /// first.
@@ -142,6 +146,9 @@ pub(crate) struct Listing {
 pub(crate) struct Offers {
     /// Each folder as `.tar`, `.tar.gz` and `.zip` (`--archives`).
     pub(crate) archives: bool,
+    /// A form to upload files into this folder (`--upload`), and the
+    /// script that adds drag and drop.
+    pub(crate) upload: bool,
 }
 
 /// Reads `dir` (canonical, under `lookup.root`).
@@ -200,7 +207,11 @@ pub(crate) fn render(
     Ok(if json {
         self::json(path, &list)
     } else {
-        html(path, &list, sort, base, now, lookup.offers)
+        let offers = Offers {
+            upload: lookup.upload_dir.is_some_and(|u| dir.starts_with(u)),
+            ..lookup.offers
+        };
+        html(path, &list, sort, base, now, offers)
     })
 }
 
@@ -300,14 +311,22 @@ pub(crate) fn html(
     crate::files::resolve::encode_path(base, &mut css);
     css.extend_from_slice(ASSET_PATH);
     let css = String::from_utf8_lossy(&css);
+    let mut script = Vec::new();
+    crate::files::resolve::encode_path(base, &mut script);
+    script.extend_from_slice(SCRIPT_PATH);
+    let script = String::from_utf8_lossy(&script);
     let mut out = String::with_capacity(1024 + listing.entries.len() * 240);
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <base href=\"{href_base}\"><title>Index of {title}</title>\n\
-         <link rel=\"stylesheet\" href=\"{css}\"></head>\n<body>\n"
+         <link rel=\"stylesheet\" href=\"{css}\">"
     );
+    if offers.upload {
+        let _ = write!(out, "<script src=\"{script}\" defer></script>");
+    }
+    out.push_str("</head>\n<body>\n");
     // The breadcrumb: the site's root, then each folder down to this one.
     out.push_str("<nav class=\"crumbs\">");
     let within = shown.strip_prefix(base).unwrap_or(&shown);
@@ -339,6 +358,14 @@ pub(crate) fn html(
             );
         }
         out.push_str("</p>\n");
+    }
+    if offers.upload {
+        // Posts to this folder (the page's base); works without script.
+        out.push_str(
+            "<form class=\"upload\" method=\"post\" enctype=\"multipart/form-data\" action=\"./\">\
+             <label>Upload files here: <input type=\"file\" name=\"file\" multiple></label> \
+             <button type=\"submit\">Upload</button> <span class=\"status\" role=\"status\">or drop files on this page</span></form>\n",
+        );
     }
     out.push_str("<table>\n<tr>");
     for (key, label, class) in [

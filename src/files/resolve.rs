@@ -80,6 +80,9 @@ pub struct Lookup<'a> {
     pub list_dirs: bool,
     /// What a listing offers besides its links (`--archives`, `--upload`).
     pub(crate) offers: crate::files::listing::Offers,
+    /// `--upload`'s folder (canonical): listings in it offer the upload
+    /// form.
+    pub(crate) upload_dir: Option<&'a Path>,
     /// Find `.br` and `.gz` variants beside each file (`--precompressed`).
     pub precompressed: bool,
     /// The names served for a directory, tried in order (`--index`);
@@ -98,6 +101,7 @@ impl<'a> Lookup<'a> {
             show_hidden: false,
             list_dirs: false,
             offers: crate::files::listing::Offers::default(),
+            upload_dir: None,
             precompressed: false,
             index: None,
             site: 0,

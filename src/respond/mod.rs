@@ -505,12 +505,14 @@ impl Fate {
 /// to read), the request body to read and drop first (`Content-Length`
 /// up to [`MAX_DISCARD`], or chunked), and `100 Continue` when asked for.
 pub(crate) fn fate(req: &Request<'_>, reply: &Reply, config: &Config, draining: bool) -> Fate {
-    // An upload reads its whole body (to its own bound).
+    // An upload reads its whole body (to its own bound); a body past a
+    // bound is not read at all (the connection closes after the reply).
     let readable = reply.upload.is_some()
-        || match req.framing {
-            Framing::None | Framing::Chunked => true,
-            Framing::Length(n) => n <= MAX_DISCARD,
-        };
+        || (!reply.closes
+            && match req.framing {
+                Framing::None | Framing::Chunked => true,
+                Framing::Length(n) => n <= MAX_DISCARD,
+            });
     // A body of unknown length is chunked for HTTP/1.1; for HTTP/1.0 it
     // ends with the connection.
     let chunked = reply.fields.unknown_length
@@ -701,6 +703,13 @@ fn decide(
         && crate::http::target::path_of(target) == crate::files::listing::ASSET_PATH
     {
         return listing_css();
+    }
+    if config.list_dirs
+        && config.upload.is_some()
+        && matches!(req.method, Method::Get | Method::Head)
+        && crate::http::target::path_of(target) == crate::files::listing::SCRIPT_PATH
+    {
+        return listing_script();
     }
     // `--archives`: a folder as one download.
     if config.archives && matches!(req.method, Method::Get | Method::Head) {
@@ -950,18 +959,33 @@ fn canonical_form(
     }
 }
 
-/// The listings' style sheet: built in, shared, with an ETag of its own
-/// and a day of caching.
+/// The listings' style sheet: built in, shared, with an ETag of its own.
 fn listing_css() -> Reply {
     static CSS: std::sync::OnceLock<(Arc<[u8]>, ETag)> = std::sync::OnceLock::new();
-    let (bytes, tag) = CSS.get_or_init(|| {
-        let css = crate::files::listing::CSS.as_bytes();
-        let sum = css.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    builtin(crate::files::listing::CSS, "text/css", &CSS)
+}
+
+/// The listings' script (with `--upload`), the same way.
+fn listing_script() -> Reply {
+    static JS: std::sync::OnceLock<(Arc<[u8]>, ETag)> = std::sync::OnceLock::new();
+    builtin(crate::files::listing::SCRIPT, "text/javascript", &JS)
+}
+
+/// A file built into skiff, made once into `cell` with an ETag from its
+/// bytes (FNV-1a).
+fn builtin(
+    text: &'static str,
+    mime: &'static str,
+    cell: &'static std::sync::OnceLock<(Arc<[u8]>, ETag)>,
+) -> Reply {
+    let (bytes, tag) = cell.get_or_init(|| {
+        let b = text.as_bytes();
+        let sum = b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &c| {
+            (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3)
         });
-        (css.into(), ETag::from_parts(sum, css.len() as u64, 0))
+        (b.into(), ETag::from_parts(sum, b.len() as u64, 0))
     });
-    let mut reply = Reply::bytes(Status::Ok, "text/css", bytes.clone());
+    let mut reply = Reply::bytes(Status::Ok, mime, bytes.clone());
     reply.fields.etag = Some(*tag);
     reply
 }

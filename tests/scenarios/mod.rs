@@ -28,5 +28,6 @@ mod sharing;
 mod sites;
 mod tls;
 mod tools;
+mod uploads;
 mod vhosts;
 mod workers;
