@@ -158,6 +158,8 @@ struct Stream {
     recv: Option<RecvStream>,
     /// Body bytes read and dropped.
     taken: u64,
+    /// The body is an upload's: never read and dropped.
+    keep_body: bool,
     /// What the log records when it ends (`None`: not logged).
     said: Option<OwnedSaid>,
 }
@@ -203,8 +205,28 @@ enum StreamState {
         status: crate::http::response::Status,
         loaded: u64,
     },
+    /// An upload's body arriving (`--upload`): gathered a piece at a
+    /// time and handed to the worker pool; its window is given back only
+    /// as the pieces are taken, so a slow disk slows the client.
+    Uploading {
+        respond: SendResponse<Bytes>,
+        up: Box<Uploading>,
+    },
     /// The response is all sent (or the stream was reset).
     Sent,
+}
+
+/// What an uploading stream keeps.
+struct Uploading {
+    accepted: Box<crate::respond::upload::Accepted>,
+    site: Option<Arc<Config>>,
+    client: Option<IpAddr>,
+    pending: Vec<u8>,
+    /// The whole body has arrived.
+    ended: bool,
+    received: u64,
+    /// When body bytes last arrived.
+    progress: Instant,
 }
 
 /// One HTTP/2 connection.
@@ -326,8 +348,9 @@ impl H2 {
         let receiving = self
             .streams
             .iter()
-            .map(|s| match s.state {
-                StreamState::Receiving { since, .. } => since,
+            .map(|s| match &s.state {
+                StreamState::Receiving { since, .. } => *since,
+                StreamState::Uploading { up, .. } => up.progress,
                 _ => self.progress,
             })
             .min()
@@ -618,8 +641,30 @@ impl H2 {
         let now = cx.clock.now();
         self.progress = now;
         let head = Box::new(Head::new(parts));
+        // An upload is answered now (or refused before its body), and its
+        // body kept for it.
+        let upload = !body.is_end_stream()
+            && (cx.config.upload.is_some()
+                || cx.config.sites.iter().any(|v| v.config.upload.is_some()))
+            && head.request().is_ok_and(|r| {
+                matches!(
+                    r.method,
+                    crate::http::request::Method::Put | crate::http::request::Method::Post
+                )
+            });
         let stream = match body.is_end_stream() {
             true => answer(head, respond, now, cx, self.peer, &mut self.dates),
+            false if upload => {
+                let mut stream = answer(head, respond, now, cx, self.peer, &mut self.dates);
+                // Kept for the upload; after a refusal, read and dropped
+                // (as HTTP/1 does), so the client sees its answer whole.
+                stream.keep_body = matches!(
+                    stream.state,
+                    StreamState::Uploading { .. } | StreamState::Parked { .. }
+                );
+                stream.recv = Some(body);
+                stream
+            }
             false => Stream {
                 state: StreamState::Receiving {
                     head,
@@ -628,6 +673,7 @@ impl H2 {
                 },
                 recv: Some(body),
                 taken: 0,
+                keep_body: false,
                 said: None,
             },
         };
@@ -643,7 +689,7 @@ impl H2 {
         let mut i = 0;
         while i < self.streams.len() {
             let stream = &mut self.streams[i];
-            if let Some(recv) = &mut stream.recv {
+            if let (Some(recv), false) = (&mut stream.recv, stream.keep_body) {
                 let (ended, n) = drain(recv, task);
                 stream.taken += n;
                 if ended {
@@ -715,6 +761,18 @@ impl H2 {
                 StreamState::Making { .. } => {
                     let peer = self.peer;
                     match make_head(stream, task, cx, peer, &mut self.dates) {
+                        Fed::More => false,
+                        Fed::Progress | Fed::Done => true,
+                        Fed::Stopped => {
+                            stream.state = StreamState::Sent;
+                            stream.recv = None;
+                            true
+                        }
+                    }
+                }
+                StreamState::Uploading { .. } => {
+                    let peer = self.peer;
+                    match feed_upload(stream, task, cx, peer, &mut self.dates) {
                         Fed::More => false,
                         Fed::Progress | Fed::Done => true,
                         Fed::Stopped => {
@@ -912,6 +970,7 @@ fn answer(
                 },
                 recv: None,
                 taken: 0,
+                keep_body: false,
                 said: None,
             };
         }
@@ -957,7 +1016,7 @@ fn send_reply(
     peer: IpAddr,
     dates: &mut DateField,
 ) -> Stream {
-    let (reply, follow) = match follow(reply, cx) {
+    let (mut reply, follow) = match follow(reply, cx) {
         Ok(answer) => answer,
         Err(()) => {
             // A small file turned out shorter than its length.
@@ -968,6 +1027,27 @@ fn send_reply(
     let date = cx.clock.http_date();
     let head = head::response(&reply, &date, dates, reply.config(cx.config));
     let status = reply.status;
+    if let Some(accepted) = reply.upload.take() {
+        // The body goes to the upload; its reply comes when it is stored.
+        return Stream {
+            state: StreamState::Uploading {
+                respond: sender,
+                up: Box::new(Uploading {
+                    accepted,
+                    site: reply.site.take(),
+                    client: reply.client,
+                    pending: Vec::new(),
+                    ended: false,
+                    received: 0,
+                    progress: cx.clock.now(),
+                }),
+            },
+            recv: None,
+            taken: 0,
+            keep_body: true,
+            said,
+        };
+    }
     if let Follow::Made(produced) = follow {
         // The head waits for the maker's verdict.
         return Stream {
@@ -978,6 +1058,7 @@ fn send_reply(
             },
             recv: None,
             taken: 0,
+            keep_body: false,
             said,
         };
     }
@@ -986,6 +1067,7 @@ fn send_reply(
         state: StreamState::Sent,
         recv: None,
         taken: 0,
+        keep_body: false,
         said,
     };
     let Ok(mut send) = sender.send_response(head, end) else {
@@ -1012,6 +1094,7 @@ fn send_reply(
                 },
                 recv: None,
                 taken: 0,
+                keep_body: false,
                 said,
             };
         }
@@ -1129,6 +1212,110 @@ fn cancel(state: StreamState, said: Option<OwnedSaid>, cx: &mut Cx<'_>, peer: Ip
     if let Some(said) = said {
         log(cx, peer, Some(said.said()), status, loaded);
     }
+}
+
+/// Moves an upload along: gathers what has arrived of its body (giving
+/// the window back as it is taken), hands full pieces and the end to the
+/// worker pool, and once the upload has ended sends its reply (and resets
+/// the stream if the body was not all read).
+fn feed_upload(
+    stream: &mut Stream,
+    task: &mut Context<'_>,
+    cx: &mut Cx<'_>,
+    peer: IpAddr,
+    dates: &mut DateField,
+) -> Fed {
+    use crate::files::produced::PIECE;
+    use crate::share::upload::{Failed, State};
+    let StreamState::Uploading { respond, up } = &mut stream.state else {
+        return Fed::More;
+    };
+    if respond.poll_reset(task).is_ready() {
+        return Fed::Stopped;
+    }
+    let mut outcome = match up.accepted.intake.state() {
+        State::Away => return Fed::More,
+        State::Over(outcome) => Some(outcome),
+        State::Ready => None,
+    };
+    let mut progressed = false;
+    if outcome.is_none() {
+        while !up.ended && up.pending.len() < PIECE {
+            let Some(recv) = &mut stream.recv else {
+                up.ended = true;
+                break;
+            };
+            match recv.poll_data(task) {
+                Poll::Ready(Some(Ok(data))) => {
+                    let _ = recv.flow_control().release_capacity(data.len());
+                    up.received += data.len() as u64;
+                    up.pending.extend_from_slice(&data);
+                    up.progress = cx.clock.now();
+                    progressed = true;
+                }
+                Poll::Ready(None) => up.ended = true,
+                Poll::Ready(Some(Err(_))) => return Fed::Stopped,
+                Poll::Pending => {
+                    if recv.is_end_stream() {
+                        up.ended = true;
+                    }
+                    break;
+                }
+            }
+        }
+        if up.received > up.accepted.max_bytes {
+            outcome = Some(Err(Failed::TooLarge));
+        } else if up.ended || up.pending.len() >= PIECE {
+            let bytes = std::mem::take(&mut up.pending);
+            let offload = cx.services.offload.as_deref_mut();
+            if let Err(bytes) = up.accepted.intake.push(bytes, up.ended, offload) {
+                up.pending = bytes;
+            }
+            return Fed::Progress;
+        }
+    }
+    let Some(outcome) = outcome else {
+        return match progressed {
+            true => Fed::Progress,
+            false => Fed::More,
+        };
+    };
+    let StreamState::Uploading { respond, up } =
+        std::mem::replace(&mut stream.state, StreamState::Sent)
+    else {
+        unreachable!("matched above");
+    };
+    let config = up.site.as_deref().unwrap_or(cx.config);
+    if let Ok(stored) = &outcome {
+        for s in stored {
+            crate::say!(
+                "skiff: upload stored {}{} ({} bytes) from {}",
+                String::from_utf8_lossy(&up.accepted.folder),
+                String::from_utf8_lossy(&s.name),
+                s.bytes,
+                up.client.unwrap_or(peer)
+            );
+        }
+        if let Some(m) = cx.metrics {
+            m.uploads(stored.len() as u64, stored.iter().map(|s| s.bytes).sum());
+        }
+    }
+    let mut reply = crate::respond::upload::done(outcome, &up.accepted, config);
+    reply.site = up.site.clone();
+    reply.client = up.client;
+    let mut said = stream.said.take();
+    if let Some(s) = &mut said {
+        s.received = up.received;
+    }
+    let too_large = reply.closes;
+    let recv = stream.recv.take();
+    *stream = send_reply(reply, said, respond, cx, peer, dates);
+    // The rest of a body is read and dropped, but not past a bound: then
+    // the stream is reset.
+    if !too_large {
+        stream.recv = recv;
+    }
+    Fed::Done
 }
 
 /// A made body's head: sent once the maker's verdict is in (the reply's

@@ -426,3 +426,34 @@ fn start_up_says_where_uploads_go_and_warns() {
         );
     }
 }
+
+each_mode! {
+    fn over_http2_put_and_form_and_a_refusal(mode) {
+        assert!(have("curl"), "curl is needed (.ci/run installs it)");
+        let d = upload_site();
+        let s = Server::start(mode, &d.path, &["--upload"]);
+        let src = TempDir::new("src");
+        let big: Vec<u8> = (0..2_500_000u32).map(|i| (i % 249) as u8).collect();
+        let file = src.write("big.bin", &big);
+        let text = src.write("note.txt", "a note\n");
+        let curl = |args: &[&str]| -> String {
+            let out = Command::new("curl")
+                .args(["-sS", "--http2-prior-knowledge", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code} %{http_version}"])
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).unwrap()
+        };
+        assert_eq!(curl(&["-T", file.to_str().unwrap(), &s.url("/in/big.bin")]), "201 2");
+        assert_eq!(std::fs::read(d.path.join("in/big.bin")).unwrap(), big);
+        // Taken: 409, and curl sees a clean answer.
+        assert_eq!(curl(&["-T", file.to_str().unwrap(), &s.url("/in/big.bin")]), "409 2");
+        let form = format!("file=@{}", text.display());
+        let two = format!("file=@{};filename=copy.bin", file.display());
+        assert_eq!(curl(&["-F", &form, "-F", &two, &s.url("/in/sub/")]), "201 2");
+        assert_eq!(std::fs::read(d.path.join("in/sub/note.txt")).unwrap(), b"a note\n");
+        assert_eq!(std::fs::read(d.path.join("in/sub/copy.bin")).unwrap(), big);
+        assert_eq!(names(&d.path.join("in")), ["big.bin", "sub"]);
+    }
+}
