@@ -331,3 +331,38 @@ each_mode! {
         }
     }
 }
+
+each_mode! {
+    fn chromium_uploads_through_the_listing_and_downloads_back_under_a_strict_csp(mode) {
+        let Some(browser) = chromium() else {
+            assert!(std::env::var_os("CI").is_none(), "CI must install chromium (.ci/run does)");
+            eprintln!("skipped: chromium is not installed");
+            return;
+        };
+        let site = TempDir::new("browser-upload");
+        site.write("share/already.txt", "here before\n");
+        site.write("check/upload-check.html", include_str!("../fixtures/upload-check.html"));
+        site.write("check/upload-check.js", include_str!("../fixtures/upload-check.js"));
+        let s = Server::start(mode, &site.path, &[
+            "--list-dirs", "--upload", "--upload-dir", "share", "--archives",
+            "--header", "Content-Security-Policy: default-src 'self'",
+        ]);
+        let result = page_result(&browser, &s.url("/check/upload-check.html"));
+        for want in [
+            "\"form\":true",
+            "\"script\":true",
+            "\"formUpload\":\"typed in a form\\n\"",
+            "\"dropUpload\":\"dropped\\n\"",
+            "\"noScriptTitle\":\"Uploaded\"",
+            "\"noScriptLink\":\"/share/no%20script.txt\"",
+            "\"download\":\"no script\\n\"",
+            "\"zip\":\"200 application/zip PK\"",
+            "\"done\":true",
+        ] {
+            assert!(result.contains(want), "{want} missing from {result}");
+        }
+        assert_eq!(std::fs::read(site.path.join("share/from form.txt")).unwrap(), b"typed in a form\n");
+        assert_eq!(std::fs::read(site.path.join("share/dropped.txt")).unwrap(), b"dropped\n");
+        assert_eq!(std::fs::read(site.path.join("share/no script.txt")).unwrap(), b"no script\n");
+    }
+}

@@ -457,3 +457,25 @@ each_mode! {
         assert_eq!(names(&d.path.join("in")), ["big.bin", "sub"]);
     }
 }
+
+each_mode! {
+    fn the_listing_offers_the_form_only_where_uploads_go(mode) {
+        let d = upload_site();
+        let s = Server::start(mode, &d.path, &["--upload", "--upload-dir", "in", "--list-dirs"]);
+        let page = s.connect().get("/in/sub/").text();
+        assert!(page.contains("<form class=\"upload\" method=\"post\" enctype=\"multipart/form-data\" action=\"./\">"), "{page}");
+        assert!(page.contains("<input type=\"file\" name=\"file\" multiple>"), "{page}");
+        assert!(page.contains("<script src=\"/__skiff__/listing.js\" defer></script>"), "{page}");
+        let top = s.connect().get("/").text();
+        assert!(!top.contains("<form") && !top.contains("<script"), "{top}");
+        let js = s.connect().get("/__skiff__/listing.js");
+        assert_eq!(js.status, 200);
+        assert_eq!(js.header("content-type"), Some("text/javascript; charset=utf-8"));
+        assert!(js.text().contains("addEventListener(\"drop\""));
+        let plain = Server::start(mode, &d.path, &["--list-dirs"]);
+        assert_eq!(plain.connect().get("/__skiff__/listing.js").status, 404);
+        assert!(!plain.connect().get("/in/").text().contains("<form"));
+        // Without --upload, PUT and POST are 405 as before.
+        assert_eq!(put(&plain, "/in/x.txt", b"x").status, 405);
+    }
+}
