@@ -254,6 +254,41 @@ struct UploadRead {
     received: u64,
 }
 
+impl UploadRead {
+    /// Reads the body straight into the next piece, when it has a length
+    /// and nothing is buffered: `None` when it cannot (chunked, the piece
+    /// is full, a piece is being written).
+    fn read_direct<T: Transport>(&mut self, io: &mut T, now: Instant) -> Option<io::Result<usize>> {
+        let BodyFraming::Length(left) = &mut self.framing else {
+            return None;
+        };
+        let room = PIECE
+            .saturating_sub(self.pending.len())
+            .min(usize::try_from(*left).unwrap_or(usize::MAX));
+        if room == 0
+            || self.ended
+            || !matches!(
+                self.accepted.intake.peek(),
+                crate::share::upload::Peek::Ready
+            )
+        {
+            return None;
+        }
+        let at = self.pending.len();
+        self.pending.resize(at + room, 0);
+        let read = io.read(&mut self.pending[at..]);
+        let n = *read.as_ref().unwrap_or(&0);
+        self.pending.truncate(at + n);
+        *left -= n as u64;
+        self.received += n as u64;
+        if n > 0 {
+            self.progress = now;
+        }
+        self.ended = *left == 0;
+        Some(read)
+    }
+}
+
 #[derive(Debug)]
 enum BodyFraming {
     /// Bytes still to come.
@@ -497,7 +532,16 @@ impl Conn {
                     };
                 }
             }
-            let read = busy.input.read_from(io, cx.pool.as_deref_mut());
+            // An upload's body goes straight into its next piece: one
+            // large read instead of many through the head buffer.
+            let direct = match &mut self.reading {
+                Reading::Upload(up) if busy.input.is_empty() => up.read_direct(io, cx.clock.now()),
+                _ => None,
+            };
+            let read = match direct {
+                Some(read) => read,
+                None => busy.input.read_from(io, cx.pool.as_deref_mut()),
+            };
             if T::BLOCKING {
                 // The read may have waited: what follows needs the time now.
                 cx.clock.refresh();

@@ -110,9 +110,28 @@ pub(super) enum Flush {
 #[derive(Debug)]
 struct Mark {
     at: usize,
-    data: Arc<[u8]>,
+    data: Held,
     start: usize,
     end: usize,
+}
+
+/// Bytes queued by reference: shared (a cached file, a page), or owned
+/// (a piece of a body made on the worker pool, sent without a copy).
+#[derive(Debug)]
+enum Held {
+    Shared(Arc<[u8]>),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Held {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Held::Shared(a) => a,
+            Held::Owned(v) => v,
+        }
+    }
 }
 
 /// Heads, pages and small bodies, with shared slices interleaved.
@@ -322,7 +341,7 @@ impl Output {
         if end - start >= SHARE_MIN {
             self.queue.marks.push_back(Mark {
                 at: self.queue.buf.len(),
-                data: data.clone(),
+                data: Held::Shared(data.clone()),
                 start,
                 end,
             });
@@ -630,16 +649,24 @@ fn take_piece(made: &mut Made, queue: &mut Queue, cx: &mut Cx<'_>) -> Taken {
             if bytes.is_empty() {
                 return Taken::Nothing;
             }
+            let len = bytes.len();
             if made.chunked {
                 queue
                     .buf
-                    .extend_from_slice(format!("{:x}\r\n", bytes.len()).as_bytes());
-                queue.buf.extend_from_slice(&bytes);
-                queue.buf.extend_from_slice(b"\r\n");
-            } else {
-                queue.buf.extend_from_slice(&bytes);
+                    .extend_from_slice(format!("{len:x}\r\n").as_bytes());
             }
-            Taken::Data(bytes.len() as u64)
+            // Sent from the piece itself (writev), not copied.
+            queue.marks.push_back(Mark {
+                at: queue.buf.len(),
+                data: Held::Owned(bytes),
+                start: 0,
+                end: len,
+            });
+            queue.shared_unsent += len;
+            if made.chunked {
+                queue.buf.extend_from_slice(b"\r\n");
+            }
+            Taken::Data(len as u64)
         }
         Piece::End(Ok(())) => {
             if made.chunked {

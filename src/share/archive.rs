@@ -495,39 +495,49 @@ impl Archive {
             return true;
         };
         let want = (open.len - open.done).min(room as u64) as usize;
-        let mut chunk = vec![0u8; want];
+        // Read straight into the archive's buffer (after an early end the
+        // rest stays zeros).
+        let at = self.buf.len();
+        self.buf.resize(at + want, 0);
         let mut got = 0;
         while got < want && !open.short {
-            match open.file.read_at(&mut chunk[got..], open.done + got as u64) {
+            match open
+                .file
+                .read_at(&mut self.buf[at + got..], open.done + got as u64)
+            {
                 Ok(0) => open.short = true,
                 Ok(n) => got += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => open.short = true,
             }
         }
-        // After an early end the rest is zeros (`chunk` is zeroed).
         open.done += want as u64;
         let complete = open.done == open.len;
         match &mut open.zip {
             Some(z) => {
-                z.crc.update(&chunk);
-                z.size += chunk.len() as u64;
+                let chunk = &self.buf[at..];
+                z.crc.update(chunk);
+                z.size += want as u64;
                 match &mut z.deflate {
                     Some(d) => {
-                        let _ = d.write_all(&chunk);
+                        let _ = d.write_all(chunk);
+                        self.buf.truncate(at);
                         let out = std::mem::take(d.get_mut());
                         z.written += out.len() as u64;
                         self.buf.extend_from_slice(&out);
                         self.written += out.len() as u64;
+                        // The deflater's buffer keeps its room.
+                        let mut out = out;
+                        out.clear();
+                        *d.get_mut() = out;
                     }
                     None => {
-                        z.written += chunk.len() as u64;
-                        self.buf.extend_from_slice(&chunk);
-                        self.written += chunk.len() as u64;
+                        z.written += want as u64;
+                        self.written += want as u64;
                     }
                 }
             }
-            None => self.emit(&chunk),
+            None => self.written += want as u64,
         }
         if !complete {
             return false;
@@ -775,6 +785,7 @@ impl Archive {
     /// Moves what was made into `out` (through gzip for `.tar.gz`).
     fn deliver(&mut self, out: &mut Vec<u8>, last: bool) -> Result<(), String> {
         match &mut self.gz {
+            None if out.is_empty() => std::mem::swap(out, &mut self.buf),
             None => out.append(&mut self.buf),
             Some(gz) => {
                 gz.write_all(&self.buf).map_err(|e| e.to_string())?;

@@ -513,6 +513,14 @@ struct Slot {
     outcome: Option<Result<Vec<Stored>, Failed>>,
 }
 
+/// [`Intake::peek`]'s answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Peek {
+    Ready,
+    Away,
+    Over,
+}
+
 /// What an [`Intake`] can take now.
 #[derive(Debug)]
 pub(crate) enum State {
@@ -533,6 +541,16 @@ impl Intake {
                 away: false,
                 outcome: None,
             })),
+        }
+    }
+
+    /// Whether bytes can be handed over now (without taking an outcome).
+    pub(crate) fn peek(&self) -> Peek {
+        let slot = crate::unpoison(self.slot.lock());
+        match (slot.outcome.is_some(), slot.away) {
+            (true, _) => Peek::Over,
+            (false, true) => Peek::Away,
+            (false, false) => Peek::Ready,
         }
     }
 
