@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sharing a folder, measured: a 1 GiB folder of mixed files downloaded as
 # .tar and as .tar.gz beside the same bytes as one plain file (sendfile),
-# a 1 GiB upload, each with the server's peak resident memory; then the
+# the tar again over HTTP/1.0 (no chunked framing for curl to decode), a
+# 1 GiB upload, each with the server's peak resident memory; then the
 # 380 B file with --archives --upload on against off (wrk).
 #
 # usage: benches/share.sh ROOT      (ROOT from makeroot.sh, for the 380 B file)
@@ -78,6 +79,7 @@ transfer() {
 for r in $(seq 1 "$ROUNDS"); do
   transfer plain  "http://127.0.0.1:$PORT/one.bin"
   transfer tar    "http://127.0.0.1:$PORT/folder/?download=tar"
+  transfer tar10  "http://127.0.0.1:$PORT/folder/?download=tar" -0
   transfer tar.gz "http://127.0.0.1:$PORT/folder/?download=tar.gz"
   transfer upload "http://127.0.0.1:$PORT/up/one.bin" -T "$WORK/site/one.bin"
 done
@@ -100,9 +102,10 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 median() { grep "^$1 " "$tmp" | awk -v c="$2" '{print $c}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-for l in plain tar tar.gz upload; do
+for l in plain tar tar10 tar.gz upload; do
   echo "median $l: $(median "$l" 2) MiB/s, peak RSS $(median "$l" 3) KiB"
 done
 awk -v a="$(median tar 2)" -v b="$(median plain 2)" 'BEGIN {printf "tar/plain: %.2f of the rate\n", a/b}'
+awk -v a="$(median tar10 2)" -v b="$(median plain 2)" 'BEGIN {printf "tar over HTTP/1.0 (no chunks for curl to undo)/plain: %.2f of the rate\n", a/b}'
 awk -v a="$(median on 2)" -v b="$(median off 2)" 'BEGIN {printf "380 B with --archives --upload / without: %.3f\n", a/b}'
 echo "(the 1 GiB files are in $WORK; remove it when done)"

@@ -39,7 +39,9 @@
 //! connection costs a few words.
 //!
 //! Slow work never runs on a loop: text files are compressed once per
-//! version and passwords are checked by a small pool of threads (`work`),
+//! version, passwords are checked, folder archives made and uploads
+//! written (a piece at a time, as the client takes or sends them) by a
+//! small pool of threads (`work`),
 //! TLS handshakes by a pool of their own; each result comes back to the
 //! loop that asked through its mailbox and `mio::Waker`. Until a variant
 //! is made, requests are answered identity ([`files::compress`]); until a
@@ -58,12 +60,15 @@
 //!   Prometheus counters; `counts`: requests per path (SIGUSR1)
 //! - `transport`: the byte streams a connection runs over
 //! - [`files`]: path resolution, listings, file bodies, the file cache,
-//!   compression; `auth`: Basic authentication (`--htpasswd`)
+//!   compression, bodies made on the pool; `auth`: Basic authentication
+//!   (`--htpasswd`)
 //! - [`tls`]: the certificate and rustls settings, and per-connection
 //!   sessions ([`tls::session`])
 //! - `rules`: what configuration adds (header sets and rules per path,
 //!   CORS settings, error pages, and the routes: base path, redirects,
 //!   rewrites, clean URLs, trailing slashes), compiled at start
+//! - `share`: folder archives (`--archives`) and uploads (`--upload`):
+//!   what their pool jobs do
 //! - [`config`]: flags, variables and the config file -> [`config::Config`]
 //! - `respond`: request -> reply
 //! - [`conn`]: the per-connection state machine and the HTTP/1 writer
