@@ -185,3 +185,80 @@ fn qr_draws_the_first_lan_url_and_it_scans() {
         "{lines:?}"
     );
 }
+
+/// The README's folder-sharing quick start, with its flags as written
+/// there (on loopback, port 0): the start-up lines it shows, the upload
+/// that says `created`, the same upload refused, and the folder as
+/// `shared.zip`.
+#[test]
+fn the_readme_sharing_quick_start_does_what_it_shows() {
+    let readme = repo_file("README.md");
+    let section = readme
+        .split("## Sharing a folder")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Sharing a folder section");
+    let command = section
+        .lines()
+        .find_map(|l| l.strip_prefix("$ skiff "))
+        .expect("the skiff command");
+    if !have("htpasswd") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install apache2-utils"
+        );
+        eprintln!("skipped: htpasswd is not installed");
+        return;
+    }
+    let home = TempDir::new("home");
+    std::fs::create_dir_all(home.path.join("shared/photos")).unwrap();
+    home.write("shared/notes.txt", "notes\n");
+    let users = home.path.join("users.htpasswd");
+    assert!(
+        Command::new("htpasswd")
+            .args(["-cbB", "-C", "4"])
+            .arg(&users)
+            .args(["ann", "secret"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // The README's flags, with `~` as this test's home.
+    let args: Vec<String> = command
+        .split_whitespace()
+        .map(|a| a.replace('~', home.path.to_str().unwrap()))
+        .collect();
+    let mut cmd = Command::new(bin());
+    cmd.args(&args).args(["--bind", "127.0.0.1", "--port", "0"]);
+    let s = Server::spawn(cmd);
+    let root = std::fs::canonicalize(home.path.join("shared")).unwrap();
+    let shown: Vec<&str> = section
+        .lines()
+        .filter(|l| l.starts_with("Uploads into "))
+        .collect();
+    let lines = s.wait_stdout(|l| !l.is_empty());
+    assert_eq!(
+        lines[0],
+        shown[0].replace("/home/me/shared", root.to_str().unwrap())
+    );
+    let mut c = s.connect();
+    let auth = "Authorization: Basic YW5uOnNlY3JldA==\r\n"; // ann:secret
+    c.send(format!(
+        "PUT /report.pdf HTTP/1.1\r\nHost: t\r\n{auth}Content-Length: 4\r\n\r\n%PDF"
+    ));
+    let r = c.response();
+    assert_eq!((r.status, r.text().as_str()), (201, "created\n"));
+    assert!(section.contains("created\n"));
+    c.send(format!(
+        "PUT /report.pdf HTTP/1.1\r\nHost: t\r\n{auth}Content-Length: 4\r\n\r\n%PDF"
+    ));
+    assert_eq!(c.response().status, 409);
+    let r = c.get_with("/?download=zip", auth);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"shared.zip\"")
+    );
+    assert!(section.contains("shared.zip"));
+    assert_eq!(&r.body[..2], b"PK");
+}
