@@ -95,7 +95,7 @@ pub(crate) mod metrics;
 pub(crate) mod respond;
 pub(crate) mod rules;
 pub mod server;
-pub(crate) mod share;
+pub mod share;
 pub mod sys;
 pub mod timer;
 pub mod tls;

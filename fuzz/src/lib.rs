@@ -101,11 +101,10 @@ pub fn resolve_root() -> &'static PathBuf {
 
 /// The lookup the `resolve_path` target uses: everything on.
 pub fn resolve_lookup(root: &Path) -> Lookup<'_> {
-    Lookup {
-        precompressed: true,
-        list_dirs: true,
-        ..Lookup::new(root)
-    }
+    let mut lookup = Lookup::new(root);
+    lookup.precompressed = true;
+    lookup.list_dirs = true;
+    lookup
 }
 
 /// What a parse of `data` comes to, as a status: 200 for a request,
@@ -522,4 +521,58 @@ fn check_frames(sent: &[u8]) -> Vec<u8> {
         pos += 9 + len;
     }
     kinds
+}
+
+/// Feeds `data` to a form parser (boundary `XyZ`) in pieces whose sizes
+/// come from the data itself, and whole to another: neither may panic, and
+/// both must find the same parts (a piece's bounds never change a form).
+pub fn run_form(data: &[u8]) {
+    use skiff::share::upload::{Failed, FormParser, Parts};
+
+    #[derive(Default, PartialEq, Debug)]
+    struct Kept {
+        files: Vec<(Vec<u8>, Vec<u8>)>,
+        open: bool,
+    }
+    impl Parts for Kept {
+        fn begin(&mut self, name: Vec<u8>) -> Result<(), Failed> {
+            self.files.push((name, Vec::new()));
+            self.open = true;
+            Ok(())
+        }
+        fn data(&mut self, bytes: &[u8]) -> Result<(), Failed> {
+            assert!(self.open, "data outside a file part");
+            if let Some(f) = self.files.last_mut() {
+                f.1.extend_from_slice(bytes);
+            }
+            Ok(())
+        }
+        fn end(&mut self) -> Result<(), Failed> {
+            self.open = false;
+            Ok(())
+        }
+    }
+
+    let Some((&step, body)) = data.split_first() else {
+        return;
+    };
+    let step = usize::from(step % 64) + 1;
+    let mut whole = Kept::default();
+    let mut p = FormParser::new(b"XyZ");
+    let r1 = p.feed(body, &mut whole);
+    let done1 = p.is_done();
+    let mut split = Kept::default();
+    let mut q = FormParser::new(b"XyZ");
+    let mut r2 = Ok(());
+    for piece in body.chunks(step) {
+        r2 = q.feed(piece, &mut split);
+        if r2.is_err() {
+            break;
+        }
+    }
+    assert_eq!(r1, r2, "the result depends on the pieces");
+    if r1.is_ok() {
+        assert_eq!(whole, split, "the parts depend on the pieces");
+        assert_eq!(done1, q.is_done());
+    }
 }

@@ -2,4 +2,4 @@
 //! and uploads (`--upload`).
 
 pub(crate) mod archive;
-pub(crate) mod upload;
+pub mod upload;

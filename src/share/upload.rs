@@ -48,7 +48,7 @@ pub(crate) const TEMP_PREFIX: &str = ".skiff-upload-";
 
 /// Why an upload failed, and its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Failed {
+pub enum Failed {
     /// Past `--upload-max-bytes`.
     TooLarge,
     /// The name is taken (and `--upload-overwrite` is off), or is a
@@ -155,7 +155,7 @@ pub(crate) struct Upload {
     kind: Kind,
     temp: Option<Temp>,
     stored: Vec<Stored>,
-    form: Form,
+    form: FormParser,
 }
 
 impl Drop for Upload {
@@ -169,6 +169,10 @@ impl Drop for Upload {
 impl Upload {
     /// An upload into `dir` (canonical, checked).
     pub(crate) fn new(dir: PathBuf, kind: Kind, overwrite: bool, show_hidden: bool) -> Upload {
+        let form = match &kind {
+            Kind::Form { boundary } => FormParser::new(boundary),
+            Kind::Put { .. } => FormParser::new(b""),
+        };
         Upload {
             dir,
             overwrite,
@@ -176,7 +180,7 @@ impl Upload {
             kind,
             temp: None,
             stored: Vec::new(),
-            form: Form::Preamble { matched: 0 },
+            form,
         }
     }
 
@@ -258,7 +262,7 @@ impl Upload {
                 self.end()?;
             }
             Kind::Form { .. } => {
-                if !matches!(self.form, Form::Done) {
+                if !self.form.is_done() {
                     return Err(Failed::Bad);
                 }
             }
@@ -266,19 +270,74 @@ impl Upload {
         Ok(std::mem::take(&mut self.stored))
     }
 
-    /// Runs the form parser over `data`.
-    fn parse(&mut self, mut data: &[u8]) -> Result<(), Failed> {
-        let Kind::Form { boundary } = &self.kind else {
-            return Ok(());
-        };
-        // "\r\n--" + boundary: the delimiter before every part but the
-        // first (whose leading CRLF is optional).
-        let delimiter = [&b"\r\n--"[..], boundary].concat();
+    /// Runs the form parser over `data`, into files.
+    fn parse(&mut self, data: &[u8]) -> Result<(), Failed> {
+        let mut form = std::mem::replace(&mut self.form, FormParser::new(b""));
+        let result = form.feed(data, self);
+        self.form = form;
+        result
+    }
+}
+
+impl Parts for Upload {
+    fn begin(&mut self, name: Vec<u8>) -> Result<(), Failed> {
+        Upload::begin(self, sanitise(&name))
+    }
+
+    fn data(&mut self, bytes: &[u8]) -> Result<(), Failed> {
+        self.write_file(bytes)
+    }
+
+    fn end(&mut self) -> Result<(), Failed> {
+        Upload::end(self)
+    }
+}
+
+/// Where a form's files go as [`FormParser`] finds them.
+pub trait Parts {
+    /// A part with a file name begins (the name as sent).
+    fn begin(&mut self, name: Vec<u8>) -> Result<(), Failed>;
+    /// Bytes of the current file (none for a part without a file name).
+    fn data(&mut self, bytes: &[u8]) -> Result<(), Failed>;
+    /// The current part ended (whether or not it had a file name).
+    fn end(&mut self) -> Result<(), Failed>;
+}
+
+/// A `multipart/form-data` body (RFC 7578), parsed as it arrives in any
+/// pieces: sans-I/O, the files go to a [`Parts`]. Strict where it matters
+/// (the first line is the boundary, a delimiter is followed by `--` or
+/// CRLF, a part's head ends within 8 KiB) and silent about the preamble
+/// and epilogue, as the RFC asks.
+pub struct FormParser {
+    /// `\r\n--` and the boundary.
+    delimiter: Vec<u8>,
+    state: Form,
+    /// Inside a part with a file name.
+    in_file: bool,
+}
+
+impl FormParser {
+    pub fn new(boundary: &[u8]) -> FormParser {
+        FormParser {
+            delimiter: [&b"\r\n--"[..], boundary].concat(),
+            state: Form::Preamble { matched: 0 },
+            in_file: false,
+        }
+    }
+
+    /// Whether the closing delimiter has been read.
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, Form::Done)
+    }
+
+    /// Takes the next bytes of the body.
+    pub fn feed(&mut self, mut data: &[u8], parts: &mut dyn Parts) -> Result<(), Failed> {
+        let delimiter = &self.delimiter;
         while !data.is_empty() {
-            match &mut self.form {
+            match &mut self.state {
                 Form::Preamble { matched } => {
                     // The body starts with "--boundary" (the CRLF before it
-                    // is treated as if present).
+                    // is taken as read).
                     let want = &delimiter[2..];
                     let n = (want.len() - *matched).min(data.len());
                     if data[..n] != want[*matched..*matched + n] {
@@ -287,16 +346,16 @@ impl Upload {
                     *matched += n;
                     data = &data[n..];
                     if *matched == want.len() {
-                        self.form = Form::AfterDelimiter { seen: Vec::new() };
+                        self.state = Form::AfterDelimiter { seen: Vec::new() };
                     }
                 }
                 Form::AfterDelimiter { seen } => {
-                    // "--" ends the body; "\r\n" begins a part.
+                    // "--" ends the body; CRLF begins a part.
                     let n = (2 - seen.len()).min(data.len());
                     seen.extend_from_slice(&data[..n]);
                     data = &data[n..];
                     if seen.len() == 2 {
-                        self.form = match &seen[..] {
+                        self.state = match &seen[..] {
                             b"--" => Form::Done,
                             b"\r\n" => Form::Head { head: Vec::new() },
                             _ => return Err(Failed::Bad),
@@ -312,10 +371,10 @@ impl Upload {
                             let used = end + 4 - before;
                             let name = part_file_name(&head[..end]);
                             data = &data[used..];
-                            self.form = Form::Body { held: Vec::new() };
+                            self.state = Form::Body { held: Vec::new() };
+                            self.in_file = name.is_some();
                             if let Some(name) = name {
-                                let name = sanitise(&name);
-                                self.begin(name)?;
+                                parts.begin(name)?;
                             }
                         }
                         None if head.len() > MAX_PART_HEAD => return Err(Failed::Bad),
@@ -327,29 +386,32 @@ impl Upload {
                     let mut buf = std::mem::take(held);
                     buf.extend_from_slice(data);
                     data = &[];
-                    match find(&buf, &delimiter) {
+                    match find(&buf, delimiter) {
                         Some(at) => {
-                            self.write_file(&buf[..at])?;
-                            self.end()?;
-                            let rest = buf[at + delimiter.len()..].to_vec();
-                            self.form = Form::AfterDelimiter { seen: Vec::new() };
+                            if self.in_file {
+                                parts.data(&buf[..at])?;
+                            }
+                            parts.end()?;
+                            self.in_file = false;
+                            self.state = Form::AfterDelimiter { seen: Vec::new() };
                             // Go on with what followed the delimiter.
-                            return self.parse(&rest);
+                            let rest = buf[at + delimiter.len()..].to_vec();
+                            return self.feed(&rest, parts);
                         }
                         None => {
-                            let keep = partial_suffix(&buf, &delimiter);
+                            let keep = partial_suffix(&buf, delimiter);
                             let cut = buf.len() - keep;
-                            self.write_file(&buf[..cut])?;
-                            if let Form::Body { held } = &mut self.form {
+                            if self.in_file {
+                                parts.data(&buf[..cut])?;
+                            }
+                            if let Form::Body { held } = &mut self.state {
                                 held.extend_from_slice(&buf[cut..]);
                             }
                         }
                     }
                 }
-                Form::Done => {
-                    // The epilogue is ignored.
-                    return Ok(());
-                }
+                // The epilogue is ignored.
+                Form::Done => return Ok(()),
             }
         }
         Ok(())
@@ -626,6 +688,95 @@ fn write(shared: &Arc<Mutex<Slot>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// A [`Parts`] that keeps the files in memory.
+    #[derive(Debug, Default, PartialEq)]
+    struct Kept {
+        files: Vec<(Vec<u8>, Vec<u8>)>,
+        open: bool,
+        parts: usize,
+    }
+
+    impl Parts for Kept {
+        fn begin(&mut self, name: Vec<u8>) -> Result<(), Failed> {
+            self.files.push((name, Vec::new()));
+            self.open = true;
+            Ok(())
+        }
+        fn data(&mut self, bytes: &[u8]) -> Result<(), Failed> {
+            assert!(self.open, "data outside a file");
+            self.files.last_mut().unwrap().1.extend_from_slice(bytes);
+            Ok(())
+        }
+        fn end(&mut self) -> Result<(), Failed> {
+            self.open = false;
+            self.parts += 1;
+            Ok(())
+        }
+    }
+
+    fn parse_in(body: &[u8], cuts: &[usize]) -> (Result<(), Failed>, Kept, bool) {
+        let mut p = FormParser::new(b"XyZ");
+        let mut kept = Kept::default();
+        let mut at = 0;
+        let mut result = Ok(());
+        for &c in cuts.iter().chain(std::iter::once(&body.len())) {
+            let c = c.clamp(at, body.len());
+            result = p.feed(&body[at..c], &mut kept);
+            at = c;
+            if result.is_err() {
+                break;
+            }
+        }
+        (result, kept, p.is_done())
+    }
+
+    proptest! {
+        /// Any body, cut anywhere, gives what it gives whole: never a
+        /// panic, and the same files.
+        #[test]
+        fn any_split_gives_the_same_parts(
+            files in proptest::collection::vec(
+                (proptest::collection::vec(any::<u8>(), 0..40), proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'-'), Just(b'X'), Just(b'y'), Just(b'Z'), any::<u8>()], 0..200)),
+                0..4,
+            ),
+            cuts in proptest::collection::vec(0usize..2000, 0..12),
+        ) {
+            let mut body = Vec::new();
+            for (name, content) in &files {
+                body.extend_from_slice(b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"");
+                body.extend(name.iter().filter(|&&c| c != b'"' && c != b'\\' && c != b'\r' && c != b'\n'));
+                body.extend_from_slice(b"\"\r\n\r\n");
+                body.extend_from_slice(content);
+                body.extend_from_slice(b"\r\n");
+            }
+            body.extend_from_slice(b"--XyZ--\r\n");
+            let mut cuts = cuts;
+            cuts.sort_unstable();
+            let whole = parse_in(&body, &[]);
+            let split = parse_in(&body, &cuts);
+            prop_assert_eq!(&whole, &split);
+            // A content holding the delimiter ends its part early; any
+            // other comes out exactly.
+            let clean = files.iter().all(|(_, c)| !c.windows(6).any(|w| w == b"\r\n--Xy"));
+            if clean {
+                prop_assert_eq!(whole.0, Ok(()));
+                prop_assert!(whole.2);
+                let got: Vec<&Vec<u8>> = whole.1.files.iter().map(|(_, c)| c).collect();
+                let want: Vec<&Vec<u8>> = files.iter().filter(|(n, _)| n.iter().any(|&c| c != b'"' && c != b'\\' && c != b'\r' && c != b'\n')).map(|(_, c)| c).collect();
+                prop_assert_eq!(got, want);
+            }
+        }
+
+        /// Bytes that are not a form never panic, whatever the cuts.
+        #[test]
+        fn garbage_never_panics(body in proptest::collection::vec(any::<u8>(), 0..600), cuts in proptest::collection::vec(0usize..600, 0..8)) {
+            let mut cuts = cuts;
+            cuts.sort_unstable();
+            let _ = parse_in(&body, &cuts);
+        }
+    }
 
     fn form(boundary: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
         let mut out = Vec::new();
