@@ -185,6 +185,9 @@ pub(crate) struct Archive {
     /// The zip's central directory, and its entries.
     central: Vec<u8>,
     entries: u64,
+    /// Every ZIP64 record even where 32 bits would do (tests reach the
+    /// ZIP64 code without 4 GiB of files).
+    zip64_always: bool,
 }
 
 impl Archive {
@@ -218,6 +221,7 @@ impl Archive {
             written: 0,
             central: Vec::new(),
             entries: 0,
+            zip64_always: false,
         }
     }
 
@@ -591,7 +595,7 @@ impl Archive {
         let deflate = (deflate && len > 0)
             .then(|| DeflateEncoder::new(Vec::with_capacity(PIECE), Compression::fast()));
         // Deflate can grow incompressible input a little: ZIP64 early.
-        let zip64 = len >= 0xF000_0000;
+        let zip64 = len >= 0xF000_0000 || self.zip64_always;
         let (time, date) = dos_time(mtime);
         let mut h = Vec::with_capacity(30 + name.len() + 32);
         h.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
@@ -656,7 +660,8 @@ impl Archive {
         if !keep {
             return;
         }
-        let big = |n: u64| n >= 0xFFFF_FFFF;
+        let always = self.zip64_always;
+        let big = |n: u64| n >= 0xFFFF_FFFF || always;
         let mut zip64 = Vec::new();
         if big(size) || z.zip64 {
             zip64.extend_from_slice(&size.to_le_bytes());
@@ -747,7 +752,7 @@ impl Archive {
                 let size = central.len() as u64;
                 let end = self.written;
                 let n = self.entries;
-                if n >= 0xFFFF || start >= 0xFFFF_FFFF || size >= 0xFFFF_FFFF {
+                if n >= 0xFFFF || start >= 0xFFFF_FFFF || size >= 0xFFFF_FFFF || self.zip64_always {
                     let mut e = Vec::with_capacity(76);
                     e.extend_from_slice(&0x0606_4b50u32.to_le_bytes());
                     e.extend_from_slice(&44u64.to_le_bytes());
@@ -915,6 +920,81 @@ mod tests {
         assert_eq!((time >> 5) & 0x3F, 45);
         assert_eq!((time & 0x1F) * 2, 30);
         assert_eq!(dos_time(0).1, 1 << 5 | 1);
+    }
+
+    /// Makes the whole archive of `dir` in memory.
+    fn archive(dir: &Path, format: Format, zip64: bool) -> Vec<u8> {
+        let lookup = Lookup::new(dir);
+        let mut a = Archive::new(
+            format,
+            Limits {
+                files: 100,
+                bytes: 1 << 30,
+            },
+            &lookup,
+            dir.to_path_buf(),
+            b"top".to_vec(),
+        );
+        a.zip64_always = zip64;
+        a.start().unwrap();
+        let mut out = Vec::new();
+        loop {
+            let mut piece = Vec::new();
+            let done = a.fill(&mut piece).unwrap();
+            out.extend_from_slice(&piece);
+            if done {
+                return out;
+            }
+        }
+    }
+
+    #[test]
+    fn zip64_records_read_back_in_python_and_unzip() {
+        let dir = std::env::temp_dir().join(format!("skiff-zip64-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sub")).unwrap();
+        let big: Vec<u8> = (0..600_000u32).map(|i| (i * 31 % 256) as u8).collect();
+        std::fs::write(dir.join("sub/big.bin"), &big).unwrap();
+        std::fs::write(dir.join("notes.txt"), "text is deflated\n".repeat(500)).unwrap();
+        std::fs::write(dir.join("empty"), "").unwrap();
+        let dir = std::fs::canonicalize(&dir).unwrap();
+        for zip64 in [true, false] {
+            let bytes = archive(&dir, Format::Zip, zip64);
+            // ZIP64 end records are there exactly when forced.
+            let has = bytes.windows(4).any(|w| w == 0x0606_4b50u32.to_le_bytes());
+            assert_eq!(has, zip64);
+            let file = dir.join(format!("../skiff-zip64-{}-{zip64}.zip", std::process::id()));
+            std::fs::write(&file, &bytes).unwrap();
+            let check = "import sys,zipfile\nz=zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nfor i in z.infolist(): print(i.filename, i.file_size, i.compress_type)";
+            let out = std::process::Command::new("python3")
+                .args(["-c", check])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let listed = String::from_utf8(out.stdout).unwrap();
+            assert!(listed.contains("top/sub/big.bin 600000 0"), "{listed}");
+            assert!(listed.contains("top/notes.txt 8500 8"), "{listed}");
+            assert!(listed.contains("top/empty 0 0"), "{listed}");
+            if std::process::Command::new("unzip")
+                .arg("-v")
+                .output()
+                .is_ok()
+            {
+                let t = std::process::Command::new("unzip")
+                    .arg("-tq")
+                    .arg(&file)
+                    .output()
+                    .unwrap();
+                assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stdout));
+            }
+            std::fs::remove_file(&file).unwrap();
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
