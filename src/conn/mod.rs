@@ -1075,20 +1075,7 @@ fn answer_upload(
         ..
     } = *up;
     let config = site.as_deref().unwrap_or(cx.config);
-    if let Ok(stored) = &outcome {
-        for s in stored {
-            crate::say!(
-                "skiff: upload stored {}{} ({} bytes) from {}",
-                String::from_utf8_lossy(&accepted.folder),
-                String::from_utf8_lossy(&s.name),
-                s.bytes,
-                client.unwrap_or(out.peer)
-            );
-        }
-        if let Some(m) = cx.metrics {
-            m.uploads(stored.len() as u64, stored.iter().map(|s| s.bytes).sum());
-        }
-    }
+    crate::respond::upload::record(&outcome, &accepted, client.unwrap_or(out.peer), cx.metrics);
     let mut reply = crate::respond::upload::done(outcome, &accepted, config);
     reply.site = site;
     reply.client = client;

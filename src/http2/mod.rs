@@ -1158,18 +1158,12 @@ fn feed(stream: &mut Stream, task: &mut Context<'_>, cx: &mut Cx<'_>, peer: IpAd
             return Fed::Stopped;
         }
         let want = body.remaining().min(CHUNK as u64) as usize;
-        send.reserve_capacity(want);
-        let mut room = send.capacity();
-        if room == 0 {
-            match send.poll_capacity(task) {
-                Poll::Ready(Some(Ok(n))) => room = n,
-                Poll::Ready(Some(Err(_)) | None) => return Fed::Stopped,
-                Poll::Pending => break,
-            }
-            if room == 0 {
-                continue;
-            }
-        }
+        let room = match window(send, want, task) {
+            Room::Bytes(n) => n,
+            Room::Again => continue,
+            Room::Later => break,
+            Room::Gone => return Fed::Stopped,
+        };
         let mut chunk = Vec::with_capacity(room.min(want));
         if body.read_into(&mut chunk, room.min(want), true).is_err() {
             // The file shrank: the promised length cannot be met.
@@ -1286,20 +1280,12 @@ fn feed_upload(
         unreachable!("matched above");
     };
     let config = up.site.as_deref().unwrap_or(cx.config);
-    if let Ok(stored) = &outcome {
-        for s in stored {
-            crate::say!(
-                "skiff: upload stored {}{} ({} bytes) from {}",
-                String::from_utf8_lossy(&up.accepted.folder),
-                String::from_utf8_lossy(&s.name),
-                s.bytes,
-                up.client.unwrap_or(peer)
-            );
-        }
-        if let Some(m) = cx.metrics {
-            m.uploads(stored.len() as u64, stored.iter().map(|s| s.bytes).sum());
-        }
-    }
+    crate::respond::upload::record(
+        &outcome,
+        &up.accepted,
+        up.client.unwrap_or(peer),
+        cx.metrics,
+    );
     let mut reply = crate::respond::upload::done(outcome, &up.accepted, config);
     reply.site = up.site.clone();
     reply.client = up.client;
@@ -1384,6 +1370,32 @@ fn make_head(
     }
 }
 
+/// What a stream may send now.
+enum Room {
+    Bytes(usize),
+    /// Asked for; look again.
+    Again,
+    /// None until the codec wakes the connection.
+    Later,
+    /// The stream is gone.
+    Gone,
+}
+
+/// Asks for `want` bytes of the stream's window and says how many it may
+/// send now.
+fn window(send: &mut SendStream<Bytes>, want: usize, task: &mut Context<'_>) -> Room {
+    send.reserve_capacity(want);
+    match send.capacity() {
+        0 => match send.poll_capacity(task) {
+            Poll::Ready(Some(Ok(0))) => Room::Again,
+            Poll::Ready(Some(Ok(n))) => Room::Bytes(n),
+            Poll::Ready(Some(Err(_)) | None) => Room::Gone,
+            Poll::Pending => Room::Later,
+        },
+        n => Room::Bytes(n),
+    }
+}
+
 /// Sends a made body as its pieces come and the window allows.
 fn feed_made(stream: &mut Stream, task: &mut Context<'_>, cx: &mut Cx<'_>, peer: IpAddr) -> Fed {
     use crate::files::produced::{Next as Made, Piece};
@@ -1428,18 +1440,12 @@ fn feed_made(stream: &mut Stream, task: &mut Context<'_>, cx: &mut Cx<'_>, peer:
             }
             continue;
         }
-        send.reserve_capacity(carry.len().min(CHUNK));
-        let mut room = send.capacity();
-        if room == 0 {
-            match send.poll_capacity(task) {
-                Poll::Ready(Some(Ok(n))) => room = n,
-                Poll::Ready(Some(Err(_)) | None) => return Fed::Stopped,
-                Poll::Pending => break,
-            }
-            if room == 0 {
-                continue;
-            }
-        }
+        let room = match window(send, carry.len().min(CHUNK), task) {
+            Room::Bytes(n) => n,
+            Room::Again => continue,
+            Room::Later => break,
+            Room::Gone => return Fed::Stopped,
+        };
         let part = carry.split_to(room.min(carry.len()).min(CHUNK));
         *loaded += part.len() as u64;
         if send.send_data(part, false).is_err() {

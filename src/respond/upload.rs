@@ -146,6 +146,30 @@ fn boundary(content_type: Option<&[u8]>) -> Option<Vec<u8>> {
     None
 }
 
+/// Says what an upload stored: a line on stderr per file (with the
+/// client's address `from`), and the metrics' counts.
+pub(crate) fn record(
+    outcome: &Result<Vec<Stored>, Failed>,
+    accepted: &Accepted,
+    from: std::net::IpAddr,
+    metrics: Option<&crate::metrics::LoopMetrics>,
+) {
+    let Ok(stored) = outcome else {
+        return;
+    };
+    for s in stored {
+        crate::say!(
+            "skiff: upload stored {}{} ({} bytes) from {from}",
+            String::from_utf8_lossy(&accepted.folder),
+            String::from_utf8_lossy(&s.name),
+            s.bytes,
+        );
+    }
+    if let Some(m) = metrics {
+        m.uploads(stored.len() as u64, stored.iter().map(|s| s.bytes).sum());
+    }
+}
+
 /// The reply once the body is in: 201 (with `Location`, and for a form a
 /// page linking what was stored), 204 for a replaced file, or the failure's
 /// status.
