@@ -43,7 +43,7 @@
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use flate2::Compression;
@@ -502,19 +502,21 @@ impl Archive {
         // Read straight into the archive's buffer (after an early end the
         // rest stays zeros).
         let at = self.buf.len();
-        self.buf.resize(at + want, 0);
-        let mut got = 0;
-        while got < want && !open.short {
-            match open
-                .file
-                .read_at(&mut self.buf[at + got..], open.done + got as u64)
-            {
-                Ok(0) => open.short = true,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => open.short = true,
+        if !open.short {
+            // The file's own position: this entry alone reads it, in
+            // order. `read_to_end` fills spare capacity without zeroing it
+            // first.
+            self.buf.reserve(want);
+            let read = io::Read::read_to_end(
+                &mut io::Read::take(&mut open.file, want as u64),
+                &mut self.buf,
+            );
+            if read.is_err() || self.buf.len() < at + want {
+                open.short = true;
             }
         }
+        // After an early end the rest is zeros.
+        self.buf.resize(at + want, 0);
         open.done += want as u64;
         let complete = open.done == open.len;
         match &mut open.zip {
