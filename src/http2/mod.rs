@@ -1506,6 +1506,12 @@ impl Stream {
         let answered = answer(head, respond, since, cx, peer, dates);
         self.state = answered.state;
         self.said = answered.said;
+        // A body kept for an upload that was refused after all (wrong
+        // password) is read and dropped instead.
+        self.keep_body = matches!(
+            self.state,
+            StreamState::Uploading { .. } | StreamState::Parked { .. }
+        );
     }
 
     /// Nothing left to do: the response is sent and the request ended.

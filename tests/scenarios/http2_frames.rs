@@ -363,3 +363,23 @@ each_mode! {
         }
     }
 }
+
+each_mode! {
+    fn an_upload_refused_for_its_password_still_takes_its_body(mode) {
+        if !have_probe() {
+            return;
+        }
+        let site = site();
+        std::fs::create_dir_all(site.path.join("in")).unwrap();
+        let hash = bcrypt::hash("secret", 4).unwrap();
+        let file = site.write("users", format!("alice:{hash}\n"));
+        let s = Server::start(mode, &site.path, &["--upload", "--htpasswd", file.to_str().unwrap()]);
+        let creds = format!("Basic {}", skiff::base64::encode(b"alice:wrong"));
+        let out = probe(s.port(), "refused-upload", &["--header", &creds, "--path", "/in/x.bin", "--wait", "5"]);
+        assert_eq!(out["statuses"]["1"], 401, "{out}");
+        // The body the upload would have taken is read and dropped: the
+        // stream's window comes back, so the client can finish.
+        assert!(out["windows"]["1"].as_u64().unwrap_or(0) > 0, "{out}");
+        assert!(!site.path.join("in/x.bin").exists());
+    }
+}

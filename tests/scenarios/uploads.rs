@@ -373,6 +373,20 @@ each_mode! {
         let text = m.get("/metrics").text();
         assert!(text.contains("skiff_uploaded_files_total 1\n"), "{text}");
         assert!(text.contains("skiff_uploaded_bytes_total 13\n"), "{text}");
+        // Over HTTP/2: a wrong password is 401 and curl ends cleanly (the
+        // body kept for the upload is read and dropped), a right one 201.
+        let src = users.write("b.txt", vec![b'b'; 300_000]);
+        for (who, want) in [("ann:wrong", "401"), ("ann:pw", "201")] {
+            let out = Command::new("curl")
+                .args(["-sS", "--http2-prior-knowledge", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}", "-u", who, "-T"])
+                .arg(&src)
+                .arg(s.url("/in/b.txt"))
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{who}: {}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{who}");
+        }
+        assert_eq!(std::fs::read(d.path.join("in/b.txt")).unwrap().len(), 300_000);
     }
 }
 
