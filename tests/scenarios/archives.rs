@@ -134,9 +134,13 @@ fn extract(archive: &[u8], format: &str) -> TempDir {
             let tested = Command::new("unzip")
                 .arg("-tq")
                 .arg(&file)
-                .status()
+                .output()
                 .unwrap();
-            assert!(tested.success(), "unzip -t failed");
+            assert!(
+                tested.status.success(),
+                "unzip -t failed: {}",
+                String::from_utf8_lossy(&tested.stdout)
+            );
             Command::new("python3")
                 .args([
                     "-c",
@@ -395,5 +399,52 @@ fn bad_bounds_are_one_line_errors() {
         assert_eq!(out.status.code(), Some(2), "{flag} {value}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(flag), "{flag} {value}: {err}");
+    }
+}
+
+each_mode! {
+    fn a_name_that_is_not_utf8_is_kept_in_tar_and_noted_in_zip(mode) {
+        let d = site();
+        let odd = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+        std::fs::create_dir_all(d.path.join("f")).unwrap();
+        std::fs::write(d.path.join("f").join(odd), "latin-1 name\n").unwrap();
+        let s = Server::start(mode, &d.path, &["--archives"]);
+        // tar keeps the bytes as they are.
+        let tar = s.connect().get("/f/?download=tar");
+        let got = tree(&extract(&tar.body, "tar").path.join("x"));
+        assert_eq!(got.get(&b"f/caf\xe9.txt"[..]), Some(&Some(b"latin-1 name\n".to_vec())));
+        // zip stores UTF-8 with U+FFFD, and says so in the notes entry.
+        let zip = s.connect().get("/f/?download=zip");
+        let got = tree(&extract(&zip.body, "zip").path.join("x"));
+        assert_eq!(got.get("f/caf\u{fffd}.txt".as_bytes()), Some(&Some(b"latin-1 name\n".to_vec())));
+        let notes = String::from_utf8(got[&b"f/skiff-archive-notes.txt"[..]].clone().unwrap()).unwrap();
+        assert!(notes.contains("not UTF-8 is stored with U+FFFD: f/caf\u{fffd}.txt"), "{notes}");
+    }
+}
+
+each_mode! {
+    fn a_file_grown_past_the_byte_bound_cuts_the_stream_and_says_why(mode) {
+        let d = site();
+        d.write("f/a-first.bin", vec![b'a'; 40 << 20]);
+        d.write("f/b-grows.bin", vec![b'b'; 100_000]);
+        let s = Server::start(mode, &d.path, &["--archives", "--archive-max-bytes", "41M"]);
+        let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_recv_buffer_size(32 * 1024).unwrap();
+        sock.connect(&s.addr.into()).unwrap();
+        let mut stream: std::net::TcpStream = sock.into();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        use std::io::{Read, Write};
+        write!(stream, "GET /f/?download=tar HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        let mut first = vec![0u8; 64 * 1024];
+        stream.read_exact(&mut first).unwrap();
+        assert!(first.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        // Counted within the bound; now it grows past it before its turn.
+        d.write("f/b-grows.bin", vec![b'b'; 2 << 20]);
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+        // The connection closed without the last chunk.
+        first.extend_from_slice(&rest);
+        assert!(!first.ends_with(b"0\r\n\r\n"), "the stream was not cut");
+        s.wait_stderr(|l| l.iter().any(|x| x.contains("folder download cut short: cut: past --archive-max-bytes")));
     }
 }
