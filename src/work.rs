@@ -130,25 +130,26 @@ impl Offload for Waited {
             return Ok(());
         };
         let (done, wait) = std::sync::mpsc::sync_channel(1);
-        let slot = Arc::new(Mutex::new(Some(job)));
-        let inner = slot.clone();
-        let run = move || {
-            let job = crate::unpoison(inner.lock()).take();
-            if let Some(job) = job {
-                job();
-            }
+        let mut run: Job = Box::new(move || {
+            job();
             let _ = done.send(());
-        };
-        match pool.try_spawn(run) {
-            Ok(()) => {
-                let _ = wait.recv();
-                Ok(())
+        });
+        // A full queue is waited out here (for ten seconds at most): this
+        // thread is the connection's own, and asking again at once would
+        // spin.
+        for _ in 0..10_000 {
+            match pool.try_spawn(run) {
+                Ok(()) => {
+                    let _ = wait.recv();
+                    return Ok(());
+                }
+                Err(back) => {
+                    run = back;
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
             }
-            Err(_) => match crate::unpoison(slot.lock()).take() {
-                Some(job) => Err(job),
-                None => Ok(()),
-            },
         }
+        Err(run)
     }
 }
 

@@ -470,8 +470,11 @@ impl Output {
                             Taken::Data(n) => s.loaded += n,
                             Taken::Status(status) => s.status = status,
                             Taken::Nothing => {}
-                            Taken::Wait if self.queue.is_empty() => return Flush::Waiting,
-                            Taken::Busy if self.queue.is_empty() => return Flush::Budget,
+                            // Busy: the driver drives the connection again
+                            // once the pool has room.
+                            Taken::Wait | Taken::Busy if self.queue.is_empty() => {
+                                return Flush::Waiting;
+                            }
                             Taken::Wait | Taken::Busy => {}
                             Taken::Cut => return Flush::Failed(Why::FileError),
                         }

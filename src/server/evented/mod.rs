@@ -253,6 +253,9 @@ struct ToLoop {
     pool: crate::work::Pool,
     mailbox: Arc<Mailbox<Mail>>,
     token: Token,
+    /// Connections the full pool turned away: driven again on the loop's
+    /// next turns (at least every tick), not in a spin.
+    waiting: Vec<Token>,
 }
 
 impl crate::work::Offload for ToLoop {
@@ -273,8 +276,10 @@ impl crate::work::Offload for ToLoop {
         match self.pool.try_spawn(wrapped) {
             Ok(()) => Ok(()),
             Err(_) => {
-                // Full: the connection asks again when driven next.
-                self.mailbox.post(Mail::Wake(token));
+                // Full: the connection asks again on a later turn.
+                if !self.waiting.contains(&token) {
+                    self.waiting.push(token);
+                }
                 match crate::unpoison(slot.lock()).take() {
                     Some(job) => Err(job),
                     None => Ok(()),
@@ -352,6 +357,7 @@ impl<'c> EventLoop<'c> {
                 pool: pool.clone(),
                 mailbox: mailbox.clone(),
                 token: Token(0),
+                waiting: Vec::new(),
             }),
             _ => None,
         };
@@ -462,6 +468,16 @@ impl<'c> EventLoop<'c> {
 
             self.drive_ready(&mut yielded);
 
+            // Connections the full worker pool turned away ask again.
+            let waiting = self
+                .offload
+                .as_mut()
+                .map(|o| std::mem::take(&mut o.waiting))
+                .unwrap_or_default();
+            for t in waiting {
+                self.on_event(t);
+            }
+
             let tick = self.tick_floor(self.clock.now());
             self.wheel.advance(tick, &mut fired);
             for token in fired.drain(..) {
@@ -511,6 +527,9 @@ impl<'c> EventLoop<'c> {
         }
         if let Some(until) = self.draining_until {
             earliest(until);
+        }
+        if self.offload.as_ref().is_some_and(|o| !o.waiting.is_empty()) {
+            earliest(later(self.clock.now(), TICK));
         }
         wake.map(|w| w.saturating_duration_since(Instant::now()))
     }
