@@ -350,13 +350,7 @@ pub(crate) fn html(
     if offers.archives {
         // This folder as one download, in each format.
         out.push_str("<p class=\"downloads\">Download this folder:");
-        for f in Format::ALL {
-            let _ = write!(
-                out,
-                " <a class=\"dl\" href=\"?download={0}\" download>.{0}</a>",
-                f.name()
-            );
-        }
+        download_links(&mut out, "", ".");
         out.push_str("</p>\n");
     }
     if offers.upload {
@@ -418,13 +412,7 @@ pub(crate) fn html(
         let mut downloads = String::new();
         if offers.archives && e.is_dir {
             downloads.push_str("<span class=\"dls\">");
-            for f in Format::ALL {
-                let _ = write!(
-                    downloads,
-                    " <a class=\"dl\" href=\"{href}/?download={0}\" download>{0}</a>",
-                    f.name()
-                );
-            }
+            download_links(&mut downloads, &format!("{href}/"), "");
             downloads.push_str("</span>");
         }
         let _ = writeln!(
@@ -442,6 +430,18 @@ pub(crate) fn html(
     }
     let _ = writeln!(out, "<footer>{SERVER}</footer></body></html>");
     out.into_bytes()
+}
+
+/// A link per archive format to the folder at `href` (relative, with its
+/// slash; empty for this one), each shown as `dot` and the format's name.
+fn download_links(out: &mut String, href: &str, dot: &str) {
+    for f in Format::ALL {
+        let _ = write!(
+            out,
+            " <a class=\"dl\" href=\"{href}?download={0}\" download>{dot}{0}</a>",
+            f.name()
+        );
+    }
 }
 
 /// A path's bytes percent-encoded for a link (`/` kept).

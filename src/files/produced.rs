@@ -81,7 +81,9 @@ pub(crate) enum Next {
     Piece(Piece),
     /// Being made: the driver drives the connection when it is.
     Waiting,
-    /// The pool is full: ask again next turn.
+    /// The pool is full: the driver drives the connection again once it
+    /// has room (an event loop keeps it in a list; the threaded driver
+    /// waits).
     Busy,
 }
 
